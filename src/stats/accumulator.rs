@@ -1,0 +1,322 @@
+//! Counters and histograms that events fold into; mergeable so per-worker shards can be
+//! combined into one total each tick.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::event::{ErrorClass, Event, LifecycleEvent, PlaybackEvent, RequestDone, RequestKind};
+
+/// Largest value a histogram records, in microseconds (1 hour); larger values are clamped.
+const MAX_MICROS: u64 = 3_600_000_000;
+
+/// A histogram of durations in microseconds, 3 significant figures.
+pub fn duration_histogram() -> Histogram<u64> {
+    // Bounds are constants known to be valid, so construction cannot fail.
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).unwrap_or_else(|_| unreachable!())
+}
+
+/// Record `d` into `h`, clamped to the histogram's range.
+pub fn record_duration(h: &mut Histogram<u64>, d: Duration) {
+    let us = (d.as_micros().min(MAX_MICROS as u128) as u64).max(1);
+    h.saturating_record(us);
+}
+
+/// Per request kind totals.
+#[derive(Debug, Clone)]
+pub struct KindStats {
+    /// Requests finished (successful or not).
+    pub count: u64,
+    /// Requests that failed.
+    pub errors: u64,
+    /// Requests that were retries.
+    pub retries: u64,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Time to first byte of successful and HTTP-error responses (µs).
+    pub ttfb: Histogram<u64>,
+    /// Whole request time of successful requests (µs).
+    pub total: Histogram<u64>,
+}
+
+impl Default for KindStats {
+    fn default() -> Self {
+        KindStats {
+            count: 0,
+            errors: 0,
+            retries: 0,
+            bytes: 0,
+            ttfb: duration_histogram(),
+            total: duration_histogram(),
+        }
+    }
+}
+
+impl KindStats {
+    fn merge(&mut self, o: &KindStats) {
+        self.count += o.count;
+        self.errors += o.errors;
+        self.retries += o.retries;
+        self.bytes += o.bytes;
+        // Same bounds on both sides, so `add` cannot fail.
+        let _ = self.ttfb.add(&o.ttfb);
+        let _ = self.total.add(&o.total);
+    }
+
+    fn reset(&mut self) {
+        self.count = 0;
+        self.errors = 0;
+        self.retries = 0;
+        self.bytes = 0;
+        self.ttfb.reset();
+        self.total.reset();
+    }
+}
+
+/// Everything the events of a period (or of the whole run) add up to.
+#[derive(Debug, Clone)]
+pub struct Accumulator {
+    /// Per request kind, indexed by `RequestKind::index`.
+    pub kinds: [KindStats; 5],
+    /// Failed requests by class, indexed by `ErrorClass::index`.
+    pub by_class: [u64; 9],
+    /// Failed requests by HTTP status (>= 400).
+    pub by_status: BTreeMap<u16, u64>,
+    /// Redirects followed.
+    pub redirects: u64,
+    /// Startup times (µs).
+    pub startup: Histogram<u64>,
+    /// Lengths of finished stalls (µs).
+    pub stall_durations: Histogram<u64>,
+    /// Live latency samples (µs).
+    pub live_latency: Histogram<u64>,
+    /// Stalls that began.
+    pub stalls_started: u64,
+    /// Total length of finished stalls.
+    pub stall_time: Duration,
+    /// Media time played.
+    pub played: Duration,
+    /// Segments that expired before they could be loaded.
+    pub segments_expired: u64,
+    /// Segments given up after retries.
+    pub segments_skipped: u64,
+    /// Viewer slots started by the ramp.
+    pub viewers_started: u64,
+    /// Viewers replaced or respawned.
+    pub restarts: u64,
+    /// Viewer exits that were failures.
+    pub exits_failure: u64,
+    /// Viewer exits that were clean (including swarm-initiated stops).
+    pub exits_clean: u64,
+    /// Reconnections after connection errors.
+    pub reconnects: u64,
+    /// Events folded in.
+    pub events: u64,
+}
+
+impl Default for Accumulator {
+    fn default() -> Self {
+        Accumulator {
+            kinds: std::array::from_fn(|_| KindStats::default()),
+            by_class: [0; 9],
+            by_status: BTreeMap::new(),
+            redirects: 0,
+            startup: duration_histogram(),
+            stall_durations: duration_histogram(),
+            live_latency: duration_histogram(),
+            stalls_started: 0,
+            stall_time: Duration::ZERO,
+            played: Duration::ZERO,
+            segments_expired: 0,
+            segments_skipped: 0,
+            viewers_started: 0,
+            restarts: 0,
+            exits_failure: 0,
+            exits_clean: 0,
+            reconnects: 0,
+            events: 0,
+        }
+    }
+}
+
+impl Accumulator {
+    /// Fold one event in.
+    pub fn record(&mut self, ev: &Event) {
+        self.events += 1;
+        match ev {
+            Event::Request(r) => self.record_request(r),
+            Event::Playback(p) => self.record_playback(p),
+            Event::Lifecycle(l) => self.record_lifecycle(l),
+        }
+    }
+
+    fn record_request(&mut self, r: &RequestDone) {
+        let k = &mut self.kinds[r.kind.index()];
+        k.count += 1;
+        k.bytes += r.bytes;
+        if r.retry {
+            k.retries += 1;
+        }
+        if let Some(ttfb) = r.ttfb {
+            record_duration(&mut k.ttfb, ttfb);
+        }
+        self.redirects += u64::from(r.redirects);
+        match r.error {
+            None => record_duration(&mut k.total, r.total),
+            Some(class) => {
+                k.errors += 1;
+                self.by_class[class.index()] += 1;
+                if let Some(s) = r.status.filter(|s| *s >= 400) {
+                    *self.by_status.entry(s).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    fn record_playback(&mut self, p: &PlaybackEvent) {
+        match p {
+            PlaybackEvent::Started { startup } => record_duration(&mut self.startup, *startup),
+            PlaybackEvent::StallStarted => self.stalls_started += 1,
+            PlaybackEvent::StallEnded { stalled } => {
+                self.stall_time += *stalled;
+                record_duration(&mut self.stall_durations, *stalled);
+            }
+            PlaybackEvent::LiveLatency { latency } => {
+                record_duration(&mut self.live_latency, *latency)
+            }
+            PlaybackEvent::Played { media } => self.played += *media,
+            PlaybackEvent::SegmentsExpired { count } => self.segments_expired += count,
+            PlaybackEvent::SegmentSkipped => self.segments_skipped += 1,
+        }
+    }
+
+    fn record_lifecycle(&mut self, l: &LifecycleEvent) {
+        match l {
+            LifecycleEvent::Started => self.viewers_started += 1,
+            LifecycleEvent::Restarted => self.restarts += 1,
+            LifecycleEvent::Exited { failure: true } => self.exits_failure += 1,
+            LifecycleEvent::Exited { failure: false } => self.exits_clean += 1,
+            LifecycleEvent::Reconnected => self.reconnects += 1,
+        }
+    }
+
+    /// Add another accumulator's totals into this one.
+    pub fn merge(&mut self, o: &Accumulator) {
+        for (a, b) in self.kinds.iter_mut().zip(o.kinds.iter()) {
+            a.merge(b);
+        }
+        for (a, b) in self.by_class.iter_mut().zip(o.by_class.iter()) {
+            *a += b;
+        }
+        for (s, n) in &o.by_status {
+            *self.by_status.entry(*s).or_default() += n;
+        }
+        self.redirects += o.redirects;
+        let _ = self.startup.add(&o.startup);
+        let _ = self.stall_durations.add(&o.stall_durations);
+        let _ = self.live_latency.add(&o.live_latency);
+        self.stalls_started += o.stalls_started;
+        self.stall_time += o.stall_time;
+        self.played += o.played;
+        self.segments_expired += o.segments_expired;
+        self.segments_skipped += o.segments_skipped;
+        self.viewers_started += o.viewers_started;
+        self.restarts += o.restarts;
+        self.exits_failure += o.exits_failure;
+        self.exits_clean += o.exits_clean;
+        self.reconnects += o.reconnects;
+        self.events += o.events;
+    }
+
+    /// Zero everything, keeping allocations.
+    pub fn reset(&mut self) {
+        for k in &mut self.kinds {
+            k.reset();
+        }
+        self.by_class = [0; 9];
+        self.by_status.clear();
+        self.redirects = 0;
+        self.startup.reset();
+        self.stall_durations.reset();
+        self.live_latency.reset();
+        self.stalls_started = 0;
+        self.stall_time = Duration::ZERO;
+        self.played = Duration::ZERO;
+        self.segments_expired = 0;
+        self.segments_skipped = 0;
+        self.viewers_started = 0;
+        self.restarts = 0;
+        self.exits_failure = 0;
+        self.exits_clean = 0;
+        self.reconnects = 0;
+        self.events = 0;
+    }
+
+    /// Requests of one kind.
+    pub fn kind(&self, kind: RequestKind) -> &KindStats {
+        &self.kinds[kind.index()]
+    }
+
+    /// All requests finished.
+    pub fn total_requests(&self) -> u64 {
+        self.kinds.iter().map(|k| k.count).sum()
+    }
+
+    /// All failed requests.
+    pub fn total_errors(&self) -> u64 {
+        self.kinds.iter().map(|k| k.errors).sum()
+    }
+
+    /// All body bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.kinds.iter().map(|k| k.bytes).sum()
+    }
+
+    /// Failed requests of one class.
+    pub fn errors_of(&self, class: ErrorClass) -> u64 {
+        self.by_class[class.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(kind: RequestKind, ms: u64, error: Option<ErrorClass>, status: u16) -> Event {
+        Event::Request(RequestDone {
+            kind,
+            status: Some(status),
+            ttfb: Some(Duration::from_millis(ms)),
+            total: Duration::from_millis(ms * 2),
+            bytes: 100,
+            error,
+            redirects: 0,
+            retry: false,
+        })
+    }
+
+    #[test]
+    fn records_and_merges() {
+        let mut a = Accumulator::default();
+        let mut b = Accumulator::default();
+        a.record(&req(RequestKind::Segment, 150, None, 200));
+        b.record(&req(RequestKind::Segment, 150, Some(ErrorClass::Http5xx), 503));
+        b.record(&req(RequestKind::Playlist, 10, None, 200));
+        a.merge(&b);
+        let s = a.kind(RequestKind::Segment);
+        assert_eq!(s.count, 2);
+        assert_eq!(s.errors, 1);
+        assert_eq!(s.bytes, 200);
+        assert_eq!(s.ttfb.len(), 2);
+        assert_eq!(s.total.len(), 1, "failed requests have no download time");
+        assert_eq!(a.by_status.get(&503), Some(&1));
+        assert_eq!(a.errors_of(ErrorClass::Http5xx), 1);
+        assert_eq!(a.total_requests(), 3);
+        let p50 = s.ttfb.value_at_quantile(0.5);
+        assert!((149_500..=150_500).contains(&p50), "{p50}");
+        a.reset();
+        assert_eq!(a.total_requests(), 0);
+        assert!(a.by_status.is_empty());
+    }
+}

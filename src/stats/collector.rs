@@ -1,0 +1,238 @@
+//! Turns the shards' per-tick deltas into Snapshots: cumulative totals, trailing-window
+//! rates and recent latency percentiles. The only place rates and windows are computed.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::accumulator::Accumulator;
+use super::event::RequestKind;
+use super::gauges::LiveGauges;
+use super::hub::{PipelineCounters, StatsHub};
+use super::snapshot::{KindSummary, Percentiles, Snapshot, WINDOWS, WindowRates, ratio};
+
+/// Trailing window for the "recent" latency percentiles.
+pub const RECENT_WINDOW: usize = 30;
+
+/// Cumulative counters at one tick, for window rates.
+#[derive(Debug, Clone, Copy, Default)]
+struct CounterPoint {
+    at: Duration,
+    requests: [u64; 5],
+    bytes: u64,
+    segment_bytes: u64,
+    errors: u64,
+}
+
+/// Coarse (2 significant figures) histogram for the per-tick latency ring.
+fn coarse_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 2).unwrap_or_else(|_| unreachable!())
+}
+
+/// Collects ticks into snapshots.
+pub struct Collector {
+    target: u64,
+    duration: Option<Duration>,
+    cumulative: Accumulator,
+    interval: Accumulator,
+    points: VecDeque<CounterPoint>,
+    recent_ttfb: VecDeque<Histogram<u64>>,
+    recent_download: VecDeque<Histogram<u64>>,
+    peak_active: u64,
+}
+
+impl Collector {
+    /// A collector for a run of `target` viewers lasting `duration` (`None` = until stopped).
+    pub fn new(target: u64, duration: Option<Duration>) -> Self {
+        let mut points = VecDeque::new();
+        points.push_back(CounterPoint::default());
+        Collector {
+            target,
+            duration,
+            cumulative: Accumulator::default(),
+            interval: Accumulator::default(),
+            points,
+            recent_ttfb: VecDeque::new(),
+            recent_download: VecDeque::new(),
+            peak_active: 0,
+        }
+    }
+
+    /// Fold in what the hub gathered since the last tick and produce a snapshot as of
+    /// `elapsed` since the run started.
+    pub fn tick(
+        &mut self,
+        hub: &StatsHub,
+        gauges: &LiveGauges,
+        elapsed: Duration,
+        stopping: bool,
+    ) -> Snapshot {
+        self.interval.reset();
+        hub.drain_into(&mut self.interval);
+        self.fold_interval(elapsed);
+        self.snapshot(gauges, &hub.counters(), elapsed, stopping)
+    }
+
+    fn fold_interval(&mut self, elapsed: Duration) {
+        self.cumulative.merge(&self.interval);
+
+        let c = &self.cumulative;
+        let seg = c.kind(RequestKind::Segment).bytes + c.kind(RequestKind::Part).bytes;
+        let point = CounterPoint {
+            at: elapsed,
+            requests: std::array::from_fn(|i| c.kinds[i].count),
+            bytes: c.total_bytes(),
+            segment_bytes: seg,
+            errors: c.total_errors(),
+        };
+        self.points.push_back(point);
+        // Keep enough points to reach back over the longest window.
+        let longest = Duration::from_secs(*WINDOWS.last().unwrap_or(&300));
+        while self.points.len() > 2 && elapsed.saturating_sub(self.points[1].at) >= longest {
+            self.points.pop_front();
+        }
+
+        let seg_kind = self.interval.kind(RequestKind::Segment);
+        let mut ttfb = coarse_histogram();
+        let _ = ttfb.add(&seg_kind.ttfb);
+        let mut download = coarse_histogram();
+        let _ = download.add(&seg_kind.total);
+        self.recent_ttfb.push_back(ttfb);
+        self.recent_download.push_back(download);
+        while self.recent_ttfb.len() > RECENT_WINDOW {
+            self.recent_ttfb.pop_front();
+            self.recent_download.pop_front();
+        }
+    }
+
+    fn window(&self, seconds: u64) -> WindowRates {
+        let Some(cur) = self.points.back().copied() else {
+            return WindowRates::default();
+        };
+        let want = Duration::from_secs(seconds);
+        // The newest point at least `want` old, else the oldest we have.
+        let old = self
+            .points
+            .iter()
+            .rev()
+            .find(|p| cur.at.saturating_sub(p.at) >= want)
+            .or_else(|| self.points.front())
+            .copied()
+            .unwrap_or_default();
+        let dt = cur.at.saturating_sub(old.at).as_secs_f64();
+        if dt <= 0.0 {
+            return WindowRates::default();
+        }
+        let requests: [u64; 5] = std::array::from_fn(|i| cur.requests[i] - old.requests[i]);
+        let n_requests: u64 = requests.iter().sum();
+        let errors = cur.errors - old.errors;
+        WindowRates {
+            seconds: dt,
+            requests_per_second: std::array::from_fn(|i| requests[i] as f64 / dt),
+            bytes_per_second: (cur.bytes - old.bytes) as f64 / dt,
+            segment_bytes_per_second: (cur.segment_bytes - old.segment_bytes) as f64 / dt,
+            errors_per_second: errors as f64 / dt,
+            error_rate: ratio(errors, n_requests),
+        }
+    }
+
+    fn recent(ring: &VecDeque<Histogram<u64>>) -> Percentiles {
+        let mut h = coarse_histogram();
+        for r in ring {
+            let _ = h.add(r);
+        }
+        Percentiles::of(&h)
+    }
+
+    fn snapshot(
+        &mut self,
+        gauges: &LiveGauges,
+        counters: &PipelineCounters,
+        elapsed: Duration,
+        stopping: bool,
+    ) -> Snapshot {
+        let active = gauges.active();
+        self.peak_active = self.peak_active.max(active);
+        let c = &self.cumulative;
+        let kinds = std::array::from_fn(|i| {
+            let k = &c.kinds[i];
+            KindSummary {
+                count: k.count,
+                errors: k.errors,
+                retries: k.retries,
+                bytes: k.bytes,
+                ttfb: Percentiles::of(&k.ttfb),
+                download: Percentiles::of(&k.total),
+            }
+        });
+        Snapshot {
+            elapsed,
+            duration: self.duration,
+            target: self.target,
+            ramped: gauges.ramped(),
+            active,
+            stalled: gauges.stalled(),
+            peak_active: self.peak_active,
+            stopping,
+            kinds,
+            startup: Percentiles::of(&c.startup),
+            live_latency: Percentiles::of(&c.live_latency),
+            stall_durations: Percentiles::of(&c.stall_durations),
+            windows: WINDOWS.map(|w| self.window(w)),
+            recent_segment_ttfb: Self::recent(&self.recent_ttfb),
+            recent_segment_download: Self::recent(&self.recent_download),
+            events_offered: counters.offered(),
+            events_dropped: counters.dropped(),
+            totals: Arc::new(self.cumulative.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::event::{ErrorClass, Event, RequestDone};
+
+    fn seg(ms: u64, err: bool) -> Event {
+        Event::Request(RequestDone {
+            kind: RequestKind::Segment,
+            status: Some(if err { 503 } else { 200 }),
+            ttfb: Some(Duration::from_millis(ms)),
+            total: Duration::from_millis(ms + 5),
+            bytes: 1000,
+            error: err.then_some(ErrorClass::Http5xx),
+            redirects: 0,
+            retry: false,
+        })
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn windows_rates_and_recent_percentiles() {
+        let hub = StatsHub::start(1, 100_000);
+        let gauges = LiveGauges::default();
+        let mut col = Collector::new(10, None);
+        let sink = hub.sink(0);
+        // 40 ticks of 1 s: 10 segments per tick at 100 ms, one error per tick.
+        let mut snap = None;
+        for t in 1..=40u64 {
+            for i in 0..10 {
+                sink.send(seg(100, i == 0));
+            }
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            snap = Some(col.tick(&hub, &gauges, Duration::from_secs(t), false));
+        }
+        let s = snap.unwrap_or_else(|| unreachable!());
+        assert_eq!(s.kind(RequestKind::Segment).count, 400);
+        let w30 = s.window(30);
+        assert!((w30.requests_per_second[RequestKind::Segment.index()] - 10.0).abs() < 1e-9);
+        assert!((w30.bytes_per_second - 10_000.0).abs() < 1e-6);
+        assert!((w30.error_rate - 0.1).abs() < 1e-9);
+        assert!((s.window(300).seconds - 40.0).abs() < 1e-9, "short run uses what it has");
+        assert!((s.recent_segment_ttfb.p95 - 0.1).abs() < 0.001);
+        assert_eq!(s.recent_segment_ttfb.count, 300);
+        assert!((s.error_rate() - 0.1).abs() < 1e-9);
+    }
+}

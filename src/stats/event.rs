@@ -1,0 +1,183 @@
+//! The one event model both engines produce (DESIGN.md principle 1).
+//!
+//! Engines differ only in how they fill these in; everything downstream (stats, sinks)
+//! is engine-agnostic.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// What a request fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    /// The multivariant ("master") playlist.
+    Master,
+    /// A media playlist (initial load or reload).
+    Playlist,
+    /// A media segment.
+    Segment,
+    /// An initialisation section (`EXT-X-MAP`).
+    Init,
+    /// An LL-HLS partial segment.
+    Part,
+}
+
+impl RequestKind {
+    /// Every kind, in display order.
+    pub const ALL: [RequestKind; 5] = [
+        RequestKind::Master,
+        RequestKind::Playlist,
+        RequestKind::Segment,
+        RequestKind::Init,
+        RequestKind::Part,
+    ];
+
+    /// Stable lower-case name used in JSON keys and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Master => "master",
+            RequestKind::Playlist => "playlist",
+            RequestKind::Segment => "segment",
+            RequestKind::Init => "init",
+            RequestKind::Part => "part",
+        }
+    }
+
+    /// Dense index for per-kind arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// No response (or body) within `-timeout`.
+    Timeout,
+    /// TCP connection refused.
+    Refused,
+    /// Connection reset or closed by the peer mid-request.
+    Reset,
+    /// Host name could not be resolved.
+    Dns,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// HTTP status 400–499.
+    Http4xx,
+    /// HTTP status 500–599.
+    Http5xx,
+    /// Body shorter than Content-Length (connection ended early).
+    Truncated,
+    /// Too many redirects, bad redirect target, unparsable playlist, other I/O errors.
+    Other,
+}
+
+impl ErrorClass {
+    /// Every class, in display order.
+    pub const ALL: [ErrorClass; 9] = [
+        ErrorClass::Timeout,
+        ErrorClass::Refused,
+        ErrorClass::Reset,
+        ErrorClass::Dns,
+        ErrorClass::Tls,
+        ErrorClass::Http4xx,
+        ErrorClass::Http5xx,
+        ErrorClass::Truncated,
+        ErrorClass::Other,
+    ];
+
+    /// Stable snake_case name used in JSON keys and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Refused => "refused",
+            ErrorClass::Reset => "reset",
+            ErrorClass::Dns => "dns",
+            ErrorClass::Tls => "tls",
+            ErrorClass::Http4xx => "http_4xx",
+            ErrorClass::Http5xx => "http_5xx",
+            ErrorClass::Truncated => "truncated",
+            ErrorClass::Other => "other",
+        }
+    }
+
+    /// Dense index for per-class arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The class of an HTTP error status, if it is one (>= 400).
+    pub fn from_status(status: u16) -> Option<ErrorClass> {
+        match status {
+            400..=499 => Some(ErrorClass::Http4xx),
+            500..=599 => Some(ErrorClass::Http5xx),
+            _ => None,
+        }
+    }
+}
+
+/// One finished HTTP request, successful or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestDone {
+    /// What was fetched.
+    pub kind: RequestKind,
+    /// Final HTTP status, if a response head arrived.
+    pub status: Option<u16>,
+    /// Request start (including any connect) to the response head.
+    pub ttfb: Option<Duration>,
+    /// Request start to the last body byte (or to the failure).
+    pub total: Duration,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Failure class; `None` means success.
+    pub error: Option<ErrorClass>,
+    /// Redirects followed to get here.
+    pub redirects: u32,
+    /// This request was a retry of a failed one.
+    pub retry: bool,
+}
+
+/// Player-side happenings, from the player model (native) or `-progress` (ffmpeg).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaybackEvent {
+    /// Playback began: time from tune-in to first frame.
+    Started { startup: Duration },
+    /// The playhead reached the end of the buffer.
+    StallStarted,
+    /// Playback resumed after a stall of this length.
+    StallEnded { stalled: Duration },
+    /// Distance behind the live edge, sampled on each playlist load.
+    LiveLatency { latency: Duration },
+    /// Media time actually played since the last report (for rebuffer ratio).
+    Played { media: Duration },
+    /// Segments that left the playlist window before the viewer could load them.
+    SegmentsExpired { count: u64 },
+    /// A segment given up on after `-seg-retry` retries.
+    SegmentSkipped,
+}
+
+/// A viewer's life.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LifecycleEvent {
+    /// A viewer slot started for the first time (ramp).
+    Started,
+    /// A viewer was replaced or respawned (VOD end, stall restart, process exit).
+    Restarted,
+    /// A viewer stopped; `failure` is false for clean ends and swarm-initiated kills.
+    Exited { failure: bool },
+    /// A connection was re-established after a connection error.
+    Reconnected,
+}
+
+/// Everything an engine reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A finished request.
+    Request(RequestDone),
+    /// A player-side happening.
+    Playback(PlaybackEvent),
+    /// A lifecycle change.
+    Lifecycle(LifecycleEvent),
+}

@@ -1,0 +1,179 @@
+//! The event pipeline: viewers send events into bounded per-shard channels; each shard
+//! task folds them into its own accumulator; the collector takes the shards' deltas once
+//! per tick. A full channel drops the event and counts the drop (DESIGN.md principle 4),
+//! so a slow stats path never slows the viewers, and the loss is visible.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::accumulator::Accumulator;
+use super::event::Event;
+
+/// Counts of events offered to and dropped by the pipeline.
+#[derive(Debug, Default)]
+pub struct PipelineCounters {
+    offered: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl PipelineCounters {
+    /// Events offered so far.
+    pub fn offered(&self) -> u64 {
+        self.offered.load(Ordering::Relaxed)
+    }
+
+    /// Events dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Count drops that happened outside the channels (e.g. a log reader's ring overflow).
+    pub fn add_external(&self, offered: u64, dropped: u64) {
+        self.offered.fetch_add(offered, Ordering::Relaxed);
+        self.dropped.fetch_add(dropped, Ordering::Relaxed);
+    }
+}
+
+/// A viewer's handle into the pipeline. Cheap to clone; never blocks.
+#[derive(Debug, Clone)]
+pub struct EventSink {
+    tx: mpsc::Sender<Event>,
+    counters: Arc<PipelineCounters>,
+}
+
+impl EventSink {
+    /// Offer an event; if the shard's channel is full, drop it and count the drop.
+    pub fn send(&self, ev: Event) {
+        self.counters.offered.fetch_add(1, Ordering::Relaxed);
+        if self.tx.try_send(ev).is_err() {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+struct Shard {
+    tx: mpsc::Sender<Event>,
+    acc: Arc<Mutex<Accumulator>>,
+}
+
+/// The set of shards.
+pub struct StatsHub {
+    shards: Vec<Shard>,
+    tasks: Vec<JoinHandle<()>>,
+    counters: Arc<PipelineCounters>,
+}
+
+impl StatsHub {
+    /// Start `n_shards` shard tasks, each with a channel of `capacity` events.
+    /// Must be called inside a tokio runtime.
+    pub fn start(n_shards: usize, capacity: usize) -> Self {
+        let counters = Arc::new(PipelineCounters::default());
+        let mut shards = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..n_shards.max(1) {
+            let (tx, mut rx) = mpsc::channel::<Event>(capacity.max(1));
+            let acc = Arc::new(Mutex::new(Accumulator::default()));
+            let shard_acc = acc.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut batch = Vec::with_capacity(256);
+                while rx.recv_many(&mut batch, 256).await > 0 {
+                    if let Ok(mut a) = shard_acc.lock() {
+                        for ev in &batch {
+                            a.record(ev);
+                        }
+                    }
+                    batch.clear();
+                }
+            }));
+            shards.push(Shard { tx, acc });
+        }
+        StatsHub {
+            shards,
+            tasks,
+            counters,
+        }
+    }
+
+    /// A sink for viewer `id` (viewers are spread over the shards by id).
+    pub fn sink(&self, id: u64) -> EventSink {
+        let shard = &self.shards[(id as usize) % self.shards.len()];
+        EventSink {
+            tx: shard.tx.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+
+    /// The pipeline's offered/dropped counters.
+    pub fn counters(&self) -> Arc<PipelineCounters> {
+        self.counters.clone()
+    }
+
+    /// Take everything folded in since the last call, merged over the shards, into `into`.
+    pub fn drain_into(&self, into: &mut Accumulator) {
+        for s in &self.shards {
+            if let Ok(mut a) = s.acc.lock() {
+                into.merge(&a);
+                a.reset();
+            }
+        }
+    }
+
+    /// Stop accepting events: once every sink is dropped the shard tasks fold what is left
+    /// and end. Waits at most `grace` for that, then returns; call `drain_into` after.
+    pub async fn close(&mut self, grace: Duration) {
+        // Replace our senders by closed ones so only outstanding sinks keep channels open.
+        for s in &mut self.shards {
+            let (closed, _) = mpsc::channel(1);
+            s.tx = closed;
+        }
+        let tasks = std::mem::take(&mut self.tasks);
+        let _ = tokio::time::timeout(grace, async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        })
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::event::{LifecycleEvent, PlaybackEvent};
+
+    #[tokio::test]
+    async fn events_reach_the_accumulator_across_shards() {
+        let mut hub = StatsHub::start(3, 1024);
+        for id in 0..30 {
+            hub.sink(id).send(Event::Lifecycle(LifecycleEvent::Started));
+        }
+        hub.close(Duration::from_secs(1)).await;
+        let mut acc = Accumulator::default();
+        hub.drain_into(&mut acc);
+        assert_eq!(acc.viewers_started, 30);
+        assert_eq!(hub.counters().offered(), 30);
+        assert_eq!(hub.counters().dropped(), 0);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_channel_drops_and_counts() {
+        let mut hub = StatsHub::start(1, 4);
+        let sink = hub.sink(0);
+        // On a current-thread runtime the shard task cannot run while we send.
+        for _ in 0..10 {
+            sink.send(Event::Playback(PlaybackEvent::SegmentSkipped));
+        }
+        drop(sink);
+        hub.close(Duration::from_secs(1)).await;
+        let mut acc = Accumulator::default();
+        hub.drain_into(&mut acc);
+        let c = hub.counters();
+        assert_eq!(c.offered(), 10);
+        assert_eq!(c.dropped(), 6);
+        assert_eq!(acc.segments_skipped, 4);
+    }
+}

@@ -1,0 +1,12 @@
+//! Stats pipeline: events in, one merged Snapshot per tick out.
+//!
+//! Viewers → [`hub::EventSink`] (bounded, lossy, counted) → per-shard
+//! [`accumulator::Accumulator`] → [`collector::Collector`] (once per tick) →
+//! [`snapshot::Snapshot`] → every sink.
+
+pub mod accumulator;
+pub mod collector;
+pub mod event;
+pub mod gauges;
+pub mod hub;
+pub mod snapshot;

@@ -1,0 +1,205 @@
+//! The Snapshot: everything every sink shows, computed once per tick (DESIGN.md principle 3).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::accumulator::Accumulator;
+use super::event::{ErrorClass, RequestKind};
+
+/// Percentiles of a duration distribution, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest sample.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// Summarise a histogram of microseconds.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        let s = |us: u64| us as f64 / 1e6;
+        Percentiles {
+            count: h.len(),
+            p50: s(h.value_at_quantile(0.50)),
+            p90: s(h.value_at_quantile(0.90)),
+            p95: s(h.value_at_quantile(0.95)),
+            p99: s(h.value_at_quantile(0.99)),
+            max: s(h.max()),
+            mean: h.mean() / 1e6,
+        }
+    }
+}
+
+/// Totals for one request kind.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct KindSummary {
+    /// Requests finished.
+    pub count: u64,
+    /// Requests failed.
+    pub errors: u64,
+    /// Retries among them.
+    pub retries: u64,
+    /// Body bytes.
+    pub bytes: u64,
+    /// Time to first byte.
+    pub ttfb: Percentiles,
+    /// Whole download time of successful requests.
+    pub download: Percentiles,
+}
+
+/// Rates over a trailing window.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct WindowRates {
+    /// Window length in seconds (what was actually available, at most the nominal window).
+    pub seconds: f64,
+    /// Requests per second by kind (indexed like `RequestKind::ALL`).
+    pub requests_per_second: [f64; 5],
+    /// Body bytes per second, all kinds.
+    pub bytes_per_second: f64,
+    /// Segment (and part) body bytes per second.
+    pub segment_bytes_per_second: f64,
+    /// Failed requests per second.
+    pub errors_per_second: f64,
+    /// Failed / finished requests in the window (0 when idle).
+    pub error_rate: f64,
+}
+
+/// The nominal trailing windows, in seconds.
+pub const WINDOWS: [u64; 4] = [1, 30, 60, 300];
+
+/// One tick's view of the whole run.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// Configured run length (`None` = until stopped).
+    pub duration: Option<Duration>,
+    /// Target viewer count.
+    pub target: u64,
+    /// Viewer slots the ramp has started.
+    pub ramped: u64,
+    /// Viewers running now.
+    pub active: u64,
+    /// Viewers stalled now.
+    pub stalled: u64,
+    /// Most viewers active at once, at tick resolution.
+    pub peak_active: u64,
+    /// The run is shutting down.
+    pub stopping: bool,
+    /// Per request kind, indexed like `RequestKind::ALL`.
+    pub kinds: [KindSummary; 5],
+    /// Startup time.
+    pub startup: Percentiles,
+    /// Live latency (distance behind the live edge).
+    pub live_latency: Percentiles,
+    /// Finished stall lengths.
+    pub stall_durations: Percentiles,
+    /// Rates over 1 s, 30 s, 60 s, 300 s.
+    pub windows: [WindowRates; 4],
+    /// Segment TTFB over the last 30 s.
+    pub recent_segment_ttfb: Percentiles,
+    /// Segment download time over the last 30 s.
+    pub recent_segment_download: Percentiles,
+    /// Events offered to the stats pipeline.
+    pub events_offered: u64,
+    /// Events the pipeline dropped.
+    pub events_dropped: u64,
+    /// Cumulative totals (histograms included) for sinks that need raw buckets.
+    pub totals: Arc<Accumulator>,
+}
+
+impl Snapshot {
+    /// Summary of one kind.
+    pub fn kind(&self, kind: RequestKind) -> &KindSummary {
+        &self.kinds[kind.index()]
+    }
+
+    /// Rates of the window at `WINDOWS[i]`.
+    pub fn window(&self, seconds: u64) -> &WindowRates {
+        let i = WINDOWS.iter().position(|w| *w == seconds).unwrap_or(0);
+        &self.windows[i]
+    }
+
+    /// Requests finished, all kinds.
+    pub fn total_requests(&self) -> u64 {
+        self.totals.total_requests()
+    }
+
+    /// Failed requests, all kinds.
+    pub fn total_errors(&self) -> u64 {
+        self.totals.total_errors()
+    }
+
+    /// Failed / finished over the whole run.
+    pub fn error_rate(&self) -> f64 {
+        ratio(self.total_errors(), self.total_requests())
+    }
+
+    /// Failed requests by class.
+    pub fn errors_by_class(&self) -> BTreeMap<&'static str, u64> {
+        ErrorClass::ALL
+            .iter()
+            .map(|c| (c.as_str(), self.totals.errors_of(*c)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// Stalls begun.
+    pub fn stalls(&self) -> u64 {
+        self.totals.stalls_started
+    }
+
+    /// Stall seconds of finished stalls.
+    pub fn stall_seconds(&self) -> f64 {
+        self.totals.stall_time.as_secs_f64()
+    }
+
+    /// Stall time / (played + stall time).
+    pub fn rebuffer_ratio(&self) -> f64 {
+        let stall = self.totals.stall_time.as_secs_f64();
+        let played = self.totals.played.as_secs_f64();
+        if stall + played > 0.0 {
+            stall / (stall + played)
+        } else {
+            0.0
+        }
+    }
+
+    /// Share of events the pipeline dropped, over the whole run.
+    pub fn drop_rate(&self) -> f64 {
+        ratio(self.events_dropped, self.events_offered)
+    }
+
+    /// Mean body bytes per second over the whole run.
+    pub fn mean_bytes_per_second(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.totals.total_bytes() as f64 / s
+        } else {
+            0.0
+        }
+    }
+}
+
+/// `a / b`, 0 when `b` is 0.
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
