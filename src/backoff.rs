@@ -105,7 +105,10 @@ mod tests {
         for n in 0..50 {
             let base = b.base_delay(b.attempts()).as_secs_f64();
             let d = b.next_delay().as_secs_f64();
-            assert!(d >= base * 0.8 - 1e-9 && d <= base * 1.2 + 1e-9, "attempt {n}: {d} vs {base}");
+            assert!(
+                d >= base * 0.8 - 1e-9 && d <= base * 1.2 + 1e-9,
+                "attempt {n}: {d} vs {base}"
+            );
         }
     }
 

@@ -1,1 +1,22 @@
-fn main() {}
+//! hls-swarm binary: parse, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match hls_swarm::cli::parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        // clap prints help/version (exit 0) or the offending flag (exit 2).
+        Err(e) => e.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::from(hls_swarm::EXIT_FAILURE);
+        }
+    };
+    runtime.block_on(hls_swarm::run(cli))
+}

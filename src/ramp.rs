@@ -43,7 +43,8 @@ impl RampSchedule {
     pub fn start_offset(&self, index: u64) -> Duration {
         let nominal = index as f64 * self.interval;
         let jitter = if self.jitter > 0.0 {
-            let mut rng = SmallRng::seed_from_u64(self.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng =
+                SmallRng::seed_from_u64(self.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             rng.random_range(-self.jitter..=self.jitter)
         } else {
             0.0
@@ -96,7 +97,10 @@ mod tests {
         // Mean rate over the whole ramp.
         let last = r.start_offset(n - 1).as_secs_f64();
         let measured_rate = (n - 1) as f64 / last;
-        assert!((measured_rate - rate).abs() / rate < 0.001, "{measured_rate}");
+        assert!(
+            (measured_rate - rate).abs() / rate < 0.001,
+            "{measured_rate}"
+        );
     }
 
     #[test]

@@ -78,7 +78,10 @@ mod tests {
         s.observe(b"a");
         let outcome = s.observe(b"a");
         assert_eq!(outcome, LoadOutcome::Unchanged);
-        assert_eq!(ReloadScheduler::next_load(began, outcome, TD), began + TD / 2);
+        assert_eq!(
+            ReloadScheduler::next_load(began, outcome, TD),
+            began + TD / 2
+        );
     }
 
     #[test]
@@ -109,8 +112,8 @@ mod tests {
         let mut at = t0 + Duration::from_millis(300);
         let mut loads = Vec::new();
         while at < t0 + Duration::from_secs(60) {
-            let gen = (at - t0).as_millis() / TD.as_millis();
-            let outcome = s.observe(&gen.to_le_bytes());
+            let generation = (at - t0).as_millis() / TD.as_millis();
+            let outcome = s.observe(&generation.to_le_bytes());
             loads.push((at, outcome));
             at = ReloadScheduler::next_load(at, outcome, TD);
         }

@@ -301,7 +301,12 @@ mod tests {
         let mut a = Accumulator::default();
         let mut b = Accumulator::default();
         a.record(&req(RequestKind::Segment, 150, None, 200));
-        b.record(&req(RequestKind::Segment, 150, Some(ErrorClass::Http5xx), 503));
+        b.record(&req(
+            RequestKind::Segment,
+            150,
+            Some(ErrorClass::Http5xx),
+            503,
+        ));
         b.record(&req(RequestKind::Playlist, 10, None, 200));
         a.merge(&b);
         let s = a.kind(RequestKind::Segment);

@@ -41,6 +41,7 @@ pub struct Collector {
     recent_ttfb: VecDeque<Histogram<u64>>,
     recent_download: VecDeque<Histogram<u64>>,
     peak_active: u64,
+    peak_stalled: u64,
 }
 
 impl Collector {
@@ -57,6 +58,7 @@ impl Collector {
             recent_ttfb: VecDeque::new(),
             recent_download: VecDeque::new(),
             peak_active: 0,
+            peak_stalled: 0,
         }
     }
 
@@ -155,6 +157,8 @@ impl Collector {
     ) -> Snapshot {
         let active = gauges.active();
         self.peak_active = self.peak_active.max(active);
+        let stalled = gauges.stalled();
+        self.peak_stalled = self.peak_stalled.max(stalled);
         let c = &self.cumulative;
         let kinds = std::array::from_fn(|i| {
             let k = &c.kinds[i];
@@ -173,8 +177,9 @@ impl Collector {
             target: self.target,
             ramped: gauges.ramped(),
             active,
-            stalled: gauges.stalled(),
+            stalled,
             peak_active: self.peak_active,
+            peak_stalled: self.peak_stalled,
             stopping,
             kinds,
             startup: Percentiles::of(&c.startup),
@@ -230,7 +235,10 @@ mod tests {
         assert!((w30.requests_per_second[RequestKind::Segment.index()] - 10.0).abs() < 1e-9);
         assert!((w30.bytes_per_second - 10_000.0).abs() < 1e-6);
         assert!((w30.error_rate - 0.1).abs() < 1e-9);
-        assert!((s.window(300).seconds - 40.0).abs() < 1e-9, "short run uses what it has");
+        assert!(
+            (s.window(300).seconds - 40.0).abs() < 1e-9,
+            "short run uses what it has"
+        );
         assert!((s.recent_segment_ttfb.p95 - 0.1).abs() < 0.001);
         assert_eq!(s.recent_segment_ttfb.count, 300);
         assert!((s.error_rate() - 0.1).abs() < 1e-9);

@@ -102,6 +102,8 @@ pub struct Snapshot {
     pub stalled: u64,
     /// Most viewers active at once, at tick resolution.
     pub peak_active: u64,
+    /// Most viewers stalled at once, at tick resolution.
+    pub peak_stalled: u64,
     /// The run is shutting down.
     pub stopping: bool,
     /// Per request kind, indexed like `RequestKind::ALL`.

@@ -1,0 +1,290 @@
+//! Command-line definition (clap derive) and go-ffmpeg-hls-swarm compatible spelling.
+//!
+//! The Go tool used Go's `flag` package: `-clients 5` and `--clients 5` are the same flag,
+//! booleans take `=false`, and flags may come in any order. clap wants `--long`, so before
+//! parsing, [`normalize_args`] rewrites a single-dash long flag (`-clients`, `-tui=false`)
+//! into its double-dash form: any single-dash word of two or more characters starting
+//! with a letter, so an unknown `-bogus` is reported as `--bogus` rather than as a short
+//! `-b`. Short flags (`-v`, `-h`) and negative numbers (`-5s`) pass through untouched.
+//!
+//! Values are kept as strings here and parsed in [`crate::config`], so every invalid value
+//! is reported at once (clap stops at the first).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// hls-swarm: simulate N live HLS viewers and measure exactly what they experience.
+#[derive(Parser, Debug)]
+#[command(
+    name = "hls-swarm",
+    version,
+    about = "Simulate a swarm of live HLS viewers and measure exactly what they experience",
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    allow_negative_numbers = true,
+    after_help = "With no URL, a built-in live test origin is started on loopback and the swarm plays it.\n\
+                  Flags also work in the Go spelling: -clients 5, -tui=false, flags after the URL.\n\
+                  Exit codes: 0 ok, 1 could not run, 2 usage/config error, 3 an SLO failed."
+)]
+pub struct Cli {
+    /// `run` (the default) or `origin`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags of the default `run` command.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a swarm (the default when no subcommand is given).
+    Run(RunArgs),
+    /// Run only the built-in live test origin.
+    Origin(crate::origin::OriginArgs),
+}
+
+/// Flags of a swarm run.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// HLS URL (master or media playlist). Omit to play the built-in origin.
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Number of concurrent viewers.
+    #[arg(long, value_name = "N", default_value = "10")]
+    pub clients: String,
+
+    /// Viewers started per second (fractional allowed, e.g. 0.5).
+    #[arg(long, value_name = "PER_SEC", default_value = "5")]
+    pub ramp_rate: String,
+
+    /// Symmetric random jitter on each viewer's start (capped at half the ramp interval).
+    #[arg(long, value_name = "DURATION", default_value = "200ms")]
+    pub ramp_jitter: String,
+
+    /// Run time (30s, 5m, 1h30m); 0 runs until stopped.
+    #[arg(long, value_name = "DURATION", default_value = "0")]
+    pub duration: String,
+
+    /// Variants each viewer plays: all (every variant, like FFmpeg -map 0), highest, lowest, first.
+    #[arg(long, value_name = "CHOICE", default_value = "all")]
+    pub variant: String,
+
+    /// Connect to this IP for every request to the stream URL's host (Host and TLS SNI keep
+    /// the name). Requires --dangerous.
+    #[arg(long, value_name = "IP")]
+    pub resolve: Option<String>,
+
+    /// Allow -resolve and disable TLS certificate verification (test setups only).
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub dangerous: bool,
+
+    /// Send no-cache request headers (Cache-Control: no-cache, Pragma: no-cache).
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub no_cache: bool,
+
+    /// Extra request header "Name: value" (repeatable).
+    #[arg(long, value_name = "HEADER")]
+    pub header: Vec<String>,
+
+    /// File of "Name: value" lines sent with every request; values are treated as secrets
+    /// and redacted in all output.
+    #[arg(long, value_name = "FILE")]
+    pub header_file: Option<PathBuf>,
+
+    /// User-Agent base; each viewer appends /client-<id>. Default hls-swarm/<version>.
+    #[arg(long, value_name = "UA")]
+    pub user_agent: Option<String>,
+
+    /// First viewer id (for multi-host runs: give each host its own range).
+    #[arg(long, value_name = "N", default_value = "0")]
+    pub client_id_offset: String,
+
+    /// Per-request timeout (connect, response head and whole body).
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    pub timeout: String,
+
+    /// Retries of a failed segment before it is skipped.
+    #[arg(long, value_name = "N", default_value = "3")]
+    pub seg_retry: String,
+
+    /// Reconnect with backoff after connection errors (-reconnect=false gives up instead).
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "true", value_name = "BOOL")]
+    pub reconnect: bool,
+
+    /// Debug logging.
+    #[arg(short = 'v', long = "verbose", action = ArgAction::SetTrue)]
+    pub verbose: bool,
+
+    /// Log format on stderr: json or text.
+    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    pub log_format: String,
+
+    /// Check the stream and this host, print a verdict, exit 0 (pass) or 1 (fail).
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub check: bool,
+
+    /// Write the end-of-run report as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// SLO: fail (exit 3) if peak active viewers < RATIO × target.
+    #[arg(long, value_name = "RATIO")]
+    pub slo_min_active_ratio: Option<String>,
+
+    /// SLO: fail if more than N viewers are stalled at the end.
+    #[arg(long, value_name = "N")]
+    pub slo_max_stalled: Option<String>,
+
+    /// SLO: fail if failed/finished requests exceed RATE (e.g. 0.001).
+    #[arg(long, value_name = "RATE")]
+    pub slo_max_error_rate: Option<String>,
+
+    /// SLO: fail if the p95 segment TTFB exceeds DURATION (e.g. 500ms).
+    #[arg(long = "slo-p95-segment-ttfb", value_name = "DURATION")]
+    pub slo_p95_segment_ttfb: Option<String>,
+
+    /// Seed for the ramp jitter and backoff (reproducible runs).
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub seed: String,
+}
+
+/// Rewrite Go-style single-dash long flags (`-clients`, `-tui=false`) to `--clients`.
+/// Arguments after a bare `--` are left alone.
+pub fn normalize_args<I, T>(args: I) -> Vec<OsString>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let mut out = Vec::new();
+    let mut passthrough = false;
+    for (i, a) in args.into_iter().enumerate() {
+        let a: OsString = a.into();
+        if i == 0 || passthrough {
+            out.push(a);
+            continue;
+        }
+        let Some(s) = a.to_str() else {
+            out.push(a);
+            continue;
+        };
+        if s == "--" {
+            passthrough = true;
+            out.push(a);
+            continue;
+        }
+        if let Some(rest) = s.strip_prefix('-')
+            && !rest.starts_with('-')
+            && rest.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        {
+            let name = rest.split('=').next().unwrap_or(rest);
+            if name.len() > 1 {
+                out.push(OsString::from(format!("-{s}")));
+                continue;
+            }
+        }
+        out.push(a);
+    }
+    out
+}
+
+/// Parse the process arguments (Go spellings accepted).
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    Cli::try_parse_from(normalize_args(args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalize_args(args.iter().copied())
+            .into_iter()
+            .map(|s| s.into_string().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn single_dash_long_flags_become_double_dash() {
+        assert_eq!(
+            norm(&[
+                "x",
+                "-clients",
+                "5",
+                "-reconnect=false",
+                "-v",
+                "--duration",
+                "1s"
+            ]),
+            vec![
+                "x",
+                "--clients",
+                "5",
+                "--reconnect=false",
+                "-v",
+                "--duration",
+                "1s"
+            ]
+        );
+    }
+
+    #[test]
+    fn short_flags_values_and_passthrough_are_untouched() {
+        assert_eq!(
+            norm(&["x", "-bogus", "-5s", "-v", "--", "-clients"]),
+            vec!["x", "--bogus", "-5s", "-v", "--", "-clients"]
+        );
+    }
+
+    #[test]
+    fn flags_after_the_url_and_both_spellings_parse() {
+        let cli = parse_from([
+            "hls-swarm",
+            "http://h/x.m3u8",
+            "-clients",
+            "7",
+            "--ramp-rate=0.5",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.run.url.as_deref(), Some("http://h/x.m3u8"));
+        assert_eq!(cli.run.clients, "7");
+        assert_eq!(cli.run.ramp_rate, "0.5");
+    }
+
+    #[test]
+    fn bools_take_equals_only() {
+        let cli = parse_from(["hls-swarm", "-reconnect=false", "-no-cache", "u"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!cli.run.reconnect);
+        assert!(cli.run.no_cache);
+        assert_eq!(cli.run.url.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn run_and_origin_subcommands() {
+        let cli =
+            parse_from(["hls-swarm", "run", "-clients", "3"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(cli.command, Some(Command::Run(ref r)) if r.clients == "3"));
+        let cli = parse_from(["hls-swarm", "origin"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(cli.command, Some(Command::Origin(_))));
+    }
+
+    #[test]
+    fn unknown_flag_is_an_error_naming_it() {
+        let e = parse_from(["hls-swarm", "--bogus"])
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.unwrap_or_default().contains("--bogus"));
+    }
+}

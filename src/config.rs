@@ -1,0 +1,644 @@
+//! The validated, immutable run configuration. Built once from the CLI; every invalid
+//! value is reported at once, each message naming the flag and the fix.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use url::Url;
+
+use crate::cli::RunArgs;
+use crate::hls::VariantChoice;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// One request header and whether its value is secret (redacted in every output).
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Header name.
+    pub name: HeaderName,
+    /// Header value.
+    pub value: HeaderValue,
+    /// Redact the value wherever it would be shown.
+    pub secret: bool,
+}
+
+impl fmt::Display for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.secret {
+            write!(f, "{}: <redacted>", self.name)
+        } else {
+            write!(
+                f,
+                "{}: {}",
+                self.name,
+                self.value.to_str().unwrap_or("<binary>")
+            )
+        }
+    }
+}
+
+/// Service-level objectives; any failure makes the run exit 3.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Slo {
+    /// Peak active viewers must reach this share of the target.
+    pub min_active_ratio: Option<f64>,
+    /// At most this many viewers stalled at the end.
+    pub max_stalled: Option<u64>,
+    /// Failed/finished requests at most this.
+    pub max_error_rate: Option<f64>,
+    /// p95 segment TTFB at most this.
+    pub p95_segment_ttfb: Option<Duration>,
+}
+
+impl Slo {
+    /// Any objective set.
+    pub fn any(&self) -> bool {
+        *self != Slo::default()
+    }
+}
+
+/// What the swarm plays.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A stream URL given on the command line.
+    Url(Url),
+    /// The built-in origin, started in-process on loopback.
+    Builtin,
+}
+
+/// A validated swarm configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The stream.
+    pub target: Target,
+    /// Concurrent viewers.
+    pub clients: u64,
+    /// Viewers started per second.
+    pub ramp_rate: f64,
+    /// Symmetric start jitter bound.
+    pub ramp_jitter: Duration,
+    /// Run length; `None` = until stopped.
+    pub duration: Option<Duration>,
+    /// Which variants each viewer plays.
+    pub variant: VariantChoice,
+    /// Connect here for the stream host.
+    pub resolve: Option<IpAddr>,
+    /// `--dangerous` given.
+    pub dangerous: bool,
+    /// Send no-cache headers.
+    pub no_cache: bool,
+    /// Extra request headers (from -header, -header-file, -no-cache).
+    pub headers: Vec<Header>,
+    /// User-Agent base; viewers append `/client-<id>`.
+    pub user_agent: String,
+    /// First viewer id.
+    pub client_id_offset: u64,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Segment retries before skipping.
+    pub seg_retry: u32,
+    /// Reconnect after connection errors.
+    pub reconnect: bool,
+    /// Debug logging.
+    pub verbose: bool,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// `--check` mode.
+    pub check: bool,
+    /// JSON report path.
+    pub output: Option<PathBuf>,
+    /// Objectives.
+    pub slo: Slo,
+    /// Seed for jitter and backoff.
+    pub seed: u64,
+}
+
+/// All problems found in the flags, one message each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Parse a Go-style duration: `0`, `250ms`, `1.5s`, `30s`, `5m`, `1h30m` (units ns, us, µs,
+/// ms, s, m, h; several may be concatenated).
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(format!("'{s}' is not a duration"));
+        }
+        let n: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("'{s}' is not a duration"))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => {
+                return Err(format!(
+                    "'{s}' has no unit (use e.g. 500ms, 30s, 5m, 1h30m)"
+                ));
+            }
+            u => return Err(format!("'{s}' has an unknown unit '{u}'")),
+        };
+        total += n * scale;
+        rest = &rest[unit_len..];
+    }
+    if !total.is_finite() || total > 1e9 {
+        return Err(format!("'{s}' is out of range"));
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// Header names whose values are credentials even when given with -header.
+fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization"
+        || n == "proxy-authorization"
+        || n == "cookie"
+        || ["token", "secret", "key", "auth", "password", "signature"]
+            .iter()
+            .any(|w| n.contains(w))
+}
+
+/// Parse a "Name: value" header line.
+pub fn parse_header_line(line: &str, secret: bool) -> Result<Header, String> {
+    let Some((name, value)) = line.split_once(':') else {
+        return Err(format!("'{}' is not \"Name: value\"", redact_line(line)));
+    };
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("'{}' is not a valid header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of header '{name}' has invalid characters"))?;
+    let secret = secret || is_secret_name(name.as_str());
+    Ok(Header {
+        name,
+        value,
+        secret,
+    })
+}
+
+fn redact_line(line: &str) -> String {
+    match line.split_once(':') {
+        Some((n, _)) => format!("{n}: <redacted>"),
+        None if line.len() > 40 => format!("{}…", &line[..line.floor_char_boundary(40)]),
+        None => line.to_string(),
+    }
+}
+
+/// A URL safe to print: no user info, no query, no fragment.
+pub fn redact_url(u: &Url) -> String {
+    let mut u = u.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+impl Config {
+    /// Validate the flags of a run. Reports every problem at once.
+    pub fn from_args(a: &RunArgs) -> Result<Config, ConfigErrors> {
+        let mut errs = Vec::new();
+        macro_rules! check {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        errs.push(e);
+                        None
+                    }
+                }
+            };
+        }
+
+        let target = match a.url.as_deref() {
+            None => Some(Target::Builtin),
+            Some(s) => check!(parse_stream_url(s)),
+        };
+        let clients = check!(parse_count("-clients", &a.clients, 1, 10_000_000));
+        let ramp_rate = check!(
+            a.ramp_rate
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r > 0.0 && *r <= 1_000_000.0)
+                .ok_or_else(|| format!(
+                    "-ramp-rate: '{}' is not a positive number of viewers per second (e.g. -ramp-rate 5 or 0.5)",
+                    a.ramp_rate
+                ))
+        );
+        let ramp_jitter = check!(dur("-ramp-jitter", &a.ramp_jitter));
+        let duration = check!(dur("-duration", &a.duration)).map(|d| (!d.is_zero()).then_some(d));
+        let variant = check!(a.variant.parse::<VariantChoice>().map_err(|_| format!(
+            "-variant: '{}' is not one of all, highest, lowest, first",
+            a.variant
+        )));
+        let resolve = match a.resolve.as_deref() {
+            None => Some(None),
+            Some(ip) => check!(
+                ip.trim_matches(|c| c == '[' || c == ']')
+                    .parse::<IpAddr>()
+                    .map(Some)
+                    .map_err(|_| format!("-resolve: '{ip}' is not an IP address (e.g. -resolve 10.0.0.5 or -resolve ::1)"))
+            ),
+        };
+        if a.resolve.is_some() && !a.dangerous {
+            errs.push(
+                "-resolve requires --dangerous (it also disables TLS certificate verification)"
+                    .into(),
+            );
+        }
+        if a.resolve.is_some() && a.url.is_none() {
+            errs.push("-resolve needs a stream URL whose host it replaces".into());
+        }
+        let mut headers = Vec::new();
+        for h in &a.header {
+            if let Some(h) =
+                check!(parse_header_line(h, false).map_err(|e| format!("-header: {e}")))
+            {
+                headers.push(h);
+            }
+        }
+        if let Some(path) = &a.header_file {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    for (i, line) in text.lines().enumerate() {
+                        let line = line.trim();
+                        if line.is_empty() || line.starts_with('#') {
+                            continue;
+                        }
+                        if let Some(h) = check!(parse_header_line(line, true).map_err(|e| format!(
+                            "-header-file {}: line {}: {e}",
+                            path.display(),
+                            i + 1
+                        ))) {
+                            headers.push(h);
+                        }
+                    }
+                }
+                Err(e) => errs.push(format!("-header-file: cannot read {}: {e}", path.display())),
+            }
+        }
+        if a.no_cache {
+            for (n, v) in [
+                ("cache-control", "no-cache, no-store, must-revalidate"),
+                ("pragma", "no-cache"),
+            ] {
+                headers.push(Header {
+                    name: HeaderName::from_static(n),
+                    value: HeaderValue::from_static(v),
+                    secret: false,
+                });
+            }
+        }
+        let user_agent = a
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("hls-swarm/{}", env!("CARGO_PKG_VERSION")));
+        if HeaderValue::from_str(&user_agent).is_err() {
+            errs.push(format!(
+                "-user-agent: '{user_agent}' has characters not allowed in a header"
+            ));
+        }
+        let client_id_offset = check!(parse_count(
+            "-client-id-offset",
+            &a.client_id_offset,
+            0,
+            u64::MAX / 2
+        ));
+        let timeout = check!(dur("-timeout", &a.timeout).and_then(|d| {
+            if d.is_zero() {
+                Err("-timeout: must be greater than 0 (e.g. -timeout 15s)".to_string())
+            } else {
+                Ok(d)
+            }
+        }));
+        let seg_retry = check!(parse_count("-seg-retry", &a.seg_retry, 0, 100)).map(|n| n as u32);
+        let log_format = match a.log_format.as_str() {
+            "json" => Some(LogFormat::Json),
+            "text" => Some(LogFormat::Text),
+            other => {
+                errs.push(format!("-log-format: '{other}' is not json or text"));
+                None
+            }
+        };
+        let seed = check!(parse_count("-seed", &a.seed, 0, u64::MAX));
+        let slo = Slo {
+            min_active_ratio: opt(&mut errs, &a.slo_min_active_ratio, |s| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..=1.0).contains(r))
+                    .ok_or_else(|| format!("--slo-min-active-ratio: '{s}' is not a ratio between 0 and 1 (e.g. 1.0)"))
+            }),
+            max_stalled: opt(&mut errs, &a.slo_max_stalled, |s| {
+                parse_count("--slo-max-stalled", s, 0, u64::MAX)
+            }),
+            max_error_rate: opt(&mut errs, &a.slo_max_error_rate, |s| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..=1.0).contains(r))
+                    .ok_or_else(|| {
+                        format!(
+                            "--slo-max-error-rate: '{s}' is not a rate between 0 and 1 (e.g. 0.001)"
+                        )
+                    })
+            }),
+            p95_segment_ttfb: opt(&mut errs, &a.slo_p95_segment_ttfb, |s| {
+                dur("--slo-p95-segment-ttfb", s)
+            }),
+        };
+
+        if !errs.is_empty() {
+            return Err(ConfigErrors(errs));
+        }
+        // Every `None` above pushed an error, so these are all present here.
+        let (
+            Some(target),
+            Some(clients),
+            Some(ramp_rate),
+            Some(ramp_jitter),
+            Some(duration),
+            Some(variant),
+            Some(resolve),
+            Some(client_id_offset),
+            Some(timeout),
+            Some(seg_retry),
+            Some(log_format),
+            Some(seed),
+        ) = (
+            target,
+            clients,
+            ramp_rate,
+            ramp_jitter,
+            duration,
+            variant,
+            resolve,
+            client_id_offset,
+            timeout,
+            seg_retry,
+            log_format,
+            seed,
+        )
+        else {
+            return Err(ConfigErrors(vec![
+                "internal: incomplete configuration".into(),
+            ]));
+        };
+        Ok(Config {
+            target,
+            clients,
+            ramp_rate,
+            ramp_jitter,
+            duration,
+            variant,
+            resolve,
+            dangerous: a.dangerous,
+            no_cache: a.no_cache,
+            headers,
+            user_agent,
+            client_id_offset,
+            timeout,
+            seg_retry,
+            reconnect: a.reconnect,
+            verbose: a.verbose,
+            log_format,
+            check: a.check,
+            output: a.output.clone(),
+            slo,
+            seed,
+        })
+    }
+
+    /// The User-Agent of viewer `id`.
+    pub fn viewer_user_agent(&self, id: u64) -> String {
+        format!("{}/client-{}", self.user_agent, id)
+    }
+}
+
+fn opt<T>(
+    errs: &mut Vec<String>,
+    v: &Option<String>,
+    f: impl Fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    match v.as_deref().map(|s| f(s.trim())) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            errs.push(e);
+            None
+        }
+    }
+}
+
+fn dur(flag: &str, s: &str) -> Result<Duration, String> {
+    parse_go_duration(s).map_err(|e| format!("{flag}: {e} (e.g. {flag} 500ms, 30s, 5m, 1h30m)"))
+}
+
+fn parse_count(flag: &str, s: &str, min: u64, max: u64) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{flag}: {n} is out of range ({min}..={max})")),
+        Err(_) => Err(format!(
+            "{flag}: '{s}' is not a whole number (e.g. {flag} {})",
+            min.max(1)
+        )),
+    }
+}
+
+fn parse_stream_url(s: &str) -> Result<Target, String> {
+    let u = Url::parse(s).map_err(|e| {
+        format!("URL '{s}' is not valid: {e} (e.g. http://origin:17080/stream.m3u8)")
+    })?;
+    if u.scheme() != "http" && u.scheme() != "https" {
+        return Err(format!(
+            "URL '{}' must be http:// or https://",
+            redact_url(&u)
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(format!("URL '{}' has no host", redact_url(&u)));
+    }
+    Ok(Target::Url(u))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::parse_from;
+
+    fn cfg(args: &[&str]) -> Result<Config, ConfigErrors> {
+        let mut v = vec!["hls-swarm"];
+        v.extend_from_slice(args);
+        let cli = parse_from(v).unwrap_or_else(|e| panic!("{e}"));
+        Config::from_args(&cli.run)
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_go_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_go_duration("5").is_err());
+        assert!(parse_go_duration("5x").is_err());
+        assert!(parse_go_duration("-5s").is_err());
+        assert!(parse_go_duration("").is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(c.target, Target::Builtin));
+        assert_eq!(c.clients, 10);
+        assert_eq!(c.ramp_rate, 5.0);
+        assert_eq!(c.ramp_jitter, Duration::from_millis(200));
+        assert_eq!(c.duration, None);
+        assert_eq!(c.timeout, Duration::from_secs(15));
+        assert_eq!(c.seg_retry, 3);
+        assert!(c.reconnect);
+        assert!(c.user_agent.starts_with("hls-swarm/"));
+        assert_eq!(c.viewer_user_agent(4), format!("{}/client-4", c.user_agent));
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once() {
+        let e = cfg(&[
+            "-clients",
+            "abc",
+            "-ramp-rate",
+            "0",
+            "-duration",
+            "5x",
+            "-variant",
+            "best",
+            "-timeout",
+            "0",
+        ])
+        .err()
+        .unwrap_or_else(|| panic!("must fail"));
+        let text = e.to_string();
+        for flag in [
+            "-clients",
+            "-ramp-rate",
+            "-duration",
+            "-variant",
+            "-timeout",
+        ] {
+            assert!(text.contains(flag), "{flag} missing in {text}");
+        }
+        assert_eq!(e.0.len(), 5);
+    }
+
+    #[test]
+    fn resolve_needs_dangerous() {
+        let e = cfg(&["http://h/x.m3u8", "-resolve", "127.0.0.1"])
+            .err()
+            .unwrap_or_else(|| panic!());
+        assert!(e.to_string().contains("--dangerous"));
+        let c = cfg(&["http://h/x.m3u8", "-resolve", "::1", "--dangerous"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.resolve,
+            Some("::1".parse().unwrap_or_else(|_| unreachable!()))
+        );
+    }
+
+    #[test]
+    fn headers_and_secrets() {
+        let c = cfg(&[
+            "-header",
+            "X-Test: 1",
+            "-header",
+            "Authorization: Bearer abc",
+            "-no-cache",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown: Vec<String> = c.headers.iter().map(|h| h.to_string()).collect();
+        assert_eq!(shown[0], "x-test: 1");
+        assert_eq!(shown[1], "authorization: <redacted>");
+        assert!(shown.iter().any(|s| s.starts_with("cache-control")));
+        let e = cfg(&["-header", "nocolon"])
+            .err()
+            .unwrap_or_else(|| panic!());
+        assert!(e.to_string().contains("-header"));
+    }
+
+    #[test]
+    fn header_file_values_are_secret() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.path().join("h");
+        std::fs::write(&p, "# creds\nX-Custom: s3cr3t\n\n").unwrap_or_else(|e| panic!("{e}"));
+        let c = cfg(&["-header-file", p.to_str().unwrap_or_default()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.headers[0].to_string(), "x-custom: <redacted>");
+    }
+
+    #[test]
+    fn urls_are_checked_and_redacted() {
+        assert!(cfg(&["ftp://h/x"]).is_err());
+        assert!(cfg(&["not a url"]).is_err());
+        let u = Url::parse("https://user:pw@h:8443/a/b.m3u8?token=x#f")
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(redact_url(&u), "https://h:8443/a/b.m3u8");
+    }
+
+    #[test]
+    fn slo_flags() {
+        let c = cfg(&[
+            "--slo-max-error-rate",
+            "0.001",
+            "--slo-p95-segment-ttfb",
+            "500ms",
+            "--slo-min-active-ratio",
+            "1.0",
+            "--slo-max-stalled",
+            "0",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.slo.max_error_rate, Some(0.001));
+        assert_eq!(c.slo.p95_segment_ttfb, Some(Duration::from_millis(500)));
+        assert_eq!(c.slo.max_stalled, Some(0));
+        assert!(cfg(&["--slo-max-error-rate", "2"]).is_err());
+    }
+}

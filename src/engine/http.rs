@@ -1,0 +1,584 @@
+//! The per-viewer HTTP/1.1 client of the native engine.
+//!
+//! Built directly on `hyper::client::conn::http1` so that every figure is measured at the
+//! real I/O, with nothing in between that pools, retries or buffers behind our back:
+//!
+//! * [`HttpSettings`] — immutable, shared by every viewer through an `Arc` (timeout,
+//!   headers, `-resolve`, TLS configuration built once).
+//! * [`Connections`] — one viewer's keep-alive connections, one per (scheme, host, port).
+//!   Never shared between viewers; a player that keeps a playlist connection and a segment
+//!   connection owns two of these.
+//! * [`Fetch`] — the outcome of one GET. Failures are data: `get` never panics and never
+//!   returns `Err`.
+//!
+//! Timing uses `tokio::time::Instant`, so tests may run on paused time.
+
+mod classify;
+mod connect;
+mod tls;
+
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, HOST, LOCATION, RANGE, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use tokio::time::{Instant, timeout_at};
+use url::{Host, Position, Url};
+
+use self::classify::{Phase, classify_hyper, is_stale_connection};
+use self::connect::{PooledConn, Target, connect};
+use crate::stats::event::ErrorClass;
+
+/// Default per-request timeout of [`HttpSettings::default`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default redirect limit of [`HttpSettings::default`].
+pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
+
+/// At most this many idle connections per [`Connections`]; the least recently used one
+/// is closed beyond it. A viewer normally talks to one host, so this only bounds
+/// pathological redirect fan-out.
+const MAX_POOLED: usize = 4;
+
+/// A redirect body larger than this is not drained; its connection is closed instead.
+const MAX_REDIRECT_DRAIN: u64 = 64 * 1024;
+
+/// Cap on the up-front buffer reservation taken from a `Content-Length` when the body is
+/// kept, so a lying header cannot make us allocate gigabytes before any byte arrives.
+const MAX_BODY_RESERVE: u64 = 8 * 1024 * 1024;
+
+/// Shared, immutable settings for every viewer (built once, shared by `Arc`).
+///
+/// Build with [`HttpSettings::new`] or [`HttpSettings::default`], adjust the public
+/// fields, then wrap in an `Arc`. The TLS configuration is built lazily on first use
+/// (from `insecure_tls`) and cached, so every viewer shares one root store and one TLS
+/// session cache — change `insecure_tls` before the first https fetch.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Per request: DNS + connect + TLS + response head + whole body, and across all the
+    /// redirect hops of one [`Connections::get`].
+    pub timeout: Duration,
+    /// Fallback User-Agent, used when [`Connections::new`] is given an empty or invalid one.
+    pub user_agent: String,
+    /// `-header` / `-header-file` / `-no-cache` headers, applied to every request. A name
+    /// given here replaces the client's default header of the same name (`User-Agent`,
+    /// `Accept`, even `Host`); repeated names are all sent.
+    pub extra_headers: HeaderMap,
+    /// `-resolve`: TCP-connect here for [`resolve_host`](Self::resolve_host), keeping the
+    /// Host header and TLS SNI as the host name.
+    pub resolve: Option<IpAddr>,
+    /// The host name `-resolve` applies to (the stream URL's host), matched
+    /// case-insensitively; it also applies to absolute URLs in playlists and redirects.
+    pub resolve_host: Option<String>,
+    /// `--dangerous`. **DANGER:** when true, *no* TLS certificate or handshake signature
+    /// is verified — expired, self-signed, wrong-host and forged certificates are all
+    /// accepted. Traffic is encrypted but NOT authenticated: anyone on the path can
+    /// impersonate the origin. Only for lab origins with self-signed certificates.
+    pub insecure_tls: bool,
+    /// Redirects followed per fetch before giving up with [`ErrorClass::Other`].
+    pub max_redirects: u32,
+    /// Lazily built, shared TLS client configuration.
+    tls: OnceLock<Arc<rustls::ClientConfig>>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self::new(
+            DEFAULT_TIMEOUT,
+            concat!("hls-swarm/", env!("CARGO_PKG_VERSION")).to_string(),
+        )
+    }
+}
+
+impl HttpSettings {
+    /// Settings with the given timeout and User-Agent, no extra headers, no `-resolve`,
+    /// verifying TLS, and [`DEFAULT_MAX_REDIRECTS`].
+    pub fn new(timeout: Duration, user_agent: String) -> Self {
+        Self {
+            timeout,
+            user_agent,
+            extra_headers: HeaderMap::new(),
+            resolve: None,
+            resolve_host: None,
+            insecure_tls: false,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            tls: OnceLock::new(),
+        }
+    }
+
+    /// The rustls client configuration (ring provider, webpki roots or — with
+    /// `insecure_tls` — no verification), built on first call and cached.
+    ///
+    /// # Errors
+    /// Only if rustls rejects the protocol-version selection for the ring provider, which
+    /// does not happen with the versions pinned in Cargo.lock; an https fetch reports such
+    /// a failure as [`ErrorClass::Tls`].
+    pub fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+        if let Some(config) = self.tls.get() {
+            return Ok(Arc::clone(config));
+        }
+        let built = Arc::new(tls::build_client_config(self.insecure_tls)?);
+        // A concurrent first call may have won the race; either value is equivalent.
+        Ok(Arc::clone(self.tls.get_or_init(|| built)))
+    }
+
+    /// The `-resolve` address for `host`, if `-resolve` applies to it.
+    fn resolve_override(&self, host: &Host<&str>) -> Option<IpAddr> {
+        let ip = self.resolve?;
+        let name = self.resolve_host.as_deref()?;
+        let name = name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .unwrap_or(name);
+        let applies = match host {
+            Host::Domain(d) => d.eq_ignore_ascii_case(name),
+            Host::Ipv4(v4) => name.parse::<IpAddr>().is_ok_and(|n| n == IpAddr::V4(*v4)),
+            Host::Ipv6(v6) => name.parse::<IpAddr>().is_ok_and(|n| n == IpAddr::V6(*v6)),
+        };
+        applies.then_some(ip)
+    }
+}
+
+/// The outcome of one [`Connections::get`]: status, exact timings, bytes, error class.
+#[derive(Debug, Clone)]
+pub struct Fetch {
+    /// Status of the final response, if its head arrived. After too many redirects or a
+    /// bad `Location` this is that last 3xx status.
+    pub status: Option<u16>,
+    /// Request start (including DNS/connect/TLS when a new connection was needed, and all
+    /// redirect hops) to the head of the final response.
+    pub ttfb: Option<Duration>,
+    /// Request start to the last body byte, or to the failure.
+    pub total: Duration,
+    /// Body bytes received of the final response (also for error statuses, whose bodies
+    /// are drained). Bodies of intermediate redirect responses are drained for keep-alive
+    /// but not counted.
+    pub bytes: u64,
+    /// The body, only when `keep_body` was requested and the fetch succeeded.
+    pub body: Option<Bytes>,
+    /// `None` = success: a 2xx response with a complete body.
+    pub error: Option<ErrorClass>,
+    /// Redirects followed.
+    pub redirects: u32,
+    /// The URL after redirects; resolve relative URIs in the body against it.
+    pub final_url: Url,
+    /// A new TCP connection was opened during this fetch (first use, a closed keep-alive
+    /// connection replaced, or a redirect to another host).
+    pub connected: bool,
+    /// The failure happened at connection level, before the final response head arrived
+    /// (refused, reset, DNS, TLS, timeout, unparsable response): the caller should back
+    /// off and reconnect. False for HTTP status errors and for failures inside a body.
+    pub connect_error: bool,
+}
+
+impl Fetch {
+    fn new(url: &Url) -> Self {
+        Self {
+            status: None,
+            ttfb: None,
+            total: Duration::ZERO,
+            bytes: 0,
+            body: None,
+            error: None,
+            redirects: 0,
+            final_url: url.clone(),
+            connected: false,
+            connect_error: false,
+        }
+    }
+
+    /// True when the fetch succeeded (2xx, complete body).
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Why one request attempt failed, before any response head.
+#[derive(Debug, Clone, Copy)]
+struct Failure {
+    class: ErrorClass,
+    /// Connection level (see [`Fetch::connect_error`]) rather than a bad URL or header.
+    transport: bool,
+}
+
+impl Failure {
+    fn transport(class: ErrorClass) -> Self {
+        Self {
+            class,
+            transport: true,
+        }
+    }
+
+    fn local() -> Self {
+        Self {
+            class: ErrorClass::Other,
+            transport: false,
+        }
+    }
+}
+
+/// One viewer's keep-alive connections: at most one per (scheme, host, port).
+///
+/// Owned by one viewer and used sequentially (`get` takes `&mut self`). Dropping it, or
+/// calling [`reset`](Self::reset), closes every connection at once.
+#[derive(Debug)]
+pub struct Connections {
+    settings: Arc<HttpSettings>,
+    user_agent: HeaderValue,
+    /// Idle connections, least recently used first.
+    pool: Vec<PooledConn>,
+}
+
+impl Connections {
+    /// A viewer's connection set sending `user_agent` (falls back to the settings'
+    /// User-Agent if empty or not a valid header value).
+    pub fn new(settings: Arc<HttpSettings>, user_agent: String) -> Self {
+        let user_agent = HeaderValue::try_from(user_agent)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| HeaderValue::try_from(settings.user_agent.as_str()).ok())
+            .unwrap_or_else(|| HeaderValue::from_static("hls-swarm"));
+        Self {
+            settings,
+            user_agent,
+            pool: Vec::new(),
+        }
+    }
+
+    /// GET `url` — optionally only the byte range `[offset, offset + len)` (`len == 0`
+    /// asks for everything from `offset`) — following redirects (at most
+    /// `max_redirects`, counted), timing it exactly. Never panics, never returns `Err`:
+    /// failures are data in the returned [`Fetch`].
+    ///
+    /// With `keep_body == false` body frames are counted and discarded as they arrive.
+    /// A keep-alive connection the server closed while idle is replaced once, silently
+    /// (`connected` is set, no error), as a real player does.
+    ///
+    /// The timeout covers the whole call (all hops, connect, head and body). Dropping the
+    /// returned future cancels the fetch and closes the connection it was using; the
+    /// remaining pool stays consistent.
+    pub async fn get(&mut self, url: &Url, range: Option<(u64, u64)>, keep_body: bool) -> Fetch {
+        let start = Instant::now();
+        let deadline = deadline_after(start, self.settings.timeout);
+        let mut fetch = Fetch::new(url);
+        self.run(&mut fetch, range, keep_body, start, deadline)
+            .await;
+        fetch.total = start.elapsed();
+        fetch
+    }
+
+    /// Drop all connections (used on reconnect / re-tune).
+    pub fn reset(&mut self) {
+        self.pool.clear();
+    }
+
+    /// Number of idle keep-alive connections currently held.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// The redirect loop; fills `fetch` in place so partial results survive a failure.
+    async fn run(
+        &mut self,
+        fetch: &mut Fetch,
+        range: Option<(u64, u64)>,
+        keep_body: bool,
+        start: Instant,
+        deadline: Instant,
+    ) {
+        loop {
+            let current = fetch.final_url.clone();
+            let (resp, head_at, conn) = match self
+                .send(&current, range, deadline, &mut fetch.connected)
+                .await
+            {
+                Ok(sent) => sent,
+                Err(failure) => {
+                    fetch.error = Some(failure.class);
+                    fetch.connect_error = failure.transport;
+                    return;
+                }
+            };
+            let status = resp.status().as_u16();
+
+            if let Some(location) = redirect_location(&resp) {
+                let next = location.and_then(|loc| follow(&current, loc));
+                if let Some(next) = next.filter(|_| fetch.redirects < self.settings.max_redirects) {
+                    // Drained for keep-alive, not counted: `bytes` is the final body.
+                    let mut drained = 0;
+                    let _ = self
+                        .read_body(
+                            resp,
+                            conn,
+                            deadline,
+                            false,
+                            Some(MAX_REDIRECT_DRAIN),
+                            &mut drained,
+                        )
+                        .await;
+                    fetch.redirects += 1;
+                    fetch.final_url = next;
+                    continue;
+                }
+                // Too many redirects or an unusable Location: this 3xx is the final
+                // response; report it, with its body drained and counted.
+                fetch.status = Some(status);
+                fetch.ttfb = Some(head_at.duration_since(start));
+                let _ = self
+                    .read_body(resp, conn, deadline, false, None, &mut fetch.bytes)
+                    .await;
+                fetch.error = Some(ErrorClass::Other);
+                return;
+            }
+
+            fetch.status = Some(status);
+            fetch.ttfb = Some(head_at.duration_since(start));
+            let success = (200..300).contains(&status);
+            match self
+                .read_body(
+                    resp,
+                    conn,
+                    deadline,
+                    keep_body && success,
+                    None,
+                    &mut fetch.bytes,
+                )
+                .await
+            {
+                Ok(body) if success => fetch.body = body,
+                Ok(_) => {
+                    fetch.error = Some(ErrorClass::from_status(status).unwrap_or(ErrorClass::Other))
+                }
+                Err(class) => fetch.error = Some(class),
+            }
+            return;
+        }
+    }
+
+    /// Sends one request and waits for its head, reusing a pooled connection if there is
+    /// one and replacing it once if it turns out to have been closed while idle.
+    async fn send(
+        &mut self,
+        url: &Url,
+        range: Option<(u64, u64)>,
+        deadline: Instant,
+        connected: &mut bool,
+    ) -> Result<(Response<Incoming>, Instant, PooledConn), Failure> {
+        let target = Target::from_url(url).ok_or_else(Failure::local)?;
+        // Validate the request before touching the network.
+        let mut request = Some(self.build_request(url, range).ok_or_else(Failure::local)?);
+        let mut pooled = self.take(&target);
+        loop {
+            let reused = pooled.is_some();
+            let mut conn = match pooled.take() {
+                Some(conn) => conn,
+                None => {
+                    *connected = true;
+                    connect(&self.settings, &target, deadline).await?
+                }
+            };
+            if reused {
+                match timeout_at(deadline, conn.sender.ready()).await {
+                    Err(_) => return Err(Failure::transport(ErrorClass::Timeout)),
+                    // Closed while idle: replace it without reporting anything.
+                    Ok(Err(_)) => continue,
+                    Ok(Ok(())) => {}
+                }
+            }
+            let req = match request.take() {
+                Some(req) => req,
+                None => self.build_request(url, range).ok_or_else(Failure::local)?,
+            };
+            match timeout_at(deadline, conn.sender.send_request(req)).await {
+                Err(_) => return Err(Failure::transport(ErrorClass::Timeout)),
+                Ok(Ok(resp)) => return Ok((resp, Instant::now(), conn)),
+                Ok(Err(e)) if reused && is_stale_connection(&e) => {
+                    // The server closed the idle connection as we wrote to it; the GET
+                    // never reached it, so retry once on a fresh connection.
+                    tracing::debug!(error = %e, %url, "stale keep-alive connection, reconnecting");
+                }
+                Ok(Err(e)) => {
+                    return Err(Failure::transport(classify_hyper(&e, Phase::Head)));
+                }
+            }
+        }
+    }
+
+    /// Reads (and counts into `bytes`) the body of `resp`, keeping it if `keep`. Returns
+    /// the connection to the pool when the body was read completely and the server keeps
+    /// the connection alive. With `limit`, stops at that many bytes and closes instead.
+    async fn read_body(
+        &mut self,
+        resp: Response<Incoming>,
+        conn: PooledConn,
+        deadline: Instant,
+        keep: bool,
+        limit: Option<u64>,
+        bytes: &mut u64,
+    ) -> Result<Option<Bytes>, ErrorClass> {
+        let reusable = keeps_alive(&resp);
+        let content_length = resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let mut sink = keep.then(|| BodySink::new(content_length));
+        let mut body = resp.into_body();
+        let start_bytes = *bytes;
+        loop {
+            match timeout_at(deadline, body.frame()).await {
+                // Dropping `conn` with an unfinished body closes the connection.
+                Err(_) => return Err(ErrorClass::Timeout),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(classify_hyper(&e, Phase::Body)),
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        *bytes += data.len() as u64;
+                        if let Some(sink) = sink.as_mut() {
+                            sink.push(data);
+                        }
+                        if limit.is_some_and(|l| *bytes - start_bytes > l) {
+                            return Ok(None);
+                        }
+                    }
+                }
+            }
+        }
+        if content_length.is_some_and(|cl| *bytes - start_bytes < cl) {
+            return Err(ErrorClass::Truncated);
+        }
+        if reusable && !conn.sender.is_closed() {
+            self.put(conn);
+        }
+        Ok(sink.map(BodySink::finish))
+    }
+
+    /// Removes and returns the idle connection for `target`, if a live one exists.
+    fn take(&mut self, target: &Target<'_>) -> Option<PooledConn> {
+        let i = self.pool.iter().position(|c| c.key.matches(target))?;
+        let conn = self.pool.remove(i);
+        (!conn.sender.is_closed()).then_some(conn)
+    }
+
+    /// Returns a connection to the pool, evicting the least recently used beyond the cap.
+    fn put(&mut self, conn: PooledConn) {
+        if self.pool.len() >= MAX_POOLED {
+            self.pool.remove(0);
+        }
+        self.pool.push(conn);
+    }
+
+    /// The request for one hop; `None` if the URL or a header cannot be encoded.
+    fn build_request(&self, url: &Url, range: Option<(u64, u64)>) -> Option<Request<Empty<Bytes>>> {
+        // Origin-form target: path and query, never the fragment.
+        let uri = Uri::try_from(&url[Position::BeforePath..Position::AfterQuery]).ok()?;
+        // Host as written in the URL (IPv6 bracketed), with the port only if not default.
+        let host = HeaderValue::try_from(&url[Position::BeforeHost..Position::BeforePath]).ok()?;
+        let mut req = Request::new(Empty::new());
+        *req.uri_mut() = uri;
+        *req.version_mut() = Version::HTTP_11;
+        let extra = &self.settings.extra_headers;
+        let headers = req.headers_mut();
+        headers.reserve(4 + extra.len());
+        headers.insert(HOST, host);
+        headers.insert(USER_AGENT, self.user_agent.clone());
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        if let Some((offset, len)) = range {
+            let value = match len.checked_sub(1) {
+                Some(last) => format!("bytes={}-{}", offset, offset.saturating_add(last)),
+                None => format!("bytes={offset}-"),
+            };
+            headers.insert(RANGE, HeaderValue::try_from(value).ok()?);
+        }
+        for name in extra.keys() {
+            headers.remove(name);
+        }
+        for (name, value) in extra {
+            headers.append(name.clone(), value.clone());
+        }
+        Some(req)
+    }
+}
+
+/// `start + timeout`, saturating instead of panicking on absurd timeouts.
+fn deadline_after(start: Instant, timeout: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    start.checked_add(timeout.min(FAR)).unwrap_or(start)
+}
+
+/// For a redirect status: `Some(Location)` (`Some(None)` if missing or not a string).
+/// `None` for any other status.
+fn redirect_location(resp: &Response<Incoming>) -> Option<Option<&str>> {
+    matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308)
+        .then(|| resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()))
+}
+
+/// The redirect target: `location` resolved against `current`, if it is http(s) with a host.
+fn follow(current: &Url, location: &str) -> Option<Url> {
+    let next = current.join(location.trim()).ok()?;
+    Target::from_url(&next)?;
+    Some(next)
+}
+
+/// Whether the connection may carry another request after this response.
+fn keeps_alive(resp: &Response<Incoming>) -> bool {
+    let has_token = |token: &str| {
+        resp.headers().get_all(CONNECTION).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    match resp.version() {
+        Version::HTTP_10 | Version::HTTP_09 => has_token("keep-alive"),
+        _ => !has_token("close"),
+    }
+}
+
+/// Accumulates a kept body without copying when it arrives in a single frame.
+struct BodySink {
+    first: Option<Bytes>,
+    rest: Option<BytesMut>,
+    hint: usize,
+}
+
+impl BodySink {
+    fn new(content_length: Option<u64>) -> Self {
+        let hint = content_length.unwrap_or(0).min(MAX_BODY_RESERVE);
+        Self {
+            first: None,
+            rest: None,
+            hint: usize::try_from(hint).unwrap_or(0),
+        }
+    }
+
+    fn push(&mut self, data: Bytes) {
+        if let Some(rest) = self.rest.as_mut() {
+            rest.extend_from_slice(&data);
+            return;
+        }
+        match self.first.take() {
+            None => self.first = Some(data),
+            Some(first) => {
+                let mut rest = BytesMut::with_capacity(self.hint.max(first.len() + data.len()));
+                rest.extend_from_slice(&first);
+                rest.extend_from_slice(&data);
+                self.rest = Some(rest);
+            }
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        match (self.rest, self.first) {
+            (Some(rest), _) => rest.freeze(),
+            (None, Some(first)) => first,
+            (None, None) => Bytes::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

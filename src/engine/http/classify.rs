@@ -1,0 +1,172 @@
+//! Mapping transport failures onto [`ErrorClass`].
+
+use std::error::Error as StdError;
+use std::io;
+
+use crate::stats::event::ErrorClass;
+
+/// Where in the exchange a failure happened; the same I/O error means different things
+/// before and after the response head (an EOF before the head is a reset, an EOF inside a
+/// body with a known length is a truncation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// TCP connect.
+    Connect,
+    /// TLS handshake: every failure except a timeout counts as a TLS failure, because TCP
+    /// already worked and the usual cause (plain-HTTP port, bad certificate, protocol
+    /// mismatch) is a TLS problem.
+    Handshake,
+    /// Request written, waiting for the response head.
+    Head,
+    /// Reading the response body.
+    Body,
+}
+
+/// Classifies a plain I/O error.
+pub(super) fn classify_io(err: &io::Error, phase: Phase) -> ErrorClass {
+    if phase == Phase::Handshake {
+        return match err.kind() {
+            io::ErrorKind::TimedOut => ErrorClass::Timeout,
+            _ => ErrorClass::Tls,
+        };
+    }
+    if is_tls_error(err) {
+        return ErrorClass::Tls;
+    }
+    match err.kind() {
+        io::ErrorKind::ConnectionRefused => ErrorClass::Refused,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::NotConnected => ErrorClass::Reset,
+        io::ErrorKind::UnexpectedEof if phase == Phase::Body => ErrorClass::Truncated,
+        io::ErrorKind::UnexpectedEof => ErrorClass::Reset,
+        io::ErrorKind::TimedOut => ErrorClass::Timeout,
+        _ => ErrorClass::Other,
+    }
+}
+
+/// Classifies an error from hyper (sending the request, or reading the body).
+pub(super) fn classify_hyper(err: &hyper::Error, phase: Phase) -> ErrorClass {
+    if let Some(io_err) = find_io(err) {
+        return classify_io(io_err, phase);
+    }
+    if err.is_timeout() {
+        return ErrorClass::Timeout;
+    }
+    // The connection closed under us without an I/O error: before the head that is a
+    // reset; inside a body it means fewer bytes than announced.
+    if err.is_incomplete_message() || err.is_canceled() || err.is_closed() {
+        return if phase == Phase::Body {
+            ErrorClass::Truncated
+        } else {
+            ErrorClass::Reset
+        };
+    }
+    ErrorClass::Other
+}
+
+/// True when a failure on a *reused* keep-alive connection, before any response byte,
+/// looks like the server closed the idle connection under us. Such a request never
+/// reached the application, so a GET may be retried once on a fresh connection — exactly
+/// what browsers and players do.
+pub(super) fn is_stale_connection(err: &hyper::Error) -> bool {
+    if err.is_incomplete_message() || err.is_canceled() || err.is_closed() {
+        return true;
+    }
+    match find_io(err) {
+        Some(io_err) => matches!(
+            io_err.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::NotConnected
+                | io::ErrorKind::UnexpectedEof
+        ),
+        None => false,
+    }
+}
+
+/// The first `io::Error` in the source chain, if any.
+fn find_io(err: &hyper::Error) -> Option<&io::Error> {
+    let mut source: Option<&(dyn StdError + 'static)> = err.source();
+    while let Some(e) = source {
+        if let Some(io_err) = e.downcast_ref::<io::Error>() {
+            return Some(io_err);
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// tokio-rustls reports TLS protocol failures as `io::Error`s wrapping a `rustls::Error`.
+fn is_tls_error(err: &io::Error) -> bool {
+    err.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: io::ErrorKind) -> io::Error {
+        io::Error::from(kind)
+    }
+
+    #[test]
+    fn io_kinds_map_to_classes() {
+        use io::ErrorKind as K;
+        assert_eq!(
+            classify_io(&io(K::ConnectionRefused), Phase::Connect),
+            ErrorClass::Refused
+        );
+        assert_eq!(
+            classify_io(&io(K::ConnectionReset), Phase::Head),
+            ErrorClass::Reset
+        );
+        assert_eq!(
+            classify_io(&io(K::BrokenPipe), Phase::Head),
+            ErrorClass::Reset
+        );
+        assert_eq!(
+            classify_io(&io(K::UnexpectedEof), Phase::Head),
+            ErrorClass::Reset
+        );
+        assert_eq!(
+            classify_io(&io(K::UnexpectedEof), Phase::Body),
+            ErrorClass::Truncated
+        );
+        assert_eq!(
+            classify_io(&io(K::ConnectionReset), Phase::Body),
+            ErrorClass::Reset
+        );
+        assert_eq!(
+            classify_io(&io(K::TimedOut), Phase::Connect),
+            ErrorClass::Timeout
+        );
+        assert_eq!(
+            classify_io(&io(K::PermissionDenied), Phase::Connect),
+            ErrorClass::Other
+        );
+    }
+
+    #[test]
+    fn handshake_failures_are_tls_except_timeouts() {
+        use io::ErrorKind as K;
+        assert_eq!(
+            classify_io(&io(K::UnexpectedEof), Phase::Handshake),
+            ErrorClass::Tls
+        );
+        assert_eq!(
+            classify_io(&io(K::TimedOut), Phase::Handshake),
+            ErrorClass::Timeout
+        );
+    }
+
+    #[test]
+    fn wrapped_rustls_errors_are_tls_in_any_phase() {
+        let err = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert_eq!(classify_io(&err, Phase::Body), ErrorClass::Tls);
+        assert_eq!(classify_io(&err, Phase::Head), ErrorClass::Tls);
+    }
+}

@@ -1,0 +1,263 @@
+//! Opening one connection: address resolution (with `-resolve`), TCP, TLS, hyper handshake.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::client::conn::http1::{Builder, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, timeout_at};
+use url::{Host, Url};
+
+use super::classify::{Phase, classify_io};
+use super::{Failure, HttpSettings};
+use crate::stats::event::ErrorClass;
+
+/// hyper's read-buffer ceiling per connection. 8 KiB is hyper's minimum; 16 KiB leaves
+/// room for large response heads while keeping thousands of connections cheap. Bodies
+/// stream through it frame by frame, so it does not limit body size.
+const MAX_BUF_SIZE: usize = 16 * 1024;
+
+/// Where one request goes: the identity of a pooled connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Target<'a> {
+    /// `https` rather than `http`.
+    pub(super) https: bool,
+    /// Host as parsed by `url` (domains are already lower-cased for http/https).
+    pub(super) host: Host<&'a str>,
+    /// Explicit or default port.
+    pub(super) port: u16,
+}
+
+impl<'a> Target<'a> {
+    /// The target of an http/https URL; `None` for other schemes or host-less URLs.
+    pub(super) fn from_url(url: &'a Url) -> Option<Self> {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return None,
+        };
+        Some(Self {
+            https,
+            host: url.host()?,
+            port: url.port_or_known_default()?,
+        })
+    }
+}
+
+/// Owned copy of a [`Target`], stored with a pooled connection.
+#[derive(Debug)]
+pub(super) struct ConnKey {
+    https: bool,
+    host: Host<String>,
+    port: u16,
+}
+
+impl ConnKey {
+    /// Whether this connection can carry a request for `target`.
+    pub(super) fn matches(&self, target: &Target<'_>) -> bool {
+        self.https == target.https
+            && self.port == target.port
+            && match (&self.host, &target.host) {
+                (Host::Domain(a), Host::Domain(b)) => a.eq_ignore_ascii_case(b),
+                (Host::Ipv4(a), Host::Ipv4(b)) => a == b,
+                (Host::Ipv6(a), Host::Ipv6(b)) => a == b,
+                _ => false,
+            }
+    }
+}
+
+/// Aborts the connection task when the pooled connection is dropped, so `reset()`,
+/// eviction and dropping a `Connections` really close sockets right away.
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One open HTTP/1.1 connection: the request sender plus its driver task.
+#[derive(Debug)]
+pub(super) struct PooledConn {
+    pub(super) key: ConnKey,
+    pub(super) sender: SendRequest<Empty<Bytes>>,
+    _task: AbortOnDrop,
+}
+
+/// Opens a new connection for `target`, all of it bounded by `deadline`.
+pub(super) async fn connect(
+    settings: &HttpSettings,
+    target: &Target<'_>,
+    deadline: Instant,
+) -> Result<PooledConn, Failure> {
+    let addrs = resolve(settings, target, deadline).await?;
+    let tcp = connect_tcp(&addrs, deadline).await?;
+    // Small requests and latency measurements: never wait for Nagle.
+    let _ = tcp.set_nodelay(true);
+
+    let (sender, task) = if target.https {
+        let tls = tls_handshake(settings, target, tcp, deadline).await?;
+        start_http1(tls).await?
+    } else {
+        start_http1(tcp).await?
+    };
+    let key = ConnKey {
+        https: target.https,
+        host: target.host.to_owned(),
+        port: target.port,
+    };
+    Ok(PooledConn {
+        key,
+        sender,
+        _task: task,
+    })
+}
+
+/// The addresses to try, in order. `-resolve` short-circuits DNS for its host.
+async fn resolve(
+    settings: &HttpSettings,
+    target: &Target<'_>,
+    deadline: Instant,
+) -> Result<Vec<SocketAddr>, Failure> {
+    if let Some(ip) = settings.resolve_override(&target.host) {
+        return Ok(vec![SocketAddr::new(ip, target.port)]);
+    }
+    match &target.host {
+        Host::Ipv4(ip) => Ok(vec![SocketAddr::new(IpAddr::V4(*ip), target.port)]),
+        Host::Ipv6(ip) => Ok(vec![SocketAddr::new(IpAddr::V6(*ip), target.port)]),
+        Host::Domain(name) => {
+            match timeout_at(deadline, tokio::net::lookup_host((*name, target.port))).await {
+                Err(_) => Err(Failure::transport(ErrorClass::Timeout)),
+                Ok(Err(_)) => Err(Failure::transport(ErrorClass::Dns)),
+                Ok(Ok(found)) => {
+                    let addrs: Vec<SocketAddr> = found.collect();
+                    if addrs.is_empty() {
+                        Err(Failure::transport(ErrorClass::Dns))
+                    } else {
+                        Ok(addrs)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tries each address in turn (like curl without happy eyeballs); the last error wins.
+async fn connect_tcp(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, Failure> {
+    let mut last = ErrorClass::Other;
+    for addr in addrs {
+        match timeout_at(deadline, TcpStream::connect(addr)).await {
+            Err(_) => return Err(Failure::transport(ErrorClass::Timeout)),
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => {
+                tracing::debug!(%addr, error = %e, "tcp connect failed");
+                last = classify_io(&e, Phase::Connect);
+            }
+        }
+    }
+    Err(Failure::transport(last))
+}
+
+/// TLS over an established TCP stream. SNI and certificate checks use the URL's host,
+/// never the `-resolve` address.
+async fn tls_handshake(
+    settings: &HttpSettings,
+    target: &Target<'_>,
+    tcp: TcpStream,
+    deadline: Instant,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
+    let tls_fail = || Failure::transport(ErrorClass::Tls);
+    let config = settings.tls_config().map_err(|e| {
+        tracing::warn!(error = %e, "cannot build TLS client configuration");
+        tls_fail()
+    })?;
+    let server_name = match &target.host {
+        Host::Domain(name) => {
+            rustls::pki_types::ServerName::try_from(name.to_string()).map_err(|_| tls_fail())?
+        }
+        Host::Ipv4(ip) => rustls::pki_types::ServerName::IpAddress(IpAddr::V4(*ip).into()),
+        Host::Ipv6(ip) => rustls::pki_types::ServerName::IpAddress(IpAddr::V6(*ip).into()),
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::clone(&config));
+    match timeout_at(deadline, connector.connect(server_name, tcp)).await {
+        Err(_) => Err(Failure::transport(ErrorClass::Timeout)),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "tls handshake failed");
+            Err(Failure::transport(classify_io(&e, Phase::Handshake)))
+        }
+        Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
+/// hyper HTTP/1.1 handshake (no I/O) and the task that drives the connection.
+async fn start_http1<S>(io: S) -> Result<(SendRequest<Empty<Bytes>>, AbortOnDrop), Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = Builder::new();
+    builder.max_buf_size(MAX_BUF_SIZE);
+    // We only ever write small GET heads: one flat buffer is simplest and cheapest.
+    builder.writev(false);
+    let (sender, conn) = builder
+        .handshake::<_, Empty<Bytes>>(TokioIo::new(io))
+        .await
+        .map_err(|_| Failure::transport(ErrorClass::Other))?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            // The request that was in flight sees this error itself; this is for tracing.
+            tracing::trace!(error = %e, "http1 connection ended with error");
+        }
+    });
+    Ok((sender, AbortOnDrop(task)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_from_url_covers_defaults_and_rejects_other_schemes() {
+        let u = Url::parse("https://Example.COM/x").expect("url");
+        let t = Target::from_url(&u).expect("target");
+        assert!(t.https);
+        assert_eq!(t.port, 443);
+        assert_eq!(t.host, Host::Domain("example.com"));
+
+        let u = Url::parse("http://[::1]:8080/x").expect("url");
+        let t = Target::from_url(&u).expect("target");
+        assert_eq!(t.port, 8080);
+        assert!(matches!(t.host, Host::Ipv6(_)));
+
+        let u = Url::parse("ftp://example.com/x").expect("url");
+        assert!(Target::from_url(&u).is_none());
+    }
+
+    #[test]
+    fn key_matches_same_scheme_host_port_only() {
+        let a = Url::parse("http://example.com:8080/a").expect("url");
+        let key = {
+            let t = Target::from_url(&a).expect("target");
+            ConnKey {
+                https: t.https,
+                host: t.host.to_owned(),
+                port: t.port,
+            }
+        };
+        for (u, want) in [
+            ("http://example.com:8080/other?q", true),
+            ("https://example.com:8080/a", false),
+            ("http://example.com/a", false),
+            ("http://other.com:8080/a", false),
+        ] {
+            let u = Url::parse(u).expect("url");
+            let t = Target::from_url(&u).expect("target");
+            assert_eq!(key.matches(&t), want, "{u}");
+        }
+    }
+}

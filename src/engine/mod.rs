@@ -1,0 +1,5 @@
+//! Viewer engines. Both produce the same events (DESIGN.md principle 1).
+
+pub mod http;
+pub mod native;
+pub mod reload;

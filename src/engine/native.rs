@@ -1,0 +1,707 @@
+//! The native engine: one lightweight task per viewer playing the stream like an RFC 8216
+//! live client, timing every request with its own HTTP client.
+//!
+//! A viewer fetches the entry URL; for a multivariant playlist it picks variants per
+//! `-variant` plus the audio renditions they reference, and plays each as a *track*. Each
+//! track runs two loops at once, like a real player: a playlist loader reloading on the
+//! RFC 8216 §6.3.4 cadence, and a segment loader fetching the next segment (lowest MSN
+//! above the last loaded) as soon as a playlist lists it. Each loop owns its keep-alive
+//! connection; no connection is ever shared between viewers. A [`Player`] per viewer turns
+//! buffered media into startup, stall and latency figures.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::backoff::Backoff;
+use crate::engine::http::{Connections, Fetch, HttpSettings};
+use crate::engine::reload::{LoadOutcome, ReloadScheduler};
+use crate::hls::{self, MediaPlaylist, Playlist, VariantChoice};
+use crate::player::{Player, PlayerState, Transition};
+use crate::stats::event::{
+    ErrorClass, Event, LifecycleEvent, PlaybackEvent, RequestDone, RequestKind,
+};
+use crate::stats::gauges::{LiveGauges, StallGuard};
+use crate::stats::hub::EventSink;
+
+/// VOD/ENDLIST streams are paced at real time with at most this much buffered ahead.
+pub const VOD_BUFFER_CAP: Duration = Duration::from_secs(30);
+
+/// Target duration assumed before any media playlist has been read.
+const DEFAULT_TARGET: Duration = Duration::from_secs(2);
+
+/// Per-run viewer settings, shared by every viewer.
+#[derive(Debug)]
+pub struct ViewerParams {
+    /// Entry URL (multivariant or media playlist).
+    pub url: Url,
+    /// HTTP client settings.
+    pub http: Arc<HttpSettings>,
+    /// Which variants to play.
+    pub variant: VariantChoice,
+    /// Retries of a failed segment before skipping it.
+    pub seg_retry: u32,
+    /// Reconnect after connection errors (else the viewer fails).
+    pub reconnect: bool,
+    /// Media buffered before playback starts.
+    pub startup_buffer: Duration,
+    /// Seed for backoff jitter.
+    pub seed: u64,
+}
+
+/// One viewer's identity and outlets.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// Viewer id (includes `-client-id-offset`).
+    pub id: u64,
+    /// Full User-Agent.
+    pub user_agent: String,
+    /// Shared settings.
+    pub params: Arc<ViewerParams>,
+    /// Event outlet.
+    pub sink: EventSink,
+    /// Live state counts.
+    pub gauges: Arc<LiveGauges>,
+    /// Cancelled when the swarm stops.
+    pub cancel: CancellationToken,
+}
+
+/// How a viewer's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewerExit {
+    /// Played to the end (VOD/ENDLIST); the slot starts a fresh viewer.
+    Finished,
+    /// The swarm stopped it.
+    Cancelled,
+    /// It could not go on (e.g. connection error with `-reconnect=false`).
+    Failed,
+}
+
+/// Player state shared by a viewer's tracks and its stall watchdog.
+struct Playback {
+    player: Player,
+    stall: Option<StallGuard>,
+}
+
+struct Shared {
+    viewer: Viewer,
+    playback: Mutex<Playback>,
+    changed: Notify,
+}
+
+impl Shared {
+    fn emit(&self, ev: Event) {
+        self.viewer.sink.send(ev);
+    }
+
+    fn report(&self, kind: RequestKind, f: &Fetch, error: Option<ErrorClass>, retry: bool) {
+        self.emit(Event::Request(RequestDone {
+            kind,
+            status: f.status,
+            ttfb: f.ttfb,
+            total: f.total,
+            bytes: f.bytes,
+            error,
+            redirects: f.redirects,
+            retry,
+        }));
+    }
+
+    /// Run `f` on the player and turn what it decided into events and gauges.
+    fn with_player<R>(&self, f: impl FnOnce(&mut Player) -> (R, Vec<Transition>)) -> R {
+        let Ok(mut pb) = self.playback.lock() else {
+            // A poisoned lock means a panic elsewhere in this viewer; nothing sane to do.
+            return f(&mut Player::new(Instant::now(), 1, Duration::ZERO)).0;
+        };
+        let (r, transitions) = f(&mut pb.player);
+        for t in transitions {
+            match t {
+                Transition::Started { startup } => {
+                    self.emit(Event::Playback(PlaybackEvent::Started { startup }))
+                }
+                Transition::StallStarted { .. } => {
+                    pb.stall = Some(StallGuard::new(self.viewer.gauges.clone()));
+                    self.emit(Event::Playback(PlaybackEvent::StallStarted));
+                }
+                Transition::StallEnded { stalled } => {
+                    pb.stall = None;
+                    self.emit(Event::Playback(PlaybackEvent::StallEnded { stalled }));
+                }
+                Transition::Ended => {}
+            }
+        }
+        drop(pb);
+        self.changed.notify_one();
+        r
+    }
+
+    /// Close the books at the end of the viewer: an ongoing stall ends now, played media is
+    /// reported.
+    fn finish(&self) {
+        let now = Instant::now();
+        let Ok(mut pb) = self.playback.lock() else {
+            return;
+        };
+        if let Some(stalled) = pb.player.current_stall(now) {
+            pb.stall = None;
+            self.emit(Event::Playback(PlaybackEvent::StallEnded { stalled }));
+        }
+        let played = pb.player.take_played(now);
+        if !played.is_zero() {
+            self.emit(Event::Playback(PlaybackEvent::Played { media: played }));
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.viewer.cancel.is_cancelled()
+    }
+
+    /// Sleep until `at`; false if cancelled first.
+    async fn sleep_until(&self, at: Instant) -> bool {
+        tokio::select! {
+            _ = sleep_until(at) => true,
+            _ = self.viewer.cancel.cancelled() => false,
+        }
+    }
+}
+
+/// A media playlist already loaded (from the entry URL): parsed, raw, and when its load began.
+type LoadedPlaylist = (Arc<MediaPlaylist>, bytes::Bytes, Instant);
+
+/// Outcome of a track's playlist or segment loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrackEnd {
+    EndOfStream,
+    Cancelled,
+    Failed,
+}
+
+/// Play the stream as one viewer until cancelled, finished or failed.
+pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
+    let params = viewer.params.clone();
+    let tune_in = Instant::now();
+    let mut entry_conn = Connections::new(params.http.clone(), viewer.user_agent.clone());
+    let mut backoff = Backoff::standard(params.seed ^ viewer.id);
+
+    // 1. The entry playlist, retried with backoff until it loads or the swarm stops.
+    let (entry, entry_fetch_began, body) = loop {
+        if viewer.cancel.is_cancelled() {
+            return ViewerExit::Cancelled;
+        }
+        let began = Instant::now();
+        let f = entry_conn.get(&params.url, None, true).await;
+        let parsed = match (&f.error, &f.body) {
+            (None, Some(body)) => Some(hls::parse(body, &f.final_url)),
+            _ => None,
+        };
+        let kind = match parsed {
+            Some(Ok(Playlist::Media(_))) => RequestKind::Playlist,
+            _ => RequestKind::Master,
+        };
+        let error = match &parsed {
+            Some(Err(_)) => Some(ErrorClass::Other),
+            _ => f.error,
+        };
+        viewer.sink.send(Event::Request(RequestDone {
+            kind,
+            status: f.status,
+            ttfb: f.ttfb,
+            total: f.total,
+            bytes: f.bytes,
+            error,
+            redirects: f.redirects,
+            retry: backoff.attempts() > 0,
+        }));
+        match parsed {
+            Some(Ok(pl)) => break (pl, began, f.body.unwrap_or_default()),
+            _ => {
+                if f.connect_error {
+                    entry_conn.reset();
+                    if !params.reconnect {
+                        return ViewerExit::Failed;
+                    }
+                }
+                let delay = backoff.next_delay();
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = viewer.cancel.cancelled() => return ViewerExit::Cancelled,
+                }
+                if f.connect_error {
+                    viewer
+                        .sink
+                        .send(Event::Lifecycle(LifecycleEvent::Reconnected));
+                }
+            }
+        }
+    };
+
+    // 2. The tracks to play.
+    let mut tracks: Vec<(Url, Option<LoadedPlaylist>)> = Vec::new();
+    match entry {
+        Playlist::Media(pl) => tracks.push((
+            params.url.clone(),
+            Some((Arc::new(pl), body, entry_fetch_began)),
+        )),
+        Playlist::Master(master) => {
+            for v in hls::select_variants(&master, params.variant) {
+                tracks.push((v.uri.clone(), None));
+                for r in hls::audio_renditions_for(&master, v) {
+                    if let Some(u) = &r.uri
+                        && !tracks.iter().any(|(t, _)| t == u)
+                    {
+                        tracks.push((u.clone(), None));
+                    }
+                }
+            }
+        }
+    }
+    if tracks.is_empty() {
+        return ViewerExit::Failed;
+    }
+
+    let shared = Arc::new(Shared {
+        playback: Mutex::new(Playback {
+            player: Player::new(tune_in, tracks.len(), params.startup_buffer),
+            stall: None,
+        }),
+        changed: Notify::new(),
+        viewer,
+    });
+
+    // 3. Tracks and the stall watchdog, until the player ends or the swarm stops.
+    let mut set = JoinSet::new();
+    let mut entry_conn = Some(entry_conn);
+    for (i, (url, initial)) in tracks.into_iter().enumerate() {
+        // Track 0 keeps the entry connection for its playlist, like a real player.
+        let conn = if i == 0 { entry_conn.take() } else { None };
+        set.spawn(run_track(shared.clone(), i, url, initial, conn));
+    }
+    let exit = tokio::select! {
+        ended = watchdog(shared.clone()) => if ended { ViewerExit::Finished } else { ViewerExit::Cancelled },
+        failed = async {
+            let mut failed = false;
+            while let Some(r) = set.join_next().await {
+                if !matches!(r, Ok(TrackEnd::EndOfStream)) {
+                    failed |= matches!(r, Ok(TrackEnd::Failed) | Err(_));
+                }
+            }
+            // All tracks ended of their own accord: on ENDLIST wait for playback to end.
+            if !failed && !shared.cancelled() {
+                watchdog(shared.clone()).await;
+            }
+            failed
+        } => if failed { ViewerExit::Failed } else if shared.cancelled() { ViewerExit::Cancelled } else { ViewerExit::Finished },
+    };
+    if shared.cancelled() {
+        // Let requests in flight finish so what the origin served is also counted here;
+        // tracks start nothing new once cancelled (the swarm bounds this wait).
+        while set.join_next().await.is_some() {}
+    } else {
+        set.abort_all();
+    }
+    shared.finish();
+    if shared.cancelled() {
+        ViewerExit::Cancelled
+    } else {
+        exit
+    }
+}
+
+/// Wakes when the playhead would run dry and lets the model record the stall. Returns true
+/// when playback ended (ENDLIST played out), false when cancelled.
+async fn watchdog(shared: Arc<Shared>) -> bool {
+    loop {
+        let (at, ended) = match shared.playback.lock() {
+            Ok(pb) => (
+                pb.player.next_stall_at(),
+                pb.player.state() == PlayerState::Ended,
+            ),
+            Err(_) => return false,
+        };
+        if ended {
+            return true;
+        }
+        tokio::select! {
+            _ = async { match at { Some(at) => sleep_until(at).await, None => std::future::pending().await } } => {
+                shared.with_player(|p| ((), p.advance(Instant::now())));
+            }
+            _ = shared.changed.notified() => {}
+            _ = shared.viewer.cancel.cancelled() => return false,
+        }
+    }
+}
+
+async fn run_track(
+    shared: Arc<Shared>,
+    track: usize,
+    url: Url,
+    initial: Option<LoadedPlaylist>,
+    conn: Option<Connections>,
+) -> TrackEnd {
+    let params = &shared.viewer.params;
+    let conn = conn
+        .unwrap_or_else(|| Connections::new(params.http.clone(), shared.viewer.user_agent.clone()));
+    let (tx, rx) = watch::channel::<Option<Arc<MediaPlaylist>>>(None);
+    let loader = playlist_loop(shared.clone(), track, url, initial, conn, tx);
+    let fetcher = segment_loop(shared.clone(), track, rx);
+    let (a, b) = tokio::join!(loader, fetcher);
+    match (a, b) {
+        (_, TrackEnd::EndOfStream) => TrackEnd::EndOfStream,
+        (TrackEnd::Failed, _) | (_, TrackEnd::Failed) => TrackEnd::Failed,
+        _ => TrackEnd::Cancelled,
+    }
+}
+
+/// Reload the media playlist on the RFC 8216 cadence and publish each changed version.
+async fn playlist_loop(
+    shared: Arc<Shared>,
+    track: usize,
+    url: Url,
+    initial: Option<LoadedPlaylist>,
+    mut conn: Connections,
+    tx: watch::Sender<Option<Arc<MediaPlaylist>>>,
+) -> TrackEnd {
+    let params = &shared.viewer.params;
+    let mut sched = ReloadScheduler::new();
+    let mut backoff = Backoff::standard(params.seed ^ shared.viewer.id ^ ((track as u64) << 32));
+    let mut target = DEFAULT_TARGET;
+    let mut next_at = Instant::now();
+    let mut url = url;
+
+    if let Some((pl, body, began)) = initial {
+        let outcome = sched.observe(&body);
+        target = pl.target_duration;
+        let ended = pl.end_list;
+        tx.send_replace(Some(pl));
+        if ended {
+            return TrackEnd::EndOfStream;
+        }
+        next_at = ReloadScheduler::next_load(began, outcome, target);
+    }
+
+    let mut retry = false;
+    loop {
+        if !shared.sleep_until(next_at).await {
+            return TrackEnd::Cancelled;
+        }
+        let began = Instant::now();
+        let f = conn.get(&url, None, true).await;
+        let parsed = match (&f.error, &f.body) {
+            (None, Some(body)) => Some(match hls::parse(body, &f.final_url) {
+                Ok(Playlist::Media(pl)) => Ok(pl),
+                Ok(Playlist::Master(_)) => Err(()),
+                Err(_) => Err(()),
+            }),
+            _ => None,
+        };
+        let error = match &parsed {
+            Some(Err(())) => Some(ErrorClass::Other),
+            _ => f.error,
+        };
+        shared.report(RequestKind::Playlist, &f, error, retry);
+        retry = error.is_some();
+        let outcome = match parsed {
+            Some(Ok(pl)) => {
+                backoff.reset();
+                // Reload from where the playlist really is (after redirects).
+                url = f.final_url.clone();
+                let outcome = sched.observe(f.body.as_deref().unwrap_or_default());
+                target = pl.target_duration;
+                let ended = pl.end_list;
+                if outcome == LoadOutcome::Changed {
+                    tx.send_replace(Some(Arc::new(pl)));
+                }
+                if ended {
+                    return TrackEnd::EndOfStream;
+                }
+                outcome
+            }
+            _ => {
+                if f.connect_error {
+                    conn.reset();
+                    if !params.reconnect {
+                        return TrackEnd::Failed;
+                    }
+                    let delay = backoff.next_delay();
+                    if !shared.sleep_until(Instant::now() + delay).await {
+                        return TrackEnd::Cancelled;
+                    }
+                    shared.emit(Event::Lifecycle(LifecycleEvent::Reconnected));
+                    next_at = Instant::now();
+                    continue;
+                }
+                LoadOutcome::Failed
+            }
+        };
+        next_at = ReloadScheduler::next_load(began, outcome, target);
+    }
+}
+
+/// Fetch segments in order as the playlists list them, feeding the player.
+async fn segment_loop(
+    shared: Arc<Shared>,
+    track: usize,
+    mut rx: watch::Receiver<Option<Arc<MediaPlaylist>>>,
+) -> TrackEnd {
+    let params = &shared.viewer.params;
+    let mut conn = Connections::new(params.http.clone(), shared.viewer.user_agent.clone());
+    let mut backoff =
+        Backoff::standard(params.seed ^ shared.viewer.id.rotate_left(17) ^ track as u64);
+    let mut next_msn: Option<u64> = None;
+    let mut current_map: Option<hls::InitSection> = None;
+    let mut seen_version = false;
+
+    loop {
+        if shared.cancelled() {
+            return TrackEnd::Cancelled;
+        }
+        let pl = rx.borrow_and_update().clone();
+        let Some(pl) = pl else {
+            if !wait_for_change(&shared, &mut rx).await {
+                return if shared.cancelled() {
+                    TrackEnd::Cancelled
+                } else {
+                    TrackEnd::Failed
+                };
+            }
+            continue;
+        };
+        if seen_version && track == 0 {
+            sample_latency(&shared, &pl, next_msn);
+        }
+        seen_version = true;
+
+        // Where to (re)start: the RFC 8216 §6.3.3 live point, or the start for VOD.
+        let start_msn = |pl: &MediaPlaylist| pl.segments.get(pl.live_start_index()).map(|s| s.msn);
+        let msn = match next_msn {
+            None => match start_msn(&pl) {
+                Some(m) => m,
+                None => {
+                    if !wait_for_change(&shared, &mut rx).await {
+                        return end_of(&shared, &pl, track);
+                    }
+                    continue;
+                }
+            },
+            Some(m) if m < pl.media_sequence => {
+                // Fell behind the window: what we missed has expired; resync to the live point.
+                let expired = pl.media_sequence - m;
+                shared.emit(Event::Playback(PlaybackEvent::SegmentsExpired {
+                    count: expired,
+                }));
+                let now = Instant::now();
+                shared.with_player(|p| {
+                    p.resync(track, now);
+                    ((), Vec::new())
+                });
+                start_msn(&pl).unwrap_or(pl.media_sequence)
+            }
+            Some(m) => {
+                // The stream restarted with lower numbers: resync.
+                let window_end = pl.media_sequence + pl.segments.len() as u64;
+                if m > window_end + pl.segments.len() as u64 + 3 {
+                    start_msn(&pl).unwrap_or(m)
+                } else {
+                    m
+                }
+            }
+        };
+        next_msn = Some(msn);
+
+        // Download every listed segment from `msn` on, then wait for the next playlist.
+        let mut cursor = msn;
+        while let Some(seg) = pl.segments.iter().find(|s| s.msn == cursor) {
+            if pl.end_list || pl.playlist_type == Some(hls::PlaylistType::Vod) {
+                // Real-time pacing: keep at most VOD_BUFFER_CAP ahead.
+                let ahead = shared
+                    .playback
+                    .lock()
+                    .map(|pb| pb.player.buffer_ahead(track, Instant::now()))
+                    .unwrap_or_default();
+                if ahead > VOD_BUFFER_CAP
+                    && !shared
+                        .sleep_until(Instant::now() + (ahead - VOD_BUFFER_CAP))
+                        .await
+                {
+                    return TrackEnd::Cancelled;
+                }
+            }
+            if let Some(map) = seg
+                .map
+                .as_ref()
+                .filter(|m| current_map.as_ref() != Some(*m))
+            {
+                let range = map.byte_range.map(|r| (r.offset, r.length));
+                match fetch_with_retries(
+                    &shared,
+                    &mut conn,
+                    &mut backoff,
+                    &map.uri,
+                    range,
+                    RequestKind::Init,
+                )
+                .await
+                {
+                    Fetched::Ok => current_map = Some(map.clone()),
+                    Fetched::Cancelled => return TrackEnd::Cancelled,
+                    Fetched::Failed => return TrackEnd::Failed,
+                    Fetched::GaveUp => {}
+                }
+            }
+            let range = seg.byte_range.map(|r| (r.offset, r.length));
+            match fetch_with_retries(
+                &shared,
+                &mut conn,
+                &mut backoff,
+                &seg.uri,
+                range,
+                RequestKind::Segment,
+            )
+            .await
+            {
+                Fetched::Ok => {
+                    let now = Instant::now();
+                    let duration = seg.duration;
+                    shared.with_player(|p| ((), p.on_buffered(track, duration, now)));
+                    if track == 0 {
+                        let played = shared
+                            .playback
+                            .lock()
+                            .map(|mut pb| pb.player.take_played(now))
+                            .unwrap_or_default();
+                        if !played.is_zero() {
+                            shared.emit(Event::Playback(PlaybackEvent::Played { media: played }));
+                        }
+                    }
+                }
+                Fetched::GaveUp => shared.emit(Event::Playback(PlaybackEvent::SegmentSkipped)),
+                Fetched::Cancelled => return TrackEnd::Cancelled,
+                Fetched::Failed => return TrackEnd::Failed,
+            }
+            cursor += 1;
+            next_msn = Some(cursor);
+            if shared.cancelled() {
+                return TrackEnd::Cancelled;
+            }
+        }
+
+        if pl.end_list && pl.last_msn().is_none_or(|last| cursor > last) {
+            return end_of(&shared, &pl, track);
+        }
+        // Only wait if no newer playlist arrived while downloading.
+        if !rx.has_changed().unwrap_or(false) && !wait_for_change(&shared, &mut rx).await {
+            // The loader stopped: ENDLIST reached (handled above on the next pass) or failure.
+            let latest = rx.borrow().clone();
+            match latest {
+                Some(l) if l.end_list => continue,
+                _ => {
+                    return if shared.cancelled() {
+                        TrackEnd::Cancelled
+                    } else {
+                        TrackEnd::Failed
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn end_of(shared: &Shared, pl: &MediaPlaylist, track: usize) -> TrackEnd {
+    if shared.cancelled() {
+        return TrackEnd::Cancelled;
+    }
+    if pl.end_list {
+        let now = Instant::now();
+        shared.with_player(|p| ((), p.on_end_of_stream(track, now)));
+        TrackEnd::EndOfStream
+    } else {
+        TrackEnd::Failed
+    }
+}
+
+/// Wait for a newer playlist; false if cancelled or the loader is gone.
+async fn wait_for_change(
+    shared: &Shared,
+    rx: &mut watch::Receiver<Option<Arc<MediaPlaylist>>>,
+) -> bool {
+    tokio::select! {
+        r = rx.changed() => r.is_ok(),
+        _ = shared.viewer.cancel.cancelled() => false,
+    }
+}
+
+/// Distance behind the live edge: media buffered ahead of the playhead plus what the
+/// playlist lists beyond what was loaded.
+fn sample_latency(shared: &Shared, pl: &MediaPlaylist, next_msn: Option<u64>) {
+    let Some(next) = next_msn else { return };
+    let now = Instant::now();
+    let Ok(pb) = shared.playback.lock() else {
+        return;
+    };
+    if !matches!(
+        pb.player.state(),
+        PlayerState::Playing | PlayerState::Stalled
+    ) {
+        return;
+    }
+    let pending: Duration = pl
+        .segments
+        .iter()
+        .filter(|s| s.msn >= next)
+        .map(|s| s.duration)
+        .sum();
+    let latency = pb.player.buffer_ahead(0, now) + pending;
+    drop(pb);
+    shared.emit(Event::Playback(PlaybackEvent::LiveLatency { latency }));
+}
+
+enum Fetched {
+    Ok,
+    GaveUp,
+    Cancelled,
+    Failed,
+}
+
+/// GET with up to `-seg-retry` retries (backoff between them), reconnecting after
+/// connection errors.
+async fn fetch_with_retries(
+    shared: &Shared,
+    conn: &mut Connections,
+    backoff: &mut Backoff,
+    url: &Url,
+    range: Option<(u64, u64)>,
+    kind: RequestKind,
+) -> Fetched {
+    let params = &shared.viewer.params;
+    let mut attempt = 0u32;
+    loop {
+        let f = conn.get(url, range, false).await;
+        shared.report(kind, &f, f.error, attempt > 0);
+        if f.error.is_none() {
+            backoff.reset();
+            return Fetched::Ok;
+        }
+        if f.connect_error {
+            conn.reset();
+            if !params.reconnect {
+                return Fetched::Failed;
+            }
+        }
+        if attempt >= params.seg_retry {
+            return Fetched::GaveUp;
+        }
+        attempt += 1;
+        let delay = backoff.next_delay();
+        if !shared.sleep_until(Instant::now() + delay).await {
+            return Fetched::Cancelled;
+        }
+        if f.connect_error {
+            shared.emit(Event::Lifecycle(LifecycleEvent::Reconnected));
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! `hls-swarm origin` flags, their validation (all errors at once) and the command itself.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::faults::{ErrorRate, ErrorWindow, FaultKind, Freeze};
+use super::{OriginConfig, asset, check_variants, check_window};
+
+const KINDS: &str = "master|playlist|segment|all";
+
+/// Flags of the `hls-swarm origin` subcommand.
+#[derive(clap::Args, Debug, Clone, PartialEq)]
+pub struct OriginArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:17080")]
+    pub listen: String,
+    /// Variant ladder: comma-separated bitrates in bit/s with optional k/M/G suffix.
+    #[arg(long, value_name = "LIST", default_value = "200k,800k,2M")]
+    pub variants: String,
+    /// Segment duration: a whole number of seconds from 1s to 60s (e.g. 1s, 2s, 6s).
+    #[arg(long, value_name = "DURATION", default_value = "2s")]
+    pub segment_duration: String,
+    /// Segments per media playlist (1–10000).
+    #[arg(long, value_name = "N", default_value = "10")]
+    pub window: String,
+    /// Serve audio as a separate EXT-X-MEDIA rendition (/a/…) with video-only variants.
+    #[arg(long)]
+    pub audio_rendition: bool,
+    /// Seed of the fault decisions (same seed + same request order = same faults).
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub seed: String,
+    /// Write a JSON Lines access log to FILE (one line per request).
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+    /// Delay before answering requests of KIND (master|playlist|segment|all), e.g.
+    /// segment=200ms. Repeatable.
+    #[arg(long, value_name = "KIND=DUR")]
+    pub fault_delay: Vec<String>,
+    /// Send segment bodies at this many bytes per second (k/M/G suffixes allowed).
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub fault_body_rate: Option<String>,
+    /// Answer requests of KIND with STATUS (400–599) with probability PROB (0–1), e.g.
+    /// segment:503:0.05. Repeatable.
+    #[arg(long, value_name = "KIND:STATUS:PROB")]
+    pub fault_error: Vec<String>,
+    /// Answer every request of KIND with STATUS from FROM to FROM+DUR after origin start,
+    /// e.g. playlist:503:30s+10s. Repeatable.
+    #[arg(long, value_name = "KIND:STATUS:FROM+DUR")]
+    pub fault_error_window: Vec<String>,
+    /// Reset the connection mid-body for requests of KIND with probability PROB, e.g.
+    /// segment:0.01. Repeatable.
+    #[arg(long, value_name = "KIND:PROB")]
+    pub fault_reset: Vec<String>,
+    /// Freeze media playlists from FROM for DUR after origin start, e.g. 20s+8s.
+    #[arg(long, value_name = "FROM+DUR")]
+    pub fault_freeze: Option<String>,
+}
+
+impl OriginArgs {
+    /// Validates every flag and builds the configuration, or returns all problems found.
+    pub fn to_config(&self) -> Result<OriginConfig, Vec<String>> {
+        let mut errs = Vec::new();
+        let mut cfg = OriginConfig::default();
+        let mut err =
+            |flag: &str, value: &str, msg: String| errs.push(format!("--{flag} {value:?}: {msg}"));
+
+        match self.listen.parse::<SocketAddr>() {
+            Ok(a) => cfg.listen = a,
+            Err(_) => err(
+                "listen",
+                &self.listen,
+                "expected IP:PORT, e.g. 127.0.0.1:17080 or [::1]:17080".into(),
+            ),
+        }
+        match parse_list(&self.variants) {
+            Ok(v) => match check_variants(&v) {
+                Ok(()) => cfg.variants_bps = v,
+                Err(e) => err("variants", &self.variants, e),
+            },
+            Err(e) => err(
+                "variants",
+                &self.variants,
+                format!("{e}; expected a comma list like 200k,800k,2M"),
+            ),
+        }
+        match parse_duration(&self.segment_duration)
+            .and_then(|d| asset::whole_seconds(d).map(|_| d))
+        {
+            Ok(d) => cfg.segment_duration = d,
+            Err(e) => err(
+                "segment-duration",
+                &self.segment_duration,
+                format!("{e}; expected e.g. 2s"),
+            ),
+        }
+        match self.window.parse::<usize>() {
+            Ok(w) => match check_window(w) {
+                Ok(()) => cfg.window = w,
+                Err(e) => err("window", &self.window, e),
+            },
+            Err(_) => err(
+                "window",
+                &self.window,
+                "expected a whole number of segments, e.g. 10".into(),
+            ),
+        }
+        match self.seed.parse::<u64>() {
+            Ok(s) => cfg.seed = s,
+            Err(_) => err(
+                "seed",
+                &self.seed,
+                "expected an unsigned integer, e.g. 42".into(),
+            ),
+        }
+        cfg.audio_rendition = self.audio_rendition;
+        cfg.access_log = self.access_log.clone();
+
+        let f = &mut cfg.faults;
+        for v in &self.fault_delay {
+            match v
+                .split_once('=')
+                .ok_or_else(String::new)
+                .and_then(|(k, d)| Ok((kinds(k)?, parse_duration(d)?)))
+            {
+                Ok((ks, d)) => ks.iter().for_each(|k| *f.delay.get_mut(*k) = d),
+                Err(e) => err(
+                    "fault-delay",
+                    v,
+                    with_syntax(e, "KIND=DUR, e.g. segment=200ms"),
+                ),
+            }
+        }
+        if let Some(v) = &self.fault_body_rate {
+            match parse_rate(v) {
+                Ok(r) if r > 0 => f.segment_body_rate = Some(r),
+                Ok(_) => err(
+                    "fault-body-rate",
+                    v,
+                    "must be > 0; expected BYTES_PER_S, e.g. 50k".into(),
+                ),
+                Err(e) => err(
+                    "fault-body-rate",
+                    v,
+                    format!("{e}; expected BYTES_PER_S, e.g. 50k"),
+                ),
+            }
+        }
+        for v in &self.fault_error {
+            let parsed = match v.split(':').collect::<Vec<_>>()[..] {
+                [k, s, p] => (|| Ok((kinds(k)?, parse_status(s)?, parse_prob(p)?)))(),
+                _ => Err(String::new()),
+            };
+            match parsed {
+                Ok((ks, status, probability)) => ks.iter().for_each(|k| {
+                    *f.error.get_mut(*k) = Some(ErrorRate {
+                        status,
+                        probability,
+                    })
+                }),
+                Err(e) => err(
+                    "fault-error",
+                    v,
+                    with_syntax(e, "KIND:STATUS:PROB, e.g. segment:503:0.05"),
+                ),
+            }
+        }
+        for v in &self.fault_error_window {
+            let parsed = match v.split(':').collect::<Vec<_>>()[..] {
+                [k, s, w] => (|| Ok((kinds(k)?, parse_status(s)?, parse_window(w)?)))(),
+                _ => Err(String::new()),
+            };
+            match parsed {
+                Ok((ks, status, (from, duration))) => ks.iter().for_each(|&kind| {
+                    f.error_windows.push(ErrorWindow {
+                        kind,
+                        status,
+                        from,
+                        duration,
+                    })
+                }),
+                Err(e) => err(
+                    "fault-error-window",
+                    v,
+                    with_syntax(e, "KIND:STATUS:FROM+DUR, e.g. playlist:503:30s+10s"),
+                ),
+            }
+        }
+        for v in &self.fault_reset {
+            let parsed = v
+                .split_once(':')
+                .ok_or_else(String::new)
+                .and_then(|(k, p)| Ok((kinds(k)?, parse_prob(p)?)));
+            match parsed {
+                Ok((ks, p)) => ks.iter().for_each(|k| *f.reset.get_mut(*k) = p),
+                Err(e) => err(
+                    "fault-reset",
+                    v,
+                    with_syntax(e, "KIND:PROB, e.g. segment:0.01"),
+                ),
+            }
+        }
+        if let Some(v) = &self.fault_freeze {
+            match parse_window(v) {
+                Ok((from, duration)) => f.freeze = Some(Freeze { from, duration }),
+                Err(e) => err("fault-freeze", v, with_syntax(e, "FROM+DUR, e.g. 20s+8s")),
+            }
+        }
+        if errs.is_empty() { Ok(cfg) } else { Err(errs) }
+    }
+}
+
+/// Starts the origin, prints its master URL on stdout and serves until SIGINT/SIGTERM.
+pub async fn run_cli(args: OriginArgs) -> anyhow::Result<()> {
+    let cfg = args
+        .to_config()
+        .map_err(|errs| anyhow::anyhow!("invalid origin flags:\n  {}", errs.join("\n  ")))?;
+    let handle = super::start(cfg).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", handle.master_url())?;
+        out.flush()?;
+    }
+    let waited = wait_for_signal().await;
+    handle.shutdown().await;
+    waited.map_err(|e| anyhow::anyhow!("cannot wait for SIGINT/SIGTERM: {e}"))
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}
+
+fn with_syntax(e: String, syntax: &str) -> String {
+    if e.is_empty() {
+        format!("expected {syntax}")
+    } else {
+        format!("{e}; expected {syntax}")
+    }
+}
+
+/// `master|playlist|segment|all` → kinds.
+fn kinds(s: &str) -> Result<Vec<FaultKind>, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "all" => Ok(FaultKind::ALL.to_vec()),
+        "master" => Ok(vec![FaultKind::Master]),
+        "playlist" => Ok(vec![FaultKind::Playlist]),
+        "segment" => Ok(vec![FaultKind::Segment]),
+        _ => Err(format!("unknown kind {s:?} (KIND = {KINDS})")),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("bad duration {s:?} ({e})"))
+}
+
+/// `FROM+DUR` → (from, duration).
+fn parse_window(s: &str) -> Result<(Duration, Duration), String> {
+    let (a, b) = s.split_once('+').ok_or_else(String::new)?;
+    Ok((parse_duration(a)?, parse_duration(b)?))
+}
+
+fn parse_status(s: &str) -> Result<u16, String> {
+    match s.trim().parse::<u16>() {
+        Ok(v) if (400..=599).contains(&v) => Ok(v),
+        _ => Err(format!("status {s:?} is not in 400–599")),
+    }
+}
+
+fn parse_prob(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("probability {s:?} is not in 0–1")),
+    }
+}
+
+/// A number with an optional k/M/G (×1000) suffix, e.g. `1.5M`.
+fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
+        Some((i, 'm' | 'M')) => (&t[..i], 1e6),
+        Some((i, 'g' | 'G')) => (&t[..i], 1e9),
+        _ => (t, 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 && v * mult <= u64::MAX as f64 / 2.0 => {
+            let r = (v * mult).round();
+            if (r - v * mult).abs() > 1e-6 {
+                return Err(format!("{s:?} is not a whole number"));
+            }
+            Ok(r as u64)
+        }
+        _ => Err(format!("{s:?} is not a number with optional k/M/G suffix")),
+    }
+}
+
+fn parse_list(s: &str) -> Result<Vec<u64>, String> {
+    s.split(',').map(parse_rate).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::origin::FaultConfig;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cmd {
+        #[command(flatten)]
+        args: OriginArgs,
+    }
+
+    fn args(flags: &[&str]) -> OriginArgs {
+        let mut v = vec!["origin"];
+        v.extend_from_slice(flags);
+        Cmd::try_parse_from(v).expect("clap accepts flags").args
+    }
+
+    #[test]
+    fn defaults_match_spec() {
+        let c = args(&[]).to_config().unwrap();
+        assert_eq!(c.listen, "127.0.0.1:17080".parse().unwrap());
+        assert_eq!(c.variants_bps, vec![200_000, 800_000, 2_000_000]);
+        assert_eq!(c.segment_duration, Duration::from_secs(2));
+        assert_eq!(c.window, 10);
+        assert_eq!(c.seed, 1);
+        assert!(!c.audio_rendition);
+        assert_eq!(c.faults, FaultConfig::default());
+    }
+
+    #[test]
+    fn parses_all_fault_flags() {
+        let c = args(&[
+            "--variants=1.5M,300k,64000",
+            "--segment-duration=1s",
+            "--window=5",
+            "--seed=9",
+            "--audio-rendition",
+            "--fault-delay",
+            "segment=150ms",
+            "--fault-delay=master=1s",
+            "--fault-body-rate=50k",
+            "--fault-error=all:503:0.25",
+            "--fault-error-window=playlist:404:30s+10s",
+            "--fault-reset=segment:0.1",
+            "--fault-freeze=20s+8s",
+        ])
+        .to_config()
+        .unwrap();
+        assert_eq!(c.variants_bps, vec![1_500_000, 300_000, 64_000]);
+        assert_eq!(
+            (c.segment_duration, c.window, c.seed),
+            (Duration::from_secs(1), 5, 9)
+        );
+        assert!(c.audio_rendition);
+        let f = &c.faults;
+        assert_eq!(f.delay.segment, Duration::from_millis(150));
+        assert_eq!(f.delay.master, Duration::from_secs(1));
+        assert_eq!(f.delay.playlist, Duration::ZERO);
+        assert_eq!(f.segment_body_rate, Some(50_000));
+        for k in FaultKind::ALL {
+            assert_eq!(f.error.get(k).unwrap().status, 503);
+        }
+        assert_eq!(f.error_windows.len(), 1);
+        assert_eq!(f.error_windows[0].from, Duration::from_secs(30));
+        assert_eq!(f.reset.segment, 0.1);
+        assert_eq!(f.freeze.unwrap().duration, Duration::from_secs(8));
+    }
+
+    #[test]
+    fn reports_every_error_at_once() {
+        let errs = args(&[
+            "--listen=nowhere",
+            "--variants=200k,fast",
+            "--segment-duration=1500ms",
+            "--window=0",
+            "--seed=-1",
+            "--fault-delay=segments=1s",
+            "--fault-body-rate=0",
+            "--fault-error=segment:200:0.5",
+            "--fault-error-window=segment:503:10s",
+            "--fault-reset=segment:2",
+            "--fault-freeze=soon",
+        ])
+        .to_config()
+        .unwrap_err();
+        let flags = [
+            "--listen",
+            "--variants",
+            "--segment-duration",
+            "--window",
+            "--seed",
+            "--fault-delay",
+            "--fault-body-rate",
+            "--fault-error ",
+            "--fault-error-window",
+            "--fault-reset",
+            "--fault-freeze",
+        ];
+        assert_eq!(errs.len(), flags.len(), "{errs:#?}");
+        for (e, f) in errs.iter().zip(flags) {
+            assert!(e.starts_with(f), "{e} should name {f}");
+            assert!(
+                e.contains("expected") || e.contains("outside"),
+                "{e} should show the syntax"
+            );
+        }
+    }
+
+    #[test]
+    fn odd_inputs_never_panic() {
+        for v in ["", ",", "k", "-1", "1e400", "NaN", "∞", "1.5k5", "0.0001"] {
+            let _ = parse_rate(v);
+            let mut a = args(&[]);
+            a.variants = v.into();
+            a.fault_error = vec![v.into()];
+            a.fault_freeze = Some(v.into());
+            assert!(a.to_config().is_err(), "{v:?}");
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Fault injection: configuration, reproducible per-request decisions, runtime control.
+//!
+//! Decisions are a pure function of (seed, request kind, per-kind request counter,
+//! time since origin start, configuration): the n-th segment request of a run with the
+//! same seed and faults always gets the same fate, whatever the other kinds do.
+
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+/// Request kinds faults can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// `/master.m3u8`.
+    Master,
+    /// Media playlists.
+    Playlist,
+    /// Media segments.
+    Segment,
+}
+
+impl FaultKind {
+    /// All kinds, in index order.
+    pub const ALL: [FaultKind; 3] = [FaultKind::Master, FaultKind::Playlist, FaultKind::Segment];
+
+    /// Stable index 0..3.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Lower-case name as used on the command line and in the access log.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Master => "master",
+            FaultKind::Playlist => "playlist",
+            FaultKind::Segment => "segment",
+        }
+    }
+}
+
+/// One value per request kind.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PerKind<T> {
+    /// For `/master.m3u8`.
+    pub master: T,
+    /// For media playlists.
+    pub playlist: T,
+    /// For segments.
+    pub segment: T,
+}
+
+impl<T> PerKind<T> {
+    /// The value for `kind`.
+    pub fn get(&self, kind: FaultKind) -> &T {
+        match kind {
+            FaultKind::Master => &self.master,
+            FaultKind::Playlist => &self.playlist,
+            FaultKind::Segment => &self.segment,
+        }
+    }
+
+    /// The mutable value for `kind`.
+    pub fn get_mut(&mut self, kind: FaultKind) -> &mut T {
+        match kind {
+            FaultKind::Master => &mut self.master,
+            FaultKind::Playlist => &mut self.playlist,
+            FaultKind::Segment => &mut self.segment,
+        }
+    }
+}
+
+/// Answer requests with `status` with probability `probability`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ErrorRate {
+    /// HTTP status (400–599; anything else is served as 500).
+    pub status: u16,
+    /// Probability in [0, 1] (clamped).
+    pub probability: f64,
+}
+
+/// Fail every request of `kind` with `status` during [from, from + duration) after start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorWindow {
+    /// Targeted kind.
+    pub kind: FaultKind,
+    /// HTTP status (400–599; anything else is served as 500).
+    pub status: u16,
+    /// Start, relative to origin start.
+    pub from: Duration,
+    /// Length of the window.
+    pub duration: Duration,
+}
+
+/// Freeze media playlists during [from, from + duration) after origin start: they stay
+/// byte-identical to the playlist at `from`, then jump to the current live window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freeze {
+    /// Start, relative to origin start.
+    pub from: Duration,
+    /// Length of the freeze.
+    pub duration: Duration,
+}
+
+/// Everything the origin can do wrong. `Default` is "no faults".
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FaultConfig {
+    /// Delay before the response headers, per kind.
+    pub delay: PerKind<Duration>,
+    /// Segment bodies are sent at this many bytes per second (None = full speed).
+    pub segment_body_rate: Option<u64>,
+    /// Random error responses, per kind.
+    pub error: PerKind<Option<ErrorRate>>,
+    /// Scheduled error windows (checked before the random errors).
+    pub error_windows: Vec<ErrorWindow>,
+    /// Probability per kind of resetting the connection mid-body (clamped to [0, 1]).
+    pub reset: PerKind<f64>,
+    /// Media playlist freeze.
+    pub freeze: Option<Freeze>,
+}
+
+/// What happens to one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    /// Wait this long before answering.
+    pub delay: Duration,
+    /// Answer with this error status instead of the resource.
+    pub error: Option<u16>,
+    /// Abort the connection after this fraction (0.25–0.75) of the body.
+    pub reset_at: Option<f64>,
+    /// Pace the body at this many bytes per second.
+    pub body_rate: Option<u64>,
+}
+
+impl FaultConfig {
+    /// The fate of the `seq`-th request (0-based, counted per kind) of `kind` arriving
+    /// `elapsed` after origin start. Pure and deterministic.
+    pub fn decide(&self, seed: u64, kind: FaultKind, seq: u64, elapsed: Duration) -> Decision {
+        let mut rng = SmallRng::seed_from_u64(mix(seed, kind, seq));
+        // Always draw the same three numbers so that changing one fault does not shift
+        // the decisions of another.
+        let (u_err, u_reset, u_cut): (f64, f64, f64) = (rng.random(), rng.random(), rng.random());
+        let scheduled = self
+            .error_windows
+            .iter()
+            .find(|w| {
+                w.kind == kind && elapsed >= w.from && elapsed < w.from.saturating_add(w.duration)
+            })
+            .map(|w| w.status);
+        let random = self
+            .error
+            .get(kind)
+            .filter(|e| u_err < e.probability.clamp(0.0, 1.0))
+            .map(|e| e.status);
+        let error = scheduled.or(random).map(sanitize_status);
+        let reset_p = self.reset.get(kind).clamp(0.0, 1.0);
+        let reset_at = (error.is_none() && u_reset < reset_p).then_some(0.25 + 0.5 * u_cut);
+        Decision {
+            delay: *self.delay.get(kind),
+            error,
+            reset_at,
+            body_rate: match kind {
+                FaultKind::Segment => self.segment_body_rate.filter(|r| *r > 0),
+                _ => None,
+            },
+        }
+    }
+
+    /// The time at which media playlists are rendered for a request at `elapsed`.
+    pub fn playlist_time(&self, elapsed: Duration) -> Duration {
+        match self.freeze {
+            Some(f) if elapsed >= f.from && elapsed < f.from.saturating_add(f.duration) => f.from,
+            _ => elapsed,
+        }
+    }
+}
+
+/// Maps statuses outside 400–599 to 500.
+fn sanitize_status(s: u16) -> u16 {
+    if (400..=599).contains(&s) { s } else { 500 }
+}
+
+/// SplitMix64 finaliser.
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Per-request RNG seed from (seed, kind, seq).
+fn mix(seed: u64, kind: FaultKind, seq: u64) -> u64 {
+    splitmix(splitmix(seed ^ ((kind.index() as u64 + 1) << 60)) ^ seq)
+}
+
+/// Live, shared fault configuration: read per request, changeable at runtime.
+#[derive(Debug)]
+pub struct FaultControl {
+    seed: u64,
+    cfg: RwLock<FaultConfig>,
+    counters: [AtomicU64; 3],
+}
+
+impl FaultControl {
+    /// Control starting from `cfg`, deciding with `seed`.
+    pub fn new(seed: u64, cfg: FaultConfig) -> Self {
+        Self {
+            seed,
+            cfg: RwLock::new(cfg),
+            counters: Default::default(),
+        }
+    }
+
+    /// The seed decisions derive from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// A copy of the current configuration.
+    pub fn snapshot(&self) -> FaultConfig {
+        self.read(|c| c.clone())
+    }
+
+    /// Replaces the whole configuration.
+    pub fn set(&self, cfg: FaultConfig) {
+        self.write(|c| *c = cfg);
+    }
+
+    /// Removes every fault.
+    pub fn clear(&self) {
+        self.set(FaultConfig::default());
+    }
+
+    /// Sets the delay before answering requests of `kind`.
+    pub fn set_delay(&self, kind: FaultKind, delay: Duration) {
+        self.write(|c| *c.delay.get_mut(kind) = delay);
+    }
+
+    /// Paces segment bodies at `bytes_per_sec` (`None` or 0 = full speed).
+    pub fn set_segment_body_rate(&self, bytes_per_sec: Option<u64>) {
+        self.write(|c| c.segment_body_rate = bytes_per_sec.filter(|r| *r > 0));
+    }
+
+    /// Fails requests of `kind` with `status` with `probability` (0 removes it).
+    pub fn set_error(&self, kind: FaultKind, status: u16, probability: f64) {
+        let e = (probability > 0.0).then_some(ErrorRate {
+            status,
+            probability,
+        });
+        self.write(|c| *c.error.get_mut(kind) = e);
+    }
+
+    /// Adds a scheduled error window.
+    pub fn add_error_window(&self, window: ErrorWindow) {
+        self.write(|c| c.error_windows.push(window));
+    }
+
+    /// Removes all scheduled error windows.
+    pub fn clear_error_windows(&self) {
+        self.write(|c| c.error_windows.clear());
+    }
+
+    /// Resets connections mid-body for requests of `kind` with `probability`.
+    pub fn set_reset(&self, kind: FaultKind, probability: f64) {
+        self.write(|c| *c.reset.get_mut(kind) = probability);
+    }
+
+    /// Sets (or with `None` removes) the playlist freeze.
+    pub fn set_freeze(&self, freeze: Option<Freeze>) {
+        self.write(|c| c.freeze = freeze);
+    }
+
+    /// Decides the fate of the next request of `kind` arriving at `elapsed`.
+    pub fn decide(&self, kind: FaultKind, elapsed: Duration) -> Decision {
+        let seq = self.counters[kind.index()].fetch_add(1, Ordering::Relaxed);
+        self.read(|c| c.decide(self.seed, kind, seq, elapsed))
+    }
+
+    /// Playlist render time for a request at `elapsed` (see [`FaultConfig::playlist_time`]).
+    pub fn playlist_time(&self, elapsed: Duration) -> Duration {
+        self.read(|c| c.playlist_time(elapsed))
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&FaultConfig) -> R) -> R {
+        match self.cfg.read() {
+            Ok(g) => f(&g),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    fn write(&self, f: impl FnOnce(&mut FaultConfig)) {
+        match self.cfg.write() {
+            Ok(mut g) => f(&mut g),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(seed: u64, p: f64, n: u64) -> Vec<bool> {
+        let fc = FaultControl::new(seed, FaultConfig::default());
+        fc.set_error(FaultKind::Segment, 503, p);
+        (0..n)
+            .map(|_| {
+                fc.decide(FaultKind::Segment, Duration::ZERO)
+                    .error
+                    .is_some()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reproducible_with_seed() {
+        let a = errors(7, 0.3, 2000);
+        assert_eq!(a, errors(7, 0.3, 2000));
+        assert_ne!(a, errors(8, 0.3, 2000));
+        let hits = a.iter().filter(|x| **x).count();
+        assert!((500..700).contains(&hits), "{hits} of 2000 at p=0.3");
+    }
+
+    #[test]
+    fn other_kinds_do_not_shift_decisions() {
+        let a = errors(3, 0.5, 100);
+        let fc = FaultControl::new(3, FaultConfig::default());
+        fc.set_error(FaultKind::Segment, 503, 0.5);
+        let b: Vec<bool> = (0..100)
+            .map(|_| {
+                fc.decide(FaultKind::Playlist, Duration::ZERO);
+                fc.decide(FaultKind::Segment, Duration::ZERO)
+                    .error
+                    .is_some()
+            })
+            .collect();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn windows_delays_resets_rates() {
+        let cfg = FaultConfig {
+            delay: PerKind {
+                playlist: Duration::from_millis(300),
+                ..Default::default()
+            },
+            segment_body_rate: Some(1000),
+            error_windows: vec![ErrorWindow {
+                kind: FaultKind::Master,
+                status: 404,
+                from: Duration::from_secs(5),
+                duration: Duration::from_secs(2),
+            }],
+            reset: PerKind {
+                segment: 1.0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let d = |k, s| cfg.decide(1, k, 0, Duration::from_millis(s));
+        assert_eq!(d(FaultKind::Playlist, 0).delay, Duration::from_millis(300));
+        assert_eq!(d(FaultKind::Segment, 0).delay, Duration::ZERO);
+        assert_eq!(d(FaultKind::Master, 4999).error, None);
+        assert_eq!(d(FaultKind::Master, 5000).error, Some(404));
+        assert_eq!(d(FaultKind::Master, 6999).error, Some(404));
+        assert_eq!(d(FaultKind::Master, 7000).error, None);
+        assert_eq!(d(FaultKind::Segment, 0).body_rate, Some(1000));
+        assert_eq!(d(FaultKind::Playlist, 0).body_rate, None);
+        let r = d(FaultKind::Segment, 0).reset_at.unwrap();
+        assert!((0.25..0.75).contains(&r));
+        assert_eq!(d(FaultKind::Playlist, 0).reset_at, None);
+    }
+
+    #[test]
+    fn freeze_time() {
+        let cfg = FaultConfig {
+            freeze: Some(Freeze {
+                from: Duration::from_secs(10),
+                duration: Duration::from_secs(4),
+            }),
+            ..Default::default()
+        };
+        let t = |s| cfg.playlist_time(Duration::from_secs(s));
+        assert_eq!(
+            [t(9), t(10), t(13), t(14)],
+            [9, 10, 10, 14].map(Duration::from_secs)
+        );
+    }
+
+    #[test]
+    fn odd_status_is_served_as_500() {
+        let fc = FaultControl::new(1, FaultConfig::default());
+        fc.set_error(FaultKind::Master, 42, 1.0);
+        assert_eq!(
+            fc.decide(FaultKind::Master, Duration::ZERO).error,
+            Some(500)
+        );
+    }
+}

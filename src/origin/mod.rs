@@ -1,0 +1,236 @@
+//! Built-in live HLS test origin with fault injection — the swarm's default target and
+//! the ground truth of the truth tests.
+//!
+//! * Media: one embedded pre-encoded GOP (see [`asset`]) re-stamped into segment N
+//!   ([`ts`]): PTS/DTS/PCR + N×D, continuity counters continued per PID, padded with
+//!   null packets to the variant bitrate. Built once per (track, N), shared as `Bytes`.
+//! * Timeline ([`timeline`]): epoch = start − W×D; live edge `L(t) = W + ⌊t/D⌋`; the
+//!   playlist lists N ∈ [L−W, L−1]; segments stay downloadable W+1 durations after leaving.
+//! * URLs ([`routes`]): `/master.m3u8`, `/v{i}/playlist.m3u8`, `/v{i}/seg{N}.ts`,
+//!   `/a/playlist.m3u8`, `/a/seg{N}.ts` (with the audio rendition), `/health`.
+//! * Faults ([`faults`]): delays, slow segment bodies, error statuses (random or
+//!   scheduled), mid-body connection resets, playlist freezes; seeded and changeable at
+//!   runtime through [`OriginHandle::faults`].
+//! * Access log ([`access_log`]): JSON Lines, one record per request, exact byte counts.
+
+pub mod access_log;
+pub mod asset;
+pub mod body;
+pub mod cache;
+pub mod cli;
+pub mod faults;
+pub mod playlist;
+pub mod routes;
+pub mod server;
+pub mod timeline;
+pub mod ts;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use cli::{OriginArgs, run_cli};
+pub use faults::{
+    Decision, ErrorRate, ErrorWindow, FaultConfig, FaultControl, FaultKind, Freeze, PerKind,
+};
+
+/// Listen backlog of the origin socket.
+pub const LISTEN_BACKLOG: u32 = 4096;
+/// Largest accepted variant bitrate (bit/s).
+pub const MAX_VARIANT_BPS: u64 = 200_000_000;
+/// Largest accepted playlist window (segments).
+pub const MAX_WINDOW: usize = 10_000;
+
+/// Origin configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OriginConfig {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Bitrate of each variant (bit/s); segments are padded up to it.
+    pub variants_bps: Vec<u64>,
+    /// Segment duration: a whole number of seconds, 1 s to 60 s.
+    pub segment_duration: Duration,
+    /// Segments per media playlist.
+    pub window: usize,
+    /// Serve audio as a separate `EXT-X-MEDIA` rendition (video-only variants).
+    pub audio_rendition: bool,
+    /// Seed of the fault decisions.
+    pub seed: u64,
+    /// JSON Lines access log file.
+    pub access_log: Option<PathBuf>,
+    /// Faults active from the start.
+    pub faults: FaultConfig,
+}
+
+impl Default for OriginConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            variants_bps: vec![200_000, 800_000, 2_000_000],
+            segment_duration: Duration::from_secs(2),
+            window: 10,
+            audio_rendition: false,
+            seed: 1,
+            access_log: None,
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+impl OriginConfig {
+    /// Every problem with this configuration (empty when valid).
+    pub fn validate(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        if let Err(e) = check_variants(&self.variants_bps) {
+            errs.push(format!("variants_bps: {e}"));
+        }
+        if let Err(e) = asset::whole_seconds(self.segment_duration) {
+            errs.push(format!("segment_duration: {e}"));
+        }
+        if let Err(e) = check_window(self.window) {
+            errs.push(format!("window: {e}"));
+        }
+        errs
+    }
+}
+
+/// Checks a variant ladder.
+pub(crate) fn check_variants(v: &[u64]) -> Result<(), String> {
+    if v.is_empty() {
+        return Err("at least one variant is needed".into());
+    }
+    match v.iter().find(|&&b| b == 0 || b > MAX_VARIANT_BPS) {
+        Some(b) => Err(format!(
+            "bitrate {b} is outside 1..={MAX_VARIANT_BPS} bit/s"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks a playlist window.
+pub(crate) fn check_window(w: usize) -> Result<(), String> {
+    if (1..=MAX_WINDOW).contains(&w) {
+        Ok(())
+    } else {
+        Err(format!("{w} is outside 1..={MAX_WINDOW} segments"))
+    }
+}
+
+/// A running origin.
+#[derive(Debug)]
+pub struct OriginHandle {
+    addr: SocketAddr,
+    state: Arc<server::State>,
+    cancel: CancellationToken,
+    server: Option<JoinHandle<()>>,
+    log: Option<access_log::AccessLog>,
+}
+
+/// Binds `cfg.listen`, spawns the server and returns once it accepts connections.
+pub async fn start(cfg: OriginConfig) -> anyhow::Result<OriginHandle> {
+    let errs = cfg.validate();
+    if !errs.is_empty() {
+        anyhow::bail!("invalid origin configuration: {}", errs.join("; "));
+    }
+    let media = asset::Media::for_duration(cfg.segment_duration).map_err(anyhow::Error::msg)?;
+    let listener =
+        bind(cfg.listen).with_context(|| format!("origin cannot listen on {}", cfg.listen))?;
+    let addr = listener
+        .local_addr()
+        .with_context(|| format!("origin socket on {}", cfg.listen))?;
+    let log = match &cfg.access_log {
+        Some(p) => Some(
+            access_log::AccessLog::open(p)
+                .with_context(|| format!("cannot create access log {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let state = Arc::new(server::State::new(server::StateParams {
+        timeline: timeline::Timeline::new(cfg.segment_duration, cfg.window),
+        media,
+        variants_bps: cfg.variants_bps,
+        audio_rendition: cfg.audio_rendition,
+        faults: FaultControl::new(cfg.seed, cfg.faults),
+        log: log.as_ref().map(access_log::AccessLog::sender),
+        start: Instant::now(),
+        start_wall: SystemTime::now(),
+    }));
+    let cancel = CancellationToken::new();
+    let server = tokio::spawn(server::serve(listener, state.clone(), cancel.clone()));
+    tracing::info!(%addr, "origin listening");
+    Ok(OriginHandle {
+        addr,
+        state,
+        cancel,
+        server: Some(server),
+        log,
+    })
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(addr)?;
+    sock.listen(LISTEN_BACKLOG)
+}
+
+impl OriginHandle {
+    /// The bound address (with the real port when `listen` had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR/master.m3u8`; an unspecified listen address becomes loopback.
+    pub fn master_url(&self) -> String {
+        let mut a = self.addr;
+        if a.ip().is_unspecified() {
+            a.set_ip(match a.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            });
+        }
+        format!("http://{a}/master.m3u8")
+    }
+
+    /// Runtime fault control.
+    pub fn faults(&self) -> &FaultControl {
+        &self.state.faults
+    }
+
+    /// Time since origin start (the `t` of the timeline and of fault windows).
+    pub fn elapsed(&self) -> Duration {
+        self.state.elapsed()
+    }
+
+    /// Stops accepting, lets in-flight responses finish (up to 2 s, then cuts them),
+    /// and flushes the access log.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(s) = self.server.take() {
+            let _ = s.await;
+        }
+        if let Some(log) = self.log.take() {
+            match tokio::task::spawn_blocking(move || log.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "origin access log write failed"),
+                Err(e) => tracing::error!(error = %e, "origin access log thread failed"),
+            }
+        }
+    }
+}
+
+impl Drop for OriginHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}

@@ -1,0 +1,393 @@
+//! The HTTP shell: accept loop, per-connection hyper HTTP/1.1 server, request handling.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::access_log::{AccessLogSender, LogRecord, unix_seconds};
+use super::asset::{Flavor, Media};
+use super::body::{AbortFlag, AbortableStream, OriginBody, PendingLog};
+use super::cache::{PlaylistCache, SegmentRing};
+use super::faults::{FaultControl, FaultKind};
+use super::playlist::{self, VariantInfo};
+use super::routes::{self, Route, Track};
+use super::timeline::Timeline;
+use super::ts;
+
+/// Bitrate the audio rendition's segments are padded to (bit/s).
+pub const AUDIO_RENDITION_BPS: u64 = 64_000;
+/// How long shutdown waits for in-flight responses before cutting them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+const PLAYLIST_TYPE: HeaderValue = HeaderValue::from_static("application/vnd.apple.mpegurl");
+const SEGMENT_TYPE: HeaderValue = HeaderValue::from_static("video/mp2t");
+const TEXT_TYPE: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const PLAYLIST_CACHE: HeaderValue = HeaderValue::from_static("max-age=1");
+const SEGMENT_CACHE: HeaderValue = HeaderValue::from_static("max-age=60, immutable");
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+
+/// One servable track (variant or audio rendition).
+#[derive(Debug)]
+pub struct TrackState {
+    flavor: Flavor,
+    target_len: usize,
+    ring: SegmentRing,
+    playlist: PlaylistCache,
+}
+
+/// Everything request handlers share.
+#[derive(Debug)]
+pub struct State {
+    timeline: Timeline,
+    media: Media,
+    epoch_unix: Duration,
+    start: Instant,
+    master: Bytes,
+    variants: Vec<TrackState>,
+    audio: Option<TrackState>,
+    /// Live fault configuration.
+    pub faults: FaultControl,
+    log: Option<AccessLogSender>,
+}
+
+/// Inputs of [`State::new`].
+#[derive(Debug)]
+pub struct StateParams {
+    /// Segment timing.
+    pub timeline: Timeline,
+    /// Embedded media for the segment duration.
+    pub media: Media,
+    /// Variant bitrates.
+    pub variants_bps: Vec<u64>,
+    /// Whether to serve a separate audio rendition.
+    pub audio_rendition: bool,
+    /// Faults.
+    pub faults: FaultControl,
+    /// Access log sink.
+    pub log: Option<AccessLogSender>,
+    /// Origin start (monotonic).
+    pub start: Instant,
+    /// Origin start (wall clock).
+    pub start_wall: SystemTime,
+}
+
+impl State {
+    /// Builds the shared state and renders the master playlist.
+    pub fn new(p: StateParams) -> Self {
+        let tl = p.timeline;
+        let dur = tl.segment_duration();
+        let dur_ms = u64::try_from(dur.as_millis()).unwrap_or(u64::MAX);
+        let media = p.media;
+        let track = |flavor: Flavor, bps: u64| {
+            let content = media.template(flavor).len() * media.copies as usize;
+            TrackState {
+                flavor,
+                target_len: ts::padded_len(content, bps, dur_ms),
+                ring: SegmentRing::new(tl.cache_slots()),
+                playlist: PlaylistCache::default(),
+            }
+        };
+        let (video_flavor, audio) = if p.audio_rendition {
+            (
+                Flavor::Video,
+                Some(track(Flavor::Audio, AUDIO_RENDITION_BPS)),
+            )
+        } else {
+            (Flavor::Muxed, None)
+        };
+        let variants: Vec<TrackState> = p
+            .variants_bps
+            .iter()
+            .map(|&bps| track(video_flavor, bps))
+            .collect();
+        let bandwidth = |t: &TrackState| (t.target_len as u64 * 8 * 1000).div_ceil(dur_ms.max(1));
+        let audio_bw = audio.as_ref().map_or(0, bandwidth);
+        let codecs = format!("{},{}", media.video_codec, media.audio_codec);
+        let infos: Vec<VariantInfo> = variants
+            .iter()
+            .zip(&p.variants_bps)
+            .enumerate()
+            .map(|(i, (t, &bps))| VariantInfo {
+                bandwidth: bps.max(bandwidth(t)) + audio_bw,
+                resolution: media.resolution,
+                codecs: codecs.clone(),
+                uri: format!("v{i}/playlist.m3u8"),
+            })
+            .collect();
+        let master = playlist::render_master(&infos, audio.as_ref().map(|_| "a/playlist.m3u8"));
+        let epoch_unix = p
+            .start_wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .saturating_sub(dur.saturating_mul(u32::try_from(tl.window()).unwrap_or(u32::MAX)));
+        Self {
+            timeline: tl,
+            media,
+            epoch_unix,
+            start: p.start,
+            master: Bytes::from(master),
+            variants,
+            audio,
+            faults: p.faults,
+            log: p.log,
+        }
+    }
+
+    /// Time since origin start.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn track(&self, t: Track) -> Option<&TrackState> {
+        match t {
+            Track::Variant(i) => self.variants.get(i),
+            Track::Audio => self.audio.as_ref(),
+        }
+    }
+
+    fn playlist(&self, t: &TrackState, elapsed: Duration) -> Bytes {
+        let edge = self.timeline.live_edge(self.faults.playlist_time(elapsed));
+        t.playlist.get_or_render(edge, || {
+            playlist::render_media(&self.timeline, edge, self.epoch_unix)
+        })
+    }
+
+    fn segment(&self, t: &TrackState, n: u64) -> Bytes {
+        let template = self.media.template(t.flavor);
+        t.ring.get_or_build(n, || {
+            ts::build_segment(template, n, self.media.copies, t.target_len)
+        })
+    }
+}
+
+/// Accepts connections until `cancel`, then lets in-flight responses finish (bounded).
+pub async fn serve(listener: TcpListener, state: Arc<State>, cancel: CancellationToken) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            res = listener.accept() => match res {
+                Ok((stream, _)) => {
+                    conns.spawn(serve_conn(stream, state.clone(), cancel.clone()));
+                }
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "origin accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let deadline = tokio::time::sleep(SHUTDOWN_GRACE);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            r = conns.join_next() => if r.is_none() { return },
+            _ = &mut deadline => break,
+        }
+    }
+    conns.abort_all();
+    while conns.join_next().await.is_some() {}
+}
+
+async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationToken) {
+    let _ = stream.set_nodelay(true);
+    let abort = AbortFlag::default();
+    let io = TokioIo::new(AbortableStream::new(stream, abort.clone()));
+    let svc = service_fn(move |req| handle(state.clone(), abort.clone(), req));
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+fn log_kind(route: Route) -> &'static str {
+    match route {
+        Route::Master => "master",
+        Route::Playlist(_) => "playlist",
+        Route::Segment(..) => "segment",
+        Route::Health | Route::NotFound => "other",
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    abort: AbortFlag,
+    req: Request<Incoming>,
+) -> Result<Response<OriginBody>, Infallible> {
+    let arrived = Instant::now();
+    let mut route = routes::route(req.uri().path());
+    if let Route::Playlist(t) | Route::Segment(t, _) = route
+        && state.track(t).is_none()
+    {
+        route = Route::NotFound;
+    }
+    let record = LogRecord {
+        ts: unix_seconds(SystemTime::now()),
+        method: req.method().as_str().to_owned(),
+        path: req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned(),
+        status: 499,
+        bytes: 0,
+        duration_ms: 0.0,
+        ua: req
+            .headers()
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default(),
+        kind: log_kind(route),
+        complete: false,
+        fault: None,
+    };
+    let mut log = PendingLog::new(state.log.clone(), arrived, record);
+    let head = req.method() == Method::HEAD;
+    if req.method() != Method::GET && !head {
+        let mut r = reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT_TYPE,
+            NO_STORE,
+            Bytes::from_static(b"method not allowed\n"),
+            false,
+            log,
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Ok(r);
+    }
+    let fault_kind = match route {
+        Route::Master => Some(FaultKind::Master),
+        Route::Playlist(_) => Some(FaultKind::Playlist),
+        Route::Segment(..) => Some(FaultKind::Segment),
+        Route::Health | Route::NotFound => None,
+    };
+    let decision = fault_kind.map(|k| {
+        state
+            .faults
+            .decide(k, arrived.saturating_duration_since(state.start))
+    });
+    if let Some(d) = decision.filter(|d| !d.delay.is_zero()) {
+        log.set_fault("delay");
+        tokio::time::sleep(d.delay).await;
+    }
+    if let Some(status) = decision.and_then(|d| d.error) {
+        log.set_fault("error");
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Ok(reply(
+            status,
+            TEXT_TYPE,
+            NO_STORE,
+            Bytes::from_static(b"injected fault\n"),
+            head,
+            log,
+        ));
+    }
+    let elapsed = state.elapsed();
+    let not_found = |log| {
+        reply(
+            StatusCode::NOT_FOUND,
+            TEXT_TYPE,
+            NO_STORE,
+            Bytes::from_static(b"not found\n"),
+            head,
+            log,
+        )
+    };
+    let (ctype, cache, data) = match route {
+        Route::Health => (TEXT_TYPE, NO_STORE, Bytes::from_static(b"ok\n")),
+        Route::NotFound => return Ok(not_found(log)),
+        Route::Master => (PLAYLIST_TYPE, PLAYLIST_CACHE, state.master.clone()),
+        Route::Playlist(t) => match state.track(t) {
+            Some(t) => (PLAYLIST_TYPE, PLAYLIST_CACHE, state.playlist(t, elapsed)),
+            None => return Ok(not_found(log)),
+        },
+        Route::Segment(t, n) => match state.track(t) {
+            Some(t) if state.timeline.is_available(n, elapsed) => {
+                (SEGMENT_TYPE, SEGMENT_CACHE, state.segment(t, n))
+            }
+            _ => return Ok(not_found(log)),
+        },
+    };
+    let rate = decision.and_then(|d| d.body_rate);
+    let reset = decision.and_then(|d| d.reset_at);
+    if reset.is_some() && !head {
+        log.set_fault("reset");
+    } else if rate.is_some() && !head {
+        log.set_fault("slow");
+    }
+    log.set_status(StatusCode::OK.as_u16());
+    let len = data.len();
+    let body = if head {
+        OriginBody::empty(log)
+    } else {
+        let mut body = OriginBody::new(data, log);
+        if let Some(r) = rate {
+            body = body.with_rate(r);
+        }
+        if let Some(f) = reset {
+            body = body.with_reset(f, abort);
+        }
+        body
+    };
+    Ok(response(StatusCode::OK, ctype, cache, len, body))
+}
+
+/// A response with the usual headers; HEAD keeps the Content-Length but sends no body.
+fn reply(
+    status: StatusCode,
+    ctype: HeaderValue,
+    cache: HeaderValue,
+    data: Bytes,
+    head: bool,
+    mut log: PendingLog,
+) -> Response<OriginBody> {
+    log.set_status(status.as_u16());
+    let len = data.len();
+    let body = if head {
+        OriginBody::empty(log)
+    } else {
+        OriginBody::new(data, log)
+    };
+    response(status, ctype, cache, len, body)
+}
+
+/// A response with Content-Type, Content-Length (`len`), Cache-Control and CORS headers.
+fn response(
+    status: StatusCode,
+    ctype: HeaderValue,
+    cache: HeaderValue,
+    len: usize,
+    body: OriginBody,
+) -> Response<OriginBody> {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, ctype);
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::CACHE_CONTROL, cache);
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    r
+}

@@ -1,0 +1,122 @@
+//! The live timeline: which segments exist at a given time. Pure functions of `elapsed`.
+//!
+//! Definitions (D = segment duration, W = window, t = time since origin start):
+//! * epoch = start − W×D. Segment N holds media time [N×D, (N+1)×D) after the epoch; its
+//!   `EXT-X-PROGRAM-DATE-TIME` is wall(epoch) + N×D.
+//! * Segment N is published (complete) at epoch + (N+1)×D, so the live edge — the count
+//!   of published segments — is `L(t) = W + floor(t / D)`; the newest is `L − 1`.
+//! * The media playlist at t lists N ∈ [L − W, L − 1] with `EXT-X-MEDIA-SEQUENCE = L − W`.
+//!   At t = 0 that is 0..W−1: the window is full from the first request.
+//! * A segment stays downloadable for W + 1 segment durations after it left the playlist
+//!   (RFC 8216 §6.2.2: its duration plus the playlist's): N is served while
+//!   `L − 2W − 1 ≤ N ≤ L − 1`; otherwise 404.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+/// Segment timing of one origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeline {
+    segment: Duration,
+    window: u64,
+}
+
+impl Timeline {
+    /// A timeline of `window` segments of `segment` each; both must be non-zero.
+    pub fn new(segment: Duration, window: usize) -> Self {
+        Self {
+            segment: segment.max(Duration::from_millis(1)),
+            window: (window as u64).max(1),
+        }
+    }
+
+    /// Segment duration.
+    pub fn segment_duration(&self) -> Duration {
+        self.segment
+    }
+
+    /// Segments per playlist.
+    pub fn window(&self) -> u64 {
+        self.window
+    }
+
+    /// Segments kept downloadable after leaving the playlist (W + 1).
+    pub fn retain(&self) -> u64 {
+        self.window + 1
+    }
+
+    /// `L(t)`: number of published segments at `elapsed` since origin start.
+    pub fn live_edge(&self, elapsed: Duration) -> u64 {
+        let done = elapsed.as_nanos() / self.segment.as_nanos();
+        self.window
+            .saturating_add(u64::try_from(done).unwrap_or(u64::MAX))
+    }
+
+    /// Media sequence numbers listed by a playlist rendered at live edge `edge`.
+    pub fn playlist_range(&self, edge: u64) -> RangeInclusive<u64> {
+        edge.saturating_sub(self.window)..=edge.saturating_sub(1)
+    }
+
+    /// Whether segment `n` may be downloaded at `elapsed`.
+    pub fn is_available(&self, n: u64, elapsed: Duration) -> bool {
+        let edge = self.live_edge(elapsed);
+        n < edge && n.saturating_add(self.window + self.retain()) >= edge
+    }
+
+    /// Time since origin start at which segment `n` is published (saturating at 0 for
+    /// the segments already there at start).
+    pub fn published_at(&self, n: u64) -> Duration {
+        let k = (n + 1).saturating_sub(self.window);
+        self.segment
+            .saturating_mul(u32::try_from(k).unwrap_or(u32::MAX))
+    }
+
+    /// Capacity a per-track segment cache needs so that no two available segments share a slot.
+    pub fn cache_slots(&self) -> usize {
+        usize::try_from(self.window + self.retain() + 2).unwrap_or(usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tl() -> Timeline {
+        Timeline::new(Duration::from_secs(2), 10)
+    }
+
+    #[test]
+    fn window_full_at_start() {
+        let t = tl();
+        assert_eq!(t.live_edge(Duration::ZERO), 10);
+        assert_eq!(t.playlist_range(10), 0..=9);
+    }
+
+    #[test]
+    fn edge_advances_once_per_segment() {
+        let t = tl();
+        assert_eq!(t.live_edge(Duration::from_millis(1999)), 10);
+        assert_eq!(t.live_edge(Duration::from_secs(2)), 11);
+        assert_eq!(t.live_edge(Duration::from_secs(3600)), 1810);
+        assert_eq!(t.playlist_range(1810), 1800..=1809);
+        for n in [0u64, 9, 10, 11, 500] {
+            let at = t.published_at(n);
+            assert!(t.live_edge(at) > n, "{n} published at {at:?}");
+            if at > Duration::ZERO {
+                assert!(t.live_edge(at - Duration::from_nanos(1)) <= n);
+            }
+        }
+    }
+
+    #[test]
+    fn availability_bounds() {
+        let t = tl();
+        let e = Duration::from_secs(100); // edge 60: playlist 50..=59, retained down to 39
+        assert_eq!(t.live_edge(e), 60);
+        assert!(!t.is_available(60, e));
+        assert!(t.is_available(59, e));
+        assert!(t.is_available(39, e));
+        assert!(!t.is_available(38, e));
+        assert!(t.cache_slots() as u64 > 59 - 39);
+    }
+}

@@ -1,0 +1,274 @@
+//! The `--output FILE.json` report. Schema documented in docs/json-report.md; every key
+//! is derived from the final Snapshot.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::slo::SloResult;
+use crate::stats::event::RequestKind;
+use crate::stats::snapshot::Percentiles;
+use crate::swarm::{RunReport, StopReason};
+
+/// Schema version of the JSON report.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// p50/p90/p95/p99/max/mean of a distribution, in seconds.
+#[derive(Debug, Serialize)]
+pub struct Dist {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl From<Percentiles> for Dist {
+    fn from(p: Percentiles) -> Self {
+        Dist {
+            count: p.count,
+            p50: p.p50,
+            p90: p.p90,
+            p95: p.p95,
+            p99: p.p99,
+            max: p.max,
+            mean: p.mean,
+        }
+    }
+}
+
+/// Viewer counts.
+#[derive(Debug, Serialize)]
+pub struct Viewers {
+    /// `-clients`.
+    pub target: u64,
+    /// Most active at once (tick resolution).
+    pub peak_active: u64,
+    /// Active when the stop began.
+    pub active_at_end: u64,
+    /// Viewer slots the ramp started.
+    pub started: u64,
+    /// Viewers replaced (VOD end) or respawned (failure).
+    pub restarts: u64,
+    /// Viewer runs that ended in failure.
+    pub failures: u64,
+    /// Reconnections after connection errors.
+    pub reconnects: u64,
+}
+
+/// One request kind.
+#[derive(Debug, Serialize)]
+pub struct Requests {
+    /// Finished requests.
+    pub count: u64,
+    /// Failed among them.
+    pub errors: u64,
+    /// Retries among them.
+    pub retries: u64,
+    /// Body bytes.
+    pub bytes: u64,
+    /// Time to first byte.
+    pub ttfb_seconds: Dist,
+    /// Whole download time (successful requests).
+    pub download_seconds: Dist,
+}
+
+/// Errors.
+#[derive(Debug, Serialize)]
+pub struct Errors {
+    /// Failed requests.
+    pub total: u64,
+    /// Failed / finished.
+    pub rate: f64,
+    /// By class.
+    pub by_class: BTreeMap<&'static str, u64>,
+    /// By HTTP status.
+    pub by_status: BTreeMap<String, u64>,
+}
+
+/// Player-side figures.
+#[derive(Debug, Serialize)]
+pub struct Playback {
+    /// Stalls begun.
+    pub stalls: u64,
+    /// Total stall time (stalls still open at the end count up to the end).
+    pub stall_seconds: f64,
+    /// Viewers stalled when the stop began.
+    pub stalled_at_end: u64,
+    /// Most viewers stalled at once.
+    pub peak_stalled: u64,
+    /// Stall time / (played + stall time).
+    pub rebuffer_ratio: f64,
+    /// Media seconds played, all viewers.
+    pub played_seconds: f64,
+    /// Tune-in to first frame.
+    pub startup_seconds: Dist,
+    /// Distance behind the live edge.
+    pub live_latency_seconds: Dist,
+    /// Stall lengths.
+    pub stall_duration_seconds: Dist,
+    /// Segments that left the window before they were loaded.
+    pub segments_expired: u64,
+    /// Segments given up after retries.
+    pub segments_skipped: u64,
+}
+
+/// Throughput.
+#[derive(Debug, Serialize)]
+pub struct Throughput {
+    /// Bytes over the whole run / run time.
+    pub mean: f64,
+    /// Over the last 30 s of the run.
+    pub last_30s: f64,
+}
+
+/// Stats pipeline health.
+#[derive(Debug, Serialize)]
+pub struct Pipeline {
+    /// Events offered.
+    pub events: u64,
+    /// Events dropped.
+    pub dropped: u64,
+    /// dropped / events.
+    pub drop_rate: f64,
+}
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Schema version.
+    pub schema: u32,
+    /// hls-swarm version.
+    pub version: &'static str,
+    /// Engine used.
+    pub engine: &'static str,
+    /// Stream (no credentials, no query).
+    pub stream_url: String,
+    /// RFC 3339 start time.
+    pub started_at: String,
+    /// Run time.
+    pub duration_seconds: f64,
+    /// duration, signal or requested.
+    pub stop_reason: &'static str,
+    /// Viewers.
+    pub viewers: Viewers,
+    /// Per request kind.
+    pub requests: BTreeMap<&'static str, Requests>,
+    /// Errors.
+    pub errors: Errors,
+    /// Playback.
+    pub playback: Playback,
+    /// Total body bytes.
+    pub total_bytes: u64,
+    /// Throughput.
+    pub throughput_bytes_per_second: Throughput,
+    /// Redirects followed.
+    pub redirects: u64,
+    /// Stats pipeline.
+    pub stats_pipeline: Pipeline,
+    /// SLO verdict.
+    pub slo: SloResult,
+}
+
+impl Report {
+    /// Build the report from a finished run.
+    pub fn new(r: &RunReport, slo: &SloResult) -> Self {
+        let s = &r.snapshot;
+        let t = &s.totals;
+        let requests = RequestKind::ALL
+            .iter()
+            .map(|k| {
+                let ks = s.kind(*k);
+                (
+                    k.as_str(),
+                    Requests {
+                        count: ks.count,
+                        errors: ks.errors,
+                        retries: ks.retries,
+                        bytes: ks.bytes,
+                        ttfb_seconds: ks.ttfb.into(),
+                        download_seconds: ks.download.into(),
+                    },
+                )
+            })
+            .collect();
+        Report {
+            schema: SCHEMA_VERSION,
+            version: env!("CARGO_PKG_VERSION"),
+            engine: r.engine,
+            stream_url: r.stream_url.clone(),
+            started_at: humantime::format_rfc3339_millis(r.started_at).to_string(),
+            duration_seconds: s.elapsed.as_secs_f64(),
+            stop_reason: match r.stop_reason {
+                StopReason::Duration => "duration",
+                StopReason::Signal => "signal",
+                StopReason::Requested => "requested",
+            },
+            viewers: Viewers {
+                target: s.target,
+                peak_active: s.peak_active,
+                active_at_end: r.active_at_end,
+                started: t.viewers_started,
+                restarts: t.restarts,
+                failures: t.exits_failure,
+                reconnects: t.reconnects,
+            },
+            requests,
+            errors: Errors {
+                total: s.total_errors(),
+                rate: s.error_rate(),
+                by_class: s.errors_by_class(),
+                by_status: t
+                    .by_status
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
+            },
+            playback: Playback {
+                stalls: s.stalls(),
+                stall_seconds: s.stall_seconds(),
+                stalled_at_end: r.stalled_at_end,
+                peak_stalled: s.peak_stalled,
+                rebuffer_ratio: s.rebuffer_ratio(),
+                played_seconds: t.played.as_secs_f64(),
+                startup_seconds: s.startup.into(),
+                live_latency_seconds: s.live_latency.into(),
+                stall_duration_seconds: s.stall_durations.into(),
+                segments_expired: t.segments_expired,
+                segments_skipped: t.segments_skipped,
+            },
+            total_bytes: t.total_bytes(),
+            throughput_bytes_per_second: Throughput {
+                mean: s.mean_bytes_per_second(),
+                last_30s: s.window(30).bytes_per_second,
+            },
+            redirects: t.redirects,
+            stats_pipeline: Pipeline {
+                events: s.events_offered,
+                dropped: s.events_dropped,
+                drop_rate: s.drop_rate(),
+            },
+            slo: slo.clone(),
+        }
+    }
+}
+
+/// Write the report to `path` (via a temporary file, so a reader never sees half of it).
+pub fn write(path: &Path, report: &Report) -> Result<()> {
+    let text = serde_json::to_string_pretty(report).context("serialising the JSON report")?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text + "\n").with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

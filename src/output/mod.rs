@@ -1,0 +1,6 @@
+//! Sinks: they render the Snapshot and compute nothing of their own (DESIGN.md principle 3).
+
+pub mod format;
+pub mod json;
+pub mod progress;
+pub mod summary;

@@ -1,0 +1,168 @@
+//! The end-of-run summary on stdout. It answers the operations guide's questions: was the
+//! target reached, what throughput was sustained, were there stalls or errors, what were
+//! the latency percentiles, how fast did viewers start, how far behind live were they.
+
+use std::fmt::Write;
+
+use crate::output::format::{bytes, clock, pct, secs};
+use crate::slo::SloResult;
+use crate::stats::event::RequestKind;
+use crate::stats::snapshot::{Percentiles, Snapshot};
+use crate::swarm::RunReport;
+
+const RULE: &str =
+    "═══════════════════════════════════════════════════════════════════════════════";
+const THIN: &str =
+    "───────────────────────────────────────────────────────────────────────────────";
+
+fn dist_row(out: &mut String, label: &str, p: &Percentiles) {
+    let _ = writeln!(
+        out,
+        "  {label:<22} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        secs(p.p50),
+        secs(p.p90),
+        secs(p.p95),
+        secs(p.p99),
+        secs(p.max)
+    );
+}
+
+/// Render the summary.
+pub fn render(r: &RunReport, slo: &SloResult) -> String {
+    let s: &Snapshot = &r.snapshot;
+    let t = &s.totals;
+    let mut o = String::new();
+    let _ = writeln!(o, "{RULE}");
+    let _ = writeln!(
+        o,
+        "  hls-swarm {} run summary ({} engine)",
+        env!("CARGO_PKG_VERSION"),
+        r.engine
+    );
+    let _ = writeln!(o, "{RULE}");
+    let _ = writeln!(o, "  Stream:            {}", r.stream_url);
+    let _ = writeln!(o, "  Run time:          {}", clock(s.elapsed.as_secs_f64()));
+
+    let _ = writeln!(o, "{THIN}\n  Viewers");
+    let reached = if s.peak_active >= s.target {
+        "yes"
+    } else {
+        "NO"
+    };
+    let _ = writeln!(
+        o,
+        "  Target reached:    {reached} (peak {} of {} active)",
+        s.peak_active, s.target
+    );
+    let _ = writeln!(o, "  Active at end:     {}", r.active_at_end);
+    let _ = writeln!(
+        o,
+        "  Started:           {}   restarts {}   failures {}   reconnects {}",
+        t.viewers_started, t.restarts, t.exits_failure, t.reconnects
+    );
+
+    let _ = writeln!(o, "{THIN}\n  Throughput");
+    let _ = writeln!(
+        o,
+        "  Total:             {} in {} requests ({} mean, {} last 30 s)",
+        bytes(t.total_bytes() as f64),
+        s.total_requests(),
+        bytes(s.mean_bytes_per_second()) + "/s",
+        bytes(s.window(30).bytes_per_second) + "/s",
+    );
+    let _ = writeln!(
+        o,
+        "  {:<10} {:>10} {:>8} {:>8} {:>12}",
+        "Kind", "Requests", "Errors", "Retries", "Bytes"
+    );
+    for k in RequestKind::ALL {
+        let ks = s.kind(k);
+        if ks.count == 0 {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "  {:<10} {:>10} {:>8} {:>8} {:>12}",
+            k.as_str(),
+            ks.count,
+            ks.errors,
+            ks.retries,
+            bytes(ks.bytes as f64)
+        );
+    }
+
+    let _ = writeln!(
+        o,
+        "{THIN}\n  Latency               {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "p50", "p90", "p95", "p99", "max"
+    );
+    for k in RequestKind::ALL {
+        let ks = s.kind(k);
+        if ks.count == 0 {
+            continue;
+        }
+        dist_row(&mut o, &format!("{} TTFB", k.as_str()), &ks.ttfb);
+        dist_row(&mut o, &format!("{} download", k.as_str()), &ks.download);
+    }
+
+    let _ = writeln!(o, "{THIN}\n  Playback");
+    dist_row(&mut o, "startup", &s.startup);
+    dist_row(&mut o, "live latency", &s.live_latency);
+    let _ = writeln!(
+        o,
+        "  Stalls:            {} ({} total, rebuffer ratio {}), stalled at end {}, peak stalled {}",
+        s.stalls(),
+        secs(s.stall_seconds()),
+        pct(s.rebuffer_ratio()),
+        r.stalled_at_end,
+        s.peak_stalled
+    );
+    if t.segments_expired + t.segments_skipped > 0 {
+        let _ = writeln!(
+            o,
+            "  Segments lost:     {} expired before loading, {} skipped after retries",
+            t.segments_expired, t.segments_skipped
+        );
+    }
+
+    let _ = writeln!(o, "{THIN}\n  Errors");
+    if s.total_errors() == 0 {
+        let _ = writeln!(o, "  none");
+    } else {
+        let _ = writeln!(
+            o,
+            "  Total:             {} ({} of requests)",
+            s.total_errors(),
+            pct(s.error_rate())
+        );
+        for (class, n) in s.errors_by_class() {
+            let _ = writeln!(o, "  {class:<18} {n}");
+        }
+        for (status, n) in &t.by_status {
+            let _ = writeln!(o, "  HTTP {status:<13} {n}");
+        }
+    }
+    if s.events_dropped > 0 {
+        let _ = writeln!(
+            o,
+            "  WARNING: the stats pipeline dropped {} of {} events ({}); figures are undercounted",
+            s.events_dropped,
+            s.events_offered,
+            pct(s.drop_rate())
+        );
+    }
+
+    if !slo.checks.is_empty() {
+        let _ = writeln!(
+            o,
+            "{THIN}\n  SLO: {}",
+            if slo.passed { "PASSED" } else { "FAILED" }
+        );
+        for c in &slo.checks {
+            let mark = if c.passed { "✓" } else { "✗" };
+            let _ = writeln!(o, "  {mark} {:<22} {} — {}", c.name, c.objective, c.actual);
+        }
+    }
+    let _ = writeln!(o, "{RULE}");
+    o
+}

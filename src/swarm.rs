@@ -1,0 +1,345 @@
+//! The orchestrator: starts the built-in origin when needed, ramps viewers at the exact
+//! mean rate, ticks the stats once a second, stops on duration or signal, and hands the
+//! final snapshot to the outputs.
+//!
+//! Shutdown: the first SIGINT/SIGTERM (or the end of `-duration`) stops the ramp and
+//! cancels every viewer; viewers get a short grace to finish, the stats pipeline is
+//! drained, and the final snapshot is returned so the summary and reports are written.
+//! A second signal skips the grace and returns what is there at once.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::backoff::Backoff;
+use crate::config::{Config, Target, redact_url};
+use crate::engine::http::{Connections, HttpSettings};
+use crate::engine::native::{Viewer, ViewerExit, ViewerParams, run_viewer};
+use crate::origin::{self, OriginHandle};
+use crate::output::progress;
+use crate::ramp::RampSchedule;
+use crate::stats::collector::Collector;
+use crate::stats::event::{Event, LifecycleEvent, RequestDone, RequestKind};
+use crate::stats::gauges::{ActiveGuard, LiveGauges};
+use crate::stats::hub::{EventSink, StatsHub};
+use crate::stats::snapshot::Snapshot;
+
+/// Stats tick.
+pub const TICK: Duration = Duration::from_secs(1);
+/// How often the progress line is printed when there is no TUI.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// Grace for viewers to stop after cancellation.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+/// Capacity of each stats shard's event channel.
+pub const EVENT_BUFFER: usize = 65_536;
+
+/// Why the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `-duration` elapsed.
+    Duration,
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// Stopped by the embedding code (tests, TUI quit).
+    Requested,
+}
+
+/// What a finished run hands to the outputs.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The final snapshot.
+    pub snapshot: Snapshot,
+    /// The stream played, safe to print (no credentials, no query).
+    pub stream_url: String,
+    /// Engine name.
+    pub engine: &'static str,
+    /// Wall-clock start.
+    pub started_at: SystemTime,
+    /// Why it stopped.
+    pub stop_reason: StopReason,
+    /// Viewers active when the stop began.
+    pub active_at_end: u64,
+    /// Viewers stalled when the stop began.
+    pub stalled_at_end: u64,
+}
+
+/// Hooks for embedding a run (tests, future TUI): a stop token and a snapshot feed.
+#[derive(Debug, Clone, Default)]
+pub struct RunHooks {
+    /// Cancel to stop the run as if by signal.
+    pub stop: CancellationToken,
+    /// Receives every tick's snapshot.
+    pub snapshots: Option<watch::Sender<Option<Snapshot>>>,
+    /// Print progress lines to stderr.
+    pub progress: bool,
+}
+
+/// Build the HTTP settings every viewer shares from the config.
+pub fn http_settings(cfg: &Config, stream: &Url) -> Arc<HttpSettings> {
+    let mut headers = http::HeaderMap::new();
+    for h in &cfg.headers {
+        headers.append(h.name.clone(), h.value.clone());
+    }
+    let mut s = HttpSettings::new(cfg.timeout, cfg.user_agent.clone());
+    s.extra_headers = headers;
+    s.resolve = cfg.resolve;
+    s.resolve_host = stream.host_str().map(str::to_string);
+    s.insecure_tls = cfg.dangerous;
+    Arc::new(s)
+}
+
+/// Raise the soft open-files limit to the hard limit (each viewer holds a few sockets).
+pub fn raise_nofile_limit() -> Option<(u64, u64)> {
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return None;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+        Some((lim.rlim_cur, lim.rlim_max))
+    }
+}
+
+/// Start the built-in origin if the config has no URL; returns the stream URL.
+pub async fn resolve_target(cfg: &Config) -> Result<(Url, Option<OriginHandle>)> {
+    match &cfg.target {
+        Target::Url(u) => Ok((u.clone(), None)),
+        Target::Builtin => {
+            let handle = origin::start(origin::OriginConfig::default())
+                .await
+                .context("starting the built-in origin")?;
+            let url = Url::parse(&handle.master_url()).context("built-in origin URL")?;
+            Ok((url, Some(handle)))
+        }
+    }
+}
+
+/// Fetch the entry URL once so an unreachable stream fails fast (exit 1) instead of
+/// ramping a swarm of failing viewers. The request is reported to `sink` like any other,
+/// so counts still match the origin's log.
+pub async fn probe_stream(
+    settings: Arc<HttpSettings>,
+    url: &Url,
+    ua: &str,
+    sink: Option<&EventSink>,
+) -> Result<()> {
+    let mut conn = Connections::new(settings, ua.to_string());
+    let f = conn.get(url, None, true).await;
+    if let Some(sink) = sink {
+        sink.send(Event::Request(RequestDone {
+            kind: RequestKind::Master,
+            status: f.status,
+            ttfb: f.ttfb,
+            total: f.total,
+            bytes: f.bytes,
+            error: f.error,
+            redirects: f.redirects,
+            retry: false,
+        }));
+    }
+    if let Some(e) = f.error {
+        let status = f.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+        anyhow::bail!(
+            "the stream {} is not reachable: {}{status}; check the URL, -resolve and the origin",
+            redact_url(url),
+            e.as_str()
+        );
+    }
+    let body = f.body.unwrap_or_default();
+    crate::hls::parse(&body, &f.final_url).map_err(|e| {
+        anyhow::anyhow!(
+            "the stream {} is not a valid HLS playlist: {e}",
+            redact_url(url)
+        )
+    })?;
+    Ok(())
+}
+
+/// Run a swarm to completion.
+pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
+    raise_nofile_limit();
+    let (url, origin) = resolve_target(&cfg).await?;
+    if origin.is_some() {
+        eprintln!("hls-swarm: no URL given; playing the built-in origin at {url}");
+    }
+    let settings = http_settings(&cfg, &url);
+    let shards = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let mut hub = StatsHub::start(shards, EVENT_BUFFER);
+    probe_stream(settings.clone(), &url, &cfg.user_agent, Some(&hub.sink(0))).await?;
+    if cfg.dangerous {
+        tracing::warn!("--dangerous: TLS certificate verification is DISABLED");
+        eprintln!("hls-swarm: WARNING --dangerous: TLS certificate verification is disabled");
+    }
+
+    let params = Arc::new(ViewerParams {
+        url: url.clone(),
+        http: settings,
+        variant: cfg.variant,
+        seg_retry: cfg.seg_retry,
+        reconnect: cfg.reconnect,
+        startup_buffer: Duration::from_millis(1),
+        seed: cfg.seed,
+    });
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let gauges = Arc::new(LiveGauges::default());
+    let mut collector = Collector::new(cfg.clients, cfg.duration);
+    let cancel = CancellationToken::new();
+
+    // The ramp.
+    let ramp = {
+        let cfg = cfg.clone();
+        let params = params.clone();
+        let gauges = gauges.clone();
+        let cancel = cancel.clone();
+        let sinks: Vec<_> = (0..shards as u64).map(|i| hub.sink(i)).collect();
+        tokio::spawn(async move {
+            let schedule = RampSchedule::new(cfg.ramp_rate, cfg.ramp_jitter, cfg.seed);
+            let mut slots = JoinSet::new();
+            for i in 0..cfg.clients {
+                let at = start + schedule.start_offset(i);
+                tokio::select! {
+                    _ = sleep_until(at) => {}
+                    _ = cancel.cancelled() => break,
+                }
+                let id = cfg.client_id_offset + i;
+                let viewer = Viewer {
+                    id,
+                    user_agent: cfg.viewer_user_agent(id),
+                    params: params.clone(),
+                    sink: sinks[(id as usize) % sinks.len()].clone(),
+                    gauges: gauges.clone(),
+                    cancel: cancel.child_token(),
+                };
+                slots.spawn(viewer_slot(viewer));
+            }
+            drop(sinks);
+            while slots.join_next().await.is_some() {}
+        })
+    };
+
+    // Ticks until the end.
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let deadline = cfg.duration.map(|d| start + d);
+    let mut ticker = interval_at(start + TICK, TICK);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_progress = start;
+    let stop_reason = loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let snap = collector.tick(&hub, &gauges, start.elapsed(), false);
+                if hooks.progress && last_progress.elapsed() + Duration::from_millis(50) >= PROGRESS_EVERY {
+                    last_progress = Instant::now();
+                    eprintln!("{}", progress::line(&snap));
+                }
+                if let Some(tx) = &hooks.snapshots {
+                    tx.send_replace(Some(snap));
+                }
+            }
+            _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => break StopReason::Duration,
+            _ = sigint.recv() => break StopReason::Signal,
+            _ = sigterm.recv() => break StopReason::Signal,
+            _ = hooks.stop.cancelled() => break StopReason::Requested,
+        }
+    };
+
+    // Stop: record who was there, cancel, give viewers a grace, drain the stats.
+    let active_at_end = gauges.active();
+    let stalled_at_end = gauges.stalled();
+    let elapsed = start.elapsed();
+    cancel.cancel();
+    if stop_reason == StopReason::Signal {
+        eprintln!("hls-swarm: stopping (signal again to exit at once)");
+    }
+    let second_signal = tokio::select! {
+        _ = tokio::time::timeout(STOP_GRACE, ramp) => false,
+        _ = sigint.recv() => true,
+        _ = sigterm.recv() => true,
+    };
+    hub.close(if second_signal {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(500)
+    })
+    .await;
+    let mut snapshot = collector.tick(&hub, &gauges, elapsed, true);
+    snapshot.active = active_at_end;
+    snapshot.stalled = stalled_at_end;
+    if let Some(tx) = &hooks.snapshots {
+        tx.send_replace(Some(snapshot.clone()));
+    }
+    if let Some(o) = origin {
+        o.shutdown().await;
+    }
+    Ok(RunReport {
+        snapshot,
+        stream_url: redact_url(&url),
+        engine: "native",
+        started_at,
+        stop_reason,
+        active_at_end,
+        stalled_at_end,
+    })
+}
+
+/// One viewer slot: keeps a viewer running until the swarm stops, replacing it when it
+/// finishes (VOD end) or fails (after a backoff).
+async fn viewer_slot(viewer: Viewer) {
+    let sink = viewer.sink.clone();
+    let gauges = viewer.gauges.clone();
+    sink.send(Event::Lifecycle(LifecycleEvent::Started));
+    gauges.add_ramped();
+    let mut backoff = Backoff::standard(viewer.params.seed ^ viewer.id ^ 0xA5A5);
+    loop {
+        let began = Instant::now();
+        let exit = {
+            let _active = ActiveGuard::new(gauges.clone());
+            run_viewer(viewer.clone()).await
+        };
+        match exit {
+            ViewerExit::Cancelled => {
+                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: false }));
+                return;
+            }
+            ViewerExit::Finished => {
+                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: false }));
+                backoff.reset();
+            }
+            ViewerExit::Failed => {
+                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: true }));
+                backoff.healthy_for(began.elapsed());
+                let delay = backoff.next_delay();
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = viewer.cancel.cancelled() => return,
+                }
+            }
+        }
+        if viewer.cancel.is_cancelled() {
+            return;
+        }
+        sink.send(Event::Lifecycle(LifecycleEvent::Restarted));
+    }
+}

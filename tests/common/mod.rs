@@ -1,0 +1,109 @@
+//! Shared harness for integration tests: a built-in origin with an access log, a swarm run
+//! through the real CLI/config path, and access-log parsing.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hls_swarm::config::Config;
+use hls_swarm::origin::{self, FaultConfig, OriginConfig, OriginHandle};
+use hls_swarm::swarm::{self, RunHooks, RunReport};
+use serde::Deserialize;
+
+/// One access-log line.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogLine {
+    pub ts: f64,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub bytes: u64,
+    pub duration_ms: f64,
+    pub ua: String,
+    pub kind: String,
+}
+
+/// A running origin with its log file.
+pub struct Lab {
+    pub origin: OriginHandle,
+    pub log_path: PathBuf,
+    pub started_wall: SystemTime,
+    pub segment: Duration,
+    _dir: tempfile::TempDir,
+}
+
+impl Lab {
+    /// Start an origin with 1 s (or `segment`) segments and the given faults.
+    pub async fn start(segment: Duration, faults: FaultConfig) -> Lab {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log_path = dir.path().join("access.jsonl");
+        let started_wall = SystemTime::now();
+        let origin = origin::start(OriginConfig {
+            segment_duration: segment,
+            access_log: Some(log_path.clone()),
+            faults,
+            ..OriginConfig::default()
+        })
+        .await
+        .expect("origin starts");
+        Lab {
+            origin,
+            log_path,
+            started_wall,
+            segment,
+            _dir: dir,
+        }
+    }
+
+    /// The master playlist URL.
+    pub fn url(&self) -> String {
+        self.origin.master_url()
+    }
+
+    /// Shut the origin down and read its access log.
+    pub async fn finish(self) -> Vec<LogLine> {
+        let Lab {
+            origin,
+            log_path,
+            _dir,
+            ..
+        } = self;
+        origin.shutdown().await;
+        read_log(&log_path)
+    }
+}
+
+/// Parse a JSON Lines access log.
+pub fn read_log(path: &Path) -> Vec<LogLine> {
+    let text = std::fs::read_to_string(path).expect("access log");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad log line {l}: {e}")))
+        .collect()
+}
+
+/// Build a Config through the real CLI parser.
+pub fn config(args: &[&str]) -> Config {
+    let mut v = vec!["hls-swarm".to_string()];
+    v.extend(args.iter().map(|s| s.to_string()));
+    let cli = hls_swarm::cli::parse_from(v).expect("cli parses");
+    Config::from_args(&cli.run).unwrap_or_else(|e| panic!("config: {e}"))
+}
+
+/// Run a swarm to completion (its -duration must be set).
+pub async fn run(cfg: Config) -> RunReport {
+    swarm::run(Arc::new(cfg), RunHooks::default())
+        .await
+        .expect("run succeeds")
+}
+
+/// Access-log counts by kind.
+pub fn counts_by_kind(log: &[LogLine]) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for l in log {
+        *m.entry(l.kind.clone()).or_default() += 1;
+    }
+    m
+}

@@ -1,0 +1,121 @@
+//! Truth test: 200 native viewers × 30 s against the built-in origin (1 s segments).
+//! Per-kind request counts and bytes must equal the origin's access log exactly, with zero
+//! errors, and every viewer's playlist reloads must follow the RFC 8216 cadence.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use common::{Lab, config, counts_by_kind, run};
+use hls_swarm::origin::FaultConfig;
+use hls_swarm::stats::event::RequestKind;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_and_bytes_equal_the_access_log_and_reloads_follow_the_rfc() {
+    let lab = Lab::start(Duration::from_secs(1), FaultConfig::default()).await;
+    let url = lab.url();
+    let report = run(config(&[
+        &url,
+        "-clients",
+        "200",
+        "-ramp-rate",
+        "50",
+        "-variant",
+        "lowest",
+        "-duration",
+        "30s",
+    ]))
+    .await;
+    let start_wall = lab
+        .started_wall
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    let td = lab.segment.as_secs_f64();
+    let log = lab.finish().await;
+    let s = &report.snapshot;
+
+    // Exact equality per kind, and bytes.
+    let by_kind = counts_by_kind(&log);
+    for (kind, name) in [
+        (RequestKind::Master, "master"),
+        (RequestKind::Playlist, "playlist"),
+        (RequestKind::Segment, "segment"),
+    ] {
+        assert_eq!(
+            s.kind(kind).count,
+            by_kind.get(name).copied().unwrap_or(0),
+            "{name} requests: swarm vs access log"
+        );
+    }
+    assert_eq!(by_kind.get("other"), None, "no unexpected paths");
+    let served: u64 = log.iter().map(|l| l.bytes).sum();
+    assert_eq!(s.totals.total_bytes(), served, "bytes: swarm vs access log");
+    let seg_served: u64 = log
+        .iter()
+        .filter(|l| l.kind == "segment")
+        .map(|l| l.bytes)
+        .sum();
+    assert_eq!(s.kind(RequestKind::Segment).bytes, seg_served);
+
+    // Zero errors on both sides; everyone was there.
+    assert_eq!(
+        s.total_errors(),
+        0,
+        "swarm errors: {:?}",
+        s.errors_by_class()
+    );
+    assert!(log.iter().all(|l| l.status == 200), "non-200 in access log");
+    assert_eq!(s.peak_active, 200);
+    assert_eq!(report.active_at_end, 200);
+    assert_eq!(s.stalls(), 0, "no stalls against a healthy origin");
+    assert_eq!(s.startup.count, 200, "every viewer started playback");
+
+    // RFC 8216 §6.3.4 cadence per viewer and playlist: simulate the RFC schedule from the
+    // viewer's first load against the origin's timeline and compare the number of loads.
+    let mut loads: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for l in log.iter().filter(|l| l.kind == "playlist") {
+        loads
+            .entry((l.ua.clone(), l.path.clone()))
+            .or_default()
+            .push(l.ts);
+    }
+    assert_eq!(
+        loads.len(),
+        200,
+        "one media playlist per viewer with -variant lowest"
+    );
+    let generation = |t: f64| ((t - start_wall) / td).floor() as i64;
+    for ((ua, path), mut ts) in loads {
+        ts.sort_by(f64::total_cmp);
+        let (first, last) = (ts[0], ts[ts.len() - 1]);
+        let mut expected = 1;
+        let mut at = first;
+        let mut prev = generation(at);
+        let mut gap = td;
+        while at + gap <= last + 0.05 {
+            at += gap;
+            let g = generation(at);
+            gap = if g != prev { td } else { td / 2.0 };
+            prev = g;
+            expected += 1;
+        }
+        let n = ts.len() as i64;
+        assert!(
+            (n - expected).abs() <= 1,
+            "{ua} {path}: {n} loads, RFC cadence gives {expected}"
+        );
+        for w in ts.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(
+                gap >= td / 2.0 - 0.005,
+                "{ua} {path}: reload after only {gap:.3}s"
+            );
+            assert!(
+                gap <= td + 0.1,
+                "{ua} {path}: reload gap {gap:.3}s exceeds one target duration"
+            );
+        }
+    }
+}
