@@ -8,7 +8,7 @@
 #                           48 kHz, muxed as MPEG-TS;
 #   assets/gop-Us-video.ts  the same video stream alone (timestamps kept);
 #   assets/gop-Us-audio.ts  the same audio stream alone (timestamps kept).
-# The audio source is cut to floor(U*48000/1024 - 1) AAC frames of input so that the
+# The audio source is cut to ceil(U*48000/1024) - 1 AAC frames of input (46, 93) so that the
 # encoder (which adds one priming frame) ends with its last frame starting strictly
 # before U: repeated copies re-stamped by U then have strictly increasing DTS.
 set -eu

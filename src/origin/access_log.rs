@@ -14,7 +14,8 @@
 //! * `duration_ms`: arrival to end of body (or failure), float milliseconds;
 //! * `kind`: `master` | `playlist` | `segment` | `other`;
 //! * `complete`: whether the whole body was sent;
-//! * `fault`: `null`, `"delay"`, `"error"`, `"reset"`, `"slow"` (first applicable).
+//! * `fault`: `null`, or the injected faults joined with `+` in the order applied:
+//!   `delay`, `error`, `slow`, `reset` (e.g. `"delay+reset"`).
 //!
 //! The server only sends records over a channel; the thread serialises them into a
 //! buffered file, flushing at least once a second and on shutdown.
@@ -49,8 +50,8 @@ pub struct LogRecord {
     pub kind: &'static str,
     /// Whether the whole body was sent.
     pub complete: bool,
-    /// Injected fault, if any.
-    pub fault: Option<&'static str>,
+    /// Injected faults joined with `+` (`delay`, `error`, `slow`, `reset`), if any.
+    pub fault: Option<String>,
 }
 
 enum Msg {
@@ -62,12 +63,6 @@ enum Msg {
 #[derive(Debug, Clone)]
 pub struct AccessLogSender {
     tx: mpsc::Sender<Msg>,
-}
-
-impl std::fmt::Debug for Msg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Msg")
-    }
 }
 
 impl AccessLogSender {

@@ -2,6 +2,7 @@
 //! and hand their access-log record over when they end — plus the connection wrapper
 //! that turns an abort into a TCP reset.
 
+use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -43,10 +44,16 @@ impl PendingLog {
         }
     }
 
-    /// Notes an injected fault (the first one noted wins).
-    pub fn set_fault(&mut self, fault: &'static str) {
+    /// Notes an injected fault; several are joined with `+` (e.g. `delay+reset`).
+    pub fn add_fault(&mut self, fault: &'static str) {
         if let Some(r) = &mut self.record {
-            r.fault.get_or_insert(fault);
+            match &mut r.fault {
+                Some(f) => {
+                    f.push('+');
+                    f.push_str(fault);
+                }
+                None => r.fault = Some(fault.to_owned()),
+            }
         }
     }
 
@@ -55,7 +62,8 @@ impl PendingLog {
         if let (Some(mut r), Some(sink)) = (self.record.take(), &self.sink) {
             r.bytes = bytes;
             r.complete = complete;
-            r.duration_ms = self.arrived.elapsed().as_secs_f64() * 1e3;
+            // Microsecond resolution keeps the JSON short.
+            r.duration_ms = (self.arrived.elapsed().as_secs_f64() * 1e6).round() / 1e3;
             sink.send(r);
         }
     }
@@ -214,8 +222,6 @@ impl Body for OriginBody {
         SizeHint::with_exact((self.data.len() - self.sent.min(self.data.len())) as u64)
     }
 }
-
-use std::future::Future as _;
 
 /// A TCP stream that is closed with a reset (SO_LINGER 0, no FIN) once its abort flag
 /// is set by a body.

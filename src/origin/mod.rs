@@ -13,6 +13,8 @@
 //!   runtime through [`OriginHandle::faults`].
 //! * Access log ([`access_log`]): JSON Lines, one record per request, exact byte counts.
 
+#![warn(missing_docs)]
+
 pub mod access_log;
 pub mod asset;
 pub mod body;

@@ -290,11 +290,11 @@ async fn handle(
             .decide(k, arrived.saturating_duration_since(state.start))
     });
     if let Some(d) = decision.filter(|d| !d.delay.is_zero()) {
-        log.set_fault("delay");
+        log.add_fault("delay");
         tokio::time::sleep(d.delay).await;
     }
     if let Some(status) = decision.and_then(|d| d.error) {
-        log.set_fault("error");
+        log.add_fault("error");
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return Ok(reply(
             status,
@@ -333,10 +333,11 @@ async fn handle(
     };
     let rate = decision.and_then(|d| d.body_rate);
     let reset = decision.and_then(|d| d.reset_at);
+    if rate.is_some() && !head {
+        log.add_fault("slow");
+    }
     if reset.is_some() && !head {
-        log.set_fault("reset");
-    } else if rate.is_some() && !head {
-        log.set_fault("slow");
+        log.add_fault("reset");
     }
     log.set_status(StatusCode::OK.as_u16());
     let len = data.len();
