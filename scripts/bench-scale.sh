@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Scale benchmark: native viewers against the built-in origin in a separate process.
+# Scale benchmark: native viewers against the built-in origin running as a separate process.
 #
-# For each viewer count it reports the client's CPU-seconds per viewer-minute, its peak
-# RSS per viewer, the origin's CPU share, request/error/stall totals from the run's JSON,
-# and, once, wrk pulling the same segment bytes for a CPU-per-GB comparison.
+# For each viewer count: client CPU-seconds per viewer-minute and CPU share in the steady
+# state (after the ramp), client peak RSS per viewer, origin CPU share, CPU-seconds per GB
+# received, requests, errors and stalls (from the run's JSON). Then wrk pulls the same
+# segment bytes and its CPU per GB is printed for comparison.
 #
-#   scripts/bench-scale.sh [COUNTS...]        default: 1000 5000 10000
+#   scripts/bench-scale.sh [COUNTS...]            default: 1000 5000 10000
 #   STEADY=60 RAMP_RATE=500 scripts/bench-scale.sh 1000
 #
 # Traffic stays on 127.0.0.1. Everything started here is stopped by PID on exit.
@@ -14,70 +15,82 @@ cd "$(dirname "$0")/.."
 
 counts=("$@")
 [ "${#counts[@]}" -gt 0 ] || counts=(1000 5000 10000)
-STEADY=${STEADY:-60}          # seconds measured after the ramp
-RAMP_RATE=${RAMP_RATE:-500}   # viewers per second
+STEADY=${STEADY:-60}
+RAMP_RATE=${RAMP_RATE:-500}
 PORT=${PORT:-17080}
 SEG=${SEG:-2s}
 
 cargo build --release --quiet
-BIN=target/release/hls-swarm
+BIN=$PWD/target/release/hls-swarm
 ulimit -n "$(ulimit -Hn)" || true
 tmp=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 
 hz=$(getconf CLK_TCK)
-cpu_seconds() { # utime+stime of a pid, in seconds
-  awk -v hz="$hz" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
-}
+cpu_seconds() { awk -v hz="$hz" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
 hwm_kb() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
 
 "$BIN" origin --listen "127.0.0.1:$PORT" --segment-duration "$SEG" >"$tmp/origin.out" 2>&1 &
-opid=$!; pids+=("$opid")
-for _ in $(seq 50); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sleep 0.1; done
+opid=$!
+pids+=("$opid")
+for _ in $(seq 100); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sleep 0.1; done
 url="http://127.0.0.1:$PORT/master.m3u8"
 
-printf '%-8s %10s %14s %12s %12s %10s %10s %8s %8s\n' viewers run_s "cpu_s/view·min" rss_KB/view client_cpu% origin_cpu% req/s errors stalls
+printf '%-8s %6s %15s %13s %12s %12s %12s %9s %7s %7s\n' \
+  viewers run_s cpu_s/view-min rss_KB/view client_core origin_core cpu_s/GB req/s errors stalls
 for n in "${counts[@]}"; do
-  ramp=$(awk -v n="$n" -v r="$RAMP_RATE" 'BEGIN { printf "%d", n / r + 1 }')
-  dur=$((ramp + STEADY + 5))
-  o0=$(cpu_seconds "$opid")
+  ramp=$(( (n + RAMP_RATE - 1) / RAMP_RATE ))
+  dur=$((ramp + STEADY + 8))
   "$BIN" "$url" -clients "$n" -ramp-rate "$RAMP_RATE" -variant lowest -duration "${dur}s" \
-    --output "$tmp/run-$n.json" >"$tmp/run-$n.out" 2>"$tmp/run-$n.err" &
-  cpid=$!; pids+=("$cpid")
-  # Measure the steady state only: after the ramp, for STEADY seconds.
-  sleep $((ramp + 3))
-  c0=$(cpu_seconds "$cpid"); o1=$(cpu_seconds "$opid"); t0=$(date +%s.%N)
+    -log-format text --output "$tmp/run-$n.json" >"$tmp/run-$n.out" 2>"$tmp/run-$n.err" &
+  cpid=$!
+  pids+=("$cpid")
+  sleep $((ramp + 5))
+  c0=$(cpu_seconds "$cpid"); o0=$(cpu_seconds "$opid"); t0=$(date +%s.%N)
   sleep "$STEADY"
-  c1=$(cpu_seconds "$cpid"); o2=$(cpu_seconds "$opid"); t1=$(date +%s.%N)
+  c1=$(cpu_seconds "$cpid"); o1=$(cpu_seconds "$opid"); t1=$(date +%s.%N)
   hwm=$(hwm_kb "$cpid")
+  sleep 1
+  call=$(cpu_seconds "$cpid" 2>/dev/null || echo "$c1")
   wait "$cpid" || true
-  awk -v n="$n" -v c0="$c0" -v c1="$c1" -v o1="$o1" -v o2="$o2" -v t0="$t0" -v t1="$t1" -v hwm="$hwm" \
-      -v dur="$dur" -f /dev/stdin "$tmp/run-$n.json" <<'AWK'
-BEGIN { FS = "" }
-{ text = text $0 "\n" }
-END {
-  el = t1 - t0
-  cpu = (c1 - c0) / (n * el / 60)
-  # Minimal JSON picking: totals we print come from the report.
-  match(text, /"errors": \{[^}]*"total": [0-9]+/); e = substr(text, RSTART, RLENGTH); sub(/.*"total": /, "", e)
-  match(text, /"stalls": [0-9]+/); s = substr(text, RSTART, RLENGTH); sub(/.*: /, "", s)
-  reqs = 0; while (match(text, /"count": [0-9]+,\n *"errors"/)) { r = substr(text, RSTART, RLENGTH); sub(/"count": /, "", r); reqs += r + 0; text = substr(text, RSTART + RLENGTH) }
-  printf "%-8d %10d %14.4f %12.1f %12.1f %10.1f %10.0f %8s %8s\n", n, dur, cpu, hwm / n, 100 * (c1 - c0) / el, 100 * (o2 - o1) / el, reqs / dur, e, s
-}
-AWK
+  python3 - "$tmp/run-$n.json" "$n" "$c0" "$c1" "$o0" "$o1" "$t0" "$t1" "$hwm" "$call" <<'PY'
+import json, sys
+path, n, c0, c1, o0, o1, t0, t1, hwm, call = sys.argv[1:]
+n = int(n); c0, c1, o0, o1, t0, t1, hwm, call = map(float, (c0, c1, o0, o1, t0, t1, hwm, call))
+r = json.load(open(path))
+el = t1 - t0
+reqs = sum(k["count"] for k in r["requests"].values())
+gb = r["total_bytes"] / 1e9
+print(f"{n:<8d} {r['duration_seconds']:6.0f} {(c1 - c0) / (n * el / 60):15.4f} {hwm / n:13.1f} "
+      f"{(c1 - c0) / el:12.3f} {(o1 - o0) / el:12.3f} {call / gb if gb else 0:12.2f} "
+      f"{reqs / r['duration_seconds']:9.0f} {r['errors']['total']:7d} {r['playback']['stalls']:7d}")
+if r["viewers"]["peak_active"] != n:
+    print(f"  WARNING: peak active {r['viewers']['peak_active']} of {n}")
+PY
 done
 
-# wrk pulling segment bytes of the lowest variant, for CPU per GB.
 if command -v wrk >/dev/null 2>&1; then
-  seg=$(curl -s "http://127.0.0.1:$PORT/v0/playlist.m3u8" 2>/dev/null | grep -m1 '\.ts' || true)
-  if [ -n "$seg" ]; then
-    wrk -t1 -c50 -d10s "http://127.0.0.1:$PORT/v0/$seg" >"$tmp/wrk.out" 2>&1 &
-    wpid=$!; pids+=("$wpid")
-    sleep 1; w0=$(cpu_seconds "$wpid")
-    wait "$wpid" || true
-    echo "wrk: $(grep -E 'Transfer/sec|Requests/sec' "$tmp/wrk.out" | tr -s ' ' | tr '\n' ' ')"
-    echo "(compare client CPU-seconds per GB: run JSON total_bytes vs CPU; wrk CPU from /proc not available after exit: use 'perf stat' or time)"
-  fi
+  seg=$(python3 - "$PORT" <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v0/playlist.m3u8").read().decode()
+print([l for l in body.splitlines() if l.endswith(".ts")][-3])
+PY
+)
+  /usr/bin/time -f "%U %S" -o "$tmp/wrk.time" wrk -t1 -c64 -d15s "http://127.0.0.1:$PORT/v0/$seg" >"$tmp/wrk.out" 2>&1 || true
+  python3 - "$tmp/wrk.out" "$tmp/wrk.time" <<'PY'
+import re, sys
+out = open(sys.argv[1]).read()
+u, s = map(float, open(sys.argv[2]).read().split()[-2:])
+m = re.search(r"(\d+) requests in [\d.]+\w+, ([\d.]+)(\w+) read", out)
+scale = {"B": 1e-9, "KB": 1.024e-6, "MB": 1.048576e-3, "GB": 1.073741824}
+gb = float(m.group(2)) * scale[m.group(3)] if m else 0
+print(f"wrk (same segment, 64 keep-alive connections, 15 s): {gb:.2f} GB, {u + s:.2f} CPU-s, "
+      f"{(u + s) / gb if gb else 0:.2f} CPU-s/GB")
+PY
 fi

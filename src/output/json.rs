@@ -15,38 +15,8 @@ use crate::swarm::{RunReport, StopReason};
 /// Schema version of the JSON report.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// p50/p90/p95/p99/max/mean of a distribution, in seconds.
-#[derive(Debug, Serialize)]
-pub struct Dist {
-    /// Samples.
-    pub count: u64,
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 95th percentile.
-    pub p95: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Largest.
-    pub max: f64,
-    /// Mean.
-    pub mean: f64,
-}
-
-impl From<Percentiles> for Dist {
-    fn from(p: Percentiles) -> Self {
-        Dist {
-            count: p.count,
-            p50: p.p50,
-            p90: p.p90,
-            p95: p.p95,
-            p99: p.p99,
-            max: p.max,
-            mean: p.mean,
-        }
-    }
-}
+/// p50/p90/p95/p99/max/mean of a distribution, in seconds (serialised as is).
+pub type Dist = Percentiles;
 
 /// Viewer counts.
 #[derive(Debug, Serialize)]
@@ -197,8 +167,8 @@ impl Report {
                         errors: ks.errors,
                         retries: ks.retries,
                         bytes: ks.bytes,
-                        ttfb_seconds: ks.ttfb.into(),
-                        download_seconds: ks.download.into(),
+                        ttfb_seconds: ks.ttfb,
+                        download_seconds: ks.download,
                     },
                 )
             })
@@ -242,9 +212,9 @@ impl Report {
                 peak_stalled: s.peak_stalled,
                 rebuffer_ratio: s.rebuffer_ratio(),
                 played_seconds: t.played.as_secs_f64(),
-                startup_seconds: s.startup.into(),
-                live_latency_seconds: s.live_latency.into(),
-                stall_duration_seconds: s.stall_durations.into(),
+                startup_seconds: s.startup,
+                live_latency_seconds: s.live_latency,
+                stall_duration_seconds: s.stall_durations,
                 segments_expired: t.segments_expired,
                 segments_skipped: t.segments_skipped,
             },
