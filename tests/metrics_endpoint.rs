@@ -79,6 +79,8 @@ async fn readiness_is_truthful_and_a_live_scrape_passes_promtool() {
     let (status, body) = get(swarm.addr, "/readyz").await;
     assert_eq!((status, body.as_str()), (503, "starting\n"));
     swarm.ready(Duration::from_secs(20)).await;
+    assert_eq!(get(swarm.addr, "/ready").await.0, 200, "Go-era alias");
+    assert_eq!(get(swarm.addr, "/health").await.0, 200, "Go-era alias");
     // Let segments flow so every family has data.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let (text, samples) = swarm.scrape().await;

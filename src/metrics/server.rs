@@ -1,5 +1,5 @@
-//! The HTTP endpoint: `/metrics`, `/healthz`, `/readyz`, served with hyper from the
-//! latest Snapshot on the run's snapshot feed.
+//! The HTTP endpoint: `/metrics`, `/healthz`, `/readyz` (also as `/health`, `/ready`),
+//! served with hyper from the latest Snapshot on the run's snapshot feed.
 //!
 //! Readiness is read from that snapshot: ready while at least one viewer slot has been
 //! started by the ramp and the run is not stopping. Before the first tick (about 1 s after
@@ -198,8 +198,9 @@ fn handle(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
             r
         }
-        "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/readyz" => match Readiness::of(state.snapshots.borrow().as_ref()) {
+        // /health and /ready: the spellings go-ffmpeg-hls-swarm also answered.
+        "/healthz" | "/health" => text(StatusCode::OK, "ok\n"),
+        "/readyz" | "/ready" => match Readiness::of(state.snapshots.borrow().as_ref()) {
             Readiness::Ready => text(StatusCode::OK, "ready\n"),
             Readiness::Starting => text(StatusCode::SERVICE_UNAVAILABLE, "starting\n"),
             Readiness::Stopping => text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n"),
