@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=()
 command -v ffmpeg >/dev/null 2>&1 || pkgs+=(ffmpeg)
+# promtool and prometheus: the metrics tests (promtool check/test, a real scrape).
+command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus)
 if [ "${#pkgs[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -38,6 +38,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once per process, so the size gap between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a swarm (the default when no subcommand is given).
@@ -154,6 +156,16 @@ pub struct RunArgs {
     /// Seed for the ramp jitter and backoff (reproducible runs).
     #[arg(long, value_name = "N", default_value = "1")]
     pub seed: String,
+
+    /// Prometheus endpoint (/metrics, /healthz, /readyz) listen address, or "off".
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:17091")]
+    pub metrics: String,
+
+    /// Also export per-viewer series (client_id label) for the first 1000 viewers.
+    /// Adds 7 series per viewer: mind Prometheus cardinality.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub prom_client_metrics: bool,
 }
 
 /// Rewrite Go-style single-dash long flags (`-clients`, `-tui=false`) to `--clients`.

@@ -2,7 +2,7 @@
 //! value is reported at once, each message naming the flag and the fix.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -121,6 +121,10 @@ pub struct Config {
     pub slo: Slo,
     /// Seed for jitter and backoff.
     pub seed: u64,
+    /// Metrics endpoint address; `None` = `-metrics off`.
+    pub metrics: Option<SocketAddr>,
+    /// Export per-viewer series (`-prom-client-metrics`).
+    pub prom_client_metrics: bool,
 }
 
 /// All problems found in the flags, one message each.
@@ -364,6 +368,13 @@ impl Config {
             }
         };
         let seed = check!(parse_count("-seed", &a.seed, 0, u64::MAX));
+        let metrics = check!(parse_metrics_addr(&a.metrics));
+        if a.prom_client_metrics && matches!(metrics, Some(None)) {
+            errs.push(
+                "-prom-client-metrics needs the metrics endpoint; drop -metrics off or the flag"
+                    .into(),
+            );
+        }
         let slo = Slo {
             min_active_ratio: opt(&mut errs, &a.slo_min_active_ratio, |s| {
                 s.parse::<f64>()
@@ -406,6 +417,7 @@ impl Config {
             Some(seg_retry),
             Some(log_format),
             Some(seed),
+            Some(metrics),
         ) = (
             target,
             clients,
@@ -419,6 +431,7 @@ impl Config {
             seg_retry,
             log_format,
             seed,
+            metrics,
         )
         else {
             return Err(ConfigErrors(vec![
@@ -447,6 +460,8 @@ impl Config {
             output: a.output.clone(),
             slo,
             seed,
+            metrics,
+            prom_client_metrics: a.prom_client_metrics,
         })
     }
 
@@ -484,6 +499,29 @@ fn parse_count(flag: &str, s: &str, min: u64, max: u64) -> Result<u64, String> {
             min.max(1)
         )),
     }
+}
+
+/// Parse `-metrics`: `off`, `IP:PORT`, `[IPv6]:PORT`, `:PORT` (all interfaces, as Go
+/// spells it) or `localhost:PORT`.
+pub fn parse_metrics_addr(s: &str) -> Result<Option<SocketAddr>, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let bad = || {
+        format!(
+            "-metrics: '{s}' is not a listen address (e.g. -metrics 0.0.0.0:17091, -metrics 127.0.0.1:0, -metrics off)"
+        )
+    };
+    if let Some(port) = s.strip_prefix(':') {
+        let port = port.parse::<u16>().map_err(|_| bad())?;
+        return Ok(Some(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))));
+    }
+    if let Some(port) = s.strip_prefix("localhost:") {
+        let port = port.parse::<u16>().map_err(|_| bad())?;
+        return Ok(Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port))));
+    }
+    s.parse::<SocketAddr>().map(Some).map_err(|_| bad())
 }
 
 fn parse_stream_url(s: &str) -> Result<Target, String> {
@@ -621,6 +659,41 @@ mod tests {
         let u = Url::parse("https://user:pw@h:8443/a/b.m3u8?token=x#f")
             .unwrap_or_else(|_| unreachable!());
         assert_eq!(redact_url(&u), "https://h:8443/a/b.m3u8");
+    }
+
+    #[test]
+    fn metrics_addresses() {
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.metrics, Some(SocketAddr::from(([0, 0, 0, 0], 17091))));
+        assert!(!c.prom_client_metrics);
+        let c = cfg(&["-metrics", "off"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.metrics, None);
+        assert_eq!(
+            parse_metrics_addr(":9000"),
+            Ok(Some(SocketAddr::from(([0, 0, 0, 0], 9000))))
+        );
+        assert_eq!(
+            parse_metrics_addr("localhost:0"),
+            Ok(Some(SocketAddr::from(([127, 0, 0, 1], 0))))
+        );
+        assert_eq!(
+            parse_metrics_addr("[::1]:17091"),
+            Ok(Some(
+                "[::1]:17091".parse().unwrap_or_else(|_| unreachable!())
+            ))
+        );
+        for bad in ["17091", "host:1", "1.2.3.4:99999", ""] {
+            let e = parse_metrics_addr(bad).err().unwrap_or_default();
+            assert!(e.contains("-metrics"), "{bad}: {e}");
+        }
+        let c = cfg(&["-prom-client-metrics", "-metrics", "127.0.0.1:0"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.prom_client_metrics);
+        let e = cfg(&["-prom-client-metrics", "-metrics", "off", "-clients", "x"])
+            .err()
+            .unwrap_or_else(|| panic!("must fail"));
+        assert_eq!(e.0.len(), 2, "{e}");
+        assert!(e.to_string().contains("-prom-client-metrics"));
     }
 
     #[test]

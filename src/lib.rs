@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod hls;
+pub mod metrics;
 pub mod origin;
 pub mod output;
 pub mod player;
@@ -84,8 +85,18 @@ pub async fn run(cli: Cli) -> ExitCode {
         };
     }
 
+    // The metrics endpoint binds before anything else starts, so a taken port is an
+    // error here (exit 1) and not a silent gap in the dashboards.
+    let (snapshots, metrics) = match start_metrics(&cfg).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
     let hooks = swarm::RunHooks {
         progress: true,
+        snapshots,
         ..Default::default()
     };
     let report = match swarm::run(cfg.clone(), hooks).await {
@@ -95,7 +106,28 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    finish(&cfg, &report)
+    let code = finish(&cfg, &report);
+    if let Some(m) = metrics {
+        m.shutdown().await;
+    }
+    code
+}
+
+/// Start the metrics endpoint of `cfg` (none with `-metrics off`) and return the snapshot
+/// feed the swarm publishes to.
+pub async fn start_metrics(
+    cfg: &Config,
+) -> anyhow::Result<(
+    Option<tokio::sync::watch::Sender<Option<stats::snapshot::Snapshot>>>,
+    Option<metrics::MetricsServer>,
+)> {
+    let Some(addr) = cfg.metrics else {
+        return Ok((None, None));
+    };
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    let server = metrics::MetricsServer::start(addr, rx, metrics::Info::new(cfg)).await?;
+    eprintln!("hls-swarm: Prometheus metrics on {}", server.url());
+    Ok((Some(tx), Some(server)))
 }
 
 /// Write the summary and reports of a finished run and pick the exit code.

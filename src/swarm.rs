@@ -30,6 +30,7 @@ use crate::stats::event::{Event, LifecycleEvent, RequestDone, RequestKind};
 use crate::stats::gauges::{ActiveGuard, LiveGauges};
 use crate::stats::hub::{EventSink, StatsHub};
 use crate::stats::snapshot::Snapshot;
+use crate::stats::viewers::{MAX_VIEWER_SERIES, SERIES_PER_VIEWER, ViewerTable};
 
 /// Stats tick.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -205,6 +206,17 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let start = Instant::now();
     let gauges = Arc::new(LiveGauges::default());
     let mut collector = Collector::new(cfg.clients, cfg.duration);
+    let viewer_table = cfg
+        .prom_client_metrics
+        .then(|| Arc::new(ViewerTable::new(cfg.client_id_offset, cfg.clients)));
+    if let Some(t) = &viewer_table {
+        collector.set_viewers(t.clone());
+        eprintln!(
+            "hls-swarm: WARNING -prom-client-metrics: {} per-viewer series ({SERIES_PER_VIEWER} for each of {} viewers, capped at {MAX_VIEWER_SERIES}); mind Prometheus cardinality",
+            SERIES_PER_VIEWER * t.len() as u64,
+            t.len()
+        );
+    }
     let cancel = CancellationToken::new();
 
     // The ramp.
@@ -214,6 +226,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         let gauges = gauges.clone();
         let cancel = cancel.clone();
         let sinks: Vec<_> = (0..shards as u64).map(|i| hub.sink(i)).collect();
+        let viewer_table = viewer_table.clone();
         tokio::spawn(async move {
             let schedule = RampSchedule::new(cfg.ramp_rate, cfg.ramp_jitter, cfg.seed);
             let mut slots = JoinSet::new();
@@ -228,7 +241,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                     id,
                     user_agent: cfg.viewer_user_agent(id),
                     params: params.clone(),
-                    sink: sinks[(id as usize) % sinks.len()].clone(),
+                    sink: sinks[(id as usize) % sinks.len()]
+                        .for_viewer(viewer_table.as_ref().and_then(|t| t.cell(id))),
                     gauges: gauges.clone(),
                     cancel: cancel.child_token(),
                 };
@@ -266,6 +280,14 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     };
 
     // Stop: record who was there, cancel, give viewers a grace, drain the stats.
+    if let Some(tx) = &hooks.snapshots {
+        // Readiness turns false as the stop begins, not after the grace.
+        tx.send_modify(|s| {
+            if let Some(s) = s {
+                s.stopping = true;
+            }
+        });
+    }
     let active_at_end = gauges.active();
     let stalled_at_end = gauges.stalled();
     let elapsed = start.elapsed();

@@ -104,7 +104,7 @@ fn unreachable_stream_exits_1_with_a_clear_error() {
         .expect("addr")
         .port();
     let url = format!("http://127.0.0.1:{port}/master.m3u8");
-    let o = swarm(&[&url, "-clients", "1", "-duration", "2s"]);
+    let o = swarm(&[&url, "-clients", "1", "-duration", "2s", "-metrics", "off"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("not reachable"), "{}", stderr(&o));
 }

@@ -24,7 +24,15 @@ fn sigterm_mid_run_writes_summary_and_json_and_exits_within_5s() {
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("report.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_hls-swarm"))
-        .args(["-clients", "5", "-ramp-rate", "10", "--output"])
+        .args([
+            "-clients",
+            "5",
+            "-ramp-rate",
+            "10",
+            "-metrics",
+            "127.0.0.1:0",
+            "--output",
+        ])
         .arg(&json)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

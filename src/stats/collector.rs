@@ -12,6 +12,7 @@ use super::event::RequestKind;
 use super::gauges::LiveGauges;
 use super::hub::{PipelineCounters, StatsHub};
 use super::snapshot::{KindSummary, Percentiles, Snapshot, WINDOWS, WindowRates, ratio};
+use super::viewers::ViewerTable;
 
 /// Trailing window for the "recent" latency percentiles.
 pub const RECENT_WINDOW: usize = 30;
@@ -42,6 +43,7 @@ pub struct Collector {
     recent_download: VecDeque<Histogram<u64>>,
     peak_active: u64,
     peak_stalled: u64,
+    viewers: Option<Arc<ViewerTable>>,
 }
 
 impl Collector {
@@ -59,7 +61,13 @@ impl Collector {
             recent_download: VecDeque::new(),
             peak_active: 0,
             peak_stalled: 0,
+            viewers: None,
         }
+    }
+
+    /// Copy this per-viewer table into every snapshot (`-prom-client-metrics`).
+    pub fn set_viewers(&mut self, table: Arc<ViewerTable>) {
+        self.viewers = Some(table);
     }
 
     /// Fold in what the hub gathered since the last tick and produce a snapshot as of
@@ -191,6 +199,11 @@ impl Collector {
             events_offered: counters.offered(),
             events_dropped: counters.dropped(),
             totals: Arc::new(self.cumulative.clone()),
+            viewers: self
+                .viewers
+                .as_ref()
+                .map(|t| Arc::from(t.figures()))
+                .unwrap_or_else(|| Arc::from(Vec::new())),
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::accumulator::Accumulator;
 use super::event::Event;
+use super::viewers::ViewerCell;
 
 /// Counts of events offered to and dropped by the pipeline.
 #[derive(Debug, Default)]
@@ -43,14 +44,27 @@ impl PipelineCounters {
 pub struct EventSink {
     tx: mpsc::Sender<Event>,
     counters: Arc<PipelineCounters>,
+    /// This viewer's `-prom-client-metrics` cell, updated before the lossy channel.
+    viewer: Option<Arc<ViewerCell>>,
 }
 
 impl EventSink {
     /// Offer an event; if the shard's channel is full, drop it and count the drop.
     pub fn send(&self, ev: Event) {
+        if let Some(cell) = &self.viewer {
+            cell.observe(&ev);
+        }
         self.counters.offered.fetch_add(1, Ordering::Relaxed);
         if self.tx.try_send(ev).is_err() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// This sink, also keeping one viewer's per-viewer figures (`None`: no cell).
+    pub fn for_viewer(&self, cell: Option<Arc<ViewerCell>>) -> EventSink {
+        EventSink {
+            viewer: cell,
+            ..self.clone()
         }
     }
 }
@@ -104,6 +118,7 @@ impl StatsHub {
         EventSink {
             tx: shard.tx.clone(),
             counters: self.counters.clone(),
+            viewer: None,
         }
     }
 

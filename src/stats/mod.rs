@@ -10,3 +10,4 @@ pub mod event;
 pub mod gauges;
 pub mod hub;
 pub mod snapshot;
+pub mod viewers;

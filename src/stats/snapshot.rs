@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::accumulator::Accumulator;
 use super::event::{ErrorClass, RequestKind};
+use super::viewers::ViewerFigures;
 
 /// Percentiles of a duration distribution, in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -126,6 +127,8 @@ pub struct Snapshot {
     pub events_dropped: u64,
     /// Cumulative totals (histograms included) for sinks that need raw buckets.
     pub totals: Arc<Accumulator>,
+    /// Per-viewer figures (`-prom-client-metrics`, capped); empty when off.
+    pub viewers: Arc<[ViewerFigures]>,
 }
 
 impl Snapshot {

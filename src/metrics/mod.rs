@@ -1,0 +1,10 @@
+//! The Prometheus endpoint (`-metrics ADDR`): [`server`] serves `/metrics`, `/healthz`
+//! and `/readyz`; [`render`] turns one tick's Snapshot into the `hls_swarm_*` families
+//! documented in docs/metrics.md; [`text`] writes (and reads back) the text format.
+
+pub mod render;
+pub mod server;
+pub mod text;
+
+pub use render::Info;
+pub use server::{MetricsServer, Readiness};

@@ -1,0 +1,828 @@
+//! Every `hls_swarm_*` family, rendered from one tick's Snapshot. Nothing is computed
+//! here beyond unit conversion and reading bucket counts out of the cumulative HDR
+//! histograms (DESIGN.md principle 3); windows, rates and percentiles come from Stats.
+//! docs/metrics.md documents each family; keep the two in step.
+
+use hdrhistogram::Histogram;
+
+use super::text::{Exposition, Kind};
+use crate::config::{Config, Target, redact_url};
+use crate::stats::event::{ErrorClass, RequestKind};
+use crate::stats::snapshot::{Percentiles, Snapshot};
+
+/// Upper bounds (seconds) of the request TTFB and duration histograms.
+pub const REQUEST_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Upper bounds (seconds) of the startup histogram.
+pub const STARTUP_BUCKETS: [f64; 12] = [
+    0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0,
+];
+/// Upper bounds (seconds) of the stall-duration histogram.
+pub const STALL_BUCKETS: [f64; 11] = [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0];
+/// Upper bounds (seconds) of the live-latency histogram.
+pub const LIVE_LATENCY_BUCKETS: [f64; 14] = [
+    1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 30.0, 45.0, 60.0, 120.0,
+];
+/// The bucket layout go-ffmpeg-hls-swarm used for `hls_swarm_inferred_latency_seconds`.
+pub const GO_INFERRED_BUCKETS: [f64; 13] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The constant labels of `hls_swarm_info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    /// hls-swarm version.
+    pub version: String,
+    /// Engine name.
+    pub engine: String,
+    /// The stream, without credentials, query or fragment; `builtin` for the built-in
+    /// origin.
+    pub stream: String,
+}
+
+impl Info {
+    /// The info labels of a run of `cfg`.
+    pub fn new(cfg: &Config) -> Self {
+        Info {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            // The native engine is the only one so far; an engine flag sets this.
+            engine: "native".to_string(),
+            stream: match &cfg.target {
+                Target::Url(u) => redact_url(u),
+                Target::Builtin => "builtin".to_string(),
+            },
+        }
+    }
+}
+
+/// Cumulative bucket counts of `h` (µs) at `bounds` (seconds). A recorded value counts
+/// toward a bound when the bottom of its HDR bucket is at or below it: a value equal to a
+/// bound is always inside (`le` is inclusive), and values above it by less than the
+/// histogram's resolution (3 significant figures, < 0.1 %) may be too.
+pub fn buckets(h: &Histogram<u64>, bounds: &[f64]) -> Vec<(f64, u64)> {
+    let mut per = vec![0u64; bounds.len()];
+    if !h.is_empty() {
+        for v in h.iter_recorded() {
+            let secs = h.lowest_equivalent(v.value_iterated_to()) as f64 / 1e6;
+            if let Some(i) = bounds.iter().position(|b| secs <= *b) {
+                per[i] += v.count_at_value();
+            }
+        }
+    }
+    let mut run = 0;
+    bounds
+        .iter()
+        .zip(per)
+        .map(|(b, n)| {
+            run += n;
+            (*b, run)
+        })
+        .collect()
+}
+
+/// Sum of a histogram's samples in seconds (mean × count, at the histogram's resolution).
+fn sum_seconds(h: &Histogram<u64>) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        h.mean() * h.len() as f64 / 1e6
+    }
+}
+
+fn histogram_series(
+    e: &mut Exposition,
+    name: &str,
+    labels: &[(&str, &str)],
+    h: &Histogram<u64>,
+    bounds: &[f64],
+) {
+    e.histogram(name, labels, &buckets(h, bounds), sum_seconds(h), h.len());
+}
+
+/// Families that exist before the first tick (the run is starting).
+pub fn render_starting(info: &Info) -> String {
+    let mut e = Exposition::new();
+    write_info(&mut e, info);
+    e.finish()
+}
+
+fn write_info(e: &mut Exposition, info: &Info) {
+    e.family(
+        "hls_swarm_info",
+        Kind::Gauge,
+        "Constant 1; labels name the version, engine and stream (no credentials, no query).",
+    );
+    e.sample(
+        "hls_swarm_info",
+        &[
+            ("version", &info.version),
+            ("engine", &info.engine),
+            ("stream", &info.stream),
+        ],
+        1.0,
+    );
+}
+
+/// The whole exposition for one snapshot.
+pub fn render(s: &Snapshot, info: &Info) -> String {
+    let mut e = Exposition::new();
+    write_info(&mut e, info);
+    run_families(&mut e, s);
+    viewer_families(&mut e, s);
+    request_families(&mut e, s);
+    throughput_families(&mut e, s);
+    latency_families(&mut e, s);
+    playback_families(&mut e, s);
+    pipeline_families(&mut e, s);
+    client_families(&mut e, s);
+    e.finish()
+}
+
+fn run_families(e: &mut Exposition, s: &Snapshot) {
+    let g = Kind::Gauge;
+    e.single(
+        "hls_swarm_target_clients",
+        g,
+        "Target viewer count (-clients).",
+        s.target as f64,
+    );
+    let duration = s.duration.map_or(0.0, |d| d.as_secs_f64());
+    e.single(
+        "hls_swarm_test_duration_seconds",
+        g,
+        "Configured run length (-duration); 0 = until stopped.",
+        duration,
+    );
+    e.single(
+        "hls_swarm_test_elapsed_seconds",
+        g,
+        "Time since the run started.",
+        s.elapsed.as_secs_f64(),
+    );
+    let remaining = s
+        .duration
+        .map_or(-1.0, |d| d.saturating_sub(s.elapsed).as_secs_f64());
+    e.single(
+        "hls_swarm_test_remaining_seconds",
+        g,
+        "Time left of -duration; -1 = until stopped.",
+        remaining,
+    );
+    let progress = if s.target == 0 {
+        0.0
+    } else {
+        s.ramped as f64 / s.target as f64
+    };
+    e.single(
+        "hls_swarm_ramp_progress",
+        g,
+        "Viewer slots the ramp has started / target (0..1).",
+        progress,
+    );
+}
+
+fn viewer_families(e: &mut Exposition, s: &Snapshot) {
+    let (g, c) = (Kind::Gauge, Kind::Counter);
+    let t = &s.totals;
+    e.single(
+        "hls_swarm_active_clients",
+        g,
+        "Viewers running now.",
+        s.active as f64,
+    );
+    e.single(
+        "hls_swarm_stalled_clients",
+        g,
+        "Viewers whose playhead is stalled now (buffer empty).",
+        s.stalled as f64,
+    );
+    e.single(
+        "hls_swarm_peak_active_clients",
+        g,
+        "Most viewers active at once so far (tick resolution).",
+        s.peak_active as f64,
+    );
+    e.single(
+        "hls_swarm_client_starts_total",
+        c,
+        "Viewer slots started by the ramp.",
+        t.viewers_started as f64,
+    );
+    e.single(
+        "hls_swarm_client_restarts_total",
+        c,
+        "Viewers replaced (VOD end) or respawned after a failure.",
+        t.restarts as f64,
+    );
+    e.family(
+        "hls_swarm_client_exits_total",
+        c,
+        "Viewer runs that ended, by category: success (clean end or stopped by the swarm) or error.",
+    );
+    e.sample(
+        "hls_swarm_client_exits_total",
+        &[("category", "success")],
+        t.exits_clean as f64,
+    );
+    e.sample(
+        "hls_swarm_client_exits_total",
+        &[("category", "error")],
+        t.exits_failure as f64,
+    );
+    e.single(
+        "hls_swarm_reconnections_total",
+        c,
+        "Connections re-established after a connection error.",
+        t.reconnects as f64,
+    );
+}
+
+fn request_families(e: &mut Exposition, s: &Snapshot) {
+    let (g, c) = (Kind::Gauge, Kind::Counter);
+    let t = &s.totals;
+    let count = |k: RequestKind| t.kind(k).count as f64;
+    e.single(
+        "hls_swarm_manifest_requests_total",
+        c,
+        "Playlist requests finished (multivariant and media playlists).",
+        count(RequestKind::Master) + count(RequestKind::Playlist),
+    );
+    e.single(
+        "hls_swarm_segment_requests_total",
+        c,
+        "Media segment requests finished (LL-HLS parts are kind=\"part\" in hls_swarm_requests_total).",
+        count(RequestKind::Segment),
+    );
+    e.single(
+        "hls_swarm_init_requests_total",
+        c,
+        "Initialisation section (EXT-X-MAP) requests finished.",
+        count(RequestKind::Init),
+    );
+    let w1 = s.window(1);
+    let rps = |k: RequestKind| w1.requests_per_second[k.index()];
+    e.single(
+        "hls_swarm_manifest_requests_per_second",
+        g,
+        "Playlist requests finished per second over the last 1 s tick.",
+        rps(RequestKind::Master) + rps(RequestKind::Playlist),
+    );
+    e.single(
+        "hls_swarm_segment_requests_per_second",
+        g,
+        "Segment requests finished per second over the last 1 s tick.",
+        rps(RequestKind::Segment),
+    );
+    per_kind(
+        e,
+        "hls_swarm_requests_total",
+        "Requests finished (successful or not), by kind.",
+        |k| t.kind(k).count as f64,
+    );
+    per_kind(
+        e,
+        "hls_swarm_request_errors_total",
+        "Requests failed, by kind.",
+        |k| t.kind(k).errors as f64,
+    );
+    per_kind(
+        e,
+        "hls_swarm_request_retries_total",
+        "Requests that were retries of a failed one, by kind.",
+        |k| t.kind(k).retries as f64,
+    );
+    e.family(
+        "hls_swarm_errors_total",
+        c,
+        "Requests failed, by error class (timeout, refused, reset, dns, tls, http_4xx, http_5xx, truncated, other).",
+    );
+    for class in ErrorClass::ALL {
+        e.sample(
+            "hls_swarm_errors_total",
+            &[("error_class", class.as_str())],
+            t.errors_of(class) as f64,
+        );
+    }
+    e.family(
+        "hls_swarm_http_errors_total",
+        c,
+        "Requests answered with an HTTP error status (>= 400), by status code.",
+    );
+    for (status, n) in &t.by_status {
+        e.sample(
+            "hls_swarm_http_errors_total",
+            &[("status_code", &status.to_string())],
+            *n as f64,
+        );
+    }
+    e.single(
+        "hls_swarm_timeouts_total",
+        c,
+        "Requests that failed with no response or body within -timeout.",
+        t.errors_of(ErrorClass::Timeout) as f64,
+    );
+    e.single(
+        "hls_swarm_redirects_total",
+        c,
+        "HTTP redirects followed.",
+        t.redirects as f64,
+    );
+    e.single(
+        "hls_swarm_error_rate",
+        g,
+        "Failed / finished requests over the last 30 s (0 when idle).",
+        s.window(30).error_rate,
+    );
+}
+
+fn per_kind(e: &mut Exposition, name: &str, help: &str, v: impl Fn(RequestKind) -> f64) {
+    e.family(name, Kind::Counter, help);
+    for k in RequestKind::ALL {
+        e.sample(name, &[("kind", k.as_str())], v(k));
+    }
+}
+
+fn throughput_families(e: &mut Exposition, s: &Snapshot) {
+    let (g, c) = (Kind::Gauge, Kind::Counter);
+    let t = &s.totals;
+    e.single(
+        "hls_swarm_bytes_downloaded_total",
+        c,
+        "Response body bytes received, all kinds.",
+        t.total_bytes() as f64,
+    );
+    per_kind(
+        e,
+        "hls_swarm_response_bytes_total",
+        "Response body bytes received, by kind.",
+        |k| t.kind(k).bytes as f64,
+    );
+    e.single(
+        "hls_swarm_segment_bytes_downloaded_total",
+        c,
+        "Segment and LL-HLS part body bytes received (measured, not looked up).",
+        (t.kind(RequestKind::Segment).bytes + t.kind(RequestKind::Part).bytes) as f64,
+    );
+    e.single(
+        "hls_swarm_throughput_bytes_per_second",
+        g,
+        "Body bytes per second, all kinds, over the last 1 s tick.",
+        s.window(1).bytes_per_second,
+    );
+    for (w, help) in [
+        (1, "Segment body bytes per second over the last 1 s."),
+        (30, "Segment body bytes per second over the last 30 s."),
+        (60, "Segment body bytes per second over the last 60 s."),
+        (300, "Segment body bytes per second over the last 300 s."),
+    ] {
+        e.single(
+            &format!("hls_swarm_segment_throughput_{w}s_bytes_per_second"),
+            g,
+            help,
+            s.window(w).segment_bytes_per_second,
+        );
+    }
+}
+
+fn latency_families(e: &mut Exposition, s: &Snapshot) {
+    let g = Kind::Gauge;
+    let recent: &Percentiles = &s.recent_segment_download;
+    for (q, v) in [
+        ("p50", recent.p50),
+        ("p95", recent.p95),
+        ("p99", recent.p99),
+        ("max", recent.max),
+    ] {
+        e.single(
+            &format!("hls_swarm_inferred_latency_{q}_seconds"),
+            g,
+            &format!(
+                "{q} of the segment download time (request start to last body byte) over the last 30 s; measured, the name is kept for compatibility."
+            ),
+            v,
+        );
+    }
+    let t = &s.totals;
+    e.family(
+        "hls_swarm_inferred_latency_seconds",
+        Kind::Histogram,
+        "Segment download time of successful segments, whole run, in go-ffmpeg-hls-swarm's bucket layout (same data as hls_swarm_request_duration_seconds{kind=\"segment\"}).",
+    );
+    histogram_series(
+        e,
+        "hls_swarm_inferred_latency_seconds",
+        &[],
+        &t.kind(RequestKind::Segment).total,
+        &GO_INFERRED_BUCKETS,
+    );
+    e.family(
+        "hls_swarm_request_ttfb_seconds",
+        Kind::Histogram,
+        "Request start (connect included) to response head, by kind; successful and HTTP-error responses.",
+    );
+    for k in RequestKind::ALL {
+        histogram_series(
+            e,
+            "hls_swarm_request_ttfb_seconds",
+            &[("kind", k.as_str())],
+            &t.kind(k).ttfb,
+            &REQUEST_BUCKETS,
+        );
+    }
+    e.family(
+        "hls_swarm_request_duration_seconds",
+        Kind::Histogram,
+        "Request start to last body byte of successful requests, by kind.",
+    );
+    for k in RequestKind::ALL {
+        histogram_series(
+            e,
+            "hls_swarm_request_duration_seconds",
+            &[("kind", k.as_str())],
+            &t.kind(k).total,
+            &REQUEST_BUCKETS,
+        );
+    }
+}
+
+fn playback_families(e: &mut Exposition, s: &Snapshot) {
+    let c = Kind::Counter;
+    let t = &s.totals;
+    e.family(
+        "hls_swarm_startup_seconds",
+        Kind::Histogram,
+        "Tune-in to first frame, per viewer start.",
+    );
+    histogram_series(
+        e,
+        "hls_swarm_startup_seconds",
+        &[],
+        &t.startup,
+        &STARTUP_BUCKETS,
+    );
+    e.family(
+        "hls_swarm_stall_duration_seconds",
+        Kind::Histogram,
+        "Length of each finished stall.",
+    );
+    histogram_series(
+        e,
+        "hls_swarm_stall_duration_seconds",
+        &[],
+        &t.stall_durations,
+        &STALL_BUCKETS,
+    );
+    e.family(
+        "hls_swarm_live_latency_seconds",
+        Kind::Histogram,
+        "Distance of the playhead behind the live edge, sampled at each playlist load.",
+    );
+    histogram_series(
+        e,
+        "hls_swarm_live_latency_seconds",
+        &[],
+        &t.live_latency,
+        &LIVE_LATENCY_BUCKETS,
+    );
+    e.single(
+        "hls_swarm_stalls_total",
+        c,
+        "Stalls begun.",
+        t.stalls_started as f64,
+    );
+    e.single(
+        "hls_swarm_stall_seconds_total",
+        c,
+        "Total length of finished stalls.",
+        t.stall_time.as_secs_f64(),
+    );
+    e.single(
+        "hls_swarm_played_seconds_total",
+        c,
+        "Media time played, all viewers.",
+        t.played.as_secs_f64(),
+    );
+    e.single(
+        "hls_swarm_segments_expired_total",
+        c,
+        "Segments that left the playlist before the viewer could load them.",
+        t.segments_expired as f64,
+    );
+    e.single(
+        "hls_swarm_segments_skipped_total",
+        c,
+        "Segments given up after -seg-retry retries.",
+        t.segments_skipped as f64,
+    );
+}
+
+fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
+    let c = Kind::Counter;
+    e.single(
+        "hls_swarm_stats_drop_rate",
+        Kind::Gauge,
+        "Share of events the stats pipeline dropped, whole run (dropped / offered); above 0 the run's counts are undercounted.",
+        s.drop_rate(),
+    );
+    e.single(
+        "hls_swarm_stats_events_total",
+        c,
+        "Events offered to the stats pipeline.",
+        s.events_offered as f64,
+    );
+    e.single(
+        "hls_swarm_stats_events_dropped_total",
+        c,
+        "Events the stats pipeline dropped (a full channel).",
+        s.events_dropped as f64,
+    );
+}
+
+fn client_families(e: &mut Exposition, s: &Snapshot) {
+    if s.viewers.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = s.viewers.iter().map(|v| v.id.to_string()).collect();
+    let mut fam = |name: &str, kind: Kind, help: &str, v: &dyn Fn(usize) -> f64| {
+        e.family(name, kind, help);
+        for (i, id) in ids.iter().enumerate() {
+            e.sample(name, &[("client_id", id)], v(i));
+        }
+    };
+    let vs = &s.viewers;
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    fam(
+        "hls_swarm_client_active",
+        Kind::Gauge,
+        "1 while this viewer runs (-prom-client-metrics).",
+        &|i| flag(vs[i].active),
+    );
+    fam(
+        "hls_swarm_client_stalled",
+        Kind::Gauge,
+        "1 while this viewer is stalled (-prom-client-metrics).",
+        &|i| flag(vs[i].stalled),
+    );
+    fam(
+        "hls_swarm_client_requests_total",
+        Kind::Counter,
+        "Requests this viewer finished (-prom-client-metrics).",
+        &|i| vs[i].requests as f64,
+    );
+    fam(
+        "hls_swarm_client_errors_total",
+        Kind::Counter,
+        "Requests of this viewer that failed (-prom-client-metrics).",
+        &|i| vs[i].errors as f64,
+    );
+    fam(
+        "hls_swarm_client_bytes_total",
+        Kind::Counter,
+        "Body bytes this viewer received (-prom-client-metrics).",
+        &|i| vs[i].bytes as f64,
+    );
+    fam(
+        "hls_swarm_client_stalls_total",
+        Kind::Counter,
+        "Stalls this viewer began (-prom-client-metrics).",
+        &|i| vs[i].stalls as f64,
+    );
+    // Only viewers with a sample: a missing series says "not measured yet", 0 would lie.
+    e.family(
+        "hls_swarm_client_live_latency_seconds",
+        Kind::Gauge,
+        "This viewer's last live-latency sample (-prom-client-metrics).",
+    );
+    for (id, v) in ids.iter().zip(vs.iter()) {
+        if let Some(l) = v.live_latency {
+            e.sample(
+                "hls_swarm_client_live_latency_seconds",
+                &[("client_id", id)],
+                l.as_secs_f64(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::text::{Sample, parse};
+    use crate::stats::collector::Collector;
+    use crate::stats::event::{Event, LifecycleEvent, PlaybackEvent, RequestDone};
+    use crate::stats::gauges::LiveGauges;
+    use crate::stats::hub::StatsHub;
+    use crate::stats::viewers::ViewerTable;
+
+    fn req(kind: RequestKind, ms: u64, status: u16, bytes: u64) -> Event {
+        Event::Request(RequestDone {
+            kind,
+            status: Some(status),
+            ttfb: Some(Duration::from_millis(ms)),
+            total: Duration::from_millis(ms * 2),
+            bytes,
+            error: ErrorClass::from_status(status),
+            redirects: 0,
+            retry: false,
+        })
+    }
+
+    async fn snapshot(events: &[Event], table: Option<Arc<ViewerTable>>) -> Snapshot {
+        let mut hub = StatsHub::start(1, 10_000);
+        let mut col = Collector::new(4, Some(Duration::from_secs(60)));
+        let sink = match &table {
+            Some(t) => hub.sink(0).for_viewer(t.cell(7)),
+            None => hub.sink(0),
+        };
+        if let Some(t) = table {
+            col.set_viewers(t);
+        }
+        for ev in events {
+            sink.send(ev.clone());
+        }
+        drop(sink);
+        hub.close(Duration::from_secs(1)).await;
+        col.tick(&hub, &LiveGauges::default(), Duration::from_secs(10), false)
+    }
+
+    fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+        samples
+            .iter()
+            .find(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(*v)))
+            .map(|s| s.value)
+            .unwrap_or_else(|| panic!("no sample {name} {labels:?}"))
+    }
+
+    fn info() -> Info {
+        Info {
+            version: "0.1.0".into(),
+            engine: "native".into(),
+            stream: "http://h/x.m3u8".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn counters_and_histograms_are_the_snapshot_totals() {
+        let events = vec![
+            Event::Lifecycle(LifecycleEvent::Started),
+            req(RequestKind::Master, 2, 200, 300),
+            req(RequestKind::Playlist, 3, 200, 400),
+            req(RequestKind::Segment, 4, 200, 10_000),
+            req(RequestKind::Segment, 40, 200, 10_000),
+            req(RequestKind::Segment, 400, 503, 15),
+            req(RequestKind::Segment, 4, 404, 9),
+            Event::Playback(PlaybackEvent::Started {
+                startup: Duration::from_millis(700),
+            }),
+            Event::Playback(PlaybackEvent::StallStarted),
+            Event::Playback(PlaybackEvent::StallEnded {
+                stalled: Duration::from_millis(1500),
+            }),
+            Event::Playback(PlaybackEvent::LiveLatency {
+                latency: Duration::from_secs(7),
+            }),
+        ];
+        let s = snapshot(&events, None).await;
+        let text = render(&s, &info());
+        let m = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        let v = |n: &str| value(&m, n, &[]);
+        assert_eq!(v("hls_swarm_manifest_requests_total"), 2.0);
+        assert_eq!(v("hls_swarm_segment_requests_total"), 4.0);
+        assert_eq!(v("hls_swarm_bytes_downloaded_total"), 20_724.0);
+        assert_eq!(v("hls_swarm_segment_bytes_downloaded_total"), 20_024.0);
+        assert_eq!(v("hls_swarm_client_starts_total"), 1.0);
+        assert_eq!(v("hls_swarm_stalls_total"), 1.0);
+        assert_eq!(v("hls_swarm_stall_seconds_total"), 1.5);
+        assert_eq!(v("hls_swarm_target_clients"), 4.0);
+        assert_eq!(v("hls_swarm_test_remaining_seconds"), 50.0);
+        assert_eq!(
+            value(&m, "hls_swarm_http_errors_total", &[("status_code", "503")]),
+            1.0
+        );
+        assert_eq!(
+            value(&m, "hls_swarm_errors_total", &[("error_class", "http_4xx")]),
+            1.0
+        );
+        assert_eq!(
+            value(&m, "hls_swarm_errors_total", &[("error_class", "timeout")]),
+            0.0
+        );
+        assert_eq!(
+            value(&m, "hls_swarm_request_errors_total", &[("kind", "segment")]),
+            2.0
+        );
+        assert!((v("hls_swarm_error_rate") - 2.0 / 6.0).abs() < 1e-12);
+        // TTFB of all four segments (errors included); durations of the two successes.
+        let seg = [("kind", "segment")];
+        let le = |name: &str, le: &str| value(&m, name, &[("kind", "segment"), ("le", le)]);
+        assert_eq!(le("hls_swarm_request_ttfb_seconds_bucket", "0.005"), 2.0);
+        assert_eq!(le("hls_swarm_request_ttfb_seconds_bucket", "0.05"), 3.0);
+        assert_eq!(le("hls_swarm_request_ttfb_seconds_bucket", "0.5"), 4.0);
+        assert_eq!(le("hls_swarm_request_ttfb_seconds_bucket", "+Inf"), 4.0);
+        assert_eq!(value(&m, "hls_swarm_request_ttfb_seconds_count", &seg), 4.0);
+        let sum = value(&m, "hls_swarm_request_ttfb_seconds_sum", &seg);
+        assert!((sum - 0.448).abs() < 0.001, "{sum}");
+        assert_eq!(le("hls_swarm_request_duration_seconds_bucket", "0.01"), 1.0);
+        assert_eq!(le("hls_swarm_request_duration_seconds_bucket", "0.1"), 2.0);
+        assert_eq!(
+            value(&m, "hls_swarm_request_duration_seconds_count", &seg),
+            2.0
+        );
+        assert_eq!(
+            value(
+                &m,
+                "hls_swarm_inferred_latency_seconds_bucket",
+                &[("le", "0.075")]
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(&m, "hls_swarm_startup_seconds_bucket", &[("le", "0.5")]),
+            0.0
+        );
+        assert_eq!(
+            value(&m, "hls_swarm_startup_seconds_bucket", &[("le", "1")]),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &m,
+                "hls_swarm_stall_duration_seconds_bucket",
+                &[("le", "2")]
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(&m, "hls_swarm_live_latency_seconds_bucket", &[("le", "6")]),
+            0.0
+        );
+        assert_eq!(
+            value(&m, "hls_swarm_live_latency_seconds_bucket", &[("le", "8")]),
+            1.0
+        );
+        // The p95 of the last 30 s is the snapshot's, not recomputed.
+        assert_eq!(
+            v("hls_swarm_inferred_latency_p95_seconds"),
+            s.recent_segment_download.p95
+        );
+        assert!(!text.contains("hls_swarm_client_active"), "opt-in only");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn per_viewer_series_come_from_the_table() {
+        let table = Arc::new(ViewerTable::new(6, 3));
+        let events = vec![
+            Event::Lifecycle(LifecycleEvent::Started),
+            req(RequestKind::Segment, 4, 200, 1000),
+            req(RequestKind::Segment, 4, 503, 10),
+        ];
+        let s = snapshot(&events, Some(table)).await;
+        let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        let c = |n: &str, id: &str| value(&m, n, &[("client_id", id)]);
+        assert_eq!(c("hls_swarm_client_bytes_total", "7"), 1010.0);
+        assert_eq!(c("hls_swarm_client_requests_total", "7"), 2.0);
+        assert_eq!(c("hls_swarm_client_errors_total", "7"), 1.0);
+        assert_eq!(c("hls_swarm_client_active", "7"), 1.0);
+        assert_eq!(c("hls_swarm_client_active", "6"), 0.0);
+        assert_eq!(c("hls_swarm_client_bytes_total", "8"), 0.0);
+        assert!(
+            !m.iter()
+                .any(|s| s.name == "hls_swarm_client_live_latency_seconds"),
+            "no sample yet, no series"
+        );
+    }
+
+    #[test]
+    fn info_labels_carry_no_credentials_or_query() {
+        let cli = crate::cli::parse_from([
+            "hls-swarm",
+            "https://user:pw@cdn.example/live/x.m3u8?token=s3cr3t#t",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let cfg = Config::from_args(&cli.run).unwrap_or_else(|e| panic!("{e}"));
+        let i = Info::new(&cfg);
+        assert_eq!(i.stream, "https://cdn.example/live/x.m3u8");
+        let text = render_starting(&i);
+        assert!(!text.contains("s3cr3t") && !text.contains("pw"));
+        assert!(text.contains("engine=\"native\""));
+    }
+
+    #[test]
+    fn buckets_are_cumulative_and_exact_at_microsecond_bounds() {
+        let mut h = crate::stats::accumulator::duration_histogram();
+        // 2500 and 2501 µs share an HDR bucket; 2503 µs is in the next one.
+        for us in [999u64, 1000, 1001, 2500, 2501, 2503, 40_000_000] {
+            h.record(us).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let b = buckets(&h, &REQUEST_BUCKETS);
+        assert_eq!(b[0], (0.001, 2));
+        assert_eq!(b[1], (0.0025, 5));
+        assert_eq!(b[2], (0.005, 6));
+        assert_eq!(b[REQUEST_BUCKETS.len() - 1], (30.0, 6), "40 s only in +Inf");
+        assert!(b.windows(2).all(|w| w[0].1 <= w[1].1));
+    }
+}

@@ -1,0 +1,224 @@
+//! The HTTP endpoint: `/metrics`, `/healthz`, `/readyz` (also as `/health`, `/ready`),
+//! served with hyper from the latest Snapshot on the run's snapshot feed.
+//!
+//! Readiness is read from that snapshot: ready while at least one viewer slot has been
+//! started by the ramp and the run is not stopping. Before the first tick (about 1 s after
+//! the start, after the stream probe) there is no snapshot, so `/readyz` answers 503
+//! `starting`; once the stop begins the swarm marks the snapshot `stopping` and it answers
+//! 503 `stopping`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::render::{self, Info};
+use super::text::CONTENT_TYPE;
+use crate::stats::snapshot::Snapshot;
+
+/// How long shutdown waits for in-flight scrapes.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Whether the run is ready, from its latest snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// No snapshot yet, or no viewer started yet.
+    Starting,
+    /// At least one viewer started and the run is not stopping.
+    Ready,
+    /// The run is shutting down.
+    Stopping,
+}
+
+impl Readiness {
+    /// Readiness of a run whose latest snapshot is `s`.
+    pub fn of(s: Option<&Snapshot>) -> Self {
+        match s {
+            Some(s) if s.stopping => Readiness::Stopping,
+            Some(s) if s.ramped >= 1 => Readiness::Ready,
+            _ => Readiness::Starting,
+        }
+    }
+}
+
+struct State {
+    snapshots: watch::Receiver<Option<Snapshot>>,
+    info: Info,
+}
+
+/// A running metrics endpoint. Dropping it stops it.
+#[derive(Debug)]
+pub struct MetricsServer {
+    addr: SocketAddr,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// Bind `addr` now (so a bad address fails before the ramp) and serve the latest
+    /// snapshot of `snapshots`.
+    pub async fn start(
+        addr: SocketAddr,
+        snapshots: watch::Receiver<Option<Snapshot>>,
+        info: Info,
+    ) -> Result<MetricsServer> {
+        let listener = bind(addr).with_context(|| {
+            format!("cannot listen for metrics on {addr}; pick a free address with -metrics ADDR or disable it with -metrics off")
+        })?;
+        let addr = listener
+            .local_addr()
+            .with_context(|| format!("metrics socket on {addr}"))?;
+        let cancel = CancellationToken::new();
+        let state = Arc::new(State { snapshots, info });
+        let task = tokio::spawn(serve(listener, state, cancel.clone()));
+        tracing::info!(%addr, "metrics endpoint listening");
+        Ok(MetricsServer {
+            addr,
+            cancel,
+            task: Some(task),
+        })
+    }
+
+    /// The bound address (the real port when the address had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR/metrics`, with loopback for an unspecified address.
+    pub fn url(&self) -> String {
+        let mut a = self.addr;
+        if a.ip().is_unspecified() {
+            a.set_ip(if a.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        format!("http://{a}/metrics")
+    }
+
+    /// Stop accepting and wait (briefly) for in-flight scrapes.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // Lets a restarted swarm rebind while old connections sit in TIME_WAIT; a second
+    // listener on the same port still fails (no SO_REUSEPORT).
+    sock.set_reuseaddr(true)?;
+    sock.bind(addr)?;
+    sock.listen(128)
+}
+
+async fn serve(listener: TcpListener, state: Arc<State>, cancel: CancellationToken) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            res = listener.accept() => match res {
+                Ok((stream, _)) => {
+                    conns.spawn(serve_conn(stream, state.clone(), cancel.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    conns.abort_all();
+}
+
+async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationToken) {
+    let io = TokioIo::new(stream);
+    let svc = service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(&state, &req)) }
+    });
+    let conn = http1::Builder::new().serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+fn handle(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+    }
+    match req.uri().path() {
+        "/metrics" => {
+            // Clone out of the watch so a slow render never holds up the next tick.
+            let snap = state.snapshots.borrow().clone();
+            let body = match &snap {
+                Some(s) => render::render(s, &state.info),
+                None => render::render_starting(&state.info),
+            };
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            r
+        }
+        // /health and /ready: the spellings go-ffmpeg-hls-swarm also answered.
+        "/healthz" | "/health" => text(StatusCode::OK, "ok\n"),
+        "/readyz" | "/ready" => match Readiness::of(state.snapshots.borrow().as_ref()) {
+            Readiness::Ready => text(StatusCode::OK, "ready\n"),
+            Readiness::Starting => text(StatusCode::SERVICE_UNAVAILABLE, "starting\n"),
+            Readiness::Stopping => text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n"),
+        },
+        "/" => text(
+            StatusCode::OK,
+            "hls-swarm: /metrics (Prometheus), /healthz, /readyz\n",
+        ),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
