@@ -154,6 +154,10 @@ pub struct RunArgs {
     /// Seed for the ramp jitter and backoff (reproducible runs).
     #[arg(long, value_name = "N", default_value = "1")]
     pub seed: String,
+
+    /// Origin host metrics (-origin-metrics, -nginx-metrics, -origin-metrics-host, …).
+    #[command(flatten)]
+    pub origin_metrics_args: Box<crate::origin_metrics::cli::OriginMetricsArgs>,
 }
 
 /// Rewrite Go-style single-dash long flags (`-clients`, `-tui=false`) to `--clients`.

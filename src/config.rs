@@ -121,6 +121,8 @@ pub struct Config {
     pub slo: Slo,
     /// Seed for jitter and backoff.
     pub seed: u64,
+    /// Origin host metrics to scrape (`None` = none configured).
+    pub origin_metrics: Option<crate::origin_metrics::OriginMetricsConfig>,
 }
 
 /// All problems found in the flags, one message each.
@@ -388,6 +390,8 @@ impl Config {
                 dur("--slo-p95-segment-ttfb", s)
             }),
         };
+        let origin_metrics =
+            crate::origin_metrics::config::from_args(&a.origin_metrics_args, &mut errs);
 
         if !errs.is_empty() {
             return Err(ConfigErrors(errs));
@@ -447,6 +451,7 @@ impl Config {
             output: a.output.clone(),
             slo,
             seed,
+            origin_metrics,
         })
     }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod hls;
 pub mod origin;
+pub mod origin_metrics;
 pub mod output;
 pub mod player;
 pub mod preflight;
