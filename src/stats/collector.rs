@@ -191,6 +191,7 @@ impl Collector {
             events_offered: counters.offered(),
             events_dropped: counters.dropped(),
             totals: Arc::new(self.cumulative.clone()),
+            origin: None,
         }
     }
 }

@@ -126,6 +126,8 @@ pub struct Snapshot {
     pub events_dropped: u64,
     /// Cumulative totals (histograms included) for sinks that need raw buckets.
     pub totals: Arc<Accumulator>,
+    /// Origin host figures (node_exporter / nginx exporter); `None` when not configured.
+    pub origin: Option<crate::origin_metrics::OriginStats>,
 }
 
 impl Snapshot {
