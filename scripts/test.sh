@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 pkgs=()
 command -v ffmpeg >/dev/null 2>&1 || pkgs+=(ffmpeg)
+# Origin metrics tests (tests/origin_metrics_exporters.rs) run these on their own ports.
+command -v prometheus-node-exporter >/dev/null 2>&1 || pkgs+=(prometheus-node-exporter)
+command -v prometheus-nginx-exporter >/dev/null 2>&1 || pkgs+=(prometheus-nginx-exporter)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || pkgs+=(nginx)
 if [ "${#pkgs[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
