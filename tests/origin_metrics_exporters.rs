@@ -140,7 +140,10 @@ async fn until(scraper: &OriginScraper, what: &str, cond: impl Fn(&OriginStats) 
         if cond(&s) {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {s:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {s:#?}"
+        );
         sleep(Duration::from_millis(100)).await;
     }
 }
@@ -263,7 +266,10 @@ async fn real_exporters_feed_the_origin_figures() {
             "-origin-metrics-window".into(),
             "10s".into(),
         ]);
-        let om = cfg.origin_metrics.clone().expect("origin metrics configured");
+        let om = cfg
+            .origin_metrics
+            .clone()
+            .expect("origin metrics configured");
 
         // Hold one client connection open to nginx: with the exporter's own stub_status
         // request, at least 2 connections are active at every nginx scrape.
@@ -289,17 +295,31 @@ async fn real_exporters_feed_the_origin_figures() {
             "MemTotal as in /proc/meminfo"
         );
         let used = s.memory_used_bytes.last.unwrap_or(0.0);
-        assert!(used > 0.0 && used <= proc_meminfo_total(), "memory used {used}");
-        for r in [s.net_rx_bytes_per_second.last, s.net_tx_bytes_per_second.last] {
+        assert!(
+            used > 0.0 && used <= proc_meminfo_total(),
+            "memory used {used}"
+        );
+        for r in [
+            s.net_rx_bytes_per_second.last,
+            s.net_tx_bytes_per_second.last,
+        ] {
             assert!(r.is_some_and(|r| r >= 0.0), "network rate {r:?}");
         }
-        assert!(!s.interfaces.iter().any(|i| i == "lo"), "{:?}", s.interfaces);
+        assert!(
+            !s.interfaces.iter().any(|i| i == "lo"),
+            "{:?}",
+            s.interfaces
+        );
         assert!(
             s.nginx_connections_active.last.unwrap_or(0.0) >= 2.0,
             "held connection not seen: {s:#?}"
         );
         assert_eq!(s.scrape_errors, 0, "{:?}", s.last_error);
-        assert!(s.node.as_ref().is_some_and(|n| n.missing_families.is_empty()));
+        assert!(
+            s.node
+                .as_ref()
+                .is_some_and(|n| n.missing_families.is_empty())
+        );
 
         // A burst of 200 requests: the request rate must show far more than the
         // exporter's own one request per scrape (~2/s).
@@ -322,14 +342,19 @@ async fn real_exporters_feed_the_origin_figures() {
         let before = scraper.stats_now();
         lab.node_exporter.stop();
         until(&scraper, "node scrape errors to count up", |s| {
-            s.node.as_ref().is_some_and(|n| n.scrape_errors >= 3 && !n.up)
+            s.node
+                .as_ref()
+                .is_some_and(|n| n.scrape_errors >= 3 && !n.up)
                 && s.nginx.as_ref().is_some_and(|n| {
                     n.scrapes_ok > before.nginx.as_ref().map_or(0, |b| b.scrapes_ok) + 2
                 })
         })
         .await;
         let s = scraper.stats_now();
-        assert_eq!(s.cpu_percent.last, None, "no stale CPU once node_exporter is gone");
+        assert_eq!(
+            s.cpu_percent.last, None,
+            "no stale CPU once node_exporter is gone"
+        );
         assert!(s.cpu_percent.run_max.is_some(), "run figures are kept");
         assert!(
             s.last_error
@@ -339,7 +364,8 @@ async fn real_exporters_feed_the_origin_figures() {
             s.last_error
         );
         scraper.stop().await;
-        lab.nginx_exporter.assert_running(&lab.dir.path().join("nginx-exporter.out"));
+        lab.nginx_exporter
+            .assert_running(&lab.dir.path().join("nginx-exporter.out"));
         lab.nginx.assert_running(&lab.dir.path().join("nginx.out"));
     })
     .await
@@ -387,7 +413,11 @@ async fn swarm_run_reports_origin_figures_and_survives_a_dying_exporter() {
             .await
             .expect("the run succeeds although an exporter died");
         killer.await.expect("killer task");
-        let o = report.snapshot.origin.clone().expect("origin figures in the snapshot");
+        let o = report
+            .snapshot
+            .origin
+            .clone()
+            .expect("origin figures in the snapshot");
         let node = o.node.clone().expect("node source");
         let ng = o.nginx.clone().expect("nginx source");
         assert!(node.scrapes_ok >= 10, "{node:?}");
@@ -406,14 +436,23 @@ async fn swarm_run_reports_origin_figures_and_survives_a_dying_exporter() {
         assert!(text.contains("nginx exporter"), "{text}");
         assert!(text.contains("last error:"), "{text}");
         let code = hls_swarm::finish(&cfg, &report);
-        assert_eq!(format!("{code:?}"), format!("{:?}", std::process::ExitCode::from(0)));
+        assert_eq!(
+            format!("{code:?}"),
+            format!("{:?}", std::process::ExitCode::from(0))
+        );
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&out).expect("report")).expect("JSON");
         let jo = &json["origin"];
         assert!(jo["cpu_percent"]["run_max"].is_number(), "{jo}");
         assert!(jo["memory_used_bytes"]["last"].is_number(), "{jo}");
-        assert!(jo["memory_total_bytes"].as_f64().unwrap_or(0.0) > 0.0, "{jo}");
-        assert!(jo["nginx"]["scrape_errors"].as_u64().unwrap_or(0) >= 2, "{jo}");
+        assert!(
+            jo["memory_total_bytes"].as_f64().unwrap_or(0.0) > 0.0,
+            "{jo}"
+        );
+        assert!(
+            jo["nginx"]["scrape_errors"].as_u64().unwrap_or(0) >= 2,
+            "{jo}"
+        );
         assert_eq!(jo["node"]["url"], serde_json::json!(node.url));
         drop((nginx, node_exporter, dir));
     })

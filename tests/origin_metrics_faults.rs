@@ -138,8 +138,14 @@ async fn each_kind_of_broken_endpoint_is_a_counted_error() {
         .await;
         assert_eq!(s.scrapes_ok, 0);
         for src in [&s.node, &s.nginx] {
-            let e = src.as_ref().and_then(|n| n.last_error.clone()).unwrap_or_default();
-            assert!(e.contains(expect), "{path}: {e:?} should contain {expect:?}");
+            let e = src
+                .as_ref()
+                .and_then(|n| n.last_error.clone())
+                .unwrap_or_default();
+            assert!(
+                e.contains(expect),
+                "{path}: {e:?} should contain {expect:?}"
+            );
         }
         assert!(s.cpu_percent.last.is_none() && s.nginx_connections_active.last.is_none());
         scraper.stop().await;
@@ -155,7 +161,10 @@ async fn a_hanging_endpoint_times_out_without_piling_up_connections() {
         l.local_addr().expect("addr").port()
     };
     let scraper = OriginScraper::start(
-        &om(&format!("{base}/hang"), &format!("http://127.0.0.1:{refused}/metrics")),
+        &om(
+            &format!("{base}/hang"),
+            &format!("http://127.0.0.1:{refused}/metrics"),
+        ),
         false,
         Instant::now(),
     );
@@ -176,7 +185,10 @@ async fn a_hanging_endpoint_times_out_without_piling_up_connections() {
     scraper.stop().await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while hang.open.load(Ordering::SeqCst) > 0 {
-        assert!(Instant::now() < deadline, "stop left a scrape connection open");
+        assert!(
+            Instant::now() < deadline,
+            "stop left a scrape connection open"
+        );
         sleep(Duration::from_millis(20)).await;
     }
 }
@@ -227,13 +239,16 @@ async fn a_run_with_broken_exporters_completes_and_reports_the_errors() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("report")).expect("json");
     assert!(json["origin"]["scrape_errors"].as_u64().unwrap_or(0) >= 8);
-    assert_eq!(json["origin"]["cpu_percent"]["last"], serde_json::Value::Null);
+    assert_eq!(
+        json["origin"]["cpu_percent"]["last"],
+        serde_json::Value::Null
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn no_origin_flags_no_origin_figures() {
-    let cli = hls_swarm::cli::parse_from(["hls-swarm", "-duration", "1s", "-clients", "1"])
-        .expect("cli");
+    let cli =
+        hls_swarm::cli::parse_from(["hls-swarm", "-duration", "1s", "-clients", "1"]).expect("cli");
     let cfg = Arc::new(Config::from_args(&cli.run).unwrap_or_else(|e| panic!("{e}")));
     assert!(cfg.origin_metrics.is_none());
     let report = swarm::run(cfg.clone(), RunHooks::default())

@@ -30,19 +30,19 @@ fn count(v: f64) -> String {
 }
 
 fn row(out: &mut String, label: &str, f: &FigureStats, fmt: fn(f64) -> String, note: &str) {
-    let _ = writeln!(
-        out,
-        "  {label:<20} {:>12} {:>12} {:>12}  {note}",
+    let line = format!(
+        "  {label:<22} {:>11} {:>11} {:>11}  {note}",
         num(f.last, fmt),
         num(f.run_p50, fmt),
         num(f.run_max, fmt),
     );
+    let _ = writeln!(out, "{}", line.trim_end());
 }
 
 fn source_line(out: &mut String, name: &str, s: &SourceStats) {
     let _ = write!(
         out,
-        "  {name:<15} {}  {} ok, {} failed",
+        "  {name:<15}  {}  {} ok, {} failed",
         s.url, s.scrapes_ok, s.scrape_errors
     );
     if s.counter_resets > 0 {
@@ -50,12 +50,12 @@ fn source_line(out: &mut String, name: &str, s: &SourceStats) {
     }
     let _ = writeln!(out);
     if let Some(e) = &s.last_error {
-        let _ = writeln!(out, "  {:<15} last error: {e}", "");
+        let _ = writeln!(out, "  {:<15}  last error: {e}", "");
     }
     if !s.missing_families.is_empty() {
         let _ = writeln!(
             out,
-            "  {:<15} not served (figure unknown): {}",
+            "  {:<15}  not served (figure unknown): {}",
             "",
             s.missing_families.join(", ")
         );
@@ -66,10 +66,11 @@ fn source_line(out: &mut String, name: &str, s: &SourceStats) {
 /// every figure, and each exporter's scrape counts and last error.
 pub fn summary_section(o: &OriginStats) -> String {
     let mut out = String::new();
+    let heading = format!("Origin host, every {}s", o.interval_seconds);
     let _ = writeln!(
         out,
-        "  Origin host          {:>12} {:>12} {:>12}  (p50/max over the run, scraped every {}s)",
-        "last", "p50", "max", o.interval_seconds
+        "  {heading:<22} {:>11} {:>11} {:>11}",
+        "last", "run p50", "run max"
     );
     if o.node.is_some() {
         let cpus = o.cpu_count.map(|n| format!("{n} CPUs")).unwrap_or_default();
