@@ -180,8 +180,9 @@ async fn a_hanging_endpoint_times_out_without_piling_up_connections() {
             .and_then(|n| n.last_error)
             .is_some_and(|e| e.starts_with("connect:")),
     );
-    // Each timed-out scrape closed its connection: at most one is ever open.
-    assert_eq!(hang.peak.load(Ordering::SeqCst), 1);
+    // Each timed-out scrape closed its connection: after 3+ timeouts at most one is open,
+    // plus possibly the next one before the server has noticed the previous close.
+    assert!(hang.peak.load(Ordering::SeqCst) <= 2);
     scraper.stop().await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while hang.open.load(Ordering::SeqCst) > 0 {
