@@ -8,6 +8,10 @@ pkgs=()
 command -v ffmpeg >/dev/null 2>&1 || pkgs+=(ffmpeg)
 # promtool and prometheus: the metrics tests (promtool check/test, a real scrape).
 command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus)
+# Origin metrics tests (tests/origin_metrics_exporters.rs) run these on their own ports.
+command -v prometheus-node-exporter >/dev/null 2>&1 || pkgs+=(prometheus-node-exporter)
+command -v prometheus-nginx-exporter >/dev/null 2>&1 || pkgs+=(prometheus-nginx-exporter)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || pkgs+=(nginx)
 if [ "${#pkgs[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

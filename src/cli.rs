@@ -166,6 +166,9 @@ pub struct RunArgs {
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub prom_client_metrics: bool,
+    /// Origin host metrics (-origin-metrics, -nginx-metrics, -origin-metrics-host, …).
+    #[command(flatten)]
+    pub origin_metrics_args: Box<crate::origin_metrics::cli::OriginMetricsArgs>,
 }
 
 /// Rewrite Go-style single-dash long flags (`-clients`, `-tui=false`) to `--clients`.

@@ -125,6 +125,8 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
     /// Export per-viewer series (`-prom-client-metrics`).
     pub prom_client_metrics: bool,
+    /// Origin host metrics to scrape (`None` = none configured).
+    pub origin_metrics: Option<crate::origin_metrics::OriginMetricsConfig>,
 }
 
 /// All problems found in the flags, one message each.
@@ -399,6 +401,8 @@ impl Config {
                 dur("--slo-p95-segment-ttfb", s)
             }),
         };
+        let origin_metrics =
+            crate::origin_metrics::config::from_args(&a.origin_metrics_args, &mut errs);
 
         if !errs.is_empty() {
             return Err(ConfigErrors(errs));
@@ -462,6 +466,7 @@ impl Config {
             seed,
             metrics,
             prom_client_metrics: a.prom_client_metrics,
+            origin_metrics,
         })
     }
 

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod hls;
 pub mod metrics;
 pub mod origin;
+pub mod origin_metrics;
 pub mod output;
 pub mod player;
 pub mod preflight;

@@ -218,6 +218,11 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         );
     }
     let cancel = CancellationToken::new();
+    // Origin host metrics: scraped in the background, read into each tick's snapshot.
+    let origin_metrics = cfg
+        .origin_metrics
+        .as_ref()
+        .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.dangerous, start));
 
     // The ramp.
     let ramp = {
@@ -263,10 +268,14 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let stop_reason = loop {
         tokio::select! {
             _ = ticker.tick() => {
-                let snap = collector.tick(&hub, &gauges, start.elapsed(), false);
+                let mut snap = collector.tick(&hub, &gauges, start.elapsed(), false);
+                snap.origin = origin_metrics.as_ref().map(|m| m.stats(snap.elapsed));
                 if hooks.progress && last_progress.elapsed() + Duration::from_millis(50) >= PROGRESS_EVERY {
                     last_progress = Instant::now();
                     eprintln!("{}", progress::line(&snap));
+                    if let Some(o) = &snap.origin {
+                        eprintln!("{}", crate::origin_metrics::report::status_line(o));
+                    }
                 }
                 if let Some(tx) = &hooks.snapshots {
                     tx.send_replace(Some(snap));
@@ -292,6 +301,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let stalled_at_end = gauges.stalled();
     let elapsed = start.elapsed();
     cancel.cancel();
+    // The origin figures as of the stop; dropping the scraper ends its tasks.
+    let origin_final = origin_metrics.map(|m| m.stats(elapsed));
     if stop_reason == StopReason::Signal {
         eprintln!("hls-swarm: stopping (signal again to exit at once)");
     }
@@ -307,6 +318,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     })
     .await;
     let mut snapshot = collector.tick(&hub, &gauges, elapsed, true);
+    snapshot.origin = origin_final;
     snapshot.active = active_at_end;
     snapshot.stalled = stalled_at_end;
     if let Some(tx) = &hooks.snapshots {

@@ -136,6 +136,9 @@ pub fn render(s: &Snapshot, info: &Info) -> String {
     playback_families(&mut e, s);
     pipeline_families(&mut e, s);
     client_families(&mut e, s);
+    if let Some(o) = &s.origin {
+        crate::origin_metrics::export::write_families(&mut e, o);
+    }
     e.finish()
 }
 

@@ -149,6 +149,8 @@ pub struct Report {
     pub stats_pipeline: Pipeline,
     /// SLO verdict.
     pub slo: SloResult,
+    /// Origin host figures (docs/origin-metrics.md); `null` when not configured.
+    pub origin: Option<crate::origin_metrics::OriginStats>,
 }
 
 impl Report {
@@ -230,6 +232,7 @@ impl Report {
                 drop_rate: s.drop_rate(),
             },
             slo: slo.clone(),
+            origin: s.origin.clone(),
         }
     }
 }

@@ -152,6 +152,14 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         );
     }
 
+    if let Some(origin) = &s.origin {
+        let _ = write!(
+            o,
+            "{THIN}\n{}",
+            crate::origin_metrics::report::summary_section(origin)
+        );
+    }
+
     if !slo.checks.is_empty() {
         let _ = writeln!(
             o,

@@ -204,6 +204,7 @@ impl Collector {
                 .as_ref()
                 .map(|t| Arc::from(t.figures()))
                 .unwrap_or_else(|| Arc::from(Vec::new())),
+            origin: None,
         }
     }
 }

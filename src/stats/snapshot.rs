@@ -129,6 +129,8 @@ pub struct Snapshot {
     pub totals: Arc<Accumulator>,
     /// Per-viewer figures (`-prom-client-metrics`, capped); empty when off.
     pub viewers: Arc<[ViewerFigures]>,
+    /// Origin host figures (node_exporter / nginx exporter); `None` when not configured.
+    pub origin: Option<crate::origin_metrics::OriginStats>,
 }
 
 impl Snapshot {
