@@ -2,5 +2,7 @@
 
 pub mod format;
 pub mod json;
+pub mod origin_view;
 pub mod progress;
+pub mod series;
 pub mod summary;

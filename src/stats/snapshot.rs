@@ -126,6 +126,8 @@ pub struct Snapshot {
     pub events_dropped: u64,
     /// Cumulative totals (histograms included) for sinks that need raw buckets.
     pub totals: Arc<Accumulator>,
+    /// TTFB of the requests finished during the last tick, per kind (time series).
+    pub tick_ttfb: [Percentiles; 5],
 }
 
 impl Snapshot {
