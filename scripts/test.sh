@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=()
 command -v ffmpeg >/dev/null 2>&1 || pkgs+=(ffmpeg)
+# The HTML report test renders it in Chromium.
+command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
 if [ "${#pkgs[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -38,6 +38,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once at start-up; the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a swarm (the default when no subcommand is given).
@@ -154,6 +156,10 @@ pub struct RunArgs {
     /// Seed for the ramp jitter and backoff (reproducible runs).
     #[arg(long, value_name = "N", default_value = "1")]
     pub seed: String,
+
+    /// Write a self-contained HTML report (charts over time and summary tables) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Rewrite Go-style single-dash long flags (`-clients`, `-tui=false`) to `--clients`.

@@ -121,6 +121,8 @@ pub struct Config {
     pub slo: Slo,
     /// Seed for jitter and backoff.
     pub seed: u64,
+    /// `--report`: HTML report path.
+    pub report: Option<PathBuf>,
 }
 
 /// All problems found in the flags, one message each.
@@ -389,6 +391,12 @@ impl Config {
             }),
         };
 
+        for (flag, path) in [("--report", &a.report)] {
+            if let Some(e) = path.as_deref().and_then(|p| output_dir_problem(flag, p)) {
+                errs.push(e);
+            }
+        }
+
         if !errs.is_empty() {
             return Err(ConfigErrors(errs));
         }
@@ -447,6 +455,7 @@ impl Config {
             output: a.output.clone(),
             slo,
             seed,
+            report: a.report.clone(),
         })
     }
 
@@ -469,6 +478,21 @@ fn opt<T>(
             None
         }
     }
+}
+
+/// Why a file can't be written at `path` (its directory is missing), so a long run does
+/// not find out at its end.
+fn output_dir_problem(flag: &str, path: &std::path::Path) -> Option<String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    (!dir.is_dir()).then(|| {
+        format!(
+            "{flag}: the directory {} does not exist (e.g. {flag} run.html)",
+            dir.display()
+        )
+    })
 }
 
 fn dur(flag: &str, s: &str) -> Result<Duration, String> {
@@ -640,5 +664,15 @@ mod tests {
         assert_eq!(c.slo.p95_segment_ttfb, Some(Duration::from_millis(500)));
         assert_eq!(c.slo.max_stalled, Some(0));
         assert!(cfg(&["--slo-max-error-rate", "2"]).is_err());
+    }
+
+    #[test]
+    fn report_path_is_checked_before_the_run() {
+        let c = cfg(&["--report", "r.html"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.report, Some(PathBuf::from("r.html")));
+        let e = cfg(&["--report", "/no/such/dir/r.html"])
+            .err()
+            .unwrap_or_else(|| panic!("must fail"));
+        assert!(e.to_string().contains("--report"), "{e}");
     }
 }

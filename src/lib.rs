@@ -109,5 +109,11 @@ pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
         eprintln!("Error: {e:#}");
         code = EXIT_FAILURE;
     }
+    if let Some(path) = &cfg.report
+        && let Err(e) = output::html::write(path, report, &slo)
+    {
+        eprintln!("Error: {e:#}");
+        code = EXIT_FAILURE;
+    }
     ExitCode::from(code)
 }
