@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=()
 command -v ffmpeg >/dev/null 2>&1 || pkgs+=(ffmpeg)
-# The HTML report test renders it in Chromium.
+# The TUI test drives the real binary in tmux; the HTML report test renders it in Chromium.
+command -v tmux >/dev/null 2>&1 || pkgs+=(tmux)
 command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
 if [ "${#pkgs[@]}" -gt 0 ]; then
   sudo=""

@@ -121,6 +121,10 @@ pub struct Config {
     pub slo: Slo,
     /// Seed for jitter and backoff.
     pub seed: u64,
+    /// `-tui`: `Some(true/false)` when given, `None` = on iff stdout is a terminal.
+    pub tui: Option<bool>,
+    /// `--log-file`: logs go here instead of stderr or the TUI's log pane.
+    pub log_file: Option<PathBuf>,
     /// `--report`: HTML report path.
     pub report: Option<PathBuf>,
 }
@@ -391,7 +395,7 @@ impl Config {
             }),
         };
 
-        for (flag, path) in [("--report", &a.report)] {
+        for (flag, path) in [("--report", &a.report), ("--log-file", &a.log_file)] {
             if let Some(e) = path.as_deref().and_then(|p| output_dir_problem(flag, p)) {
                 errs.push(e);
             }
@@ -455,8 +459,15 @@ impl Config {
             output: a.output.clone(),
             slo,
             seed,
+            tui: a.tui,
+            log_file: a.log_file.clone(),
             report: a.report.clone(),
         })
+    }
+
+    /// Whether the TUI runs, given whether stdout is a terminal.
+    pub fn tui_enabled(&self, stdout_is_terminal: bool) -> bool {
+        self.tui.unwrap_or(stdout_is_terminal)
     }
 
     /// The User-Agent of viewer `id`.
@@ -674,5 +685,22 @@ mod tests {
             .err()
             .unwrap_or_else(|| panic!("must fail"));
         assert!(e.to_string().contains("--report"), "{e}");
+    }
+
+    #[test]
+    fn tui_and_log_file() {
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            c.tui_enabled(true) && !c.tui_enabled(false),
+            "auto follows stdout"
+        );
+        let c = cfg(&["-tui=false", "--log-file", "x.log"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.tui_enabled(true));
+        assert_eq!(c.log_file, Some(PathBuf::from("x.log")));
+        let e = cfg(&["--log-file", "/no/such/l", "--report", "/no/such/r.html"])
+            .err()
+            .unwrap_or_else(|| panic!("must fail"));
+        assert_eq!(e.0.len(), 2, "both reported at once: {e}");
+        assert!(e.to_string().contains("--log-file"), "{e}");
     }
 }

@@ -7,3 +7,4 @@ pub mod origin_view;
 pub mod progress;
 pub mod series;
 pub mod summary;
+pub mod tui;
