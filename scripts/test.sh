@@ -12,6 +12,9 @@ command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus)
 command -v prometheus-node-exporter >/dev/null 2>&1 || pkgs+=(prometheus-node-exporter)
 command -v prometheus-nginx-exporter >/dev/null 2>&1 || pkgs+=(prometheus-nginx-exporter)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || pkgs+=(nginx)
+# The TUI test drives the real binary in tmux; the HTML report test renders it in Chromium.
+command -v tmux >/dev/null 2>&1 || pkgs+=(tmux)
+command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
 if [ "${#pkgs[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -169,6 +169,19 @@ pub struct RunArgs {
     /// Origin host metrics (-origin-metrics, -nginx-metrics, -origin-metrics-host, …).
     #[command(flatten)]
     pub origin_metrics_args: Box<crate::origin_metrics::cli::OriginMetricsArgs>,
+    /// Live terminal dashboard. Default: on when stdout is a terminal; -tui=false prints
+    /// progress lines instead.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "BOOL")]
+    pub tui: Option<bool>,
+
+    /// Write logs to FILE (appended) instead of stderr or the TUI's log pane.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// Write a self-contained HTML report (charts over time and summary tables) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Rewrite Go-style single-dash long flags (`-clients`, `-tui=false`) to `--clients`.
@@ -284,6 +297,22 @@ mod tests {
         assert!(!cli.run.reconnect);
         assert!(cli.run.no_cache);
         assert_eq!(cli.run.url.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn tui_is_auto_unless_given() {
+        let auto = parse_from(["hls-swarm"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(auto.run.tui, None);
+        let off = parse_from(["hls-swarm", "-tui=false", "u"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(off.run.tui, Some(false));
+        assert_eq!(off.run.url.as_deref(), Some("u"));
+        let on = parse_from(["hls-swarm", "-tui", "u"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(on.run.tui, Some(true));
+        assert_eq!(
+            on.run.url.as_deref(),
+            Some("u"),
+            "a bare -tui never eats the URL"
+        );
     }
 
     #[test]

@@ -127,6 +127,12 @@ pub struct Config {
     pub prom_client_metrics: bool,
     /// Origin host metrics to scrape (`None` = none configured).
     pub origin_metrics: Option<crate::origin_metrics::OriginMetricsConfig>,
+    /// `-tui`: `Some(true/false)` when given, `None` = on iff stdout is a terminal.
+    pub tui: Option<bool>,
+    /// `--log-file`: logs go here instead of stderr or the TUI's log pane.
+    pub log_file: Option<PathBuf>,
+    /// `--report`: HTML report path.
+    pub report: Option<PathBuf>,
 }
 
 /// All problems found in the flags, one message each.
@@ -404,6 +410,12 @@ impl Config {
         let origin_metrics =
             crate::origin_metrics::config::from_args(&a.origin_metrics_args, &mut errs);
 
+        for (flag, path) in [("--report", &a.report), ("--log-file", &a.log_file)] {
+            if let Some(e) = path.as_deref().and_then(|p| output_dir_problem(flag, p)) {
+                errs.push(e);
+            }
+        }
+
         if !errs.is_empty() {
             return Err(ConfigErrors(errs));
         }
@@ -467,7 +479,15 @@ impl Config {
             metrics,
             prom_client_metrics: a.prom_client_metrics,
             origin_metrics,
+            tui: a.tui,
+            log_file: a.log_file.clone(),
+            report: a.report.clone(),
         })
+    }
+
+    /// Whether the TUI runs, given whether stdout is a terminal.
+    pub fn tui_enabled(&self, stdout_is_terminal: bool) -> bool {
+        self.tui.unwrap_or(stdout_is_terminal)
     }
 
     /// The User-Agent of viewer `id`.
@@ -489,6 +509,21 @@ fn opt<T>(
             None
         }
     }
+}
+
+/// Why a file can't be written at `path` (its directory is missing), so a long run does
+/// not find out at its end.
+fn output_dir_problem(flag: &str, path: &std::path::Path) -> Option<String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    (!dir.is_dir()).then(|| {
+        format!(
+            "{flag}: the directory {} does not exist (e.g. {flag} run.html)",
+            dir.display()
+        )
+    })
 }
 
 fn dur(flag: &str, s: &str) -> Result<Duration, String> {
@@ -718,5 +753,32 @@ mod tests {
         assert_eq!(c.slo.p95_segment_ttfb, Some(Duration::from_millis(500)));
         assert_eq!(c.slo.max_stalled, Some(0));
         assert!(cfg(&["--slo-max-error-rate", "2"]).is_err());
+    }
+
+    #[test]
+    fn report_path_is_checked_before_the_run() {
+        let c = cfg(&["--report", "r.html"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.report, Some(PathBuf::from("r.html")));
+        let e = cfg(&["--report", "/no/such/dir/r.html"])
+            .err()
+            .unwrap_or_else(|| panic!("must fail"));
+        assert!(e.to_string().contains("--report"), "{e}");
+    }
+
+    #[test]
+    fn tui_and_log_file() {
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            c.tui_enabled(true) && !c.tui_enabled(false),
+            "auto follows stdout"
+        );
+        let c = cfg(&["-tui=false", "--log-file", "x.log"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.tui_enabled(true));
+        assert_eq!(c.log_file, Some(PathBuf::from("x.log")));
+        let e = cfg(&["--log-file", "/no/such/l", "--report", "/no/such/r.html"])
+            .err()
+            .unwrap_or_else(|| panic!("must fail"));
+        assert_eq!(e.0.len(), 2, "both reported at once: {e}");
+        assert!(e.to_string().contains("--log-file"), "{e}");
     }
 }

@@ -20,6 +20,7 @@ pub mod slo;
 pub mod stats;
 pub mod swarm;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -71,7 +72,15 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    init_logging(cfg.log_format, cfg.verbose);
+    let tui_on = !cfg.check && cfg.tui_enabled(std::io::stdout().is_terminal());
+    if tui_on || cfg.log_file.is_some() {
+        if let Err(e) = output::tui::logs::init_logging(&cfg, tui_on) {
+            eprintln!("Error: {e:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    } else {
+        init_logging(cfg.log_format, cfg.verbose);
+    }
 
     if cfg.check {
         return match preflight::run(&cfg).await {
@@ -95,12 +104,22 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let hooks = swarm::RunHooks {
+    let mut hooks = swarm::RunHooks {
         progress: true,
         snapshots,
         ..Default::default()
     };
-    let report = match swarm::run(cfg.clone(), hooks).await {
+    let tui = if tui_on {
+        start_tui(&cfg, &mut hooks)
+    } else {
+        None
+    };
+    let result = swarm::run(cfg.clone(), hooks).await;
+    // Give the terminal back before anything is printed.
+    if let Some(tui) = tui {
+        tui.stop();
+    }
+    let report = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("Error: {e:#}");
@@ -131,6 +150,38 @@ pub async fn start_metrics(
     Ok((Some(tx), Some(server)))
 }
 
+/// Start the TUI on `hooks` (progress lines off); on failure say why and keep the progress
+/// lines.
+fn start_tui(cfg: &Arc<Config>, hooks: &mut swarm::RunHooks) -> Option<output::tui::Tui> {
+    // One snapshot feed for every sink: the TUI subscribes to the metrics server's, if any.
+    let (snap_tx, snap_rx) = match &hooks.snapshots {
+        Some(tx) => (tx.clone(), tx.subscribe()),
+        None => tokio::sync::watch::channel(None),
+    };
+    let (info_tx, info_rx) = tokio::sync::watch::channel(None);
+    let series = Arc::new(output::series::SeriesRecorder::default());
+    let params = output::tui::TuiParams {
+        cfg: cfg.clone(),
+        snapshots: snap_rx,
+        info: info_rx,
+        series: series.clone(),
+        stop: hooks.stop.clone(),
+    };
+    match output::tui::Tui::start(params) {
+        Ok(tui) => {
+            hooks.progress = false;
+            hooks.snapshots = Some(snap_tx);
+            hooks.info = Some(info_tx);
+            hooks.series = Some(series);
+            Some(tui)
+        }
+        Err(e) => {
+            eprintln!("hls-swarm: no TUI ({e:#}); printing progress lines instead");
+            None
+        }
+    }
+}
+
 /// Write the summary and reports of a finished run and pick the exit code.
 pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
     let slo = slo::evaluate(&cfg.slo, &report.snapshot);
@@ -138,6 +189,12 @@ pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
     let mut code = if slo.passed { EXIT_OK } else { EXIT_SLO };
     if let Some(path) = &cfg.output
         && let Err(e) = output::json::write(path, &output::json::Report::new(report, &slo))
+    {
+        eprintln!("Error: {e:#}");
+        code = EXIT_FAILURE;
+    }
+    if let Some(path) = &cfg.report
+        && let Err(e) = output::html::write(path, report, &slo)
     {
         eprintln!("Error: {e:#}");
         code = EXIT_FAILURE;

@@ -24,6 +24,7 @@ use crate::engine::http::{Connections, HttpSettings};
 use crate::engine::native::{Viewer, ViewerExit, ViewerParams, run_viewer};
 use crate::origin::{self, OriginHandle};
 use crate::output::progress;
+use crate::output::series::{Series, SeriesRecorder};
 use crate::ramp::RampSchedule;
 use crate::stats::collector::Collector;
 use crate::stats::event::{Event, LifecycleEvent, RequestDone, RequestKind};
@@ -69,6 +70,8 @@ pub struct RunReport {
     pub active_at_end: u64,
     /// Viewers stalled when the stop began.
     pub stalled_at_end: u64,
+    /// The run over time, one sample per tick (bounded; see `output::series`).
+    pub series: Series,
 }
 
 /// Hooks for embedding a run (tests, future TUI): a stop token and a snapshot feed.
@@ -80,6 +83,20 @@ pub struct RunHooks {
     pub snapshots: Option<watch::Sender<Option<Snapshot>>>,
     /// Print progress lines to stderr.
     pub progress: bool,
+    /// Where the run records its time series (shared with a live sink such as the TUI);
+    /// `None` = a recorder of its own. Either way the series ends up in the report.
+    pub series: Option<Arc<SeriesRecorder>>,
+    /// Receives the run's stream and engine once the stream answered.
+    pub info: Option<watch::Sender<Option<RunInfo>>>,
+}
+
+/// What a run plays, known once it has started (for headers of live sinks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    /// The stream played, safe to print (no credentials, no query).
+    pub stream_url: String,
+    /// Engine name.
+    pub engine: &'static str,
 }
 
 /// Build the HTTP settings every viewer shares from the config.
@@ -202,6 +219,12 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         startup_buffer: Duration::from_millis(1),
         seed: cfg.seed,
     });
+    if let Some(tx) = &hooks.info {
+        tx.send_replace(Some(RunInfo {
+            stream_url: redact_url(&url),
+            engine: "native",
+        }));
+    }
     let started_at = SystemTime::now();
     let start = Instant::now();
     let gauges = Arc::new(LiveGauges::default());
@@ -217,6 +240,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
             t.len()
         );
     }
+    let series = hooks.series.clone().unwrap_or_default();
     let cancel = CancellationToken::new();
     // Origin host metrics: scraped in the background, read into each tick's snapshot.
     let origin_metrics = cfg
@@ -277,6 +301,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                         eprintln!("{}", crate::origin_metrics::report::status_line(o));
                     }
                 }
+                series.record(&snap);
                 if let Some(tx) = &hooks.snapshots {
                     tx.send_replace(Some(snap));
                 }
@@ -321,6 +346,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     snapshot.origin = origin_final;
     snapshot.active = active_at_end;
     snapshot.stalled = stalled_at_end;
+    series.record(&snapshot);
     if let Some(tx) = &hooks.snapshots {
         tx.send_replace(Some(snapshot.clone()));
     }
@@ -335,6 +361,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         stop_reason,
         active_at_end,
         stalled_at_end,
+        series: series.series(),
     })
 }
 

@@ -205,6 +205,7 @@ impl Collector {
                 .map(|t| Arc::from(t.figures()))
                 .unwrap_or_else(|| Arc::from(Vec::new())),
             origin: None,
+            tick_ttfb: std::array::from_fn(|i| Percentiles::of(&self.interval.kinds[i].ttfb)),
         }
     }
 }
@@ -256,5 +257,8 @@ mod tests {
         assert!((s.recent_segment_ttfb.p95 - 0.1).abs() < 0.001);
         assert_eq!(s.recent_segment_ttfb.count, 300);
         assert!((s.error_rate() - 0.1).abs() < 1e-9);
+        let tick = &s.tick_ttfb[RequestKind::Segment.index()];
+        assert_eq!(tick.count, 10, "the last tick's requests only");
+        assert!((tick.p95 - 0.1).abs() < 0.001);
     }
 }

@@ -131,6 +131,8 @@ pub struct Snapshot {
     pub viewers: Arc<[ViewerFigures]>,
     /// Origin host figures (node_exporter / nginx exporter); `None` when not configured.
     pub origin: Option<crate::origin_metrics::OriginStats>,
+    /// TTFB of the requests finished during the last tick, per kind (time series).
+    pub tick_ttfb: [Percentiles; 5],
 }
 
 impl Snapshot {

@@ -1,0 +1,743 @@
+//! Drawing one frame from a [`Model`]: pure, so it is tested with ratatui's `TestBackend`.
+//! Every figure comes from the Snapshot, the series (sparklines) or the origin view; this
+//! module only lays them out and colours them.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Gauge, Paragraph, Row, Sparkline, Table};
+
+use crate::output::format::{bytes, clock, pct, secs};
+use crate::output::origin_view::OriginView;
+use crate::output::series::Point;
+use crate::stats::event::RequestKind;
+use crate::stats::snapshot::{Percentiles, Snapshot};
+use crate::swarm::RunInfo;
+
+/// Everything one frame shows.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    /// The latest tick (`None` before the first).
+    pub snapshot: Option<Snapshot>,
+    /// Stream and engine, once the run has started.
+    pub info: Option<RunInfo>,
+    /// What the stream is before the run has started (from the flags).
+    pub stream_hint: String,
+    /// The Prometheus endpoint, when one is served.
+    pub metrics_url: Option<String>,
+    /// `-ramp-rate`.
+    pub ramp_rate: f64,
+    /// Error rate above which the error figures turn red (yellow above a tenth of it).
+    pub error_threshold: f64,
+    /// Recent ticks at full resolution, oldest first (sparklines).
+    pub recent: Vec<Point>,
+    /// Origin host figures; `None` hides the origin panel.
+    pub origin: Option<OriginView>,
+    /// The log pane's lines, oldest first.
+    pub logs: Vec<String>,
+    /// Log lines dropped from the bounded pane buffer.
+    pub log_dropped: u64,
+    /// `--log-file`, where tracing logs go instead of the pane.
+    pub log_file: Option<String>,
+    /// The user asked to stop; the run is finishing.
+    pub quitting: bool,
+}
+
+const LABEL: Style = Style::new().fg(Color::Gray);
+const VALUE: Style = Style::new().add_modifier(Modifier::BOLD);
+const TITLE: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+
+fn block(title: &str) -> Block<'_> {
+    Block::bordered()
+        .title(Span::styled(format!(" {title} "), TITLE))
+        .border_style(Style::new().fg(Color::DarkGray))
+}
+
+fn kv(label: &str, value: String) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{label:<14}"), LABEL),
+        Span::styled(value, VALUE),
+    ])
+}
+
+/// A duration in seconds, with `0s` for nothing.
+fn seconds_or_zero(v: f64) -> String {
+    if v > 0.0 { secs(v) } else { "0s".into() }
+}
+
+/// Green at or below a tenth of the threshold, yellow up to it, red above.
+pub fn health(rate: f64, threshold: f64) -> Color {
+    if rate <= threshold / 10.0 {
+        Color::Green
+    } else if rate <= threshold {
+        Color::Yellow
+    } else {
+        Color::Red
+    }
+}
+
+/// Draw the whole dashboard.
+pub fn draw(f: &mut Frame, m: &Model) {
+    let area = f.area();
+    let origin_rows = if m.origin.is_some() { 6 } else { 0 };
+    let log_rows = if area.height >= 40 { 8 } else { 4 };
+    // The panels share what is left, the top row a bit less than the middle one.
+    let left = area.height.saturating_sub(4 + origin_rows + log_rows);
+    let top_rows = (left * 9 / 20).clamp(10, 14);
+    let middle_rows = left.saturating_sub(top_rows).clamp(11, 15);
+    let [header, top, middle, origin, logs] = Layout::vertical([
+        Constraint::Length(4),
+        Constraint::Length(top_rows),
+        Constraint::Length(middle_rows),
+        Constraint::Length(origin_rows),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    draw_header(f, header, m);
+    let Some(s) = &m.snapshot else {
+        let wait = Paragraph::new("waiting for the first tick…").block(block("hls-swarm"));
+        f.render_widget(wait, top);
+        draw_logs(f, logs, m);
+        return;
+    };
+    let [viewers, requests, playback] = Layout::horizontal([
+        Constraint::Percentage(30),
+        Constraint::Percentage(35),
+        Constraint::Percentage(35),
+    ])
+    .areas(top);
+    draw_viewers(f, viewers, s, m);
+    draw_requests(f, requests, s, m);
+    draw_playback(f, playback, s);
+    let [latency, errors] =
+        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(middle);
+    draw_latency(f, latency, s, m);
+    draw_errors(f, errors, s, m);
+    if let Some(o) = &m.origin {
+        draw_origin(f, origin, o);
+    }
+    draw_logs(f, logs, m);
+}
+
+fn draw_header(f: &mut Frame, area: Rect, m: &Model) {
+    let sep = Span::styled(" │ ", Style::new().fg(Color::DarkGray));
+    let mut first = Vec::new();
+    match &m.snapshot {
+        Some(s) => {
+            first.push(Span::styled("elapsed ", LABEL));
+            first.push(Span::styled(clock(s.elapsed.as_secs_f64()), VALUE));
+            first.push(sep.clone());
+            first.push(Span::styled("remaining ", LABEL));
+            let remaining = match s.duration {
+                Some(d) => clock(d.saturating_sub(s.elapsed).as_secs_f64()),
+                None => "until stopped".into(),
+            };
+            first.push(Span::styled(remaining, VALUE));
+        }
+        None => first.push(Span::styled("starting…", VALUE)),
+    }
+    let (engine, stream) = match &m.info {
+        Some(i) => (i.engine, i.stream_url.as_str()),
+        None => ("—", m.stream_hint.as_str()),
+    };
+    first.extend([
+        sep.clone(),
+        Span::styled("engine ", LABEL),
+        Span::styled(engine, VALUE),
+        sep.clone(),
+        Span::styled("stream ", LABEL),
+        Span::styled(stream.to_string(), VALUE),
+    ]);
+    if let Some(url) = &m.metrics_url {
+        first.extend([
+            sep,
+            Span::styled("metrics ", LABEL),
+            Span::styled(url.clone(), VALUE),
+        ]);
+    }
+    let stopping = m.quitting || m.snapshot.as_ref().is_some_and(|s| s.stopping);
+    let state = if stopping {
+        Line::from(vec![
+            Span::styled(
+                "■ stopping",
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(" — viewers finish, then the summary is printed", LABEL),
+        ])
+    } else {
+        Line::from(vec![
+            Span::styled(
+                "● running",
+                Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(" — q, Esc or Ctrl+C: stop and print the summary", LABEL),
+        ])
+    };
+    let title = format!("hls-swarm {}", env!("CARGO_PKG_VERSION"));
+    let p = Paragraph::new(vec![Line::from(first), state]).block(block(&title));
+    f.render_widget(p, area);
+}
+
+/// Bars of the last `width` recent points.
+fn bars(m: &Model, width: u16, f: impl Fn(&Point) -> Option<u64>) -> Vec<Option<u64>> {
+    let n = usize::from(width);
+    let skip = m.recent.len().saturating_sub(n);
+    m.recent.iter().skip(skip).map(f).collect()
+}
+
+fn spark<'a>(data: Vec<Option<u64>>, color: Color) -> Sparkline<'a> {
+    Sparkline::default()
+        .data(data)
+        .style(Style::new().fg(color))
+        .absent_value_symbol(" ")
+}
+
+fn draw_viewers(f: &mut Frame, area: Rect, s: &Snapshot, m: &Model) {
+    let b = block("Viewers");
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let [gauge, text, label, sparkline] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(4),
+        Constraint::Length(1),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+    let ratio = if s.target > 0 {
+        (s.active as f64 / s.target as f64).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let color = if s.active >= s.target {
+        Color::Green
+    } else {
+        Color::Yellow
+    };
+    let g = Gauge::default()
+        .ratio(ratio)
+        .label(format!(
+            "{} / {} active ({:.0}%)",
+            s.active,
+            s.target,
+            ratio * 100.0
+        ))
+        .gauge_style(Style::new().fg(color).bg(Color::Black));
+    f.render_widget(g, gauge);
+    let t = &s.totals;
+    let ramp = if s.ramped >= s.target {
+        format!("{}/{} started · done", s.ramped, s.target)
+    } else {
+        format!("{}/{} started · {:.1}/s", s.ramped, s.target, m.ramp_rate)
+    };
+    let stalled_style = if s.stalled > 0 {
+        Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+    } else {
+        VALUE
+    };
+    let lines = vec![
+        kv("ramp", ramp),
+        Line::from(vec![
+            Span::styled(format!("{:<14}", "stalled"), LABEL),
+            Span::styled(format!("{} now", s.stalled), stalled_style),
+            Span::styled(format!(" · peak {}", s.peak_stalled), VALUE),
+        ]),
+        kv(
+            "restarts",
+            format!("{} · failures {}", t.restarts, t.exits_failure),
+        ),
+        kv("reconnects", t.reconnects.to_string()),
+    ];
+    f.render_widget(Paragraph::new(lines), text);
+    f.render_widget(
+        Paragraph::new(Line::styled(
+            format!("active viewers per tick (of {})", s.target),
+            LABEL,
+        )),
+        label,
+    );
+    let data = bars(m, sparkline.width, |p| Some(p.active.round() as u64));
+    f.render_widget(spark(data, color).max(s.target.max(1)), sparkline);
+}
+
+fn draw_requests(f: &mut Frame, area: Rect, s: &Snapshot, m: &Model) {
+    let b = block("Requests");
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let w1 = s.window(1);
+    let w30 = s.window(30);
+    let mut rows = vec![Row::new(vec!["", "1 s", "30 s"]).style(LABEL)];
+    for k in RequestKind::ALL {
+        let (now, avg) = (
+            w1.requests_per_second[k.index()],
+            w30.requests_per_second[k.index()],
+        );
+        let always = matches!(k, RequestKind::Playlist | RequestKind::Segment);
+        if always || now > 0.0 || avg > 0.0 {
+            rows.push(Row::new(vec![
+                format!("{} req/s", k.as_str()),
+                format!("{now:.1}"),
+                format!("{avg:.1}"),
+            ]));
+        }
+    }
+    rows.push(Row::new(vec![
+        "throughput".to_string(),
+        format!("{}/s", bytes(w1.bytes_per_second)),
+        format!("{}/s", bytes(w30.bytes_per_second)),
+    ]));
+    let n_rows = rows.len() as u16;
+    let [table, total, label, sparkline] = Layout::vertical([
+        Constraint::Length(n_rows),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+    let widths = [
+        Constraint::Length(17),
+        Constraint::Length(12),
+        Constraint::Length(12),
+    ];
+    f.render_widget(Table::new(rows, widths).style(VALUE), table);
+    f.render_widget(
+        Paragraph::new(kv(
+            "finished",
+            format!(
+                "{} requests · {}",
+                s.total_requests(),
+                bytes(s.totals.total_bytes() as f64)
+            ),
+        )),
+        total,
+    );
+    let data = bars(m, sparkline.width, |p| Some(p.bytes_per_second as u64));
+    let peak = data.iter().flatten().max().copied().unwrap_or(0);
+    f.render_widget(
+        Paragraph::new(Line::styled(
+            format!("throughput per tick (max {}/s)", bytes(peak as f64)),
+            LABEL,
+        )),
+        label,
+    );
+    f.render_widget(spark(data, Color::Blue), sparkline);
+}
+
+fn pct_cells(p: &Percentiles) -> [String; 3] {
+    if p.count == 0 {
+        return ["—".into(), "—".into(), "—".into()];
+    }
+    [secs(p.p50), secs(p.p95), secs(p.p99)]
+}
+
+fn draw_latency(f: &mut Frame, area: Rect, s: &Snapshot, m: &Model) {
+    let b = block("Latency · whole run · dl = download · last row: segments, last 30 s");
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let header = Row::new(vec![
+        "kind", "TTFB p50", "p95", "p99", "dl p50", "p95", "p99",
+    ])
+    .style(LABEL);
+    let mut rows = Vec::new();
+    for k in RequestKind::ALL {
+        let ks = s.kind(k);
+        if ks.count == 0 {
+            continue;
+        }
+        let mut cells = vec![k.as_str().to_string()];
+        cells.extend(pct_cells(&ks.ttfb));
+        cells.extend(pct_cells(&ks.download));
+        rows.push(Row::new(cells));
+    }
+    let mut recent = vec!["segment 30 s".to_string()];
+    recent.extend(pct_cells(&s.recent_segment_ttfb));
+    recent.extend(pct_cells(&s.recent_segment_download));
+    rows.push(Row::new(recent).style(Style::new().fg(Color::Cyan)));
+    let n_rows = rows.len() as u16 + 1;
+    let [table, label, sparkline] = Layout::vertical([
+        Constraint::Length(n_rows),
+        Constraint::Length(1),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+    let widths = [
+        Constraint::Length(13),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+    ];
+    f.render_widget(Table::new(rows, widths).header(header).style(VALUE), table);
+    let data = bars(m, sparkline.width, |p| {
+        p.segment_ttfb.map(|v| (v[1] * 1e6).round() as u64)
+    });
+    let peak = data.iter().flatten().max().copied().unwrap_or(0);
+    f.render_widget(
+        Paragraph::new(Line::styled(
+            format!(
+                "segment TTFB p95 per tick (max {})",
+                secs(peak as f64 / 1e6)
+            ),
+            LABEL,
+        )),
+        label,
+    );
+    f.render_widget(spark(data, Color::Magenta), sparkline);
+}
+
+fn draw_playback(f: &mut Frame, area: Rect, s: &Snapshot) {
+    let b = block("Playback");
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let p50_p95 = |p: &Percentiles| {
+        if p.count == 0 {
+            "—".to_string()
+        } else {
+            format!("p50 {} · p95 {}", secs(p.p50), secs(p.p95))
+        }
+    };
+    let t = &s.totals;
+    let stall_style = if s.stalls() > 0 {
+        Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    } else {
+        VALUE
+    };
+    let lines = vec![
+        kv("startup", p50_p95(&s.startup)),
+        kv("live latency", p50_p95(&s.live_latency)),
+        Line::from(vec![
+            Span::styled(format!("{:<14}", "stalls"), LABEL),
+            Span::styled(format!("{} begun", s.stalls()), stall_style),
+            Span::styled(
+                format!(
+                    " · {} total · {} now",
+                    seconds_or_zero(s.stall_seconds()),
+                    s.stalled
+                ),
+                VALUE,
+            ),
+        ]),
+        kv("stall length", p50_p95(&s.stall_durations)),
+        kv("rebuffer", pct(s.rebuffer_ratio())),
+        kv(
+            "played",
+            format!("{} of media", seconds_or_zero(t.played.as_secs_f64())),
+        ),
+        kv(
+            "lost segments",
+            format!(
+                "{} expired · {} skipped",
+                t.segments_expired, t.segments_skipped
+            ),
+        ),
+    ];
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_errors(f: &mut Frame, area: Rect, s: &Snapshot, m: &Model) {
+    let b = block("Errors");
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let w30 = s.window(30);
+    let rate_style = |r: f64| {
+        Style::new()
+            .fg(health(r, m.error_threshold))
+            .add_modifier(Modifier::BOLD)
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{:<14}", "error rate"), LABEL),
+            Span::styled(pct(w30.error_rate), rate_style(w30.error_rate)),
+            Span::styled(" last 30 s · ", LABEL),
+            Span::styled(pct(s.error_rate()), rate_style(s.error_rate())),
+            Span::styled(" run", LABEL),
+        ]),
+        kv(
+            "failed",
+            format!(
+                "{} of {} requests · {:.1}/s",
+                s.total_errors(),
+                s.total_requests(),
+                w30.errors_per_second
+            ),
+        ),
+    ];
+    let classes = s.errors_by_class();
+    if classes.is_empty() {
+        lines.push(kv("by class", "none".into()));
+    } else {
+        let text: Vec<String> = classes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        lines.push(kv("by class", text.join(" · ")));
+    }
+    if !s.totals.by_status.is_empty() {
+        let text: Vec<String> = s
+            .totals
+            .by_status
+            .iter()
+            .map(|(code, n)| format!("{code}: {n}"))
+            .collect();
+        lines.push(kv("by status", text.join(" · ")));
+    }
+    if s.events_dropped > 0 {
+        lines.push(Line::styled(
+            format!(
+                "stats pipeline dropped {} events ({}): figures undercount",
+                s.events_dropped,
+                pct(s.drop_rate())
+            ),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    let n_lines = lines.len() as u16;
+    let [text, label, sparkline] = Layout::vertical([
+        Constraint::Length(n_lines),
+        Constraint::Length(1),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+    f.render_widget(Paragraph::new(lines), text);
+    let data = bars(m, sparkline.width, |p| {
+        Some((p.error_rate * 10_000.0).round() as u64)
+    });
+    let peak = data.iter().flatten().max().copied().unwrap_or(0);
+    f.render_widget(
+        Paragraph::new(Line::styled(
+            format!("error rate per tick (max {})", pct(peak as f64 / 10_000.0)),
+            LABEL,
+        )),
+        label,
+    );
+    let color = health(s.window(1).error_rate, m.error_threshold);
+    f.render_widget(spark(data, color), sparkline);
+}
+
+fn draw_origin(f: &mut Frame, area: Rect, o: &OriginView) {
+    let b = block("Origin");
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let opt = |v: Option<f64>, fmt: &dyn Fn(f64) -> String| v.map(fmt).unwrap_or("—".into());
+    let rate = |v: f64| format!("{}/s", bytes(v));
+    let net = |now: Option<f64>, p50: Option<f64>, max: Option<f64>| {
+        format!(
+            "{} (30 s p50 {}, max {})",
+            opt(now, &rate),
+            opt(p50, &rate),
+            opt(max, &rate)
+        )
+    };
+    let cpu_style = match o.cpu_percent {
+        Some(c) if c >= 90.0 => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        Some(c) if c >= 70.0 => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        _ => VALUE,
+    };
+    let lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{:<14}", "CPU"), LABEL),
+            Span::styled(opt(o.cpu_percent, &|c| format!("{c:.1}%")), cpu_style),
+            Span::styled("   memory ", LABEL),
+            Span::styled(
+                format!(
+                    "{} / {}",
+                    opt(o.memory_used_bytes, &bytes),
+                    opt(o.memory_total_bytes, &bytes)
+                ),
+                VALUE,
+            ),
+        ]),
+        kv("net in", net(o.net_rx_bps, o.net_rx_p50, o.net_rx_max)),
+        kv("net out", net(o.net_tx_bps, o.net_tx_p50, o.net_tx_max)),
+        kv(
+            "nginx",
+            format!(
+                "{} connections · {} req/s · scrape errors {}",
+                opt(o.nginx_connections, &|c| format!("{c:.0}")),
+                opt(o.nginx_rps, &|r| format!("{r:.1}")),
+                o.scrape_errors
+            ),
+        ),
+    ];
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_logs(f: &mut Frame, area: Rect, m: &Model) {
+    let mut title = String::from("Log");
+    if let Some(file) = &m.log_file {
+        title.push_str(&format!(" · tracing logs → {file}"));
+    }
+    if m.log_dropped > 0 {
+        title.push_str(&format!(
+            " · {} older lines dropped (use --log-file to keep all)",
+            m.log_dropped
+        ));
+    }
+    let b = block(&title);
+    let inner = b.inner(area);
+    let n = usize::from(inner.height);
+    let skip = m.logs.len().saturating_sub(n);
+    let lines: Vec<Line> = m
+        .logs
+        .iter()
+        .skip(skip)
+        .map(|l| {
+            let style = if l.contains("ERROR") || l.contains("\"level\":\"ERROR\"") {
+                Style::new().fg(Color::Red)
+            } else if l.contains("WARN") {
+                Style::new().fg(Color::Yellow)
+            } else {
+                Style::new().fg(Color::Gray)
+            };
+            Line::styled(l.clone(), style)
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(b), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::stats::collector::Collector;
+    use crate::stats::event::{ErrorClass, Event, PlaybackEvent, RequestDone};
+    use crate::stats::gauges::{ActiveGuard, LiveGauges};
+    use crate::stats::hub::StatsHub;
+
+    fn request(kind: RequestKind, ms: u64, status: u16) -> Event {
+        Event::Request(RequestDone {
+            kind,
+            status: Some(status),
+            ttfb: Some(Duration::from_millis(ms)),
+            total: Duration::from_millis(ms + 2),
+            bytes: 50_000,
+            error: ErrorClass::from_status(status),
+            redirects: 0,
+            retry: false,
+        })
+    }
+
+    fn screen(m: &Model) -> String {
+        let mut t = Terminal::new(TestBackend::new(160, 50)).unwrap_or_else(|e| panic!("{e}"));
+        t.draw(|f| draw(f, m)).unwrap_or_else(|e| panic!("{e}"));
+        let buf = t.backend().buffer();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn draws_every_panel_from_the_snapshot() {
+        let hub = StatsHub::start(1, 1000);
+        let gauges = Arc::new(LiveGauges::default());
+        let _viewers = [
+            ActiveGuard::new(gauges.clone()),
+            ActiveGuard::new(gauges.clone()),
+        ];
+        gauges.add_ramped();
+        gauges.add_ramped();
+        let sink = hub.sink(0);
+        for _ in 0..9 {
+            sink.send(request(RequestKind::Segment, 20, 200));
+        }
+        sink.send(request(RequestKind::Segment, 20, 503));
+        sink.send(request(RequestKind::Playlist, 3, 200));
+        sink.send(Event::Playback(PlaybackEvent::Started {
+            startup: Duration::from_millis(150),
+        }));
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+        let mut col = Collector::new(2, Some(Duration::from_secs(60)));
+        let snap = col.tick(&hub, &gauges, Duration::from_secs(5), false);
+        let mut m = Model {
+            recent: vec![Point::of(&snap)],
+            snapshot: Some(snap),
+            info: Some(RunInfo {
+                stream_url: "http://origin.test/master.m3u8".into(),
+                engine: "native",
+            }),
+            ramp_rate: 5.0,
+            error_threshold: 0.01,
+            logs: vec!["a captured log line".into()],
+            ..Model::default()
+        };
+        let s = screen(&m);
+        for want in [
+            "Viewers",
+            "Requests",
+            "Latency",
+            "Playback",
+            "Errors",
+            "Log",
+            "2 / 2 active (100%)",
+            "2/2 started · done",
+            "elapsed 00:00:05",
+            "remaining 00:00:55",
+            "engine native",
+            "stream http://origin.test/master.m3u8",
+            "finished      11 requests",
+            "p50 150.0ms",
+            "http_5xx 1",
+            "503: 1",
+            "9.09% run",
+            "a captured log line",
+        ] {
+            assert!(s.contains(want), "{want:?} missing from:\n{s}");
+        }
+        assert!(
+            !s.contains("Origin"),
+            "no origin panel without origin figures"
+        );
+        assert!(!s.contains("metrics"), "no metrics URL unless served");
+
+        m.origin = Some(OriginView {
+            cpu_percent: Some(45.5),
+            memory_used_bytes: Some(2e9),
+            memory_total_bytes: Some(8e9),
+            net_tx_bps: Some(1.5e6),
+            nginx_connections: Some(120.0),
+            ..OriginView::default()
+        });
+        m.metrics_url = Some("http://0.0.0.0:17091/metrics".into());
+        m.quitting = true;
+        let s = screen(&m);
+        for want in [
+            "Origin",
+            "45.5%",
+            "2.00 GB / 8.00 GB",
+            "1.50 MB/s",
+            "120 connections",
+            "metrics http://0.0.0.0:17091/metrics",
+            "■ stopping",
+        ] {
+            assert!(s.contains(want), "{want:?} missing from:\n{s}");
+        }
+    }
+
+    #[test]
+    fn waits_for_the_first_tick() {
+        let m = Model {
+            stream_hint: "built-in origin (starting)".into(),
+            ..Model::default()
+        };
+        let s = screen(&m);
+        assert!(s.contains("waiting for the first tick"));
+        assert!(s.contains("built-in origin (starting)"));
+    }
+
+    #[test]
+    fn health_colours() {
+        assert_eq!(health(0.0, 0.01), Color::Green);
+        assert_eq!(health(0.005, 0.01), Color::Yellow);
+        assert_eq!(health(0.02, 0.01), Color::Red);
+    }
+}
