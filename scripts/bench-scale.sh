@@ -42,7 +42,6 @@ printf '%-8s %10s %14s %12s %12s %10s %10s %8s %8s\n' viewers run_s "cpu_s/viewÂ
 for n in "${counts[@]}"; do
   ramp=$(awk -v n="$n" -v r="$RAMP_RATE" 'BEGIN { printf "%d", n / r + 1 }')
   dur=$((ramp + STEADY + 5))
-  o0=$(cpu_seconds "$opid")
   "$BIN" "$url" -clients "$n" -ramp-rate "$RAMP_RATE" -variant lowest -duration "${dur}s" \
     --output "$tmp/run-$n.json" >"$tmp/run-$n.out" 2>"$tmp/run-$n.err" &
   cpid=$!; pids+=("$cpid")
@@ -75,7 +74,7 @@ if command -v wrk >/dev/null 2>&1; then
   if [ -n "$seg" ]; then
     wrk -t1 -c50 -d10s "http://127.0.0.1:$PORT/v0/$seg" >"$tmp/wrk.out" 2>&1 &
     wpid=$!; pids+=("$wpid")
-    sleep 1; w0=$(cpu_seconds "$wpid")
+    sleep 1
     wait "$wpid" || true
     echo "wrk: $(grep -E 'Transfer/sec|Requests/sec' "$tmp/wrk.out" | tr -s ' ' | tr '\n' ' ')"
     echo "(compare client CPU-seconds per GB: run JSON total_bytes vs CPU; wrk CPU from /proc not available after exit: use 'perf stat' or time)"

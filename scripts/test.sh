@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 
 pkgs=()
 command -v ffmpeg >/dev/null 2>&1 || pkgs+=(ffmpeg)
+# The namespace lab (tests/lab/, run by tests/lab_namespaces.rs as root in CI) and
+# scripts/lab-checks.sh: command -> Debian package.
+for want in ip:iproute2 nginx:nginx curl:curl jq:jq setpriv:util-linux \
+  prometheus-node-exporter:prometheus-node-exporter prometheus-nginx-exporter:prometheus-nginx-exporter \
+  nix-instantiate:nix-bin shellcheck:shellcheck promtool:prometheus; do
+  command -v "${want%%:*}" >/dev/null 2>&1 || pkgs+=("${want#*:}")
+done
 if [ "${#pkgs[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

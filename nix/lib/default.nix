@@ -375,7 +375,7 @@ in {
     systemdQuote
     ;
   inherit (lab) ports network sysctl ulimits;
-  origin = lab.network.origin;
+  inherit (lab.network) origin;
   # The ffmpeg command as one shell line (for the runner and the container).
   ffmpegShellArgs = name: concatStringsSep " " (map shellQuote (ffmpegArgs name));
   # An argv as one systemd ExecStart= tail.
