@@ -54,6 +54,15 @@ for p in "${profiles[@]}"; do
   if [ "$mb" -gt 16 ] && [ "$mb" -lt 1024 ]; then pass "profile $p: tmpfs ${mb} MiB"; else fail "profile $p: tmpfs ${mb} MiB out of range"; fi
 done
 
+# docs/lab.md quotes the profile and sysctl tables; every row must match the data.
+{
+  jq -r '.profiles | to_entries[] | "| `\(.key)` | \(.value.segmentSeconds) s × \(.value.listSize) | \(.value.fps) | \(.value.preset) | \([.value.variants[] | "\(.name) \(.width)x\(.height) \(.videoKbps)k+\(.audioKbps)k"] | join(", ")) | \(if (.value.variants | length) > 1 then "master.m3u8" else "stream.m3u8" end) |"' nix/lab.json
+  jq -r '[.sysctl.client, .sysctl.origin] as [$c, $o] | ([$c | keys[]] + [$o | keys[]] | unique)[] as $k | "| `\($k)` | \($c[$k] // "—") | \($o[$k] // "—") |"' nix/lab.json
+} >"$tmp/doc-rows"
+stale=0
+while IFS= read -r row; do grep -Fxq -- "$row" docs/lab.md || { stale=1; echo "  not in docs/lab.md: $row"; }; done <"$tmp/doc-rows"
+if [ "$stale" -eq 0 ]; then pass "docs/lab.md quotes nix/lab.json's profiles and sysctls"; else fail "docs/lab.md tables differ from nix/lab.json"; fi
+
 echo "== nginx -t on every rendered nginx.conf (throwaway namespace holding the origin address)"
 if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
   ns="hlschk$$"
