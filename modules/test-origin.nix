@@ -117,12 +117,6 @@ in {
       role = mkDefault "origin";
     };
 
-    fileSystems.${cfg.hlsDir} = {
-      device = "tmpfs";
-      fsType = "tmpfs";
-      options = ["size=${toString cfg.tmpfsMegabytes}M" "mode=0755" "nosuid" "nodev" "noexec" "noatime"];
-    };
-
     users.users.hls-origin = {
       isSystemUser = true;
       group = "hls-origin";
@@ -131,6 +125,20 @@ in {
     users.groups.hls-origin = {};
 
     systemd = {
+      # A mount unit, not fileSystems: NixOS VM tests replace fileSystems wholesale, and
+      # the generator pulls this in through RequiresMountsFor either way.
+      mounts = [
+        {
+          description = "hls-swarm test origin: tmpfs for the live stream";
+          what = "tmpfs";
+          where = cfg.hlsDir;
+          type = "tmpfs";
+          options = lib.concatStringsSep "," ["size=${toString cfg.tmpfsMegabytes}M" "mode=0755" "nosuid" "nodev" "noexec" "noatime"];
+          wantedBy = ["local-fs.target"];
+          before = ["local-fs.target"];
+        }
+      ];
+      # Owned by the generator's user once mounted (tmpfiles runs after local-fs.target).
       tmpfiles.rules = ["d ${cfg.hlsDir} 0755 hls-origin hls-origin -"];
 
       services.hls-origin-generator = {

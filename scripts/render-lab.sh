@@ -26,7 +26,8 @@ mapfile -t profiles < <(render profiles ci | jq -r '.[]')
 status=0
 for p in "${profiles[@]}"; do
   mkdir -p "$tmp/$p"
-  render nginx "$p" | jq -r . >"$tmp/$p/nginx.conf"
+  # -j: the file is the rendered string exactly (no newline added), as the flake writes it.
+  render nginx "$p" | jq -j . >"$tmp/$p/nginx.conf"
   render ffmpeg "$p" | jq -r '.[]' >"$tmp/$p/ffmpeg.args"
   render entry "$p" | jq -r . >"$tmp/$p/entry"
 done
