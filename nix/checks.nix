@@ -121,6 +121,9 @@ in {
     profiles
     + "touch $out\n");
 
+  # Facts about the pure renderers and the VM instances (also run in CI, without Nix builds).
+  pure-eval = pkgs.writeText "hls-swarm-pure-eval" (builtins.toJSON (import ./tests/pure.nix));
+
   # Every module option set above evaluates to a complete NixOS system.
   module-eval = pkgs.writeText "hls-swarm-module-eval" (builtins.toJSON {
     toplevel = builtins.unsafeDiscardStringContext sys.config.system.build.toplevel.drvPath;

@@ -45,6 +45,11 @@ echo "SKIP statix: not installable from crates.io; runs in nix flake check"
 
 echo "== Lab data, evaluated without nixpkgs"
 if scripts/render-lab.sh --check >"$tmp/render" 2>&1; then pass "nix/rendered/ (what the namespace lab runs) equals a fresh render of nix/lab.json"; else fail "render-lab --check"; cat "$tmp/render"; fi
+if out=$(nix-instantiate --eval --strict --json nix/tests/pure.nix 2>&1); then
+  pass "nix/tests/pure.nix: $(jq length <<<"$out") facts about the renderers and the VM instances hold"
+else
+  fail "nix/tests/pure.nix: $(grep -o 'pure-eval: .*' <<<"$out" | head -n 1)"
+fi
 if render --argstr what ffmpeg --argstr profile no-such-profile >/dev/null 2>&1; then fail "an unknown profile must not render"; else pass "an unknown profile is refused"; fi
 missing_keys=()
 while read -r key; do [ -e "/proc/sys/${key//.//}" ] || missing_keys+=("$key"); done < <(jq -r '.sysctl[] | keys[]' nix/lab.json | sort -u)
