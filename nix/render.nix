@@ -1,5 +1,5 @@
 # Command-line entry to the pure renderers (no nixpkgs needed), for CI and the lab:
-#   nix-instantiate --eval --strict --json nix/render.nix --argstr what nginx --argstr profile ci
+#   nix-instantiate --store dummy:// --eval --strict --json nix/render.nix --argstr what nginx --argstr profile ci
 # what: nginx | ffmpeg | profiles | entry | tmpfs | swarm | lab
 {
   what ? "nginx",

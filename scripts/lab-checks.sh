@@ -29,13 +29,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-render() { nix-instantiate --eval --strict --json nix/render.nix "$@"; }
+# dummy store: parsing and pure evaluation need no Nix store, daemon or root.
+nixi() { nix-instantiate --store dummy:// "$@"; }
+render() { nixi --eval --strict --json nix/render.nix "$@"; }
 mapfile -t nix_files < <(git ls-files --cached --others --exclude-standard '*.nix')
 mapfile -t profiles < <(render --argstr what profiles | jq -r '.[]')
 
 echo "== Nix: parse, lint, format"
 bad=()
-for f in "${nix_files[@]}"; do nix-instantiate --parse "$f" >/dev/null 2>"$tmp/parse.err" || bad+=("$f"); done
+for f in "${nix_files[@]}"; do nixi --parse "$f" >/dev/null 2>"$tmp/parse.err" || bad+=("$f"); done
 if [ "${#bad[@]}" -eq 0 ]; then pass "nix-instantiate --parse: ${#nix_files[@]} files"; else fail "nix-instantiate --parse: ${bad[*]}"; cat "$tmp/parse.err"; fi
 if deadnix --fail "${nix_files[@]}" >"$tmp/deadnix" 2>&1; then pass "deadnix: no dead bindings"; else fail "deadnix"; cat "$tmp/deadnix"; fi
 if "$NIXFMT" --check "${nix_files[@]}" >"$tmp/fmt" 2>&1; then pass "alejandra (flake formatter) --check: formatted"; else fail "alejandra --check (fix: $NIXFMT .)"; cat "$tmp/fmt"; fi
@@ -45,7 +47,7 @@ echo "SKIP statix: not installable from crates.io; runs in nix flake check"
 
 echo "== Lab data, evaluated without nixpkgs"
 if scripts/render-lab.sh --check >"$tmp/render" 2>&1; then pass "nix/rendered/ (what the namespace lab runs) equals a fresh render of nix/lab.json"; else fail "render-lab --check"; cat "$tmp/render"; fi
-if out=$(nix-instantiate --eval --strict --json nix/tests/pure.nix 2>&1); then
+if out=$(nixi --eval --strict --json nix/tests/pure.nix 2>&1); then
   pass "nix/tests/pure.nix: $(jq length <<<"$out") facts about the renderers and the VM instances hold"
 else
   fail "nix/tests/pure.nix: $(grep -o 'pure-eval: .*' <<<"$out" | head -n 1)"

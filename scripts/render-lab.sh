@@ -16,7 +16,8 @@ command -v nix-instantiate >/dev/null || { echo "render-lab: nix-instantiate not
 command -v jq >/dev/null || { echo "render-lab: jq not found" >&2; exit 1; }
 
 render() { # what profile
-  nix-instantiate --eval --strict --json nix/render.nix --argstr what "$1" --argstr profile "$2"
+  # dummy store: pure evaluation needs no Nix store, daemon or root.
+  nix-instantiate --store dummy:// --eval --strict --json nix/render.nix --argstr what "$1" --argstr profile "$2"
 }
 
 tmp=$(mktemp -d)

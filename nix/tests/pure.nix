@@ -1,5 +1,5 @@
 # Assertions over the pure renderers and the per-instance VM parameters, evaluated with
-# builtins only: `nix-instantiate --eval --strict nix/tests/pure.nix` prints the checked
+# builtins only: `nix-instantiate --store dummy:// --eval --strict nix/tests/pure.nix` prints the checked
 # facts or stops at the first broken one (CI: scripts/lab-checks.sh; flake: checks.pure-eval).
 let
   l = import ../lib {};
