@@ -90,6 +90,68 @@ else
   fail "nginx -t needs root and iproute2"
 fi
 
+echo "== the origin supervisor (nix run .#test-origin, the origin image), run for real"
+# In a throwaway namespace, unprivileged like the runner: profile ci on 127.0.0.1 with
+# both exporters; it must serve, then stop everything it started on SIGTERM, and stop by
+# itself (exit 1) when the generator dies.
+if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
+  ns="hlsorg$$"
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  run_dir="$tmp/origin-run"
+  chmod 0711 "$tmp"
+  mkdir -p "$run_dir"
+  chmod 1777 "$run_dir"
+  render --argstr what nginx --argstr profile ci --argstr listenAddress 127.0.0.1 | jq -j . >"$run_dir/nginx.conf"
+  cp nix/rendered/ci/ffmpeg.args "$run_dir/ffmpeg.args"
+  chmod 0644 "$run_dir/nginx.conf" "$run_dir/ffmpeg.args"
+  install -m 0755 nix/test-origin/origin.sh "$run_dir/origin.sh"
+  start_origin() {
+    ip netns exec "$ns" setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+      env -i PATH="$PATH" TMPDIR="$run_dir" HLS_ORIGIN_NGINX_CONF="$run_dir/nginx.conf" \
+      HLS_ORIGIN_FFMPEG_ARGS="$run_dir/ffmpeg.args" HLS_ORIGIN_EXPORTERS=1 \
+      HLS_ORIGIN_NODE_EXPORTER=prometheus-node-exporter HLS_ORIGIN_NGINX_EXPORTER=prometheus-nginx-exporter \
+      HLS_ORIGIN_COLLECTORS="cpu meminfo netdev" bash "$run_dir/origin.sh" >"$run_dir/out.log" 2>&1 &
+    gen_pid=$!
+  }
+  in_ns_curl() { ip netns exec "$ns" curl -sf "$@"; }
+  served() {
+    in_ns_curl http://127.0.0.1:17080/master.m3u8 | grep -q 180p/stream.m3u8 &&
+      [ "$(in_ns_curl http://127.0.0.1:17080/144p/stream.m3u8 | grep -c '^#EXTINF')" -ge 1 ] &&
+      in_ns_curl http://127.0.0.1:9100/metrics | grep -q '^node_cpu_seconds_total' &&
+      in_ns_curl http://127.0.0.1:9113/metrics | grep -q '^nginx_up 1'
+  }
+  start_origin
+  ok=0
+  for _ in $(seq 80); do served && { ok=1; break; }; sleep 0.25; done
+  if [ "$ok" -eq 1 ]; then pass "origin.sh serves profile ci (master, rungs, both exporters)"; else fail "origin.sh did not serve"; cat "$run_dir/out.log"; fi
+  kill -TERM "$gen_pid" 2>/dev/null || true
+  rc=0
+  wait "$gen_pid" || rc=$?
+  gen_pid=""
+  sleep 0.5
+  left=$(ip netns pids "$ns" | wc -l)
+  if [ "$rc" -eq 143 ] && [ "$left" -eq 0 ] && ! compgen -G "$run_dir/hls-origin.*" >/dev/null; then
+    pass "origin.sh on SIGTERM: exit 143, no process left, its directory removed"
+  else
+    fail "origin.sh on SIGTERM: exit $rc, $left processes left, dirs: $(compgen -G "$run_dir/hls-origin.*" || true)"
+  fi
+  start_origin
+  for _ in $(seq 40); do in_ns_curl http://127.0.0.1:17080/health >/dev/null 2>&1 && break; sleep 0.25; done
+  for p in $(ip netns pids "$ns"); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" != ffmpeg ] || kill -KILL "$p" 2>/dev/null || true; done
+  rc=0
+  timeout 10 tail --pid="$gen_pid" -f /dev/null || true
+  wait "$gen_pid" || rc=$?
+  gen_pid=""
+  sleep 0.5
+  left=$(ip netns pids "$ns" | wc -l)
+  if [ "$rc" -eq 1 ] && [ "$left" -eq 0 ]; then pass "origin.sh stops everything (exit 1) when the generator dies"; else fail "origin.sh after the generator died: exit $rc, $left processes left"; fi
+  ip netns del "$ns"
+  ns=""
+else
+  fail "the origin supervisor check needs root and iproute2"
+fi
+
 echo "== the generator: every profile's argv runs with this ffmpeg and makes every rung"
 for p in "${profiles[@]}"; do
   d="$tmp/gen-$p"

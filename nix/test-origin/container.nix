@@ -11,6 +11,7 @@
   writeTextDir,
   coreutils,
   curl,
+  findutils,
   ffmpeg-headless,
   nginx,
   prometheus-node-exporter,
@@ -23,42 +24,27 @@
   prefix = "/var/lib/hls-origin";
   inherit (labLib) ports;
   nginxConf = writeText "hls-origin-nginx-${profile}.conf" (labLib.nginxConf {profileName = profile;});
-  collectors = map (c: "--collector.${c}") labLib.lab.origin.nodeExporterCollectors;
 
+  # origin.sh (shared with the runner) supervises the generator, nginx and both exporters.
   entrypoint = writeShellApplication {
     name = "hls-origin-entrypoint";
-    runtimeInputs = [coreutils curl ffmpeg-headless nginx];
+    runtimeInputs = [coreutils curl findutils ffmpeg-headless nginx];
+    runtimeEnv = {
+      HLS_ORIGIN_NGINX_CONF = nginxConf;
+      HLS_ORIGIN_FFMPEG_ARGS = writeText "hls-origin-ffmpeg-${profile}.args" (lib.concatMapStrings (a: a + "\n") (labLib.ffmpegArgs profile));
+      HLS_ORIGIN_PREFIX = prefix;
+      HLS_ORIGIN_PORT = toString ports.origin;
+      HLS_ORIGIN_URL = "http://<host>:${toString ports.origin}/${labLib.entryPlaylist profile}";
+      HLS_ORIGIN_NODE_EXPORTER = lib.getExe prometheus-node-exporter;
+      HLS_ORIGIN_NGINX_EXPORTER = lib.getExe prometheus-nginx-exporter;
+      HLS_ORIGIN_NODE_PORT = toString ports.nodeExporter;
+      HLS_ORIGIN_NGINX_EXPORTER_PORT = toString ports.nginxExporter;
+      HLS_ORIGIN_COLLECTORS = lib.concatStringsSep " " labLib.lab.origin.nodeExporterCollectors;
+    };
+    # EXPORTERS=0 at `docker run` leaves the exporters out.
     text = ''
-      mkdir -p ${prefix}/hls ${prefix}/logs ${prefix}/run
-      find ${prefix}/hls -mindepth 1 -delete
-      pids=()
-      stop() {
-        trap - EXIT INT TERM
-        kill -TERM "''${pids[@]}" 2>/dev/null || true
-        wait "''${pids[@]}" 2>/dev/null || true
-      }
-      trap stop EXIT
-      trap 'exit 130' INT
-      trap 'exit 143' TERM
-
-      (cd ${prefix}/hls && exec ffmpeg ${labLib.ffmpegShellArgs profile}) &
-      pids+=("$!")
-      nginx -c ${nginxConf} -p ${prefix}/ -e stderr &
-      pids+=("$!")
-      if [ "''${EXPORTERS:-1}" != 0 ]; then
-        ${lib.getExe prometheus-node-exporter} --web.listen-address=:${toString ports.nodeExporter} --collector.disable-defaults ${lib.escapeShellArgs collectors} &
-        pids+=("$!")
-        for _ in $(seq 40); do
-          curl -sf http://127.0.0.1:${toString ports.origin}/health >/dev/null && break
-          sleep 0.25
-        done
-        ${lib.getExe prometheus-nginx-exporter} --nginx.scrape-uri=http://127.0.0.1:${toString ports.origin}/nginx_status \
-          --web.listen-address=:${toString ports.nginxExporter} &
-        pids+=("$!")
-      fi
-      wait -n "''${pids[@]}"
-      echo "hls-origin: a process exited; stopping the container" >&2
-      exit 1
+      export HLS_ORIGIN_EXPORTERS="''${EXPORTERS:-1}"
+      ${builtins.readFile ./origin.sh}
     '';
   };
 in
