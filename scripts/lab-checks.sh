@@ -152,6 +152,31 @@ else
   fail "the origin supervisor check needs root and iproute2"
 fi
 
+echo "== host bridge/TAP scripts (lab-up / lab-down), run for real in a throwaway namespace"
+if [ "$(id -u)" -eq 0 ] && [ -e /dev/net/tun ]; then
+  ns="hlsnet$$"
+  ip netns add "$ns"
+  net() { ip netns exec "$ns" env LAB_JSON="$PWD/nix/lab.json" "$@"; }
+  problems=()
+  net scripts/lab-net-up.sh --user nobody --no-vhost-acl >/dev/null || problems+=("lab-net-up failed")
+  net scripts/lab-net-up.sh --user nobody --no-vhost-acl >/dev/null || problems+=("lab-net-up is not idempotent")
+  ip -n "$ns" -br addr show hlsbr0 2>/dev/null | grep -q ' 10.177.0.1/24' || problems+=("hlsbr0 lacks 10.177.0.1/24")
+  for tap in hls-origin hls-client1 hls-client2; do
+    d=$(ip -n "$ns" -d link show "$tap" 2>/dev/null || true)
+    grep -q 'master hlsbr0' <<<"$d" || problems+=("$tap not on hlsbr0")
+    grep -q 'multi_queue' <<<"$d" || problems+=("$tap not multi_queue")
+    grep -q "user $(id -u nobody)\b\|user nobody" <<<"$d" || problems+=("$tap not owned by nobody")
+  done
+  net scripts/lab-net-down.sh --user nobody >/dev/null || problems+=("lab-net-down failed")
+  net scripts/lab-net-down.sh --user nobody >/dev/null || problems+=("lab-net-down is not idempotent")
+  [ "$(ip -n "$ns" -br link | grep -c '^hls')" -eq 0 ] || problems+=("lab-net-down left links")
+  ip netns del "$ns"
+  ns=""
+  if [ "${#problems[@]}" -eq 0 ]; then pass "lab-net-up/down: bridge, 3 multi-queue TAPs owned by the VM user, idempotent, nothing left"; else fail "lab-net scripts: ${problems[*]}"; fi
+else
+  fail "the host network scripts check needs root and /dev/net/tun"
+fi
+
 echo "== the generator: every profile's argv runs with this ffmpeg and makes every rung"
 for p in "${profiles[@]}"; do
   d="$tmp/gen-$p"

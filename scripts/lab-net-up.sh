@@ -3,21 +3,24 @@
 # nix/lab.json (bridge hlsbr0 10.177.0.1/24; TAPs hls-origin, hls-client1…N). Idempotent.
 # The lab network has no route out: no forwarding, no NAT.
 #
-#   sudo scripts/lab-net-up.sh [--user NAME] [--clients N]
+#   sudo scripts/lab-net-up.sh [--user NAME] [--clients N] [--no-vhost-acl]
 #
 # --user  who runs the VMs (default: $SUDO_USER, else root); gets the TAPs and, with
 #         setfacl, read-write access to /dev/vhost-net (never a world-writable chmod).
 # --clients  swarm-client TAPs to create (default: lab.json network.clients.vmCount).
+# --no-vhost-acl  leave /dev/vhost-net alone (access managed elsewhere).
 set -euo pipefail
 
 lab_json=${LAB_JSON:-$(dirname "$0")/../nix/lab.json}
 user=${SUDO_USER:-root}
 clients=""
+vhost_acl=1
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --user) user=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
-    *) echo "usage: $0 [--user NAME] [--clients N]" >&2; exit 2 ;;
+    --no-vhost-acl) vhost_acl=0; shift ;;
+    *) echo "usage: $0 [--user NAME] [--clients N] [--no-vhost-acl]" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "lab-net-up: run as root (sudo)" >&2; exit 1; }
@@ -52,7 +55,7 @@ for tap in "${taps[@]}"; do
   ip link set "$tap" up
 done
 
-if [ "$user" != root ] && [ -e /dev/vhost-net ]; then
+if [ "$vhost_acl" -eq 1 ] && [ "$user" != root ] && [ -e /dev/vhost-net ]; then
   if command -v setfacl >/dev/null 2>&1; then
     setfacl -m "u:$user:rw" /dev/vhost-net
   else
