@@ -52,7 +52,7 @@
     };
 
     # x86_64 VMs; `nix build .#packages.aarch64-linux.origin-vm` builds the other kind.
-    nixosConfigurations = (vmsFor "x86_64-linux").nixosConfigurations;
+    inherit (vmsFor "x86_64-linux") nixosConfigurations;
 
     packages = forAllSystems (system: pkgs: let
       hls-swarm = pkgs.callPackage ./nix/package.nix {};

@@ -22,7 +22,7 @@
     ;
 
   str = toString;
-  range = n: genList (i: i) n;
+  range = genList (i: i);
   imap = f: xs: genList (i: f i (elemAt xs i)) (length xs);
   optionals = cond: xs:
     if cond

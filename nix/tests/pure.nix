@@ -57,7 +57,7 @@ in
     (check "addresses inside 10.177.0.0/24, not the gateway" (all (a: match "10[.]177[.]0[.]([0-9]+)" a != null && a != l.network.gateway) (field "address")))
     (check "one VM per lab instance" (builtins.attrNames vms.nixosConfigurations == ["hls-client1" "hls-client2" "hls-origin"]))
     (check "client VMs get distinct id ranges" (
-      (elemAt (elemAt vms.nixosConfigurations.hls-client2.modules 3).services.hls-swarm.extraArgs 0) == "-client-id-offset=200"
+      elemAt (elemAt vms.nixosConfigurations.hls-client2.modules 3).services.hls-swarm.extraArgs 0 == "-client-id-offset=200"
     ))
     (check "systemd quoting doubles % and $" (l.systemdArgs ["50%" "$X"] == "\"50%%\" \"$$X\""))
     (check "shell quoting survives a quote" (l.shellQuote "a'b" == "'a'\\''b'"))
