@@ -84,7 +84,7 @@
         pkgs.writeShellApplication {
           inherit name;
           runtimeInputs = inputs;
-          runtimeEnv.LAB_JSON = ./nix/lab.json;
+          runtimeEnv.LAB_JSON = "${./nix/lab.json}";
           text = builtins.readFile path;
           meta.description = "hls-swarm lab: ${name}";
         };

@@ -94,7 +94,7 @@ in {
 
   shellcheck = pkgs.runCommand "hls-swarm-shellcheck" {nativeBuildInputs = [pkgs.shellcheck];} ''
     cd ${src}
-    shellcheck -x scripts/*.sh tests/lab/*.sh nix/swarm-client/entrypoint.sh .ci/run
+    shellcheck -x scripts/*.sh tests/lab/*.sh nix/swarm-client/entrypoint.sh nix/test-origin/origin.sh .ci/run
     touch $out
   '';
 

@@ -30,8 +30,8 @@
     name = "hls-origin-entrypoint";
     runtimeInputs = [coreutils curl findutils ffmpeg-headless nginx];
     runtimeEnv = {
-      HLS_ORIGIN_NGINX_CONF = nginxConf;
-      HLS_ORIGIN_FFMPEG_ARGS = writeText "hls-origin-ffmpeg-${profile}.args" (lib.concatMapStrings (a: a + "\n") (labLib.ffmpegArgs profile));
+      HLS_ORIGIN_NGINX_CONF = "${nginxConf}";
+      HLS_ORIGIN_FFMPEG_ARGS = "${writeText "hls-origin-ffmpeg-${profile}.args" (lib.concatMapStrings (a: a + "\n") (labLib.ffmpegArgs profile))}";
       HLS_ORIGIN_PREFIX = prefix;
       HLS_ORIGIN_PORT = toString ports.origin;
       HLS_ORIGIN_URL = "http://<host>:${toString ports.origin}/${labLib.entryPlaylist profile}";

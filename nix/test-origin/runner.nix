@@ -1,63 +1,36 @@
-# `nix run .#test-origin[-<profile>]`: the lab origin on this machine, unprivileged. The
-# ffmpeg generator and nginx run from the rendered argv and nginx.conf (listening on
-# 127.0.0.1 by default), under $XDG_RUNTIME_DIR (a tmpfs on systemd hosts), until Ctrl-C;
-# both are stopped by PID on every exit path.
+# `nix run .#test-origin[-<profile>]`: the lab origin on this machine, unprivileged, on
+# 127.0.0.1 (exposing a test origin to the LAN is a decision, not a default), under
+# $XDG_RUNTIME_DIR (a tmpfs on systemd hosts), until Ctrl-C. origin.sh supervises the
+# generator and nginx and stops both by PID on every exit path.
 {
   lib,
   writeShellApplication,
   writeText,
   coreutils,
   curl,
+  findutils,
   ffmpeg-headless,
   nginx,
   labLib,
   profile,
 }: let
   port = labLib.ports.origin;
-  # Rendered for loopback: exposing a test origin to the LAN is a decision, not a default.
   nginxConf = writeText "hls-origin-nginx-${profile}.conf" (labLib.nginxConf {
     profileName = profile;
     listenAddress = "127.0.0.1";
   });
+  ffmpegArgs = writeText "hls-origin-ffmpeg-${profile}.args" (lib.concatMapStrings (a: a + "\n") (labLib.ffmpegArgs profile));
 in
   writeShellApplication {
     name = "hls-test-origin-${profile}";
-    runtimeInputs = [coreutils curl ffmpeg-headless nginx];
-    text = ''
-      base=''${XDG_RUNTIME_DIR:-''${TMPDIR:-/tmp}}
-      dir=$(mktemp -d "$base/hls-origin-${profile}.XXXXXX")
-      mkdir -p "$dir/hls" "$dir/logs" "$dir/run"
-      pids=()
-      cleanup() {
-        trap - EXIT INT TERM
-        if [ "''${#pids[@]}" -gt 0 ]; then
-          kill -TERM "''${pids[@]}" 2>/dev/null || true
-          wait "''${pids[@]}" 2>/dev/null || true
-        fi
-        rm -rf "$dir"
-      }
-      trap cleanup EXIT
-      trap 'exit 130' INT
-      trap 'exit 143' TERM
-
-      (cd "$dir/hls" && exec ffmpeg ${labLib.ffmpegShellArgs profile}) 2>"$dir/logs/generator.log" &
-      pids+=("$!")
-      nginx -c ${nginxConf} -p "$dir/" -e stderr &
-      pids+=("$!")
-
-      for _ in $(seq 40); do
-        curl -sf "http://127.0.0.1:${toString port}/health" >/dev/null && break
-        sleep 0.25
-      done
-      echo "hls-swarm test origin, profile ${profile}: http://127.0.0.1:${toString port}/${labLib.entryPlaylist profile}"
-      echo "  files: $dir   access log: $dir/logs/access.log   generator log: $dir/logs/generator.log"
-      echo "  play it: hls-swarm -clients 10 http://127.0.0.1:${toString port}/${labLib.entryPlaylist profile}"
-      # Runs until Ctrl-C or until either process dies.
-      wait -n "''${pids[@]}"
-      echo "hls-test-origin: the generator or nginx exited; generator log:" >&2
-      tail -n 20 "$dir/logs/generator.log" >&2 || true
-      exit 1
-    '';
+    runtimeInputs = [coreutils curl findutils ffmpeg-headless nginx];
+    runtimeEnv = {
+      HLS_ORIGIN_NGINX_CONF = "${nginxConf}";
+      HLS_ORIGIN_FFMPEG_ARGS = "${ffmpegArgs}";
+      HLS_ORIGIN_PORT = toString port;
+      HLS_ORIGIN_URL = "http://127.0.0.1:${toString port}/${labLib.entryPlaylist profile}";
+    };
+    text = builtins.readFile ./origin.sh;
     meta = {
       description = "hls-swarm lab test origin (profile ${profile}) on 127.0.0.1:${toString port}";
       platforms = lib.platforms.linux;
