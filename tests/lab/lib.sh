@@ -22,19 +22,37 @@ lab_log() { printf 'lab: %s\n' "$*" >&2; }
 # Names of this run's namespaces: hlslab<PID>-<role>.
 lab_ns() { printf '%s%s-%s' "$LAB_NS_PREFIX" "$LAB_ID" "$1"; }
 
-# Delete namespaces of earlier runs whose owning process is gone (a run killed with
-# SIGKILL cannot clean up after itself). `lab_sweep all` deletes every lab namespace.
+# Is PID a live process (a zombie is not)?
+lab_alive() {
+  local state
+  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# Where a run keeps its files: a tmpfs when there is one, named after the run's PID.
+lab_work_parent() { if [ -w /dev/shm ]; then echo /dev/shm; else echo "${TMPDIR:-/tmp}"; fi; }
+
+# Delete namespaces and work directories of earlier runs whose process is gone (a run
+# killed with SIGKILL cannot clean up after itself). `lab_sweep all` takes every one.
 lab_sweep() {
-  local mode=$1 ns owner
+  local mode=$1 ns owner dir
   while read -r ns _; do
     [[ "$ns" =~ ^${LAB_NS_PREFIX}([0-9]+)- ]] || continue
     owner=${BASH_REMATCH[1]}
-    if [ "$mode" != all ] && kill -0 "$owner" 2>/dev/null; then
+    if [ "$mode" != all ] && lab_alive "$owner"; then
       continue
     fi
     lab_log "removing stale namespace $ns"
     lab_ns_delete "$ns"
   done < <(ip netns list 2>/dev/null)
+  for dir in "$(lab_work_parent)/$LAB_NS_PREFIX"[0-9]*.*; do
+    [ -d "$dir" ] || continue
+    [[ "$(basename "$dir")" =~ ^${LAB_NS_PREFIX}([0-9]+)\. ]] || continue
+    if [ "$mode" = all ] || ! lab_alive "${BASH_REMATCH[1]}"; then
+      lab_log "removing stale work directory $dir"
+      rm -rf "$dir"
+    fi
+  done
 }
 
 # Kill whatever still runs inside a namespace, then delete it (its veths go with it).

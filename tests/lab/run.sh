@@ -139,7 +139,7 @@ in_ns() { local ns; ns=$(lab_ns "$1"); shift; ip netns exec "$ns" "$@"; }
 
 # --- topology ----------------------------------------------------------------------------
 lab_sweep stale
-work=$(mktemp -d "$( [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/hlslab.XXXXXX")
+work=$(mktemp -d "$(lab_work_parent)/$LAB_NS_PREFIX$LAB_ID.XXXXXX")
 chmod 0755 "$work"
 mkdir -p "$work/logs" "$work/origin/hls" "$work/origin/logs" "$work/origin/run"
 chown -R nobody:nogroup "$work/origin"
