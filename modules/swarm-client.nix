@@ -26,10 +26,7 @@
 
   commandLine = labLib.swarmArgs {
     inherit (cfg) clients rampRate duration engine metricsAddress;
-    output =
-      if cfg.reportFile != null
-      then cfg.reportFile
-      else null;
+    output = cfg.reportFile;
     extraArgs =
       cfg.extraArgs
       ++ optional (cfg.headerFile != null) headerArg;
@@ -151,6 +148,11 @@ in {
       {
         assertion = cfg.streamUrl != null || cfg.environmentFile != null;
         message = "services.hls-swarm: set services.hls-swarm.streamUrl, or services.hls-swarm.environmentFile defining STREAM_URL.";
+      }
+      {
+        # A secret in the Nix store is world-readable: these must be paths on the host.
+        assertion = lib.all (f: f == null || !(builtins.isPath f || lib.hasPrefix builtins.storeDir f)) [cfg.headerFile cfg.environmentFile];
+        message = "services.hls-swarm.headerFile and services.hls-swarm.environmentFile hold secrets: give a path outside the Nix store (a string such as \"/run/secrets/…\"), not a Nix path literal.";
       }
       {
         assertion = builtins.match ".*:[0-9]+" cfg.metricsAddress != null;
