@@ -15,6 +15,13 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || pkgs+=(nginx)
 # The TUI test drives the real binary in tmux; the HTML report test renders it in Chromium.
 command -v tmux >/dev/null 2>&1 || pkgs+=(tmux)
 command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
+# The namespace lab (tests/lab/, run by tests/lab_namespaces.rs as root in CI) and
+# scripts/lab-checks.sh: command -> Debian package.
+for want in ip:iproute2 nginx:nginx curl:curl jq:jq setpriv:util-linux \
+  prometheus-node-exporter:prometheus-node-exporter prometheus-nginx-exporter:prometheus-nginx-exporter \
+  nix-instantiate:nix-bin shellcheck:shellcheck promtool:prometheus; do
+  command -v "${want%%:*}" >/dev/null 2>&1 || pkgs+=("${want#*:}")
+done
 if [ "${#pkgs[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

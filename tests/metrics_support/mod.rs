@@ -42,6 +42,7 @@ pub async fn start(cfg: Config) -> LiveSwarm {
         stop: stop.clone(),
         snapshots: tx,
         progress: false,
+        ..RunHooks::default()
     };
     let run = tokio::spawn(swarm::run(Arc::new(cfg), hooks));
     LiveSwarm {

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Entrypoint of the swarm-client OCI image (nix/swarm-client/container.nix).
+#
+# With arguments, they are passed to hls-swarm as they are:
+#   docker run IMAGE -clients 200 http://origin:17080/stream.m3u8
+# Without, the environment is mapped to flags (STREAM_URL is required):
+#   STREAM_URL   the playlist URL (positional argument)
+#   CLIENTS      -clients            RAMP_RATE    -ramp-rate
+#   RAMP_JITTER  -ramp-jitter (a bare number means milliseconds)
+#   DURATION     -duration           METRICS_PORT -metrics 0.0.0.0:PORT (default 17091)
+#   VARIANT      -variant            TIMEOUT      -timeout (a bare number means seconds)
+#   NO_CACHE     -no-cache (1/true/yes)
+#   RESOLVE_IP   -resolve            DANGEROUS    --dangerous (1/true/yes)
+#   ENGINE       -engine             CLIENT_ID_OFFSET -client-id-offset
+#   JOB_COMPLETION_INDEX  set by a Kubernetes Indexed Job: without CLIENT_ID_OFFSET, the
+#                offset is INDEX x CLIENTS, so every pod's viewers have distinct ids
+#   EXTRA_ARGS   further arguments, split on whitespace
+# The TUI is always off (-tui=false): a container has no terminal to draw on.
+# HLS_SWARM_DRY_RUN=1 prints the argv, one argument per line, instead of running it.
+set -euo pipefail
+
+bin=${HLS_SWARM_BIN:-hls-swarm}
+
+truthy() {
+  case "${1,,}" in
+    1 | true | yes | on) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+args=(-tui=false)
+if [ "$#" -gt 0 ]; then
+  args+=("$@")
+else
+  if [ -z "${STREAM_URL:-}" ]; then
+    echo "hls-swarm container: set STREAM_URL (or pass hls-swarm arguments)" >&2
+    exit 2
+  fi
+  [ -z "${CLIENTS:-}" ] || args+=(-clients "$CLIENTS")
+  [ -z "${RAMP_RATE:-}" ] || args+=(-ramp-rate "$RAMP_RATE")
+  if [ -n "${RAMP_JITTER:-}" ]; then
+    jitter=$RAMP_JITTER
+    [[ "$jitter" =~ ^[0-9]+$ ]] && jitter="${jitter}ms"
+    args+=(-ramp-jitter "$jitter")
+  fi
+  [ -z "${DURATION:-}" ] || args+=(-duration "$DURATION")
+  args+=(-metrics "0.0.0.0:${METRICS_PORT:-17091}")
+  [ -z "${VARIANT:-}" ] || args+=(-variant "$VARIANT")
+  if [ -n "${TIMEOUT:-}" ]; then
+    timeout=$TIMEOUT
+    [[ "$timeout" =~ ^[0-9]+$ ]] && timeout="${timeout}s"
+    args+=(-timeout "$timeout")
+  fi
+  if truthy "${NO_CACHE:-}"; then args+=(-no-cache); fi
+  [ -z "${RESOLVE_IP:-}" ] || args+=(-resolve "$RESOLVE_IP")
+  if truthy "${DANGEROUS:-}"; then args+=(--dangerous); fi
+  [ -z "${ENGINE:-}" ] || args+=(-engine "$ENGINE")
+  offset=${CLIENT_ID_OFFSET:-}
+  if [ -z "$offset" ] && [ -n "${JOB_COMPLETION_INDEX:-}" ]; then
+    offset=$((JOB_COMPLETION_INDEX * ${CLIENTS:-10}))
+  fi
+  [ -z "$offset" ] || args+=(-client-id-offset "$offset")
+  if [ -n "${EXTRA_ARGS:-}" ]; then
+    read -r -a extra <<<"$EXTRA_ARGS"
+    args+=("${extra[@]}")
+  fi
+  args+=("$STREAM_URL")
+fi
+
+if truthy "${HLS_SWARM_DRY_RUN:-}"; then
+  printf '%s\n' "${args[@]}"
+  exit 0
+fi
+exec "$bin" "${args[@]}"
