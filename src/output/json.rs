@@ -179,6 +179,12 @@ pub struct Report {
     pub stats_pipeline: Pipeline,
     /// SLO verdict.
     pub slo: SloResult,
+    /// Request figures are approximate (FFmpeg engine, https:// stream: counted from
+    /// FFmpeg's log, no timings or bytes).
+    pub requests_approximate: bool,
+    /// FFmpeg engine figures (absent with the native engine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ffmpeg: Option<crate::stats::ffmpeg::FfmpegStats>,
 }
 
 impl Report {
@@ -214,6 +220,7 @@ impl Report {
                 StopReason::Duration => "duration",
                 StopReason::Signal => "signal",
                 StopReason::Requested => "requested",
+                StopReason::CrashLoop => "crash_loop",
             },
             viewers: Viewers {
                 target: s.target,
@@ -260,6 +267,8 @@ impl Report {
                 drop_rate: s.drop_rate(),
             },
             slo: slo.clone(),
+            requests_approximate: s.ffmpeg.as_ref().is_some_and(|f| f.requests_approximate),
+            ffmpeg: s.ffmpeg.clone(),
         }
     }
 }

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 
 use super::accumulator::Accumulator;
 use super::event::RequestKind;
+use super::ffmpeg::FfmpegStatsSource;
 use super::gauges::LiveGauges;
 use super::hub::{PipelineCounters, StatsHub};
 use super::snapshot::{KindSummary, Percentiles, Snapshot, WINDOWS, WindowRates, ratio};
@@ -42,6 +43,7 @@ pub struct Collector {
     recent_download: VecDeque<Histogram<u64>>,
     peak_active: u64,
     peak_stalled: u64,
+    ffmpeg: Option<Arc<dyn FfmpegStatsSource>>,
 }
 
 impl Collector {
@@ -59,7 +61,13 @@ impl Collector {
             recent_download: VecDeque::new(),
             peak_active: 0,
             peak_stalled: 0,
+            ffmpeg: None,
         }
+    }
+
+    /// Read FFmpeg engine figures from `source` into every snapshot.
+    pub fn set_ffmpeg_source(&mut self, source: Arc<dyn FfmpegStatsSource>) {
+        self.ffmpeg = Some(source);
     }
 
     /// Fold in what the hub gathered since the last tick and produce a snapshot as of
@@ -191,6 +199,7 @@ impl Collector {
             events_offered: counters.offered(),
             events_dropped: counters.dropped(),
             totals: Arc::new(self.cumulative.clone()),
+            ffmpeg: self.ffmpeg.as_ref().map(|f| f.ffmpeg_stats()),
         }
     }
 }

@@ -126,6 +126,8 @@ pub struct Snapshot {
     pub events_dropped: u64,
     /// Cumulative totals (histograms included) for sinks that need raw buckets.
     pub totals: Arc<Accumulator>,
+    /// FFmpeg engine figures (`None` with the native engine).
+    pub ffmpeg: Option<super::ffmpeg::FfmpegStats>,
 }
 
 impl Snapshot {
