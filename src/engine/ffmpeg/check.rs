@@ -62,7 +62,7 @@ pub fn options_check(c: &Capabilities) -> Check {
         .map(|(_, note)| *note)
         .collect();
     if !c.datetime_log {
-        notes.push("no datetime log flag (lines are timestamped on arrival)");
+        notes.push("no datetime log flag (FFmpeg log lines carry no timestamp)");
     }
     let detail = if notes.is_empty() {
         "every option used is supported".to_string()

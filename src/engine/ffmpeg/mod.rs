@@ -450,7 +450,7 @@ impl FfmpegEngine {
         msg.push_str("  hint: ");
         msg.push_str(crashloop::hint(&lines));
         eprintln!("hls-swarm: {msg}");
-        tracing::error!(viewer = id, "{msg}");
+        tracing::debug!(viewer = id, "crash-loop breaker tripped");
         if let Ok(mut c) = self.crash.lock() {
             *c = CrashLoopState {
                 tripped: true,
