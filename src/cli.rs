@@ -182,6 +182,46 @@ pub struct RunArgs {
     /// Write a self-contained HTML report (charts over time and summary tables) to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Viewer engine: native (built-in HLS player) or ffmpeg (one FFmpeg process per viewer,
+    /// measured through an in-process proxy; docs/ffmpeg-engine.md).
+    #[arg(long, value_name = "ENGINE", default_value = "native")]
+    pub engine: String,
+
+    /// FFmpeg binary of -engine ffmpeg (default: `ffmpeg` on PATH).
+    #[arg(long = "ffmpeg", value_name = "PATH")]
+    pub ffmpeg: Option<String>,
+
+    /// -engine ffmpeg: when the variant probe fails, `fallback` (play the URL with FFmpeg's
+    /// own stream choice) or `fail` (exit 1). Default fallback.
+    #[arg(long, value_name = "POLICY")]
+    pub probe_failure_policy: Option<String>,
+
+    /// A stall longer than this counts for -restart-on-stall; for -engine ffmpeg, output
+    /// time not advancing for longer than this is a stall. Default 2 × target duration.
+    #[arg(long, value_name = "DURATION")]
+    pub stall_threshold: Option<String>,
+
+    /// Replace a viewer stalled longer than -stall-threshold (counted as a restart, not a
+    /// failure): FFmpeg is killed and respawned; a native viewer re-tunes at the live edge.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub restart_on_stall: bool,
+
+    /// -engine ffmpeg: FFmpeg's log level (quiet, panic, fatal, error, warning, info,
+    /// verbose, debug, trace). Default warning for http://, debug for https:// streams.
+    #[arg(long, value_name = "LEVEL")]
+    pub stats_loglevel: Option<String>,
+
+    /// -engine ffmpeg: stderr lines buffered per FFmpeg between its reader and its parser;
+    /// lines beyond it are dropped and counted in the stats drop rate. Default 1000.
+    #[arg(long, value_name = "LINES")]
+    pub stats_buffer: Option<String>,
+
+    /// -engine ffmpeg: print the exact per-viewer FFmpeg command (shell-quoted, secrets
+    /// redacted) and exit 0.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub print_cmd: bool,
 }
 
 /// Rewrite Go-style single-dash long flags (`-clients`, `-tui=false`) to `--clients`.

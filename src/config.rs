@@ -133,6 +133,180 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// `--report`: HTML report path.
     pub report: Option<PathBuf>,
+    /// Viewer engine.
+    pub engine: Engine,
+    /// Settings of the FFmpeg engine (defaults when the engine is native).
+    pub ffmpeg: FfmpegConfig,
+    /// `-stall-threshold`; `None` = 2 × the stream's target duration.
+    pub stall_threshold: Option<Duration>,
+    /// `-restart-on-stall`: replace viewers stalled longer than the threshold.
+    pub restart_on_stall: bool,
+    /// `--print-cmd`: print the per-viewer FFmpeg command and exit.
+    pub print_cmd: bool,
+}
+
+/// Which engine plays the viewers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The built-in HLS player (one task per viewer).
+    Native,
+    /// One FFmpeg process per viewer, measured through the in-process proxy.
+    Ffmpeg,
+}
+
+impl Engine {
+    /// Name as used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Native => "native",
+            Engine::Ffmpeg => "ffmpeg",
+        }
+    }
+}
+
+/// What the FFmpeg engine does when the variant probe fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeFailurePolicy {
+    /// Play the URL as given and let FFmpeg choose the streams.
+    Fallback,
+    /// Stop with exit code 1.
+    Fail,
+}
+
+/// FFmpeg log levels accepted by `-stats-loglevel`, quietest first.
+pub const FFMPEG_LOG_LEVELS: [&str; 9] = [
+    "quiet", "panic", "fatal", "error", "warning", "info", "verbose", "debug", "trace",
+];
+
+/// Settings of the FFmpeg engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FfmpegConfig {
+    /// FFmpeg binary (a path, or a name looked up on PATH).
+    pub binary: String,
+    /// Variant probe failure policy.
+    pub probe_failure_policy: ProbeFailurePolicy,
+    /// FFmpeg `-loglevel` base level; `None` = warning for http://, debug for https://.
+    pub loglevel: Option<String>,
+    /// Capacity (lines) of each FFmpeg's stderr reader → parser channel.
+    pub stderr_buffer: usize,
+}
+
+impl Default for FfmpegConfig {
+    fn default() -> Self {
+        FfmpegConfig {
+            binary: "ffmpeg".into(),
+            probe_failure_policy: ProbeFailurePolicy::Fallback,
+            loglevel: None,
+            stderr_buffer: 1000,
+        }
+    }
+}
+
+/// The engine flags, validated together (see [`Config::from_args`]).
+struct EngineFlags {
+    engine: Engine,
+    ffmpeg: FfmpegConfig,
+    stall_threshold: Option<Duration>,
+}
+
+fn parse_engine_flags(a: &RunArgs, errs: &mut Vec<String>) -> Option<EngineFlags> {
+    let n = errs.len();
+    let engine = match a.engine.trim() {
+        "native" => Engine::Native,
+        "ffmpeg" => Engine::Ffmpeg,
+        other => {
+            errs.push(format!("-engine: '{other}' is not native or ffmpeg"));
+            Engine::Native
+        }
+    };
+    let mut ffmpeg = FfmpegConfig::default();
+    if engine != Engine::Ffmpeg {
+        for (given, flag) in [
+            (a.ffmpeg.is_some(), "-ffmpeg"),
+            (a.probe_failure_policy.is_some(), "-probe-failure-policy"),
+            (a.stats_loglevel.is_some(), "-stats-loglevel"),
+            (a.stats_buffer.is_some(), "-stats-buffer"),
+            (a.print_cmd, "--print-cmd"),
+        ] {
+            if given {
+                errs.push(format!("{flag} only applies to -engine ffmpeg"));
+            }
+        }
+    }
+    if let Some(p) = &a.ffmpeg {
+        if p.trim().is_empty() {
+            errs.push("-ffmpeg: the path is empty (e.g. -ffmpeg /usr/bin/ffmpeg)".into());
+        }
+        ffmpeg.binary = p.trim().to_string();
+    }
+    match a.probe_failure_policy.as_deref().map(str::trim) {
+        None | Some("fallback") => {}
+        Some("fail") => ffmpeg.probe_failure_policy = ProbeFailurePolicy::Fail,
+        Some(other) => errs.push(format!(
+            "-probe-failure-policy: '{other}' is not fallback or fail"
+        )),
+    }
+    if let Some(l) = &a.stats_loglevel {
+        let l = l.trim().to_ascii_lowercase();
+        if !FFMPEG_LOG_LEVELS.contains(&l.as_str()) {
+            errs.push(format!(
+                "-stats-loglevel: '{l}' is not one of {}",
+                FFMPEG_LOG_LEVELS.join(", ")
+            ));
+        } else if is_https(a) && level_rank(&l) < level_rank("debug") {
+            errs.push(format!(
+                "-stats-loglevel: '{l}' is too quiet for an https:// stream; its request \
+                 figures come from FFmpeg's debug log (use debug or trace)"
+            ));
+        }
+        ffmpeg.loglevel = Some(l);
+    }
+    if let Some(b) = &a.stats_buffer {
+        if let Ok(n) = parse_count("-stats-buffer", b, 1, 1_000_000) {
+            ffmpeg.stderr_buffer = n as usize;
+        } else {
+            errs.push(format!(
+                "-stats-buffer: '{b}' is not a number of lines in 1..=1000000 (e.g. -stats-buffer 1000)"
+            ));
+        }
+    }
+    let mut stall_threshold = None;
+    if let Some(s) = &a.stall_threshold {
+        match dur("-stall-threshold", s) {
+            Ok(d) if d.is_zero() => errs
+                .push("-stall-threshold: must be greater than 0 (e.g. -stall-threshold 4s)".into()),
+            Ok(d) => stall_threshold = Some(d),
+            Err(e) => errs.push(e),
+        }
+        if engine == Engine::Native && !a.restart_on_stall {
+            errs.push(
+                "-stall-threshold with the native engine only sets when -restart-on-stall \
+                 replaces a stalled viewer; add -restart-on-stall (native stalls themselves \
+                 come from the player model)"
+                    .into(),
+            );
+        }
+    }
+    (errs.len() == n).then_some(EngineFlags {
+        engine,
+        ffmpeg,
+        stall_threshold,
+    })
+}
+
+fn is_https(a: &RunArgs) -> bool {
+    a.url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .is_some_and(|u| u.scheme() == "https")
+}
+
+/// Rank of an FFmpeg log level name (0 = quiet); unknown names rank lowest.
+pub fn level_rank(level: &str) -> usize {
+    FFMPEG_LOG_LEVELS
+        .iter()
+        .position(|l| *l == level)
+        .unwrap_or(0)
 }
 
 /// All problems found in the flags, one message each.
@@ -416,9 +590,16 @@ impl Config {
             }
         }
 
+        let engine_flags = parse_engine_flags(a, &mut errs);
+
         if !errs.is_empty() {
             return Err(ConfigErrors(errs));
         }
+        let Some(engine_flags) = engine_flags else {
+            return Err(ConfigErrors(vec![
+                "internal: incomplete engine configuration".into(),
+            ]));
+        };
         // Every `None` above pushed an error, so these are all present here.
         let (
             Some(target),
@@ -482,6 +663,11 @@ impl Config {
             tui: a.tui,
             log_file: a.log_file.clone(),
             report: a.report.clone(),
+            engine: engine_flags.engine,
+            ffmpeg: engine_flags.ffmpeg,
+            stall_threshold: engine_flags.stall_threshold,
+            restart_on_stall: a.restart_on_stall,
+            print_cmd: a.print_cmd,
         })
     }
 
@@ -734,6 +920,85 @@ mod tests {
             .unwrap_or_else(|| panic!("must fail"));
         assert_eq!(e.0.len(), 2, "{e}");
         assert!(e.to_string().contains("-prom-client-metrics"));
+    }
+
+    #[test]
+    fn engine_flags() {
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.engine, Engine::Native);
+        assert_eq!(c.ffmpeg, FfmpegConfig::default());
+        assert!(!c.restart_on_stall);
+        let c = cfg(&[
+            "-engine",
+            "ffmpeg",
+            "-ffmpeg",
+            "/opt/ff/bin/ffmpeg",
+            "-probe-failure-policy",
+            "fail",
+            "-stall-threshold",
+            "5s",
+            "-restart-on-stall",
+            "-stats-loglevel",
+            "Verbose",
+            "-stats-buffer",
+            "50",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.engine, Engine::Ffmpeg);
+        assert_eq!(c.ffmpeg.binary, "/opt/ff/bin/ffmpeg");
+        assert_eq!(c.ffmpeg.probe_failure_policy, ProbeFailurePolicy::Fail);
+        assert_eq!(c.ffmpeg.loglevel.as_deref(), Some("verbose"));
+        assert_eq!(c.ffmpeg.stderr_buffer, 50);
+        assert_eq!(c.stall_threshold, Some(Duration::from_secs(5)));
+        assert!(c.restart_on_stall);
+    }
+
+    #[test]
+    fn ffmpeg_only_flags_are_rejected_with_native() {
+        let e = cfg(&["-ffmpeg", "x", "-stats-buffer", "5", "--print-cmd"])
+            .err()
+            .unwrap_or_else(|| panic!("must fail"));
+        assert_eq!(e.0.len(), 3, "{e}");
+        assert!(e.to_string().contains("only applies to -engine ffmpeg"));
+        // -stall-threshold alone would do nothing with native.
+        assert!(cfg(&["-stall-threshold", "4s"]).is_err());
+        assert!(cfg(&["-stall-threshold", "4s", "-restart-on-stall"]).is_ok());
+        let e = cfg(&[
+            "-engine",
+            "vlc",
+            "-stall-threshold",
+            "0",
+            "-probe-failure-policy",
+            "maybe",
+        ])
+        .err()
+        .unwrap_or_else(|| panic!("must fail"));
+        assert!(e.to_string().contains("-engine"));
+        assert!(e.to_string().contains("-stall-threshold"));
+    }
+
+    #[test]
+    fn https_needs_a_debug_loglevel() {
+        let e = cfg(&[
+            "https://h/x.m3u8",
+            "-engine",
+            "ffmpeg",
+            "-stats-loglevel",
+            "warning",
+        ])
+        .err()
+        .unwrap_or_else(|| panic!("must fail"));
+        assert!(e.to_string().contains("too quiet"));
+        assert!(
+            cfg(&[
+                "https://h/x.m3u8",
+                "-engine",
+                "ffmpeg",
+                "-stats-loglevel",
+                "trace"
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

@@ -82,6 +82,19 @@ pub async fn run(cli: Cli) -> ExitCode {
         init_logging(cfg.log_format, cfg.verbose);
     }
 
+    if cfg.print_cmd {
+        return match engine::ffmpeg::check::print_cmd(&cfg).await {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::from(EXIT_OK)
+            }
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
+    }
+
     if cfg.check {
         return match preflight::run(&cfg).await {
             Ok((text, ok)) => {
@@ -187,6 +200,10 @@ pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
     let slo = slo::evaluate(&cfg.slo, &report.snapshot);
     print!("{}", output::summary::render(report, &slo));
     let mut code = if slo.passed { EXIT_OK } else { EXIT_SLO };
+    if report.stop_reason == swarm::StopReason::CrashLoop {
+        // Nothing was measured: every FFmpeg crash-looped (the message was printed).
+        code = EXIT_FAILURE;
+    }
     if let Some(path) = &cfg.output
         && let Err(e) = output::json::write(path, &output::json::Report::new(report, &slo))
     {

@@ -20,6 +20,7 @@ use url::Url;
 
 use crate::backoff::Backoff;
 use crate::config::{Config, Target, redact_url};
+use crate::engine::ffmpeg::{self, EngineInputs, FfmpegEngine};
 use crate::engine::http::{Connections, HttpSettings};
 use crate::engine::native::{Viewer, ViewerExit, ViewerParams, run_viewer};
 use crate::origin::{self, OriginHandle};
@@ -51,6 +52,8 @@ pub enum StopReason {
     Signal,
     /// Stopped by the embedding code (tests, TUI quit).
     Requested,
+    /// The FFmpeg engine's crash-loop breaker tripped and no FFmpeg ever played.
+    CrashLoop,
 }
 
 /// What a finished run hands to the outputs.
@@ -218,11 +221,13 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         reconnect: cfg.reconnect,
         startup_buffer: Duration::from_millis(1),
         seed: cfg.seed,
+        restart_on_stall: cfg.restart_on_stall,
+        stall_threshold: cfg.stall_threshold,
     });
     if let Some(tx) = &hooks.info {
         tx.send_replace(Some(RunInfo {
             stream_url: redact_url(&url),
-            engine: "native",
+            engine: cfg.engine.as_str(),
         }));
     }
     let started_at = SystemTime::now();
@@ -247,6 +252,24 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         .origin_metrics
         .as_ref()
         .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.dangerous, start));
+    let engine = match cfg.engine {
+        crate::config::Engine::Native => None,
+        crate::config::Engine::Ffmpeg => {
+            let e = FfmpegEngine::start(EngineInputs {
+                cfg: &cfg,
+                url: &url,
+                settings: params.http.clone(),
+                sinks: (0..shards as u64).map(|i| hub.sink(i)).collect(),
+                gauges: gauges.clone(),
+                counters: hub.counters(),
+            })
+            .await?;
+            collector.set_ffmpeg_source(e.clone());
+            Some(e)
+        }
+    };
+    let halt = engine.as_ref().map(|e| e.ramp_halt()).unwrap_or_default();
+    let abort = engine.as_ref().map(|e| e.abort()).unwrap_or_default();
 
     // The ramp.
     let ramp = {
@@ -254,6 +277,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         let params = params.clone();
         let gauges = gauges.clone();
         let cancel = cancel.clone();
+        let engine = engine.clone();
         let sinks: Vec<_> = (0..shards as u64).map(|i| hub.sink(i)).collect();
         let viewer_table = viewer_table.clone();
         tokio::spawn(async move {
@@ -264,6 +288,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                 tokio::select! {
                     _ = sleep_until(at) => {}
                     _ = cancel.cancelled() => break,
+                    _ = halt.cancelled() => break,
                 }
                 let id = cfg.client_id_offset + i;
                 let viewer = Viewer {
@@ -275,7 +300,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                     gauges: gauges.clone(),
                     cancel: cancel.child_token(),
                 };
-                slots.spawn(viewer_slot(viewer));
+                slots.spawn(viewer_slot(viewer, engine.clone()));
             }
             drop(sinks);
             while slots.join_next().await.is_some() {}
@@ -310,6 +335,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
             _ = sigint.recv() => break StopReason::Signal,
             _ = sigterm.recv() => break StopReason::Signal,
             _ = hooks.stop.cancelled() => break StopReason::Requested,
+            _ = abort.cancelled() => break StopReason::CrashLoop,
         }
     };
 
@@ -336,6 +362,14 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         _ = sigint.recv() => true,
         _ = sigterm.recv() => true,
     };
+    if let Some(e) = &engine {
+        e.shutdown(if second_signal {
+            Duration::ZERO
+        } else {
+            ffmpeg::process::KILL_GRACE
+        })
+        .await;
+    }
     hub.close(if second_signal {
         Duration::ZERO
     } else {
@@ -356,7 +390,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     Ok(RunReport {
         snapshot,
         stream_url: redact_url(&url),
-        engine: "native",
+        engine: cfg.engine.as_str(),
         started_at,
         stop_reason,
         active_at_end,
@@ -366,8 +400,12 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
 }
 
 /// One viewer slot: keeps a viewer running until the swarm stops, replacing it when it
-/// finishes (VOD end) or fails (after a backoff).
-async fn viewer_slot(viewer: Viewer) {
+/// finishes (VOD end), stalls too long (`-restart-on-stall`) or fails (after a backoff).
+/// FFmpeg viewers are supervised by their engine.
+async fn viewer_slot(viewer: Viewer, engine: Option<Arc<FfmpegEngine>>) {
+    if let Some(engine) = engine {
+        return ffmpeg::run_slot(viewer, engine).await;
+    }
     let sink = viewer.sink.clone();
     let gauges = viewer.gauges.clone();
     sink.send(Event::Lifecycle(LifecycleEvent::Started));
@@ -385,6 +423,10 @@ async fn viewer_slot(viewer: Viewer) {
                 return;
             }
             ViewerExit::Finished => {
+                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: false }));
+                backoff.reset();
+            }
+            ViewerExit::StallRestart => {
                 sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: false }));
                 backoff.reset();
             }

@@ -13,8 +13,8 @@
 //!
 //! Timing uses `tokio::time::Instant`, so tests may run on paused time.
 
-mod classify;
-mod connect;
+pub(crate) mod classify;
+pub(crate) mod connect;
 mod tls;
 
 use std::net::IpAddr;
@@ -199,8 +199,8 @@ impl Fetch {
 
 /// Why one request attempt failed, before any response head.
 #[derive(Debug, Clone, Copy)]
-struct Failure {
-    class: ErrorClass,
+pub(crate) struct Failure {
+    pub(crate) class: ErrorClass,
     /// Connection level (see [`Fetch::connect_error`]) rather than a bad URL or header.
     transport: bool,
 }

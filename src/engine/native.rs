@@ -9,6 +9,7 @@
 //! connection; no connection is ever shared between viewers. A [`Player`] per viewer turns
 //! buffered media into startup, stall and latency figures.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +53,11 @@ pub struct ViewerParams {
     pub startup_buffer: Duration,
     /// Seed for backoff jitter.
     pub seed: u64,
+    /// `-restart-on-stall`: a stall longer than the threshold ends the viewer with
+    /// [`ViewerExit::StallRestart`] (its slot starts a fresh one at the live edge).
+    pub restart_on_stall: bool,
+    /// `-stall-threshold`; `None` = 2 × the target duration of the viewer's first track.
+    pub stall_threshold: Option<Duration>,
 }
 
 /// One viewer's identity and outlets.
@@ -80,6 +86,10 @@ pub enum ViewerExit {
     Cancelled,
     /// It could not go on (e.g. connection error with `-reconnect=false`).
     Failed,
+    /// It stalled longer than the stall threshold with `-restart-on-stall`: its
+    /// connections are dropped and the slot re-tunes a fresh viewer (a restart, not a
+    /// failure).
+    StallRestart,
 }
 
 /// Player state shared by a viewer's tracks and its stall watchdog.
@@ -92,6 +102,8 @@ struct Shared {
     viewer: Viewer,
     playback: Mutex<Playback>,
     changed: Notify,
+    /// Target duration of track 0 in ms (for the default stall threshold).
+    target_ms: AtomicU64,
 }
 
 impl Shared {
@@ -159,6 +171,16 @@ impl Shared {
 
     fn cancelled(&self) -> bool {
         self.viewer.cancel.is_cancelled()
+    }
+
+    /// With `-restart-on-stall`: how long a stall may last before the viewer is replaced.
+    fn stall_limit(&self) -> Option<Duration> {
+        let p = &self.viewer.params;
+        p.restart_on_stall.then(|| {
+            p.stall_threshold.unwrap_or_else(|| {
+                Duration::from_millis(self.target_ms.load(Ordering::Relaxed)) * 2
+            })
+        })
     }
 
     /// Sleep until `at`; false if cancelled first.
@@ -270,6 +292,7 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
             stall: None,
         }),
         changed: Notify::new(),
+        target_ms: AtomicU64::new(DEFAULT_TARGET.as_millis() as u64),
         viewer,
     });
 
@@ -282,7 +305,11 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
         set.spawn(run_track(shared.clone(), i, url, initial, conn));
     }
     let exit = tokio::select! {
-        ended = watchdog(shared.clone()) => if ended { ViewerExit::Finished } else { ViewerExit::Cancelled },
+        end = watchdog(shared.clone()) => match end {
+            WatchEnd::Ended => ViewerExit::Finished,
+            WatchEnd::Cancelled => ViewerExit::Cancelled,
+            WatchEnd::StallRestart => ViewerExit::StallRestart,
+        },
         failed = async {
             let mut failed = false;
             while let Some(r) = set.join_next().await {
@@ -312,26 +339,46 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
     }
 }
 
-/// Wakes when the playhead would run dry and lets the model record the stall. Returns true
-/// when playback ended (ENDLIST played out), false when cancelled.
-async fn watchdog(shared: Arc<Shared>) -> bool {
+/// How the watchdog ended.
+enum WatchEnd {
+    /// Playback ended (ENDLIST played out).
+    Ended,
+    /// The swarm stopped the viewer.
+    Cancelled,
+    /// A stall lasted longer than the threshold with `-restart-on-stall`.
+    StallRestart,
+}
+
+/// Wakes when the playhead would run dry and lets the model record the stall; with
+/// `-restart-on-stall` also when a stall outlasts the threshold.
+async fn watchdog(shared: Arc<Shared>) -> WatchEnd {
     loop {
-        let (at, ended) = match shared.playback.lock() {
+        let now = Instant::now();
+        let limit = shared.stall_limit();
+        let (at, ended, restart_at) = match shared.playback.lock() {
             Ok(pb) => (
                 pb.player.next_stall_at(),
                 pb.player.state() == PlayerState::Ended,
+                limit.and_then(|l| pb.player.current_stall(now).map(|s| now - s + l)),
             ),
-            Err(_) => return false,
+            Err(_) => return WatchEnd::Cancelled,
         };
         if ended {
-            return true;
+            return WatchEnd::Ended;
         }
+        if restart_at.is_some_and(|r| now > r) {
+            return WatchEnd::StallRestart;
+        }
+        let wake = match (at, restart_at) {
+            (Some(a), Some(r)) => Some(a.min(r + Duration::from_millis(1))),
+            (a, r) => a.or(r.map(|r| r + Duration::from_millis(1))),
+        };
         tokio::select! {
-            _ = async { match at { Some(at) => sleep_until(at).await, None => std::future::pending().await } } => {
+            _ = async { match wake { Some(at) => sleep_until(at).await, None => std::future::pending().await } } => {
                 shared.with_player(|p| ((), p.advance(Instant::now())));
             }
             _ = shared.changed.notified() => {}
-            _ = shared.viewer.cancel.cancelled() => return false,
+            _ = shared.viewer.cancel.cancelled() => return WatchEnd::Cancelled,
         }
     }
 }
@@ -376,6 +423,11 @@ async fn playlist_loop(
     if let Some((pl, body, began)) = initial {
         let outcome = sched.observe(&body);
         target = pl.target_duration;
+        if track == 0 {
+            shared
+                .target_ms
+                .store(target.as_millis() as u64, Ordering::Relaxed);
+        }
         let ended = pl.end_list;
         tx.send_replace(Some(pl));
         if ended {
@@ -412,6 +464,11 @@ async fn playlist_loop(
                 url = f.final_url.clone();
                 let outcome = sched.observe(f.body.as_deref().unwrap_or_default());
                 target = pl.target_duration;
+                if track == 0 {
+                    shared
+                        .target_ms
+                        .store(target.as_millis() as u64, Ordering::Relaxed);
+                }
                 let ended = pl.end_list;
                 if outcome == LoadOutcome::Changed {
                     tx.send_replace(Some(Arc::new(pl)));

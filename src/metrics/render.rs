@@ -46,8 +46,7 @@ impl Info {
     pub fn new(cfg: &Config) -> Self {
         Info {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            // The native engine is the only one so far; an engine flag sets this.
-            engine: "native".to_string(),
+            engine: cfg.engine.as_str().to_string(),
             stream: match &cfg.target {
                 Target::Url(u) => redact_url(u),
                 Target::Builtin => "builtin".to_string(),

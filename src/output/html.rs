@@ -468,6 +468,7 @@ fn stop_reason(r: StopReason) -> &'static str {
         StopReason::Duration => "-duration elapsed",
         StopReason::Signal => "signal (SIGINT/SIGTERM)",
         StopReason::Requested => "stopped by the user (TUI)",
+        StopReason::CrashLoop => "FFmpeg crash loop (breaker tripped)",
     }
 }
 

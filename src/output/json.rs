@@ -151,6 +151,12 @@ pub struct Report {
     pub slo: SloResult,
     /// Origin host figures (docs/origin-metrics.md); `null` when not configured.
     pub origin: Option<crate::origin_metrics::OriginStats>,
+    /// Request figures are approximate (FFmpeg engine, https:// stream: counted from
+    /// FFmpeg's log, no timings or bytes).
+    pub requests_approximate: bool,
+    /// FFmpeg engine figures (absent with the native engine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ffmpeg: Option<crate::stats::ffmpeg::FfmpegStats>,
 }
 
 impl Report {
@@ -186,6 +192,7 @@ impl Report {
                 StopReason::Duration => "duration",
                 StopReason::Signal => "signal",
                 StopReason::Requested => "requested",
+                StopReason::CrashLoop => "crash_loop",
             },
             viewers: Viewers {
                 target: s.target,
@@ -233,6 +240,8 @@ impl Report {
             },
             slo: slo.clone(),
             origin: s.origin.clone(),
+            requests_approximate: s.ffmpeg.as_ref().is_some_and(|f| f.requests_approximate),
+            ffmpeg: s.ffmpeg.clone(),
         }
     }
 }

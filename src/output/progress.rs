@@ -8,8 +8,13 @@ use crate::stats::snapshot::Snapshot;
 pub fn line(s: &Snapshot) -> String {
     let w = s.window(30);
     let rps: f64 = w.requests_per_second.iter().sum();
+    let approx = if s.ffmpeg.as_ref().is_some_and(|f| f.requests_approximate) {
+        " (approx.)"
+    } else {
+        ""
+    };
     format!(
-        "[{}] viewers {}/{} | {:.1} req/s | {}/s | seg TTFB p95 {} | errors {} ({}) | stalled {}",
+        "[{}] viewers {}/{} | {:.1} req/s{approx} | {}/s | seg TTFB p95 {} | errors {} ({}) | stalled {}",
         clock(s.elapsed.as_secs_f64()),
         s.active,
         s.target,

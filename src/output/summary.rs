@@ -27,6 +27,71 @@ fn dist_row(out: &mut String, label: &str, p: &Percentiles) {
     );
 }
 
+/// The FFmpeg engine's block: processes, resources, approximations, crash loop.
+fn ffmpeg_section(o: &mut String, f: &crate::stats::ffmpeg::FfmpegStats) {
+    let _ = writeln!(o, "{THIN}\n  FFmpeg engine ({} {})", f.binary, f.version);
+    let e = &f.exits;
+    let _ = writeln!(
+        o,
+        "  Processes:         {} spawned ({} failed to start); exits: clean {}, error {}, signal {}, stopped by swarm {}; stall restarts {}",
+        f.spawns, f.spawn_failures, e.clean, e.error, e.signal, e.killed_by_swarm, f.stall_restarts
+    );
+    let share = if f.cpu_seconds_total > 0.0 {
+        format!(
+            " ({} of the children's)",
+            pct(f.swarm_cpu_seconds / f.cpu_seconds_total)
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        o,
+        "  CPU:               FFmpeg {:.1} s; swarm itself {:.1} s{share}",
+        f.cpu_seconds_total, f.swarm_cpu_seconds
+    );
+    let per = |b: u64| {
+        if f.processes_at_pss_peak > 0 {
+            format!(
+                " ({} per process)",
+                bytes(b as f64 / f.processes_at_pss_peak as f64)
+            )
+        } else {
+            String::new()
+        }
+    };
+    let _ = writeln!(
+        o,
+        "  Memory (peak):     PSS {}{}, RSS {}",
+        bytes(f.memory_pss_peak_bytes as f64),
+        per(f.memory_pss_peak_bytes),
+        bytes(f.memory_rss_peak_bytes as f64)
+    );
+    let _ = writeln!(
+        o,
+        "  Stall threshold:   {}; stderr lines {} ({} dropped)",
+        secs(f.stall_threshold.as_secs_f64()),
+        f.stderr_lines,
+        f.stderr_dropped
+    );
+    if f.requests_approximate {
+        let _ = writeln!(
+            o,
+            "  APPROXIMATE:       https:// is tunnelled through the proxy: request counts and errors"
+        );
+        let _ = writeln!(
+            o,
+            "                     come from FFmpeg's log; no timings, no body bytes ({} through tunnels)",
+            bytes(f.tunnel_bytes as f64)
+        );
+    }
+    if let Some(m) = &f.crash_loop.message {
+        let _ = writeln!(o, "  CRASH LOOP:        {m}");
+    }
+    if let Some(l) = &f.last_error {
+        let _ = writeln!(o, "  Last FFmpeg error: {l}");
+    }
+}
+
 /// Render the summary.
 pub fn render(r: &RunReport, slo: &SloResult) -> String {
     let s: &Snapshot = &r.snapshot;
@@ -61,7 +126,12 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         t.viewers_started, t.restarts, t.exits_failure, t.reconnects
     );
 
-    let _ = writeln!(o, "{THIN}\n  Throughput");
+    let approx = if s.ffmpeg.as_ref().is_some_and(|f| f.requests_approximate) {
+        " (APPROXIMATE: from FFmpeg's log, https://)"
+    } else {
+        ""
+    };
+    let _ = writeln!(o, "{THIN}\n  Throughput{approx}");
     let _ = writeln!(
         o,
         "  Total:             {} in {} requests ({} mean, {} last 30 s)",
@@ -93,8 +163,17 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
 
     let _ = writeln!(
         o,
-        "{THIN}\n  Latency               {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "p50", "p90", "p95", "p99", "max"
+        "{THIN}\n  Latency{:<15} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        if approx.is_empty() {
+            ""
+        } else {
+            " (not measured)"
+        },
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "max"
     );
     for k in RequestKind::ALL {
         let ks = s.kind(k);
@@ -158,6 +237,9 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
             "{THIN}\n{}",
             crate::origin_metrics::report::summary_section(origin)
         );
+    }
+    if let Some(f) = &s.ffmpeg {
+        ffmpeg_section(&mut o, f);
     }
 
     if !slo.checks.is_empty() {

@@ -163,6 +163,8 @@ impl Accumulator {
         }
         self.redirects += u64::from(r.redirects);
         match r.error {
+            // A zero total means "not measured" (approximate figures from FFmpeg's log).
+            None if r.total.is_zero() => {}
             None => record_duration(&mut k.total, r.total),
             Some(class) => {
                 k.errors += 1;

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 
 use super::accumulator::Accumulator;
 use super::event::RequestKind;
+use super::ffmpeg::FfmpegStatsSource;
 use super::gauges::LiveGauges;
 use super::hub::{PipelineCounters, StatsHub};
 use super::snapshot::{KindSummary, Percentiles, Snapshot, WINDOWS, WindowRates, ratio};
@@ -44,6 +45,7 @@ pub struct Collector {
     peak_active: u64,
     peak_stalled: u64,
     viewers: Option<Arc<ViewerTable>>,
+    ffmpeg: Option<Arc<dyn FfmpegStatsSource>>,
 }
 
 impl Collector {
@@ -62,12 +64,18 @@ impl Collector {
             peak_active: 0,
             peak_stalled: 0,
             viewers: None,
+            ffmpeg: None,
         }
     }
 
     /// Copy this per-viewer table into every snapshot (`-prom-client-metrics`).
     pub fn set_viewers(&mut self, table: Arc<ViewerTable>) {
         self.viewers = Some(table);
+    }
+
+    /// Read FFmpeg engine figures from `source` into every snapshot.
+    pub fn set_ffmpeg_source(&mut self, source: Arc<dyn FfmpegStatsSource>) {
+        self.ffmpeg = Some(source);
     }
 
     /// Fold in what the hub gathered since the last tick and produce a snapshot as of
@@ -206,6 +214,7 @@ impl Collector {
                 .unwrap_or_else(|| Arc::from(Vec::new())),
             origin: None,
             tick_ttfb: std::array::from_fn(|i| Percentiles::of(&self.interval.kinds[i].ttfb)),
+            ffmpeg: self.ffmpeg.as_ref().map(|f| f.ffmpeg_stats()),
         }
     }
 }

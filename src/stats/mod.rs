@@ -7,6 +7,7 @@
 pub mod accumulator;
 pub mod collector;
 pub mod event;
+pub mod ffmpeg;
 pub mod gauges;
 pub mod hub;
 pub mod snapshot;

@@ -133,6 +133,8 @@ pub struct Snapshot {
     pub origin: Option<crate::origin_metrics::OriginStats>,
     /// TTFB of the requests finished during the last tick, per kind (time series).
     pub tick_ttfb: [Percentiles; 5],
+    /// FFmpeg engine figures (`None` with the native engine).
+    pub ffmpeg: Option<super::ffmpeg::FfmpegStats>,
 }
 
 impl Snapshot {

@@ -9,7 +9,7 @@ use crate::stats::event::ErrorClass;
 /// before and after the response head (an EOF before the head is a reset, an EOF inside a
 /// body with a known length is a truncation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Phase {
+pub(crate) enum Phase {
     /// TCP connect.
     Connect,
     /// TLS handshake: every failure except a timeout counts as a TLS failure, because TCP
@@ -23,7 +23,7 @@ pub(super) enum Phase {
 }
 
 /// Classifies a plain I/O error.
-pub(super) fn classify_io(err: &io::Error, phase: Phase) -> ErrorClass {
+pub(crate) fn classify_io(err: &io::Error, phase: Phase) -> ErrorClass {
     if phase == Phase::Handshake {
         return match err.kind() {
             io::ErrorKind::TimedOut => ErrorClass::Timeout,
@@ -47,7 +47,7 @@ pub(super) fn classify_io(err: &io::Error, phase: Phase) -> ErrorClass {
 }
 
 /// Classifies an error from hyper (sending the request, or reading the body).
-pub(super) fn classify_hyper(err: &hyper::Error, phase: Phase) -> ErrorClass {
+pub(crate) fn classify_hyper(err: &hyper::Error, phase: Phase) -> ErrorClass {
     if let Some(io_err) = find_io(err) {
         return classify_io(io_err, phase);
     }
@@ -70,7 +70,7 @@ pub(super) fn classify_hyper(err: &hyper::Error, phase: Phase) -> ErrorClass {
 /// looks like the server closed the idle connection under us. Such a request never
 /// reached the application, so a GET may be retried once on a fresh connection — exactly
 /// what browsers and players do.
-pub(super) fn is_stale_connection(err: &hyper::Error) -> bool {
+pub(crate) fn is_stale_connection(err: &hyper::Error) -> bool {
     if err.is_incomplete_message() || err.is_canceled() || err.is_closed() {
         return true;
     }

@@ -24,18 +24,18 @@ const MAX_BUF_SIZE: usize = 16 * 1024;
 
 /// Where one request goes: the identity of a pooled connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Target<'a> {
+pub(crate) struct Target<'a> {
     /// `https` rather than `http`.
-    pub(super) https: bool,
+    pub(crate) https: bool,
     /// Host as parsed by `url` (domains are already lower-cased for http/https).
-    pub(super) host: Host<&'a str>,
+    pub(crate) host: Host<&'a str>,
     /// Explicit or default port.
-    pub(super) port: u16,
+    pub(crate) port: u16,
 }
 
 impl<'a> Target<'a> {
     /// The target of an http/https URL; `None` for other schemes or host-less URLs.
-    pub(super) fn from_url(url: &'a Url) -> Option<Self> {
+    pub(crate) fn from_url(url: &'a Url) -> Option<Self> {
         let https = match url.scheme() {
             "http" => false,
             "https" => true,
@@ -51,7 +51,7 @@ impl<'a> Target<'a> {
 
 /// Owned copy of a [`Target`], stored with a pooled connection.
 #[derive(Debug)]
-pub(super) struct ConnKey {
+pub(crate) struct ConnKey {
     https: bool,
     host: Host<String>,
     port: u16,
@@ -59,7 +59,7 @@ pub(super) struct ConnKey {
 
 impl ConnKey {
     /// Whether this connection can carry a request for `target`.
-    pub(super) fn matches(&self, target: &Target<'_>) -> bool {
+    pub(crate) fn matches(&self, target: &Target<'_>) -> bool {
         self.https == target.https
             && self.port == target.port
             && match (&self.host, &target.host) {
@@ -84,14 +84,14 @@ impl Drop for AbortOnDrop {
 
 /// One open HTTP/1.1 connection: the request sender plus its driver task.
 #[derive(Debug)]
-pub(super) struct PooledConn {
-    pub(super) key: ConnKey,
-    pub(super) sender: SendRequest<Empty<Bytes>>,
+pub(crate) struct PooledConn {
+    pub(crate) key: ConnKey,
+    pub(crate) sender: SendRequest<Empty<Bytes>>,
     _task: AbortOnDrop,
 }
 
 /// Opens a new connection for `target`, all of it bounded by `deadline`.
-pub(super) async fn connect(
+pub(crate) async fn connect(
     settings: &HttpSettings,
     target: &Target<'_>,
     deadline: Instant,
@@ -120,7 +120,7 @@ pub(super) async fn connect(
 }
 
 /// The addresses to try, in order. `-resolve` short-circuits DNS for its host.
-async fn resolve(
+pub(crate) async fn resolve(
     settings: &HttpSettings,
     target: &Target<'_>,
     deadline: Instant,
@@ -149,7 +149,10 @@ async fn resolve(
 }
 
 /// Tries each address in turn (like curl without happy eyeballs); the last error wins.
-async fn connect_tcp(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, Failure> {
+pub(crate) async fn connect_tcp(
+    addrs: &[SocketAddr],
+    deadline: Instant,
+) -> Result<TcpStream, Failure> {
     let mut last = ErrorClass::Other;
     for addr in addrs {
         match timeout_at(deadline, TcpStream::connect(addr)).await {

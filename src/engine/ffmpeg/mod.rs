@@ -1,0 +1,592 @@
+//! The FFmpeg engine: one real FFmpeg process per viewer, measured from the outside.
+//!
+//! * [`caps`] probes the installed FFmpeg once (options, `datetime` log flag, version).
+//! * [`probe`] decides what FFmpeg plays with the core playlist parser (`-variant`).
+//! * [`command`] builds each viewer's argument list (pure; golden-tested).
+//! * [`proxy`] is the measuring proxy every FFmpeg talks through (`-http_proxy`): exact
+//!   per-request figures for http:// streams, a CONNECT tunnel for https://.
+//! * [`progress`] turns `-progress pipe:3` into startup, stalls, latency and speed.
+//! * [`stderr`] splits stderr on `\r`/`\n`, keeps warnings/errors in a bounded ring, and
+//!   for https:// parses approximate request figures.
+//! * [`process`] spawns (own process group, `PR_SET_PDEATHSIG`) and stops (SIGTERM → 3 s →
+//!   SIGKILL); [`supervisor`] respawns with backoff; [`crashloop`] is the breaker.
+//! * [`procfs`] measures the children's CPU and memory.
+//! * [`check`] is the engine's part of `--check` and `--print-cmd`.
+//!
+//! Everything it reports uses the one event model; the engine-specific figures
+//! ([`crate::stats::ffmpeg::FfmpegStats`]) are read once per tick through
+//! [`FfmpegStatsSource`].
+
+pub mod caps;
+pub mod check;
+pub mod classify;
+pub mod command;
+pub mod crashloop;
+pub mod probe;
+pub mod process;
+pub mod procfs;
+pub mod progress;
+pub mod proxy;
+pub mod stderr;
+pub mod supervisor;
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use self::caps::Capabilities;
+use self::classify::Classifier;
+use self::command::{HeaderArg, Plan};
+use self::crashloop::{Breaker, SlotStreak, Trip};
+use self::probe::Choice;
+use self::proxy::Proxy;
+use self::supervisor::{KillReason, ProcessEnd};
+use crate::config::{Config, ProbeFailurePolicy};
+use crate::engine::http::HttpSettings;
+use crate::stats::ffmpeg::{CrashLoopState, ExitCounts, FfmpegStats, FfmpegStatsSource};
+use crate::stats::gauges::LiveGauges;
+use crate::stats::hub::{EventSink, PipelineCounters};
+
+pub use supervisor::run_slot;
+
+/// Stall threshold when neither `-stall-threshold` nor a target duration is known
+/// (2 × Apple's recommended 6 s segments).
+pub const FALLBACK_STALL_THRESHOLD: Duration = Duration::from_secs(12);
+
+/// PSS is read from `smaps_rollup` (costlier) every this many samples when there are many
+/// processes.
+const PSS_EVERY: u64 = 5;
+
+/// Mean speed of the running processes, kept as sums so updates are O(1).
+#[derive(Debug, Default)]
+pub struct SpeedGauge {
+    sum_milli: AtomicI64,
+    n: AtomicI64,
+    below: AtomicI64,
+}
+
+impl SpeedGauge {
+    /// Replace one process's contribution `old` by `new`.
+    pub fn replace(&self, old: Option<f64>, new: Option<f64>) {
+        let milli = |s: f64| (s * 1000.0).round() as i64;
+        if let Some(o) = old {
+            self.sum_milli.fetch_sub(milli(o), Ordering::Relaxed);
+            self.n.fetch_sub(1, Ordering::Relaxed);
+            if o < 0.9 {
+                self.below.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        if let Some(s) = new {
+            self.sum_milli.fetch_add(milli(s), Ordering::Relaxed);
+            self.n.fetch_add(1, Ordering::Relaxed);
+            if s < 0.9 {
+                self.below.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// (mean speed, processes below 0.9).
+    pub fn read(&self) -> (f64, u64) {
+        let n = self.n.load(Ordering::Relaxed);
+        let mean = if n > 0 {
+            self.sum_milli.load(Ordering::Relaxed) as f64 / 1000.0 / n as f64
+        } else {
+            0.0
+        };
+        (mean, self.below.load(Ordering::Relaxed).max(0) as u64)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    spawns: AtomicU64,
+    spawn_failures: AtomicU64,
+    clean: AtomicU64,
+    error: AtomicU64,
+    signal: AtomicU64,
+    killed: AtomicU64,
+    stall_restarts: AtomicU64,
+    stderr_lines: AtomicU64,
+    stderr_dropped: AtomicU64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct UsageCache {
+    cpu: f64,
+    rss: u64,
+    pss: u64,
+    rss_peak: u64,
+    pss_peak: u64,
+    n_at_pss_peak: u64,
+    self_cpu: f64,
+}
+
+/// The FFmpeg engine of one run, shared by every viewer slot.
+#[derive(Debug)]
+pub struct FfmpegEngine {
+    /// Probed capabilities of the binary.
+    pub caps: Capabilities,
+    /// The command plan (same for every viewer).
+    pub plan: Plan,
+    /// `-http_proxy` value.
+    pub proxy_url: String,
+    /// Stall threshold in effect.
+    pub stall_threshold: Duration,
+    /// Media FFmpeg tunes in behind the live edge.
+    pub tune_in_latency: Duration,
+    /// `-restart-on-stall`.
+    pub restart_on_stall: bool,
+    /// `-stats-buffer`.
+    pub stderr_buffer: usize,
+    /// Path classifier for approximate (stderr) request figures.
+    pub classifier: Classifier,
+    /// Seed for backoff jitter.
+    pub seed: u64,
+    /// Speed gauge.
+    pub speed: SpeedGauge,
+    proxy: Mutex<Option<Proxy>>,
+    gauges: Arc<LiveGauges>,
+    counters: Arc<PipelineCounters>,
+    started: Instant,
+    live: Mutex<Vec<u32>>,
+    counts: Counts,
+    usage: Mutex<UsageCache>,
+    last_error: Mutex<Option<String>>,
+    breaker: Mutex<Breaker>,
+    crash: Mutex<CrashLoopState>,
+    halt: CancellationToken,
+    abort: CancellationToken,
+    stop_sampler: CancellationToken,
+    tunnel_at_stop: AtomicU64,
+}
+
+/// What the engine needs from the run.
+#[derive(Debug)]
+pub struct EngineInputs<'a> {
+    /// The run configuration.
+    pub cfg: &'a Config,
+    /// The stream URL.
+    pub url: &'a Url,
+    /// HTTP settings (timeout, `-resolve`) for the probe and the proxy's upstream side.
+    pub settings: Arc<HttpSettings>,
+    /// One sink per stats shard.
+    pub sinks: Vec<EventSink>,
+    /// Live gauges.
+    pub gauges: Arc<LiveGauges>,
+    /// Pipeline counters (stderr drops are added here).
+    pub counters: Arc<PipelineCounters>,
+}
+
+/// The headers of the config as `-headers` entries.
+pub fn header_args(cfg: &Config) -> Vec<HeaderArg> {
+    cfg.headers
+        .iter()
+        .map(|h| HeaderArg {
+            name: h.name.to_string(),
+            value: h.value.to_str().unwrap_or_default().to_string(),
+            secret: h.secret,
+        })
+        .collect()
+}
+
+/// The command plan for a probed choice.
+pub fn plan_for(cfg: &Config, choice: &Choice) -> Plan {
+    let https = choice.input.scheme() == "https";
+    Plan {
+        input: choice.input.clone(),
+        map: choice.map,
+        loglevel: cfg
+            .ffmpeg
+            .loglevel
+            .clone()
+            .unwrap_or_else(|| if https { "debug" } else { "warning" }.to_string()),
+        user_agent: cfg.user_agent.clone(),
+        headers: header_args(cfg),
+        timeout: cfg.timeout,
+        reconnect: cfg.reconnect,
+        seg_retry: cfg.seg_retry,
+        dangerous: cfg.dangerous,
+    }
+}
+
+/// Probe the binary and fail with a clear message if it lacks what the engine needs.
+pub async fn probe_binary(cfg: &Config) -> Result<Capabilities> {
+    let caps = caps::probe(&cfg.ffmpeg.binary).await?;
+    let missing = caps.missing_required();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "{} (FFmpeg {}) lacks options the ffmpeg engine needs: -{}; install a full FFmpeg build",
+            caps.binary,
+            caps.version,
+            missing.join(", -")
+        );
+    }
+    Ok(caps)
+}
+
+/// Run the variant probe, applying `-probe-failure-policy`.
+pub async fn choose(
+    cfg: &Config,
+    url: &Url,
+    settings: Arc<HttpSettings>,
+    sink: Option<&EventSink>,
+) -> Result<Choice> {
+    match probe::choose(url, cfg.variant, settings, &cfg.user_agent, sink).await {
+        Ok(c) => Ok(c),
+        Err(e) => match cfg.ffmpeg.probe_failure_policy {
+            ProbeFailurePolicy::Fail => anyhow::bail!(
+                "variant probe failed: {e} (-probe-failure-policy fail; use fallback to play the URL as given)"
+            ),
+            ProbeFailurePolicy::Fallback => {
+                tracing::warn!(error = %e, "variant probe failed; FFmpeg plays the URL with its own stream choice");
+                eprintln!(
+                    "hls-swarm: variant probe failed ({e}); falling back to FFmpeg's own stream choice"
+                );
+                Ok(Choice::fallback(url))
+            }
+        },
+    }
+}
+
+impl FfmpegEngine {
+    /// Probe FFmpeg and the stream, start the proxy and the resource sampler.
+    pub async fn start(inp: EngineInputs<'_>) -> Result<Arc<FfmpegEngine>> {
+        let cfg = inp.cfg;
+        let caps = probe_binary(cfg).await?;
+        let choice = choose(cfg, inp.url, inp.settings.clone(), inp.sinks.first()).await?;
+        let stall_threshold = cfg
+            .stall_threshold
+            .or(choice.target_duration.map(|td| td * 2))
+            .unwrap_or(FALLBACK_STALL_THRESHOLD);
+        let plan = plan_for(cfg, &choice);
+        let proxy = Proxy::start(inp.settings.clone(), inp.sinks, choice.master.as_ref())
+            .await
+            .context("starting the measuring proxy")?;
+        if plan.https() {
+            eprintln!(
+                "hls-swarm: https:// stream: FFmpeg tunnels through the proxy, so request counts come from its log and are APPROXIMATE (no timings, no bytes)"
+            );
+        }
+        let engine = Arc::new(FfmpegEngine {
+            proxy_url: proxy.url(),
+            classifier: Classifier::new(choice.master.as_ref()),
+            tune_in_latency: choice.tune_in_latency,
+            caps,
+            plan,
+            stall_threshold,
+            restart_on_stall: cfg.restart_on_stall,
+            stderr_buffer: cfg.ffmpeg.stderr_buffer,
+            seed: cfg.seed,
+            speed: SpeedGauge::default(),
+            proxy: Mutex::new(Some(proxy)),
+            gauges: inp.gauges,
+            counters: inp.counters,
+            started: Instant::now(),
+            live: Mutex::new(Vec::new()),
+            counts: Counts::default(),
+            usage: Mutex::new(UsageCache::default()),
+            last_error: Mutex::new(None),
+            breaker: Mutex::new(Breaker::default()),
+            crash: Mutex::new(CrashLoopState::default()),
+            halt: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            stop_sampler: CancellationToken::new(),
+            tunnel_at_stop: AtomicU64::new(0),
+        });
+        tokio::spawn(sampler(
+            Arc::downgrade(&engine),
+            engine.stop_sampler.clone(),
+        ));
+        Ok(engine)
+    }
+
+    /// Viewer `id`'s argument list.
+    pub fn args(&self, id: u64) -> Vec<String> {
+        command::build_args(&self.plan, &self.caps, id, &self.proxy_url)
+    }
+
+    /// Cancelled when the crash-loop breaker trips: the ramp must start no more viewers.
+    pub fn ramp_halt(&self) -> CancellationToken {
+        self.halt.clone()
+    }
+
+    /// Cancelled when the run cannot measure anything (every FFmpeg crash-loops and none
+    /// ever played): the run should end with exit code 1.
+    pub fn abort(&self) -> CancellationToken {
+        self.abort.clone()
+    }
+
+    /// The crash-loop message, if the breaker tripped.
+    pub fn crash_message(&self) -> Option<String> {
+        self.crash.lock().ok().and_then(|c| c.message.clone())
+    }
+
+    pub(crate) fn register(&self, pid: u32) {
+        self.counts.spawns.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut l) = self.live.lock() {
+            l.push(pid);
+        }
+    }
+
+    pub(crate) fn unregister(&self, pid: u32) {
+        if let Ok(mut l) = self.live.lock() {
+            l.retain(|p| *p != pid);
+        }
+    }
+
+    /// Pids of the FFmpeg processes running now.
+    pub fn live_pids(&self) -> Vec<u32> {
+        self.live.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn spawn_failed(&self, line: &str) {
+        self.counts.spawn_failures.fetch_add(1, Ordering::Relaxed);
+        self.note_error(line);
+    }
+
+    pub(crate) fn note_error(&self, line: &str) {
+        if let Ok(mut e) = self.last_error.lock() {
+            match e.as_mut() {
+                Some(s) if s == line => {}
+                Some(s) => {
+                    s.clear();
+                    s.push_str(line);
+                }
+                None => *e = Some(line.to_string()),
+            }
+        }
+    }
+
+    pub(crate) fn stderr_counted(&self, offered: u64, dropped: u64) {
+        if offered == 0 {
+            return;
+        }
+        self.counts
+            .stderr_lines
+            .fetch_add(offered, Ordering::Relaxed);
+        self.counts
+            .stderr_dropped
+            .fetch_add(dropped, Ordering::Relaxed);
+        self.counters.add_external(offered, dropped);
+    }
+
+    pub(crate) fn played(&self) {
+        if let Ok(mut b) = self.breaker.lock() {
+            b.played();
+        }
+    }
+
+    pub(crate) fn count_exit(&self, end: &ProcessEnd) {
+        let c = &self.counts;
+        let counter = match (end.killed, end.exit) {
+            (Some(k), _) => {
+                if k == KillReason::Stall {
+                    c.stall_restarts.fetch_add(1, Ordering::Relaxed);
+                }
+                &c.killed
+            }
+            (None, None) => return,
+            (None, Some(process::ExitKind::Clean)) => &c.clean,
+            (None, Some(process::ExitKind::Error(_))) => &c.error,
+            (None, Some(process::ExitKind::Signal(_))) => &c.signal,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if end.killed.is_none()
+            && let Some(exit) = end.exit
+        {
+            tracing::debug!(%exit, uptime = ?end.uptime, last = ?end.ring.last(), "ffmpeg exited");
+        }
+    }
+
+    pub(crate) fn slot_healthy(&self, streak: &mut SlotStreak) {
+        if let Ok(mut b) = self.breaker.lock() {
+            b.healthy(streak);
+        }
+    }
+
+    /// A process of viewer `id` ended on its own: feed the crash-loop breaker.
+    pub(crate) fn own_exit(&self, id: u64, streak: &mut SlotStreak, end: &ProcessEnd) {
+        let trip = self
+            .breaker
+            .lock()
+            .ok()
+            .and_then(|mut b| b.on_exit(streak, end.uptime, self.gauges.ramped()));
+        if let Some(t) = trip {
+            self.trip(id, end, t);
+        }
+    }
+
+    fn trip(&self, id: u64, end: &ProcessEnd, t: Trip) {
+        let lines: Vec<&str> = end.ring.lines().collect();
+        let how = match end.exit {
+            Some(e) => format!("{e} after {:.2} s", end.uptime.as_secs_f64()),
+            None => "could not be started".into(),
+        };
+        let mut msg = format!(
+            "crash loop: {} of {} FFmpeg viewers died within {} s of starting, {} times in a row; the ramp is stopped{}.\n  last stderr of viewer {id} ({how}):\n",
+            t.looping,
+            t.ramped,
+            crashloop::QUICK.as_secs(),
+            crashloop::STREAK,
+            if t.ever_played {
+                ""
+            } else {
+                " and the run ends (no FFmpeg ever played)"
+            },
+        );
+        if lines.is_empty() {
+            msg.push_str("    | (nothing on stderr)\n");
+        }
+        for l in &lines {
+            msg.push_str("    | ");
+            msg.push_str(l);
+            msg.push('\n');
+        }
+        msg.push_str("  hint: ");
+        msg.push_str(crashloop::hint(&lines));
+        eprintln!("hls-swarm: {msg}");
+        tracing::debug!(viewer = id, "crash-loop breaker tripped");
+        if let Ok(mut c) = self.crash.lock() {
+            *c = CrashLoopState {
+                tripped: true,
+                tripped_at_seconds: Some(self.started.elapsed().as_secs_f64()),
+                ramp_stopped_at: Some(self.gauges.ramped()),
+                message: Some(msg),
+            };
+        }
+        self.halt.cancel();
+        if !t.ever_played {
+            self.abort.cancel();
+        }
+    }
+
+    /// Stop: wait up to `grace` for the viewers' processes to be gone (they were told to
+    /// stop by the swarm's cancellation), SIGKILL what is left, let the proxy report what
+    /// is in flight, then close it and take a last resource sample.
+    pub async fn shutdown(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        while !self.live_pids().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for pid in self.live_pids() {
+            process::signal_group(pid, libc::SIGKILL);
+        }
+        let proxy = self.proxy.lock().ok().and_then(|mut p| p.take());
+        if let Some(p) = proxy {
+            p.quiesce(grace.max(Duration::from_millis(500))).await;
+            self.tunnel_final(p.tunnel_bytes());
+            p.shutdown().await;
+        }
+        self.stop_sampler.cancel();
+        let pids = self.live_pids();
+        let n = pids.len() as u64;
+        if let Ok(u) = tokio::task::spawn_blocking(move || procfs::sample(&pids, true)).await {
+            self.store_usage(u, n);
+        }
+    }
+
+    fn tunnel_final(&self, bytes: u64) {
+        self.tunnel_at_stop.store(bytes, Ordering::Relaxed);
+    }
+
+    fn store_usage(&self, u: procfs::Usage, processes: u64) {
+        if let Ok(mut c) = self.usage.lock() {
+            c.cpu = c.cpu.max(u.cpu_seconds);
+            c.rss = u.rss_bytes;
+            c.rss_peak = c.rss_peak.max(u.rss_bytes);
+            if let Some(p) = u.pss_bytes {
+                c.pss = p;
+                if p > c.pss_peak {
+                    c.pss_peak = p;
+                    c.n_at_pss_peak = processes;
+                }
+            }
+            c.self_cpu = c.self_cpu.max(u.self_cpu_seconds);
+        }
+    }
+}
+
+impl FfmpegStatsSource for FfmpegEngine {
+    fn ffmpeg_stats(&self) -> FfmpegStats {
+        let c = &self.counts;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let usage = self.usage.lock().map(|u| *u).unwrap_or_default();
+        let (speed_mean, below) = self.speed.read();
+        let tunnel = self
+            .proxy
+            .lock()
+            .ok()
+            .and_then(|p| p.as_ref().map(Proxy::tunnel_bytes))
+            .unwrap_or_else(|| self.tunnel_at_stop.load(Ordering::Relaxed));
+        FfmpegStats {
+            binary: self.caps.binary.clone(),
+            version: self.caps.version.clone(),
+            stall_threshold: self.stall_threshold,
+            processes: self.live.lock().map(|l| l.len() as u64).unwrap_or(0),
+            spawns: n(&c.spawns),
+            spawn_failures: n(&c.spawn_failures),
+            exits: ExitCounts {
+                clean: n(&c.clean),
+                error: n(&c.error),
+                signal: n(&c.signal),
+                killed_by_swarm: n(&c.killed),
+            },
+            stall_restarts: n(&c.stall_restarts),
+            cpu_seconds_total: usage.cpu,
+            memory_rss_bytes: usage.rss,
+            memory_pss_bytes: usage.pss,
+            memory_rss_peak_bytes: usage.rss_peak,
+            memory_pss_peak_bytes: usage.pss_peak,
+            processes_at_pss_peak: usage.n_at_pss_peak,
+            swarm_cpu_seconds: usage.self_cpu,
+            speed_mean,
+            below_realtime: below,
+            stderr_lines: n(&c.stderr_lines),
+            stderr_dropped: n(&c.stderr_dropped),
+            requests_approximate: self.plan.https(),
+            tunnel_bytes: tunnel,
+            crash_loop: self.crash.lock().map(|c| c.clone()).unwrap_or_default(),
+            last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+        }
+    }
+}
+
+impl Drop for FfmpegEngine {
+    fn drop(&mut self) {
+        // Last resort (an early return or panic in the run): no FFmpeg outlives the engine.
+        for pid in self.live_pids() {
+            process::signal_group(pid, libc::SIGKILL);
+        }
+        self.stop_sampler.cancel();
+    }
+}
+
+/// Samples procfs once a second (PSS every few seconds when there are many processes).
+async fn sampler(engine: Weak<FfmpegEngine>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut i = 0u64;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        let Some(e) = engine.upgrade() else { return };
+        let pids = e.live_pids();
+        let n = pids.len() as u64;
+        drop(e);
+        let with_pss = pids.len() <= 64 || i.is_multiple_of(PSS_EVERY);
+        i += 1;
+        let Ok(u) = tokio::task::spawn_blocking(move || procfs::sample(&pids, with_pss)).await
+        else {
+            return;
+        };
+        let Some(e) = engine.upgrade() else { return };
+        e.store_usage(u, n);
+    }
+}

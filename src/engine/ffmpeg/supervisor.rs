@@ -1,0 +1,284 @@
+//! One viewer slot of the FFmpeg engine: spawn FFmpeg, turn its `-progress` and stderr
+//! into events, stop it when the swarm stops or (with `-restart-on-stall`) when it stalls,
+//! and respawn it after every exit with backoff (250 ms × 1.7ⁿ, ≤ 5 s, ±20 %, reset after
+//! 30 s healthy). Exits are classified clean / error / signal; kills the swarm made itself
+//! are neither failures nor crash-loop evidence.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::process::ChildStderr;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use super::FfmpegEngine;
+use super::crashloop::SlotStreak;
+use super::process::{self, ExitKind, KILL_GRACE};
+use super::progress::{BlockParser, Tracker, Update};
+use super::stderr::{ApproxRequests, Level, LineSplitter, Ring, parse_line};
+use crate::backoff::Backoff;
+use crate::engine::native::Viewer;
+use crate::stats::event::{Event, LifecycleEvent, PlaybackEvent};
+use crate::stats::gauges::{ActiveGuard, StallGuard};
+use crate::stats::hub::EventSink;
+
+/// Why the swarm stopped a process itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillReason {
+    /// The swarm is stopping.
+    Shutdown,
+    /// It stalled longer than the threshold (`-restart-on-stall`).
+    Stall,
+}
+
+/// How one process life ended.
+#[derive(Debug)]
+pub struct ProcessEnd {
+    /// Exit; `None` when it could not be spawned.
+    pub exit: Option<ExitKind>,
+    /// Spawn to exit.
+    pub uptime: Duration,
+    /// Set when the swarm stopped it.
+    pub killed: Option<KillReason>,
+    /// Its last warning/error lines.
+    pub ring: Ring,
+}
+
+/// Run one viewer slot until the swarm stops.
+pub async fn run_slot(viewer: Viewer, engine: Arc<FfmpegEngine>) {
+    let sink = viewer.sink.clone();
+    sink.send(Event::Lifecycle(LifecycleEvent::Started));
+    viewer.gauges.add_ramped();
+    let mut backoff = Backoff::standard(engine.seed ^ viewer.id.rotate_left(29) ^ 0xFF_5EED);
+    let mut streak = SlotStreak::default();
+    loop {
+        let end = run_process(&engine, &viewer).await;
+        engine.count_exit(&end);
+        let failure = end.killed.is_none() && end.exit != Some(ExitKind::Clean);
+        sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure }));
+        match end.killed {
+            Some(KillReason::Shutdown) => return,
+            Some(KillReason::Stall) => {
+                engine.slot_healthy(&mut streak);
+                backoff.reset();
+            }
+            None => {
+                if viewer.cancel.is_cancelled() {
+                    return;
+                }
+                engine.own_exit(viewer.id, &mut streak, &end);
+                backoff.healthy_for(end.uptime);
+                let delay = backoff.next_delay();
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = viewer.cancel.cancelled() => return,
+                }
+            }
+        }
+        if viewer.cancel.is_cancelled() {
+            return;
+        }
+        sink.send(Event::Lifecycle(LifecycleEvent::Restarted));
+    }
+}
+
+/// Spawn FFmpeg once for `viewer` and follow it until it exits or is stopped.
+pub async fn run_process(engine: &Arc<FfmpegEngine>, viewer: &Viewer) -> ProcessEnd {
+    let args = engine.args(viewer.id);
+    let spawned_at = Instant::now();
+    let mut sp = match process::spawn(&engine.caps.binary, &args) {
+        Ok(sp) => sp,
+        Err(e) => {
+            let mut ring = Ring::default();
+            let line = format!("cannot start {}: {e}", engine.caps.binary);
+            ring.push(&line);
+            engine.spawn_failed(&line);
+            return ProcessEnd {
+                exit: None,
+                uptime: Duration::ZERO,
+                killed: None,
+                ring,
+            };
+        }
+    };
+    engine.register(sp.pid);
+    let _active = ActiveGuard::new(viewer.gauges.clone());
+    let ring = Arc::new(Mutex::new(Ring::default()));
+    let stderr_task = tokio::spawn(read_stderr(
+        sp.stderr,
+        engine.clone(),
+        viewer.sink.clone(),
+        ring.clone(),
+    ));
+    let mut tracker = Tracker::new(spawned_at, engine.stall_threshold, engine.tune_in_latency);
+    let mut play = PlayState {
+        sink: &viewer.sink,
+        engine,
+        stall: None,
+        speed: None,
+    };
+    let mut blocks = BlockParser::default();
+    let mut splitter = LineSplitter::default();
+    let mut buf = [0u8; 4096];
+    let mut progress_open = true;
+    let mut killed = None;
+    let status = loop {
+        let deadline = tracker.next_deadline();
+        tokio::select! {
+            st = sp.child.wait() => break st,
+            n = sp.progress.read(&mut buf), if progress_open => match n {
+                Ok(0) | Err(_) => progress_open = false,
+                Ok(n) => {
+                    let now = Instant::now();
+                    let mut updates = Vec::new();
+                    splitter.feed(&buf[..n], |line| {
+                        if let Some(b) = blocks.line(line) {
+                            updates.extend(tracker.on_block(now, b));
+                        }
+                    });
+                    play.apply(&updates, viewer);
+                    play.speed(tracker.speed());
+                }
+            },
+            _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => {
+                play.apply(&tracker.poll(Instant::now()), viewer);
+            }
+            _ = viewer.cancel.cancelled() => {
+                killed = Some(KillReason::Shutdown);
+                break process::stop(&mut sp.child, sp.pid, KILL_GRACE).await;
+            }
+        }
+        if engine.restart_on_stall && tracker.stalled() {
+            killed = Some(KillReason::Stall);
+            break process::stop(&mut sp.child, sp.pid, KILL_GRACE).await;
+        }
+    };
+    let now = Instant::now();
+    play.apply(&tracker.finish(now), viewer);
+    play.speed(None);
+    drop(play);
+    engine.unregister(sp.pid);
+    // The stderr reader ends at EOF (the process is gone); bounded in case a grandchild
+    // kept the pipe open.
+    let _ = tokio::time::timeout(Duration::from_secs(1), stderr_task).await;
+    let ring = ring.lock().map(|r| r.clone()).unwrap_or_default();
+    let exit = match status {
+        Ok(st) => ExitKind::of(st),
+        Err(_) => ExitKind::Error(-1),
+    };
+    ProcessEnd {
+        exit: Some(exit),
+        uptime: now.saturating_duration_since(spawned_at),
+        killed,
+        ring,
+    }
+}
+
+/// Turns tracker updates into events, gauges and the speed contribution.
+struct PlayState<'a> {
+    sink: &'a EventSink,
+    engine: &'a Arc<FfmpegEngine>,
+    stall: Option<StallGuard>,
+    speed: Option<f64>,
+}
+
+impl PlayState<'_> {
+    fn apply(&mut self, updates: &[Update], viewer: &Viewer) {
+        for u in updates {
+            let ev = match *u {
+                Update::Started { startup } => {
+                    self.engine.played();
+                    PlaybackEvent::Started { startup }
+                }
+                Update::Played { media } => PlaybackEvent::Played { media },
+                Update::LiveLatency { latency } => PlaybackEvent::LiveLatency { latency },
+                Update::StallStarted => {
+                    self.stall = Some(StallGuard::new(viewer.gauges.clone()));
+                    PlaybackEvent::StallStarted
+                }
+                Update::StallEnded { stalled } => {
+                    self.stall = None;
+                    PlaybackEvent::StallEnded { stalled }
+                }
+            };
+            self.sink.send(Event::Playback(ev));
+        }
+    }
+
+    fn speed(&mut self, new: Option<f64>) {
+        self.engine.speed.replace(self.speed, new);
+        self.speed = new;
+    }
+}
+
+/// Read stderr line by line (split on `\r` and `\n`) into a bounded channel; a full
+/// channel drops the line and counts it (never blocks FFmpeg).
+async fn read_stderr(
+    mut stderr: ChildStderr,
+    engine: Arc<FfmpegEngine>,
+    sink: EventSink,
+    ring: Arc<Mutex<Ring>>,
+) {
+    let (tx, rx) = mpsc::channel::<String>(engine.stderr_buffer.max(1));
+    let parser = tokio::spawn(parse_stderr(rx, engine.clone(), sink, ring));
+    let mut splitter = LineSplitter::default();
+    let mut buf = vec![0u8; 8192];
+    let (mut offered, mut dropped) = (0u64, 0u64);
+    let push = |line: &str, offered: &mut u64, dropped: &mut u64| {
+        *offered += 1;
+        if tx.try_send(line.to_string()).is_err() {
+            *dropped += 1;
+        }
+    };
+    loop {
+        match stderr.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                splitter.feed(&buf[..n], |l| push(l, &mut offered, &mut dropped));
+                if offered >= 256 {
+                    engine.stderr_counted(offered, dropped);
+                    (offered, dropped) = (0, 0);
+                }
+            }
+        }
+    }
+    splitter.finish(|l| push(l, &mut offered, &mut dropped));
+    engine.stderr_counted(offered, dropped);
+    drop(tx);
+    let _ = parser.await;
+}
+
+async fn parse_stderr(
+    mut rx: mpsc::Receiver<String>,
+    engine: Arc<FfmpegEngine>,
+    sink: EventSink,
+    ring: Arc<Mutex<Ring>>,
+) {
+    let mut approx = engine
+        .plan
+        .https()
+        .then(|| ApproxRequests::new(engine.classifier.clone()));
+    let mut current: Option<Level> = None;
+    while let Some(line) = rx.recv().await {
+        let p = parse_line(&line);
+        if p.level.is_some() {
+            current = p.level;
+        }
+        // Untagged lines continue the previous message; before any tag (not FFmpeg
+        // speaking, or a fatal early message) they are kept.
+        let keep = current.is_none_or(|l| l <= Level::Warning);
+        if keep {
+            if let Ok(mut r) = ring.lock() {
+                r.push(&line);
+            }
+            engine.note_error(&line);
+        }
+        if let Some(a) = approx.as_mut() {
+            a.line(&p, |r| sink.send(Event::Request(r)));
+        }
+    }
+    if let Some(a) = approx.as_mut() {
+        a.finish(|r| sink.send(Event::Request(r)));
+    }
+}
