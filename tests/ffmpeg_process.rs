@@ -73,6 +73,8 @@ fn output_of(child: &mut Child) -> (String, String) {
 fn swarm_with_ffmpegs(n: usize) -> (Child, Vec<u32>) {
     let mut child = Command::new(BIN)
         .args([
+            "-metrics",
+            "off",
             "-engine",
             "ffmpeg",
             "-clients",
@@ -174,6 +176,8 @@ fn crash_loop_breaker_trips_on_a_failing_ffmpeg() {
     let json = dir.path().join("report.json");
     let mut child = Command::new(BIN)
         .args([
+            "-metrics",
+            "off",
             "-engine",
             "ffmpeg",
             "-ffmpeg",

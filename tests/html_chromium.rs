@@ -81,6 +81,8 @@ fn chromium_cmd(bin: &Path, profile: &Path) -> Command {
 fn run_swarm_with_report(report: &Path) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hls-swarm"));
     cmd.args([
+        "-metrics",
+        "off",
         "-clients",
         "3",
         "-ramp-rate",
@@ -214,7 +216,15 @@ fn report_is_written_when_stopped_by_sigterm() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let report = dir.path().join("stopped.html");
     let mut child = Command::new(env!("CARGO_BIN_EXE_hls-swarm"))
-        .args(["-clients", "2", "-ramp-rate", "10", "--report"])
+        .args([
+            "-metrics",
+            "off",
+            "-clients",
+            "2",
+            "-ramp-rate",
+            "10",
+            "--report",
+        ])
         .arg(&report)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

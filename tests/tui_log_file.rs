@@ -12,6 +12,8 @@ fn logs_go_to_the_log_file_not_stderr() {
         .args([
             "-v",
             "-tui=false",
+            "-metrics",
+            "off",
             "-clients",
             "1",
             "-duration",

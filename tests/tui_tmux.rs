@@ -134,7 +134,8 @@ fn tmux_usable() -> bool {
 /// keeping the pane open so the screen can be read after it exited.
 fn shell(args: &str) -> String {
     let bin = env!("CARGO_BIN_EXE_hls-swarm");
-    format!("'{bin}' {args}; {AFTER}")
+    // No metrics endpoint: tests run in parallel and must not race for :17091.
+    format!("'{bin}' -metrics off {args}; {AFTER}")
 }
 
 /// Shell run after the program: its exit code, then the terminal's line discipline
