@@ -340,6 +340,22 @@ mod tests {
     }
 
     #[test]
+    fn golden_identity_and_retries() {
+        // -user-agent, -client-id-offset (the id), -seg-retry with a binary that has it.
+        let mut p = plan("http://o/m.m3u8");
+        p.user_agent = "lab-swarm/2".into();
+        p.seg_retry = 7;
+        let s = build_args(&p, &Capabilities::full("ffmpeg", "7.1"), 100_042, PROXY).join(" ");
+        assert!(
+            s.contains("-user_agent lab-swarm/2/client-100042 -seg_max_retry 7 -i http://o/m.m3u8"),
+            "{s}"
+        );
+        // Without -seg_max_retry support the flag has no FFmpeg counterpart.
+        let s = build_args(&p, &deb51(), 1, PROXY).join(" ");
+        assert!(!s.contains("seg_max_retry"), "{s}");
+    }
+
+    #[test]
     fn golden_https_verifies_tls_unless_dangerous() {
         let caps = deb51();
         let mut p = plan("https://cdn.example/live/master.m3u8");

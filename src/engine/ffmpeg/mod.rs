@@ -58,9 +58,10 @@ pub use supervisor::run_slot;
 /// (2 × Apple's recommended 6 s segments).
 pub const FALLBACK_STALL_THRESHOLD: Duration = Duration::from_secs(12);
 
-/// PSS is read from `smaps_rollup` (costlier) every this many samples when there are many
-/// processes.
-const PSS_EVERY: u64 = 5;
+/// Every running FFmpeg's PSS is re-measured at least this often. Reading
+/// `smaps_rollup` costs about 1 ms of kernel time per FFmpeg, so each second only
+/// `ceil(processes / PSS_CYCLE_SECS)` processes are measured, unmeasured ones first.
+pub const PSS_CYCLE_SECS: usize = 120;
 
 /// Mean speed of the running processes, kept as sums so updates are O(1).
 #[derive(Debug, Default)]
@@ -154,6 +155,8 @@ pub struct FfmpegEngine {
     counters: Arc<PipelineCounters>,
     started: Instant,
     live: Mutex<Vec<u32>>,
+    /// Latest PSS per running process: (pid, bytes, sample round).
+    pss: Mutex<Vec<(u32, u64, u64)>>,
     counts: Counts,
     usage: Mutex<UsageCache>,
     last_error: Mutex<Option<String>>,
@@ -288,6 +291,7 @@ impl FfmpegEngine {
             counters: inp.counters,
             started: Instant::now(),
             live: Mutex::new(Vec::new()),
+            pss: Mutex::new(Vec::new()),
             counts: Counts::default(),
             usage: Mutex::new(UsageCache::default()),
             last_error: Mutex::new(None),
@@ -337,6 +341,48 @@ impl FfmpegEngine {
         if let Ok(mut l) = self.live.lock() {
             l.retain(|p| *p != pid);
         }
+        if let Ok(mut p) = self.pss.lock() {
+            p.retain(|(q, _, _)| *q != pid);
+        }
+    }
+
+    /// The processes whose PSS to measure in sample round `round`: the unmeasured first,
+    /// then the longest unmeasured, `ceil(n / PSS_CYCLE_SECS)` of them.
+    fn pss_due(&self, live: &[u32]) -> Vec<u32> {
+        let k = live.len().div_ceil(PSS_CYCLE_SECS);
+        let Ok(known) = self.pss.lock() else {
+            return Vec::new();
+        };
+        let round_of = |pid: &u32| {
+            known
+                .iter()
+                .find(|(p, _, _)| p == pid)
+                .map(|(_, _, r)| *r + 1)
+                .unwrap_or(0)
+        };
+        let mut order: Vec<(u64, u32)> = live.iter().map(|p| (round_of(p), *p)).collect();
+        order.sort_unstable();
+        order.into_iter().take(k).map(|(_, p)| p).collect()
+    }
+
+    /// Record measured PSS values; returns (PSS summed over `live`, processes measured).
+    /// Processes not measured yet count at the mean of the measured ones.
+    fn pss_update(&self, live: &[u32], measured: &[(u32, u64)], round: u64) -> Option<(u64, u64)> {
+        let mut known = self.pss.lock().ok()?;
+        for (pid, bytes) in measured {
+            match known.iter_mut().find(|(p, _, _)| p == pid) {
+                Some(e) => *e = (*pid, *bytes, round),
+                None => known.push((*pid, *bytes, round)),
+            }
+        }
+        known.retain(|(p, _, _)| live.contains(p));
+        if known.is_empty() {
+            return None;
+        }
+        let sum: u64 = known.iter().map(|(_, b, _)| b).sum();
+        let n = known.len() as u64;
+        let unmeasured = live.len() as u64 - n.min(live.len() as u64);
+        Some((sum + sum / n * unmeasured, live.len() as u64))
     }
 
     /// Pids of the FFmpeg processes running now.
@@ -484,9 +530,8 @@ impl FfmpegEngine {
         }
         self.stop_sampler.cancel();
         let pids = self.live_pids();
-        let n = pids.len() as u64;
-        if let Ok(u) = tokio::task::spawn_blocking(move || procfs::sample(&pids, true)).await {
-            self.store_usage(u, n);
+        if let Ok(u) = tokio::task::spawn_blocking(move || procfs::sample(&pids, &[])).await {
+            self.store_usage(u, None);
         }
     }
 
@@ -494,17 +539,17 @@ impl FfmpegEngine {
         self.tunnel_at_stop.store(bytes, Ordering::Relaxed);
     }
 
-    fn store_usage(&self, u: procfs::Usage, processes: u64) {
+    fn store_usage(&self, u: procfs::Usage, pss: Option<(u64, u64)>) {
         if let Ok(mut c) = self.usage.lock() {
             c.cpu = c.cpu.max(u.cpu_seconds);
             c.rss = u.rss_bytes;
             c.rss_peak = c.rss_peak.max(u.rss_bytes);
-            if let Some(p) = u.pss_bytes {
-                c.pss = p;
-                if p > c.pss_peak {
-                    c.pss_peak = p;
-                    c.n_at_pss_peak = processes;
-                }
+            c.pss = pss.map(|(b, _)| b).unwrap_or(0);
+            if let Some((p, n)) = pss
+                && p > c.pss_peak
+            {
+                c.pss_peak = p;
+                c.n_at_pss_peak = n;
             }
             c.self_cpu = c.self_cpu.max(u.self_cpu_seconds);
         }
@@ -566,7 +611,7 @@ impl Drop for FfmpegEngine {
     }
 }
 
-/// Samples procfs once a second (PSS every few seconds when there are many processes).
+/// Samples procfs once a second (CPU and RSS of every process, PSS of a few).
 async fn sampler(engine: Weak<FfmpegEngine>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -578,15 +623,15 @@ async fn sampler(engine: Weak<FfmpegEngine>, stop: CancellationToken) {
         }
         let Some(e) = engine.upgrade() else { return };
         let pids = e.live_pids();
-        let n = pids.len() as u64;
+        let due = e.pss_due(&pids);
         drop(e);
-        let with_pss = pids.len() <= 64 || i.is_multiple_of(PSS_EVERY);
         i += 1;
-        let Ok(u) = tokio::task::spawn_blocking(move || procfs::sample(&pids, with_pss)).await
-        else {
+        let live = pids.clone();
+        let Ok(u) = tokio::task::spawn_blocking(move || procfs::sample(&pids, &due)).await else {
             return;
         };
         let Some(e) = engine.upgrade() else { return };
-        e.store_usage(u, n);
+        let pss = e.pss_update(&live, &u.pss, i);
+        e.store_usage(u, pss);
     }
 }

@@ -4,21 +4,24 @@
 //! of this process (`/proc/self/stat`), which the kernel credits with every child once it
 //! has been reaped — so the total covers exited processes too and only grows. The swarm
 //! spawns no other children in FFmpeg mode (its probe runs are FFmpeg as well).
-//! Memory: RSS (`/proc/<pid>/statm`) and PSS (`/proc/<pid>/smaps_rollup`) of the running
-//! children, summed; PSS splits shared library pages between the processes sharing them,
-//! so it is the honest per-process cost.
+//! Memory: RSS (`/proc/<pid>/stat`, read with the CPU times) of the running children,
+//! summed, and PSS
+//! (`/proc/<pid>/smaps_rollup`) of the ones asked for. PSS splits shared library pages
+//! between the processes sharing them, so it is the honest per-process cost — but the
+//! kernel walks every page table entry to compute it (≈ 1 ms for one FFmpeg), so callers
+//! measure it for a few processes at a time.
 
 use std::fs;
 
 /// CPU and memory figures of a set of processes.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Usage {
     /// CPU seconds of running children + reaped children.
     pub cpu_seconds: f64,
     /// RSS of running children, bytes.
     pub rss_bytes: u64,
-    /// PSS of running children, bytes (None if not measured this time).
-    pub pss_bytes: Option<u64>,
+    /// PSS of the processes it was asked for, bytes.
+    pub pss: Vec<(u32, u64)>,
     /// CPU seconds of this process itself.
     pub self_cpu_seconds: f64,
 }
@@ -49,9 +52,9 @@ pub fn parse_stat_cpu(stat: &str) -> Option<(u64, u64)> {
     Some((n(11)? + n(12)?, n(13)? + n(14)?))
 }
 
-/// Resident pages from a `/proc/*/statm` line.
-pub fn parse_statm_resident(statm: &str) -> Option<u64> {
-    statm.split_whitespace().nth(1)?.parse().ok()
+/// Resident pages (field 24) from a `/proc/*/stat` line.
+pub fn parse_stat_rss_pages(stat: &str) -> Option<u64> {
+    stat_fields(stat)?.get(21)?.parse().ok()
 }
 
 /// The `Pss:` line of `/proc/*/smaps_rollup`, in bytes.
@@ -61,8 +64,8 @@ pub fn parse_rollup_pss(rollup: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Measure the running children `pids` (PSS only when `with_pss`, it costs more).
-pub fn sample(pids: &[u32], with_pss: bool) -> Usage {
+/// Measure the running children `pids`, and the PSS of `pss_of`.
+pub fn sample(pids: &[u32], pss_of: &[u32]) -> Usage {
     let hz = clock_ticks();
     let page = page_size();
     let (self_ticks, reaped_ticks) = fs::read_to_string("/proc/self/stat")
@@ -71,32 +74,30 @@ pub fn sample(pids: &[u32], with_pss: bool) -> Usage {
         .unwrap_or((0, 0));
     let mut live_ticks = 0u64;
     let mut rss = 0u64;
-    let mut pss = 0u64;
     for pid in pids {
-        if let Some((t, _)) = fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| parse_stat_cpu(&s))
-        {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if let Some((t, _)) = parse_stat_cpu(&stat) {
             live_ticks += t;
         }
-        if let Some(p) = fs::read_to_string(format!("/proc/{pid}/statm"))
-            .ok()
-            .and_then(|s| parse_statm_resident(&s))
-        {
+        if let Some(p) = parse_stat_rss_pages(&stat) {
             rss += p * page;
         }
-        if with_pss
-            && let Some(b) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+    }
+    let pss = pss_of
+        .iter()
+        .filter_map(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
                 .ok()
                 .and_then(|s| parse_rollup_pss(&s))
-        {
-            pss += b;
-        }
-    }
+                .map(|b| (*pid, b))
+        })
+        .collect();
     Usage {
         cpu_seconds: (live_ticks + reaped_ticks) as f64 / hz,
         rss_bytes: rss,
-        pss_bytes: with_pss.then_some(pss),
+        pss,
         self_cpu_seconds: self_ticks as f64 / hz,
     }
 }
@@ -107,14 +108,13 @@ mod tests {
 
     #[test]
     fn parses_stat_with_spaces_in_comm() {
-        let stat =
-            "1234 (ff mpeg) S 1 1234 1234 0 -1 4194560 2000 0 0 0 150 50 7 3 20 0 5 0 100 1000 300";
+        let stat = "1234 (ff mpeg) S 1 1234 1234 0 -1 4194560 2000 0 0 0 150 50 7 3 20 0 5 0 100 1000 300 9";
         assert_eq!(parse_stat_cpu(stat), Some((200, 10)));
+        assert_eq!(parse_stat_rss_pages(stat), Some(300));
     }
 
     #[test]
-    fn parses_statm_and_rollup() {
-        assert_eq!(parse_statm_resident("5000 1200 800 10 0 300 0"), Some(1200));
+    fn parses_rollup() {
         let rollup = "55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss:   65000 kB\nPss:   12345 kB\nPss_Anon: 4000 kB\n";
         assert_eq!(parse_rollup_pss(rollup), Some(12345 * 1024));
     }
@@ -122,9 +122,9 @@ mod tests {
     #[test]
     fn samples_this_process() {
         let me = std::process::id();
-        let u = sample(&[me], true);
+        let u = sample(&[me], &[me]);
         assert!(u.rss_bytes > 0);
-        assert!(u.pss_bytes.unwrap_or(0) > 0);
+        assert!(u.pss.first().is_some_and(|(p, b)| *p == me && *b > 0));
         assert!(u.cpu_seconds >= 0.0);
     }
 }

@@ -45,12 +45,68 @@ use url::Url;
 use super::classify::{Learner, looks_like_playlist};
 use crate::engine::http::HttpSettings;
 use crate::engine::http::classify::{Phase, classify_hyper, is_stale_connection};
-use crate::engine::http::connect::{PooledConn, Target, connect, connect_tcp, resolve};
+use crate::engine::http::connect::{Target, connect_tcp, resolve};
 use crate::stats::event::{ErrorClass, Event, RequestDone};
 use crate::stats::hub::EventSink;
 
 /// Largest playlist body kept for classification.
 const MAX_CAPTURE: usize = 1024 * 1024;
+
+/// Ceiling of an upstream connection's adaptive read buffer. Segment bodies stream through
+/// in reads of up to this size: large reads mean few frames (and few task wake-ups) per
+/// segment, which is most of the proxy's CPU at video bitrates. The buffer only grows
+/// while reads fill it.
+const UPSTREAM_MAX_BUF: usize = 128 * 1024;
+
+/// One upstream HTTP/1.1 connection, owned by one FFmpeg connection.
+#[derive(Debug)]
+struct Upstream {
+    host: String,
+    port: u16,
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+}
+
+impl Upstream {
+    fn serves(&self, url: &Url) -> bool {
+        url.port_or_known_default() == Some(self.port)
+            && url
+                .host_str()
+                .is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
+    }
+}
+
+/// Open an upstream connection for `url` (`-resolve` applied), bounded by `deadline`.
+async fn open_upstream(
+    settings: &HttpSettings,
+    url: &Url,
+    deadline: Instant,
+) -> Result<Upstream, ErrorClass> {
+    let target = Target::from_url(url).ok_or(ErrorClass::Other)?;
+    let addrs = resolve(settings, &target, deadline)
+        .await
+        .map_err(|f| f.class)?;
+    let tcp = connect_tcp(&addrs, deadline).await.map_err(|f| f.class)?;
+    let _ = tcp.set_nodelay(true);
+    let mut builder = hyper::client::conn::http1::Builder::new();
+    builder.max_buf_size(UPSTREAM_MAX_BUF);
+    let handshake = builder.handshake::<_, Empty<Bytes>>(TokioIo::new(tcp));
+    let (sender, conn) = match timeout_at(deadline, handshake).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(_)) => return Err(ErrorClass::Other),
+        Err(_) => return Err(ErrorClass::Timeout),
+    };
+    // Runs until the origin closes or every handle (sender, response body) is gone.
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::trace!(error = %e, "measuring proxy: upstream connection ended");
+        }
+    });
+    Ok(Upstream {
+        host: url.host_str().unwrap_or_default().to_string(),
+        port: url.port_or_known_default().unwrap_or(80),
+        sender,
+    })
+}
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -216,7 +272,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: Cancellat
 
 /// One FFmpeg connection and the upstream connection that mirrors it.
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
-    let upstream: Arc<Mutex<Option<PooledConn>>> = Arc::new(Mutex::new(None));
+    let upstream: Arc<Mutex<Option<Upstream>>> = Arc::new(Mutex::new(None));
     let svc = service_fn(move |req| {
         let shared = shared.clone();
         let upstream = upstream.clone();
@@ -246,7 +302,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
 async fn handle(
     req: Request<Incoming>,
     shared: Arc<Shared>,
-    upstream: Arc<Mutex<Option<PooledConn>>>,
+    upstream: Arc<Mutex<Option<Upstream>>>,
 ) -> Response<ProxyBody> {
     if req.method() == Method::CONNECT {
         return tunnel(req, shared).await;
@@ -373,7 +429,7 @@ async fn forward(
     headers: HeaderMap,
     url: Url,
     shared: Arc<Shared>,
-    upstream: Arc<Mutex<Option<PooledConn>>>,
+    upstream: Arc<Mutex<Option<Upstream>>>,
 ) -> Response<ProxyBody> {
     let started = Instant::now();
     let deadline = started + shared.settings.timeout;
@@ -388,27 +444,20 @@ async fn forward(
         capture: None,
         _inflight: InFlight::new(shared.clone()),
     };
-    let Some(target) = Target::from_url(&url) else {
-        record.emit(Some(ErrorClass::Other));
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "hls-swarm measuring proxy: bad URL\n",
-        );
-    };
     // Requests on one FFmpeg connection are sequential; the lock is never contended.
     let mut slot = upstream.clone().lock_owned().await;
     let mut pooled = slot
         .take()
-        .filter(|c| c.key.matches(&target) && !c.sender.is_closed());
+        .filter(|c| c.serves(&url) && !c.sender.is_closed());
     let resp = loop {
         let reused = pooled.is_some();
         let mut conn = match pooled.take() {
             Some(c) => c,
-            None => match connect(&shared.settings, &target, deadline).await {
+            None => match open_upstream(&shared.settings, &url, deadline).await {
                 Ok(c) => c,
-                Err(f) => {
-                    record.emit(Some(f.class));
-                    return gateway_error(f.class);
+                Err(class) => {
+                    record.emit(Some(class));
+                    return gateway_error(class);
                 }
             },
         };
@@ -501,8 +550,8 @@ fn gateway_error(class: ErrorClass) -> Response<ProxyBody> {
 /// The upstream connection of a request in progress, handed back to its FFmpeg
 /// connection's slot once the body is complete (if the origin keeps it alive).
 type Lease = (
-    PooledConn,
-    tokio::sync::OwnedMutexGuard<Option<PooledConn>>,
+    Upstream,
+    tokio::sync::OwnedMutexGuard<Option<Upstream>>,
     bool,
 );
 

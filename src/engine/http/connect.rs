@@ -26,11 +26,11 @@ const MAX_BUF_SIZE: usize = 16 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target<'a> {
     /// `https` rather than `http`.
-    pub(crate) https: bool,
+    pub(super) https: bool,
     /// Host as parsed by `url` (domains are already lower-cased for http/https).
-    pub(crate) host: Host<&'a str>,
+    pub(super) host: Host<&'a str>,
     /// Explicit or default port.
-    pub(crate) port: u16,
+    pub(super) port: u16,
 }
 
 impl<'a> Target<'a> {
@@ -51,7 +51,7 @@ impl<'a> Target<'a> {
 
 /// Owned copy of a [`Target`], stored with a pooled connection.
 #[derive(Debug)]
-pub(crate) struct ConnKey {
+pub(super) struct ConnKey {
     https: bool,
     host: Host<String>,
     port: u16,
@@ -59,7 +59,7 @@ pub(crate) struct ConnKey {
 
 impl ConnKey {
     /// Whether this connection can carry a request for `target`.
-    pub(crate) fn matches(&self, target: &Target<'_>) -> bool {
+    pub(super) fn matches(&self, target: &Target<'_>) -> bool {
         self.https == target.https
             && self.port == target.port
             && match (&self.host, &target.host) {
@@ -84,14 +84,14 @@ impl Drop for AbortOnDrop {
 
 /// One open HTTP/1.1 connection: the request sender plus its driver task.
 #[derive(Debug)]
-pub(crate) struct PooledConn {
-    pub(crate) key: ConnKey,
-    pub(crate) sender: SendRequest<Empty<Bytes>>,
+pub(super) struct PooledConn {
+    pub(super) key: ConnKey,
+    pub(super) sender: SendRequest<Empty<Bytes>>,
     _task: AbortOnDrop,
 }
 
 /// Opens a new connection for `target`, all of it bounded by `deadline`.
-pub(crate) async fn connect(
+pub(super) async fn connect(
     settings: &HttpSettings,
     target: &Target<'_>,
     deadline: Instant,
