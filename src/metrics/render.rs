@@ -138,6 +138,9 @@ pub fn render(s: &Snapshot, info: &Info) -> String {
     if let Some(o) = &s.origin {
         crate::origin_metrics::export::write_families(&mut e, o);
     }
+    if let Some(f) = &s.ffmpeg {
+        ffmpeg_families(&mut e, f);
+    }
     e.finish()
 }
 
@@ -541,6 +544,96 @@ fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
     );
 }
 
+/// FFmpeg engine figures (docs/ffmpeg-engine.md); only with `-engine ffmpeg`.
+fn ffmpeg_families(e: &mut Exposition, f: &crate::stats::ffmpeg::FfmpegStats) {
+    e.single(
+        "hls_swarm_ffmpeg_cpu_seconds_total",
+        Kind::Counter,
+        "CPU seconds (user + system) of every FFmpeg child so far, running and exited.",
+        f.cpu_seconds_total,
+    );
+    e.family(
+        "hls_swarm_ffmpeg_memory_bytes",
+        Kind::Gauge,
+        "Memory of the running FFmpeg processes, summed, by kind (rss, pss).",
+    );
+    e.sample(
+        "hls_swarm_ffmpeg_memory_bytes",
+        &[("kind", "rss")],
+        f.memory_rss_bytes as f64,
+    );
+    e.sample(
+        "hls_swarm_ffmpeg_memory_bytes",
+        &[("kind", "pss")],
+        f.memory_pss_bytes as f64,
+    );
+    e.single(
+        "hls_swarm_ffmpeg_processes",
+        Kind::Gauge,
+        "FFmpeg processes running now.",
+        f.processes as f64,
+    );
+    e.single(
+        "hls_swarm_ffmpeg_spawns_total",
+        Kind::Counter,
+        "FFmpeg processes spawned (first starts and respawns).",
+        f.spawns as f64,
+    );
+    e.single(
+        "hls_swarm_ffmpeg_spawn_failures_total",
+        Kind::Counter,
+        "Spawns that failed before the process ran.",
+        f.spawn_failures as f64,
+    );
+    e.family(
+        "hls_swarm_ffmpeg_exits_total",
+        Kind::Counter,
+        "FFmpeg exits by class; killed_by_swarm (shutdown, stall restart) is not a failure.",
+    );
+    for (class, n) in [
+        ("clean", f.exits.clean),
+        ("error", f.exits.error),
+        ("signal", f.exits.signal),
+        ("killed_by_swarm", f.exits.killed_by_swarm),
+    ] {
+        e.sample(
+            "hls_swarm_ffmpeg_exits_total",
+            &[("class", class)],
+            n as f64,
+        );
+    }
+    e.single(
+        "hls_swarm_ffmpeg_stall_restarts_total",
+        Kind::Counter,
+        "FFmpeg processes replaced because they stalled (-restart-on-stall).",
+        f.stall_restarts as f64,
+    );
+    e.single(
+        "hls_swarm_ffmpeg_speed",
+        Kind::Gauge,
+        "Mean playback speed of the running FFmpeg processes (1 = real time).",
+        f.speed_mean,
+    );
+    e.single(
+        "hls_swarm_ffmpeg_below_realtime",
+        Kind::Gauge,
+        "Running FFmpeg processes slower than 0.9 × real time.",
+        f.below_realtime as f64,
+    );
+    e.single(
+        "hls_swarm_ffmpeg_stderr_lines_total",
+        Kind::Counter,
+        "stderr lines read from FFmpeg.",
+        f.stderr_lines as f64,
+    );
+    e.single(
+        "hls_swarm_ffmpeg_stderr_dropped_total",
+        Kind::Counter,
+        "stderr lines dropped because a parser fell behind (also in hls_swarm_stats_drop_rate).",
+        f.stderr_dropped as f64,
+    );
+}
+
 fn client_families(e: &mut Exposition, s: &Snapshot) {
     if s.viewers.is_empty() {
         return;
@@ -826,5 +919,57 @@ mod tests {
         assert_eq!(b[2], (0.005, 6));
         assert_eq!(b[REQUEST_BUCKETS.len() - 1], (30.0, 6), "40 s only in +Inf");
         assert!(b.windows(2).all(|w| w[0].1 <= w[1].1));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn ffmpeg_figures_are_exported_with_true_values() {
+        let mut s = snapshot(&[], None).await;
+        assert!(
+            !render(&s, &info()).contains("hls_swarm_ffmpeg_"),
+            "native runs have none"
+        );
+        s.ffmpeg = Some(crate::stats::ffmpeg::FfmpegStats {
+            cpu_seconds_total: 12.5,
+            memory_rss_bytes: 4096,
+            memory_pss_bytes: 2048,
+            processes: 3,
+            exits: crate::stats::ffmpeg::ExitCounts {
+                clean: 1,
+                error: 2,
+                signal: 0,
+                killed_by_swarm: 3,
+            },
+            ..Default::default()
+        });
+        let samples = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            value(&samples, "hls_swarm_ffmpeg_cpu_seconds_total", &[]),
+            12.5
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "hls_swarm_ffmpeg_memory_bytes",
+                &[("kind", "pss")]
+            ),
+            2048.0
+        );
+        assert_eq!(value(&samples, "hls_swarm_ffmpeg_processes", &[]), 3.0);
+        assert_eq!(
+            value(
+                &samples,
+                "hls_swarm_ffmpeg_exits_total",
+                &[("class", "error")]
+            ),
+            2.0
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "hls_swarm_ffmpeg_exits_total",
+                &[("class", "killed_by_swarm")]
+            ),
+            3.0
+        );
     }
 }
