@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod hls;
+pub mod listener;
 pub mod metrics;
 pub mod origin;
 pub mod origin_metrics;

@@ -21,9 +21,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::render::{self, Info};
@@ -76,7 +76,7 @@ impl MetricsServer {
         snapshots: watch::Receiver<Option<Snapshot>>,
         info: Info,
     ) -> Result<MetricsServer> {
-        let listener = bind(addr).with_context(|| {
+        let listener = crate::listener::bind(addr, 128).with_context(|| {
             format!("cannot listen for metrics on {addr}; pick a free address with -metrics ADDR or disable it with -metrics off")
         })?;
         let addr = listener
@@ -126,42 +126,12 @@ impl Drop for MetricsServer {
     }
 }
 
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let sock = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    // Lets a restarted swarm rebind while old connections sit in TIME_WAIT; a second
-    // listener on the same port still fails (no SO_REUSEPORT).
-    sock.set_reuseaddr(true)?;
-    sock.bind(addr)?;
-    sock.listen(128)
-}
-
 async fn serve(listener: TcpListener, state: Arc<State>, cancel: CancellationToken) {
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            res = listener.accept() => match res {
-                Ok((stream, _)) => {
-                    conns.spawn(serve_conn(stream, state.clone(), cancel.clone()));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while conns.join_next().await.is_some() {}
+    let conn_cancel = cancel.clone();
+    crate::listener::accept_until(listener, cancel, SHUTDOWN_GRACE, "metrics", move |stream| {
+        serve_conn(stream, state.clone(), conn_cancel.clone())
     })
     .await;
-    conns.abort_all();
 }
 
 async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationToken) {

@@ -33,7 +33,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
-use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -141,8 +140,8 @@ pub async fn start(cfg: OriginConfig) -> anyhow::Result<OriginHandle> {
         anyhow::bail!("invalid origin configuration: {}", errs.join("; "));
     }
     let media = asset::Media::for_duration(cfg.segment_duration).map_err(anyhow::Error::msg)?;
-    let listener =
-        bind(cfg.listen).with_context(|| format!("origin cannot listen on {}", cfg.listen))?;
+    let listener = crate::listener::bind(cfg.listen, LISTEN_BACKLOG)
+        .with_context(|| format!("origin cannot listen on {}", cfg.listen))?;
     let addr = listener
         .local_addr()
         .with_context(|| format!("origin socket on {}", cfg.listen))?;
@@ -173,17 +172,6 @@ pub async fn start(cfg: OriginConfig) -> anyhow::Result<OriginHandle> {
         server: Some(server),
         log,
     })
-}
-
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let sock = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    sock.set_reuseaddr(true)?;
-    sock.bind(addr)?;
-    sock.listen(LISTEN_BACKLOG)
 }
 
 impl OriginHandle {

@@ -12,7 +12,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::access_log::{AccessLogSender, LogRecord, unix_seconds};
@@ -174,34 +173,11 @@ impl State {
 
 /// Accepts connections until `cancel`, then lets in-flight responses finish (bounded).
 pub async fn serve(listener: TcpListener, state: Arc<State>, cancel: CancellationToken) {
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            res = listener.accept() => match res {
-                Ok((stream, _)) => {
-                    conns.spawn(serve_conn(stream, state.clone(), cancel.clone()));
-                }
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "origin accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-    drop(listener);
-    let deadline = tokio::time::sleep(SHUTDOWN_GRACE);
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            r = conns.join_next() => if r.is_none() { return },
-            _ = &mut deadline => break,
-        }
-    }
-    conns.abort_all();
-    while conns.join_next().await.is_some() {}
+    let conn_cancel = cancel.clone();
+    crate::listener::accept_until(listener, cancel, SHUTDOWN_GRACE, "origin", move |stream| {
+        serve_conn(stream, state.clone(), conn_cancel.clone())
+    })
+    .await;
 }
 
 async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationToken) {
