@@ -443,6 +443,16 @@ async fn playlist_loop(
         }
         let began = Instant::now();
         let f = conn.get(&url, None, true).await;
+        // A byte-identical reload (RFC 8216 "unchanged") needs no parse: the previous,
+        // equal body parsed fine (only good bodies are recorded) and did not end the list.
+        if f.error.is_none() && f.body.as_deref().is_some_and(|b| sched.is_unchanged(b)) {
+            shared.report(RequestKind::Playlist, &f, None, retry);
+            retry = false;
+            backoff.reset();
+            url = f.final_url.clone();
+            next_at = ReloadScheduler::next_load(began, LoadOutcome::Unchanged, target);
+            continue;
+        }
         let parsed = match (&f.error, &f.body) {
             (None, Some(body)) => Some(match hls::parse(body, &f.final_url) {
                 Ok(Playlist::Media(pl)) => Ok(pl),

@@ -33,11 +33,21 @@ impl ReloadScheduler {
         Self::default()
     }
 
-    /// Record a successful load of `body` and say whether it changed.
-    pub fn observe(&mut self, body: &[u8]) -> LoadOutcome {
+    fn digest(body: &[u8]) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         body.hash(&mut h);
-        let digest = h.finish();
+        h.finish()
+    }
+
+    /// Whether `body` is byte-identical to the last observed load (so it need not be
+    /// parsed again). Records nothing.
+    pub fn is_unchanged(&self, body: &[u8]) -> bool {
+        self.last_digest == Some(Self::digest(body))
+    }
+
+    /// Record a successful load of `body` and say whether it changed.
+    pub fn observe(&mut self, body: &[u8]) -> LoadOutcome {
+        let digest = Self::digest(body);
         let changed = self.last_digest != Some(digest);
         self.last_digest = Some(digest);
         if changed {
@@ -82,6 +92,16 @@ mod tests {
             ReloadScheduler::next_load(began, outcome, TD),
             began + TD / 2
         );
+    }
+
+    #[test]
+    fn is_unchanged_compares_without_recording() {
+        let mut s = ReloadScheduler::new();
+        assert!(!s.is_unchanged(b"a"));
+        s.observe(b"a");
+        assert!(s.is_unchanged(b"a"));
+        assert!(!s.is_unchanged(b"b"));
+        assert!(s.is_unchanged(b"a"), "checking b recorded nothing");
     }
 
     #[test]
