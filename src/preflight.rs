@@ -68,7 +68,8 @@ pub fn check_nofile(limits: Option<(u64, u64)>, clients: u64) -> Check {
     }
 }
 
-/// The ephemeral-port check: each viewer holds about two connections per track.
+/// The ephemeral-port check: a viewer usually holds one connection, up to two per track
+/// while a playlist reload overlaps a segment download; the check asks for the two.
 pub fn check_ports(range: Option<(u64, u64)>, clients: u64) -> Check {
     let need = clients * 2;
     match range {

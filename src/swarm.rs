@@ -23,6 +23,7 @@ use crate::config::{Config, Target, redact_url};
 use crate::engine::ffmpeg::{self, EngineInputs, FfmpegEngine};
 use crate::engine::http::{Connections, HttpSettings};
 use crate::engine::native::{Viewer, ViewerExit, ViewerParams, run_viewer};
+use crate::engine::runtimes::ViewerRuntimes;
 use crate::origin::{self, OriginHandle};
 use crate::output::progress;
 use crate::output::series::{Series, SeriesRecorder};
@@ -203,10 +204,10 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         eprintln!("hls-swarm: no URL given; playing the built-in origin at {url}");
     }
     let settings = http_settings(&cfg, &url);
-    let shards = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let mut hub = StatsHub::start(shards, EVENT_BUFFER);
+    // Native viewers and the stats shards they report to live on one runtime per core.
+    let runtimes = Arc::new(ViewerRuntimes::per_core().context("starting the viewer runtimes")?);
+    let shards = runtimes.handles().len();
+    let mut hub = StatsHub::start_on(runtimes.handles(), EVENT_BUFFER);
     probe_stream(settings.clone(), &url, &cfg.user_agent, Some(&hub.sink(0))).await?;
     if cfg.dangerous {
         tracing::warn!("--dangerous: TLS certificate verification is DISABLED");
@@ -280,6 +281,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         let engine = engine.clone();
         let sinks: Vec<_> = (0..shards as u64).map(|i| hub.sink(i)).collect();
         let viewer_table = viewer_table.clone();
+        let runtimes = runtimes.clone();
         tokio::spawn(async move {
             let schedule = RampSchedule::new(cfg.ramp_rate, cfg.ramp_jitter, cfg.seed);
             let mut slots = JoinSet::new();
@@ -300,7 +302,11 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                     gauges: gauges.clone(),
                     cancel: cancel.child_token(),
                 };
-                slots.spawn(viewer_slot(viewer, engine.clone()));
+                match &engine {
+                    // FFmpeg viewers are processes; their supervision stays here.
+                    Some(e) => slots.spawn(viewer_slot(viewer, Some(e.clone()))),
+                    None => slots.spawn_on(viewer_slot(viewer, None), runtimes.for_viewer(id)),
+                };
             }
             drop(sinks);
             while slots.join_next().await.is_some() {}

@@ -595,6 +595,69 @@ async fn ten_sequential_requests_use_one_connection() {
 }
 
 #[tokio::test]
+async fn a_viewers_handles_share_one_connection_when_loads_do_not_overlap() {
+    let server = Server::start(|_, _| Reply::ok(b"segment")).await;
+    let mut playlist = default_client();
+    let mut segments = playlist.handle();
+    for i in 0..5 {
+        let f = playlist
+            .get(&server.url(&format!("/p{i}")), None, true)
+            .await;
+        assert_ok(&f);
+        assert_eq!(f.connected, i == 0, "playlist {i}");
+        let f = segments
+            .get(&server.url(&format!("/s{i}")), None, false)
+            .await;
+        assert_ok(&f);
+        assert!(!f.connected, "segment {i} reuses the idle connection");
+    }
+    assert_eq!(server.accepts(), 1);
+    assert_eq!(playlist.idle_connections(), 1);
+    assert_eq!(segments.idle_connections(), 1);
+}
+
+#[tokio::test]
+async fn overlapping_loads_get_their_own_connections() {
+    let server = Server::start(|_, _| Reply {
+        head_delay: Duration::from_millis(150),
+        ..Reply::ok(b"slow")
+    })
+    .await;
+    let mut a = default_client();
+    let mut b = a.handle();
+    let (ua, ub) = (server.url("/a"), server.url("/b"));
+    let (fa, fb) = tokio::join!(a.get(&ua, None, false), b.get(&ub, None, false));
+    assert_ok(&fa);
+    assert_ok(&fb);
+    assert!(fa.connected && fb.connected);
+    assert_eq!(server.accepts(), 2);
+    assert_eq!(a.idle_connections(), 2);
+    // Sequential loads from now on reuse the most recently idle one and open nothing.
+    for _ in 0..3 {
+        assert!(!a.get(&server.url("/a"), None, false).await.connected);
+        assert!(!b.get(&server.url("/b"), None, false).await.connected);
+    }
+    assert_eq!(server.accepts(), 2);
+}
+
+#[tokio::test]
+async fn connection_idle_past_the_idle_timeout_is_closed_and_replaced() {
+    let server = Server::start(|_, _| Reply::ok(b"x")).await;
+    let mut c = default_client();
+    assert!(c.get(&server.url("/"), None, false).await.connected);
+    assert!(!c.get(&server.url("/"), None, false).await.connected);
+    // Jump the clock past the idle timeout, then let it run normally again.
+    tokio::time::pause();
+    tokio::time::advance(hls_swarm::engine::http::IDLE_TIMEOUT + Duration::from_secs(1)).await;
+    tokio::time::resume();
+    let f = c.get(&server.url("/"), None, false).await;
+    assert_ok(&f);
+    assert!(f.connected, "an expired idle connection must not be reused");
+    assert_eq!(server.accepts(), 2);
+    assert_eq!(c.idle_connections(), 1);
+}
+
+#[tokio::test]
 async fn idle_connection_closed_by_server_is_replaced_silently() {
     let server = Server::start(|_, _| Reply {
         after: After::Close,

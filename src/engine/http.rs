@@ -5,9 +5,11 @@
 //!
 //! * [`HttpSettings`] — immutable, shared by every viewer through an `Arc` (timeout,
 //!   headers, `-resolve`, TLS configuration built once).
-//! * [`Connections`] — one viewer's keep-alive connections, one per (scheme, host, port).
-//!   Never shared between viewers; a player that keeps a playlist connection and a segment
-//!   connection owns two of these.
+//! * [`Connections`] — one viewer's keep-alive connections. A viewer's loops each hold a
+//!   handle ([`Connections::handle`]) onto one idle pool, like a player's HTTP stack: a
+//!   request takes the most recently used idle connection to its host or opens a new one,
+//!   so loads that overlap get their own connections and sequential loads share one.
+//!   Never shared between viewers.
 //! * [`Fetch`] — the outcome of one GET. Failures are data: `get` never panics and never
 //!   returns `Err`.
 //!
@@ -18,7 +20,7 @@ pub(crate) mod connect;
 mod tls;
 
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -26,7 +28,7 @@ use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, HOST, LOCATION, RANGE, US
 use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
-use tokio::time::{Instant, timeout_at};
+use tokio::time::{Instant, Sleep, sleep_until};
 use url::{Host, Position, Url};
 
 use self::classify::{Phase, classify_hyper, is_stale_connection};
@@ -39,10 +41,17 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default redirect limit of [`HttpSettings::default`].
 pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
 
-/// At most this many idle connections per [`Connections`]; the least recently used one
-/// is closed beyond it. A viewer normally talks to one host, so this only bounds
-/// pathological redirect fan-out.
+/// At most this many idle connections per viewer; the least recently used one is closed
+/// beyond it. A viewer normally talks to one host, so this only bounds pathological
+/// redirect fan-out.
 const MAX_POOLED: usize = 4;
+
+/// An idle connection unused for this long is closed by the client (on the pool's next
+/// use). Requests take the most recently used connection first, so a spare connection
+/// opened while two loads overlapped ages out instead of doubling every viewer's sockets
+/// for the rest of the run. Shorter than common server keep-alive timeouts (nginx: 75 s),
+/// so the client, not the server, normally closes it.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A redirect body larger than this is not drained; its connection is closed instead.
 const MAX_REDIRECT_DRAIN: u64 = 64 * 1024;
@@ -221,16 +230,19 @@ impl Failure {
     }
 }
 
-/// One viewer's keep-alive connections: at most one per (scheme, host, port).
+/// A handle onto one viewer's idle keep-alive connections.
 ///
-/// Owned by one viewer and used sequentially (`get` takes `&mut self`). Dropping it, or
-/// calling [`reset`](Self::reset), closes every connection at once.
+/// Each handle issues one request at a time (`get` takes `&mut self`); a viewer's loops
+/// each hold their own handle from [`handle`](Self::handle), sharing one idle pool. A
+/// connection in use belongs to the request using it; it returns to the pool when its
+/// response body has been read completely. [`reset`](Self::reset) closes every idle
+/// connection of the pool; dropping the last handle closes them too.
 #[derive(Debug)]
 pub struct Connections {
     settings: Arc<HttpSettings>,
     user_agent: HeaderValue,
-    /// Idle connections, least recently used first.
-    pool: Vec<PooledConn>,
+    /// Idle connections, least recently used first; shared by the viewer's handles.
+    pool: Arc<Mutex<Vec<PooledConn>>>,
 }
 
 impl Connections {
@@ -245,7 +257,17 @@ impl Connections {
         Self {
             settings,
             user_agent,
-            pool: Vec::new(),
+            pool: Arc::default(),
+        }
+    }
+
+    /// Another handle onto the same viewer's idle pool (same settings and User-Agent),
+    /// for a loop that loads concurrently with this one.
+    pub fn handle(&self) -> Self {
+        Self {
+            settings: Arc::clone(&self.settings),
+            user_agent: self.user_agent.clone(),
+            pool: Arc::clone(&self.pool),
         }
     }
 
@@ -263,22 +285,33 @@ impl Connections {
     /// remaining pool stays consistent.
     pub async fn get(&mut self, url: &Url, range: Option<(u64, u64)>, keep_body: bool) -> Fetch {
         let start = Instant::now();
-        let deadline = deadline_after(start, self.settings.timeout);
+        // One timer for the whole fetch, polled alongside each step: cheaper than
+        // registering a fresh timeout for every body frame.
+        let deadline = std::pin::pin!(sleep_until(deadline_after(start, self.settings.timeout)));
+        let mut deadline = Deadline(deadline);
         let mut fetch = Fetch::new(url);
-        self.run(&mut fetch, range, keep_body, start, deadline)
+        self.run(&mut fetch, range, keep_body, start, &mut deadline)
             .await;
         fetch.total = start.elapsed();
         fetch
     }
 
-    /// Drop all connections (used on reconnect / re-tune).
+    /// Close every idle connection of the pool (used on reconnect / re-tune).
     pub fn reset(&mut self) {
-        self.pool.clear();
+        // Dropped outside the lock: dropping aborts the connections' driver tasks.
+        let idle = std::mem::take(&mut *self.idle());
+        drop(idle);
     }
 
-    /// Number of idle keep-alive connections currently held.
+    /// Number of idle keep-alive connections currently held by the pool.
     pub fn idle_connections(&self) -> usize {
-        self.pool.len()
+        self.idle().len()
+    }
+
+    /// The idle pool. Never held across an await; a poisoned lock (a panic while it was
+    /// held, which the short critical sections below cannot cause) still yields the list.
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<PooledConn>> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The redirect loop; fills `fetch` in place so partial results survive a failure.
@@ -288,7 +321,7 @@ impl Connections {
         range: Option<(u64, u64)>,
         keep_body: bool,
         start: Instant,
-        deadline: Instant,
+        deadline: &mut Deadline<'_>,
     ) {
         loop {
             let current = fetch.final_url.clone();
@@ -365,7 +398,7 @@ impl Connections {
         &mut self,
         url: &Url,
         range: Option<(u64, u64)>,
-        deadline: Instant,
+        deadline: &mut Deadline<'_>,
         connected: &mut bool,
     ) -> Result<(Response<Incoming>, Instant, PooledConn), Failure> {
         let target = Target::from_url(url).ok_or_else(Failure::local)?;
@@ -378,11 +411,11 @@ impl Connections {
                 Some(conn) => conn,
                 None => {
                     *connected = true;
-                    connect(&self.settings, &target, deadline).await?
+                    connect(&self.settings, &target, deadline.at()).await?
                 }
             };
             if reused {
-                match timeout_at(deadline, conn.sender.ready()).await {
+                match deadline.race(conn.sender.ready()).await {
                     Err(_) => return Err(Failure::transport(ErrorClass::Timeout)),
                     // Closed while idle: replace it without reporting anything.
                     Ok(Err(_)) => continue,
@@ -393,7 +426,7 @@ impl Connections {
                 Some(req) => req,
                 None => self.build_request(url, range).ok_or_else(Failure::local)?,
             };
-            match timeout_at(deadline, conn.sender.send_request(req)).await {
+            match deadline.race(conn.sender.send_request(req)).await {
                 Err(_) => return Err(Failure::transport(ErrorClass::Timeout)),
                 Ok(Ok(resp)) => return Ok((resp, Instant::now(), conn)),
                 Ok(Err(e)) if reused && is_stale_connection(&e) => {
@@ -415,7 +448,7 @@ impl Connections {
         &mut self,
         resp: Response<Incoming>,
         conn: PooledConn,
-        deadline: Instant,
+        deadline: &mut Deadline<'_>,
         keep: bool,
         limit: Option<u64>,
         bytes: &mut u64,
@@ -430,7 +463,7 @@ impl Connections {
         let mut body = resp.into_body();
         let start_bytes = *bytes;
         loop {
-            match timeout_at(deadline, body.frame()).await {
+            match deadline.race(body.frame()).await {
                 // Dropping `conn` with an unfinished body closes the connection.
                 Err(_) => return Err(ErrorClass::Timeout),
                 Ok(None) => break,
@@ -457,19 +490,33 @@ impl Connections {
         Ok(sink.map(BodySink::finish))
     }
 
-    /// Removes and returns the idle connection for `target`, if a live one exists.
+    /// Removes and returns the most recently used live idle connection for `target`,
+    /// closing connections that the server closed or that idled past [`IDLE_TIMEOUT`].
     fn take(&mut self, target: &Target<'_>) -> Option<PooledConn> {
-        let i = self.pool.iter().position(|c| c.key.matches(target))?;
-        let conn = self.pool.remove(i);
-        (!conn.sender.is_closed()).then_some(conn)
+        let now = Instant::now();
+        let mut pool = self.idle();
+        let stale: Vec<PooledConn> = pool
+            .extract_if(.., |c| {
+                c.sender.is_closed() || now - c.idle_since >= IDLE_TIMEOUT
+            })
+            .collect();
+        let found = pool
+            .iter()
+            .rposition(|c| c.key.matches(target))
+            .map(|i| pool.remove(i));
+        drop(pool);
+        drop(stale);
+        found
     }
 
     /// Returns a connection to the pool, evicting the least recently used beyond the cap.
-    fn put(&mut self, conn: PooledConn) {
-        if self.pool.len() >= MAX_POOLED {
-            self.pool.remove(0);
-        }
-        self.pool.push(conn);
+    fn put(&mut self, mut conn: PooledConn) {
+        conn.idle_since = Instant::now();
+        let mut pool = self.idle();
+        let evicted = (pool.len() >= MAX_POOLED).then(|| pool.remove(0));
+        pool.push(conn);
+        drop(pool);
+        drop(evicted);
     }
 
     /// The request for one hop; `None` if the URL or a header cannot be encoded.
@@ -501,6 +548,28 @@ impl Connections {
             headers.append(name.clone(), value.clone());
         }
         Some(req)
+    }
+}
+
+/// The deadline of one fetch: a single timer registration raced against each step.
+struct Deadline<'a>(std::pin::Pin<&'a mut Sleep>);
+
+/// The deadline passed before the step completed.
+struct TimedOut;
+
+impl Deadline<'_> {
+    /// When the fetch times out.
+    fn at(&self) -> Instant {
+        self.0.deadline()
+    }
+
+    /// `step`'s output, unless the deadline passes first.
+    async fn race<F: std::future::Future>(&mut self, step: F) -> Result<F::Output, TimedOut> {
+        tokio::select! {
+            biased;
+            out = step => Ok(out),
+            () = self.0.as_mut() => Err(TimedOut),
+        }
     }
 }
 

@@ -4,3 +4,4 @@ pub mod ffmpeg;
 pub mod http;
 pub mod native;
 pub mod reload;
+pub mod runtimes;

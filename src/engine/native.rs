@@ -5,9 +5,11 @@
 //! `-variant` plus the audio renditions they reference, and plays each as a *track*. Each
 //! track runs two loops at once, like a real player: a playlist loader reloading on the
 //! RFC 8216 §6.3.4 cadence, and a segment loader fetching the next segment (lowest MSN
-//! above the last loaded) as soon as a playlist lists it. Each loop owns its keep-alive
-//! connection; no connection is ever shared between viewers. A [`Player`] per viewer turns
-//! buffered media into startup, stall and latency figures.
+//! above the last loaded) as soon as a playlist lists it. The loops of a viewer share its
+//! keep-alive connections the way a player's HTTP stack does: a load reuses the most
+//! recently idle connection or opens its own when the others are busy (see
+//! [`Connections`]); no connection is ever shared between viewers. A [`Player`] per viewer
+//! turns buffered media into startup, stall and latency figures.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -298,12 +300,18 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
 
     // 3. Tracks and the stall watchdog, until the player ends or the swarm stops.
     let mut set = JoinSet::new();
-    let mut entry_conn = Some(entry_conn);
     for (i, (url, initial)) in tracks.into_iter().enumerate() {
-        // Track 0 keeps the entry connection for its playlist, like a real player.
-        let conn = if i == 0 { entry_conn.take() } else { None };
-        set.spawn(run_track(shared.clone(), i, url, initial, conn));
+        // Every loop gets a handle onto the viewer's one pool of connections, so the
+        // entry playlist's connection carries on, like in a real player.
+        set.spawn(run_track(
+            shared.clone(),
+            i,
+            url,
+            initial,
+            entry_conn.handle(),
+        ));
     }
+    drop(entry_conn);
     let exit = tokio::select! {
         end = watchdog(shared.clone()) => match end {
             WatchEnd::Ended => ViewerExit::Finished,
@@ -388,14 +396,11 @@ async fn run_track(
     track: usize,
     url: Url,
     initial: Option<LoadedPlaylist>,
-    conn: Option<Connections>,
+    conn: Connections,
 ) -> TrackEnd {
-    let params = &shared.viewer.params;
-    let conn = conn
-        .unwrap_or_else(|| Connections::new(params.http.clone(), shared.viewer.user_agent.clone()));
     let (tx, rx) = watch::channel::<Option<Arc<MediaPlaylist>>>(None);
+    let fetcher = segment_loop(shared.clone(), track, conn.handle(), rx);
     let loader = playlist_loop(shared.clone(), track, url, initial, conn, tx);
-    let fetcher = segment_loop(shared.clone(), track, rx);
     let (a, b) = tokio::join!(loader, fetcher);
     match (a, b) {
         (_, TrackEnd::EndOfStream) => TrackEnd::EndOfStream,
@@ -513,10 +518,10 @@ async fn playlist_loop(
 async fn segment_loop(
     shared: Arc<Shared>,
     track: usize,
+    mut conn: Connections,
     mut rx: watch::Receiver<Option<Arc<MediaPlaylist>>>,
 ) -> TrackEnd {
     let params = &shared.viewer.params;
-    let mut conn = Connections::new(params.http.clone(), shared.viewer.user_agent.clone());
     let mut backoff =
         Backoff::standard(params.seed ^ shared.viewer.id.rotate_left(17) ^ track as u64);
     let mut next_msn: Option<u64> = None;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -82,17 +83,26 @@ pub struct StatsHub {
 }
 
 impl StatsHub {
-    /// Start `n_shards` shard tasks, each with a channel of `capacity` events.
-    /// Must be called inside a tokio runtime.
+    /// Start `n_shards` shard tasks on the current runtime, each with a channel of
+    /// `capacity` events. Must be called inside a tokio runtime.
     pub fn start(n_shards: usize, capacity: usize) -> Self {
+        let here = Handle::current();
+        Self::start_on(&vec![here; n_shards.max(1)], capacity)
+    }
+
+    /// Start one shard per runtime handle (shard `i` on `runtimes[i]`), each with a
+    /// channel of `capacity` events. Viewers running on runtime `i` and sending to shard
+    /// `i` then record events without waking another thread.
+    pub fn start_on(runtimes: &[Handle], capacity: usize) -> Self {
         let counters = Arc::new(PipelineCounters::default());
         let mut shards = Vec::new();
         let mut tasks = Vec::new();
-        for _ in 0..n_shards.max(1) {
+        let current = (runtimes.is_empty()).then(Handle::current);
+        for runtime in runtimes.iter().chain(current.as_ref()) {
             let (tx, mut rx) = mpsc::channel::<Event>(capacity.max(1));
             let acc = Arc::new(Mutex::new(Accumulator::default()));
             let shard_acc = acc.clone();
-            tasks.push(tokio::spawn(async move {
+            tasks.push(runtime.spawn(async move {
                 let mut batch = Vec::with_capacity(256);
                 while rx.recv_many(&mut batch, 256).await > 0 {
                     if let Ok(mut a) = shard_acc.lock() {

@@ -87,6 +87,8 @@ impl Drop for AbortOnDrop {
 pub(super) struct PooledConn {
     pub(super) key: ConnKey,
     pub(super) sender: SendRequest<Empty<Bytes>>,
+    /// When it last went back to the idle pool (set by the pool).
+    pub(super) idle_since: Instant,
     _task: AbortOnDrop,
 }
 
@@ -115,6 +117,7 @@ pub(super) async fn connect(
     Ok(PooledConn {
         key,
         sender,
+        idle_since: Instant::now(),
         _task: task,
     })
 }
