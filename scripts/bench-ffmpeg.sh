@@ -103,7 +103,7 @@ else
   for _ in $(seq 50); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sleep 0.1; done
   url="http://127.0.0.1:$PORT/master.m3u8"
 fi
-common=("$url" -clients "$N" -ramp-rate "$RAMP_RATE" -variant lowest -duration "${dur}s" -log-format text)
+common=("$url" -clients "$N" -ramp-rate "$RAMP_RATE" -variant lowest -duration "${dur}s" -log-format text -metrics off)
 "$BIN" "${common[@]}" -engine ffmpeg --output "$tmp/ffmpeg.json" >"$tmp/ffmpeg.out" 2>"$tmp/ffmpeg.err" &
 fpid=$!; pids+=("$fpid")
 "$BIN" "${common[@]}" -client-id-offset 100000 --output "$tmp/native.json" >"$tmp/native.out" 2>"$tmp/native.err" &

@@ -58,10 +58,23 @@ pub use supervisor::run_slot;
 /// (2 × Apple's recommended 6 s segments).
 pub const FALLBACK_STALL_THRESHOLD: Duration = Duration::from_secs(12);
 
-/// Every running FFmpeg's PSS is re-measured at least this often. Reading
-/// `smaps_rollup` costs about 1 ms of kernel time per FFmpeg, so each second only
-/// `ceil(processes / PSS_CYCLE_SECS)` processes are measured, unmeasured ones first.
-pub const PSS_CYCLE_SECS: usize = 120;
+/// Every running FFmpeg's PSS is re-measured about this often. Reading `smaps_rollup`
+/// costs 1–2 ms of kernel time per FFmpeg (a page-table walk) — as much as a `-c copy`
+/// FFmpeg spends in a couple of seconds — so `processes / PSS_CYCLE_SECS` processes are
+/// measured per second on average (one every 6 s at 100 processes), unmeasured ones
+/// first, and at least one as soon as none has a figure. The PSS of a `-c copy` FFmpeg
+/// settles within seconds of its start, so a slow rotation keeps the sum true.
+pub const PSS_CYCLE_SECS: u64 = 600;
+
+/// How many of `n` processes to measure PSS for in sample round `round` (1, 2, …):
+/// `n / PSS_CYCLE_SECS` per round on average, spread evenly, and at least one when
+/// `none_known` (so a figure exists from the first second).
+fn pss_quota(n: usize, round: u64, none_known: bool) -> usize {
+    let n = n as u64;
+    let due = |r: u64| n.saturating_mul(r) / PSS_CYCLE_SECS;
+    let k = usize::try_from(due(round) - due(round.saturating_sub(1))).unwrap_or(usize::MAX);
+    if none_known && n > 0 { k.max(1) } else { k }
+}
 
 /// Mean speed of the running processes, kept as sums so updates are O(1).
 #[derive(Debug, Default)]
@@ -346,13 +359,14 @@ impl FfmpegEngine {
         }
     }
 
-    /// The processes whose PSS to measure in sample round `round`: the unmeasured first,
-    /// then the longest unmeasured, `ceil(n / PSS_CYCLE_SECS)` of them.
-    fn pss_due(&self, live: &[u32]) -> Vec<u32> {
-        let k = live.len().div_ceil(PSS_CYCLE_SECS);
+    /// The processes whose PSS to measure in sample round `round` (1, 2, …): the
+    /// unmeasured first, then the longest unmeasured; `n / PSS_CYCLE_SECS` of them per
+    /// round on average (at least one while none is known).
+    fn pss_due(&self, live: &[u32], round: u64) -> Vec<u32> {
         let Ok(known) = self.pss.lock() else {
             return Vec::new();
         };
+        let k = pss_quota(live.len(), round, known.is_empty());
         let round_of = |pid: &u32| {
             known
                 .iter()
@@ -530,7 +544,10 @@ impl FfmpegEngine {
         }
         self.stop_sampler.cancel();
         let pids = self.live_pids();
-        if let Ok(u) = tokio::task::spawn_blocking(move || procfs::sample(&pids, &[])).await {
+        let sampled = tokio::task::spawn_blocking(move || {
+            procfs::sample(&mut procfs::StatFiles::default(), &pids, &[])
+        });
+        if let Ok(u) = sampled.await {
             self.store_usage(u, None);
         }
     }
@@ -616,6 +633,7 @@ async fn sampler(engine: Weak<FfmpegEngine>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut i = 0u64;
+    let mut files = procfs::StatFiles::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -623,15 +641,41 @@ async fn sampler(engine: Weak<FfmpegEngine>, stop: CancellationToken) {
         }
         let Some(e) = engine.upgrade() else { return };
         let pids = e.live_pids();
-        let due = e.pss_due(&pids);
-        drop(e);
         i += 1;
+        let due = e.pss_due(&pids, i);
+        drop(e);
         let live = pids.clone();
-        let Ok(u) = tokio::task::spawn_blocking(move || procfs::sample(&pids, &due)).await else {
+        let sampled = tokio::task::spawn_blocking(move || {
+            let u = procfs::sample(&mut files, &pids, &due);
+            (u, files)
+        });
+        let Ok((u, kept)) = sampled.await else {
             return;
         };
+        files = kept;
         let Some(e) = engine.upgrade() else { return };
         let pss = e.pss_update(&live, &u.pss, i);
         e.store_usage(u, pss);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pss_quota_spreads_a_cycle_evenly() {
+        let total = |n: usize| {
+            (1..=PSS_CYCLE_SECS)
+                .map(|r| pss_quota(n, r, false))
+                .sum::<usize>()
+        };
+        assert_eq!(total(200), 200, "every process once per cycle");
+        assert_eq!(total(100), 100);
+        assert_eq!(total(1500), 1500);
+        assert!((1..=PSS_CYCLE_SECS).all(|r| pss_quota(200, r, false) <= 1));
+        assert_eq!(pss_quota(3, 1, false), 0);
+        assert_eq!(pss_quota(3, 1, true), 1, "a first figure at once");
+        assert_eq!(pss_quota(0, 1, true), 0);
     }
 }

@@ -2,114 +2,55 @@
 //! `-http_proxy http://127.0.0.1:PORT`, and its HLS demuxer sends every playlist and
 //! segment request here, in absolute form (`GET http://origin/v0/seg1.ts HTTP/1.1`).
 //!
-//! * Each FFmpeg connection is served by its own task and forwarded over its **own**
-//!   upstream connection (opened with the native engine's connector, so `-resolve`,
-//!   timeouts and error classes are the same), kept alive while FFmpeg keeps its side
-//!   alive: the origin sees FFmpeg's connection pattern.
+//! * Each FFmpeg connection is served by one task that also owns the **own** upstream
+//!   connection mirroring it (opened with the native engine's resolver and connector, so
+//!   `-resolve`, timeouts and error classes are the same), kept alive while FFmpeg and the
+//!   origin keep theirs alive: the origin sees FFmpeg's connection pattern.
 //! * Each request is timed at the upstream side exactly like the native engine times its
 //!   own: TTFB from the moment the proxy starts the request (including a connect when one is
-//!   needed) to the response head; total to the last body byte; body bytes counted as they
-//!   stream through; status and error class. It becomes one `RequestDone` event.
-//! * The response body streams straight through (never buffered, except the first 1 MiB of
-//!   a playlist, which is inspected to classify it). If FFmpeg goes away mid-body the proxy
-//!   still reads the upstream response to its end, so what the origin served is what is
-//!   counted.
-//! * `CONNECT host:port` (https:// streams) is tunnelled: a TCP connection to the origin
-//!   (`-resolve` applied) spliced to FFmpeg's. Requests inside are encrypted; their figures
-//!   come from FFmpeg's stderr instead (approximate), the tunnel only counts bytes.
+//!   needed) to the parsed response head; total to the last body byte; body bytes counted as
+//!   the origin sends them; status and error class. It becomes one `RequestDone` event.
+//! * The response is relayed as the origin framed it (head and body bytes unchanged), never
+//!   buffered: bodies of known length go kernel-to-kernel with splice(2) ([`splice`]);
+//!   playlists (the first 1 MiB is kept to classify them), chunked bodies and bodies that
+//!   end with the connection are read in userspace ([`body`]). If FFmpeg goes away
+//!   mid-body the proxy still reads the response to its end, so what the origin served is
+//!   what is counted.
+//! * Why not hyper on both sides (as before): with a hyper server for FFmpeg and a hyper
+//!   client upstream, every body chunk crossed two tasks and two copies, and the HTTP
+//!   machinery per request cost more than FFmpeg's own `-c copy` work. Heads are parsed
+//!   with `httparse` ([`head`]) instead.
+//! * `CONNECT host:port` (https:// streams) is tunnelled ([`tunnel`]). Requests inside
+//!   are encrypted; their figures come from FFmpeg's stderr instead (approximate), the
+//!   tunnel only counts bytes.
 
-use std::convert::Infallible;
-use std::error::Error as StdError;
+mod body;
+mod chunked;
+mod head;
+mod splice;
+mod tunnel;
+
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HOST, USER_AGENT};
-use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Empty, Full, combinators::UnsyncBoxBody};
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
-use tokio::time::{Instant, Sleep, sleep_until, timeout_at};
+use tokio::time::{Instant, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::classify::{Learner, looks_like_playlist};
+use self::body::{Meter, Sides, classify_io};
+use self::head::{Framing, RequestHead, ResponseHead, plain_response};
+use self::splice::Pipe;
+use super::classify::Learner;
 use crate::engine::http::HttpSettings;
-use crate::engine::http::classify::{Phase, classify_hyper, is_stale_connection};
 use crate::engine::http::connect::{Target, connect_tcp, resolve};
 use crate::stats::event::{ErrorClass, Event, RequestDone};
 use crate::stats::hub::EventSink;
-
-/// Largest playlist body kept for classification.
-const MAX_CAPTURE: usize = 1024 * 1024;
-
-/// Ceiling of an upstream connection's adaptive read buffer. Segment bodies stream through
-/// in reads of up to this size: large reads mean few frames (and few task wake-ups) per
-/// segment, which is most of the proxy's CPU at video bitrates. The buffer only grows
-/// while reads fill it.
-const UPSTREAM_MAX_BUF: usize = 128 * 1024;
-
-/// One upstream HTTP/1.1 connection, owned by one FFmpeg connection.
-#[derive(Debug)]
-struct Upstream {
-    host: String,
-    port: u16,
-    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
-}
-
-impl Upstream {
-    fn serves(&self, url: &Url) -> bool {
-        url.port_or_known_default() == Some(self.port)
-            && url
-                .host_str()
-                .is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
-    }
-}
-
-/// Open an upstream connection for `url` (`-resolve` applied), bounded by `deadline`.
-async fn open_upstream(
-    settings: &HttpSettings,
-    url: &Url,
-    deadline: Instant,
-) -> Result<Upstream, ErrorClass> {
-    let target = Target::from_url(url).ok_or(ErrorClass::Other)?;
-    let addrs = resolve(settings, &target, deadline)
-        .await
-        .map_err(|f| f.class)?;
-    let tcp = connect_tcp(&addrs, deadline).await.map_err(|f| f.class)?;
-    let _ = tcp.set_nodelay(true);
-    let mut builder = hyper::client::conn::http1::Builder::new();
-    builder.max_buf_size(UPSTREAM_MAX_BUF);
-    let handshake = builder.handshake::<_, Empty<Bytes>>(TokioIo::new(tcp));
-    let (sender, conn) = match timeout_at(deadline, handshake).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(_)) => return Err(ErrorClass::Other),
-        Err(_) => return Err(ErrorClass::Timeout),
-    };
-    // Runs until the origin closes or every handle (sender, response body) is gone.
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::trace!(error = %e, "measuring proxy: upstream connection ended");
-        }
-    });
-    Ok(Upstream {
-        host: url.host_str().unwrap_or_default().to_string(),
-        port: url.port_or_known_default().unwrap_or(80),
-        sender,
-    })
-}
-
-type BoxError = Box<dyn StdError + Send + Sync>;
-type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// Shared by every connection of the proxy.
 #[derive(Debug)]
@@ -126,10 +67,9 @@ struct Shared {
 impl Shared {
     /// The sink for a request: by the viewer id in the User-Agent (`…/client-<id>`), so
     /// the shards share the work; shard 0 otherwise.
-    fn sink(&self, headers: &HeaderMap) -> Option<&EventSink> {
-        let id = headers
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
+    fn sink(&self, user_agent: Option<&[u8]>) -> Option<&EventSink> {
+        let id = user_agent
+            .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|ua| ua.rsplit_once("/client-"))
             .and_then(|(_, id)| id.parse::<usize>().ok())
             .unwrap_or(0);
@@ -142,16 +82,16 @@ impl Shared {
 }
 
 /// Counts a request from its start until its event is sent.
-struct InFlight(Arc<Shared>);
+struct InFlight<'a>(&'a Shared);
 
-impl InFlight {
-    fn new(s: Arc<Shared>) -> Self {
+impl<'a> InFlight<'a> {
+    fn new(s: &'a Shared) -> Self {
         s.inflight.fetch_add(1, Ordering::AcqRel);
         InFlight(s)
     }
 }
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if self.0.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
@@ -270,144 +210,151 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: Cancellat
     while conns.join_next().await.is_some() {}
 }
 
-/// One FFmpeg connection and the upstream connection that mirrors it.
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
-    let upstream: Arc<Mutex<Option<Upstream>>> = Arc::new(Mutex::new(None));
-    let svc = service_fn(move |req| {
-        let shared = shared.clone();
-        let upstream = upstream.clone();
-        async move { Ok::<_, Infallible>(handle(req, shared, upstream).await) }
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.keep_alive(true).max_buf_size(64 * 1024);
-    if let Err(e) = builder
-        .serve_connection(TokioIo::new(stream), svc)
-        .with_upgrades()
+/// One origin connection, owned by one FFmpeg connection.
+#[derive(Debug)]
+struct Upstream {
+    host: String,
+    port: u16,
+    stream: TcpStream,
+    /// Bytes read and not consumed yet (empty between requests).
+    buf: Vec<u8>,
+}
+
+impl Upstream {
+    fn serves(&self, url: &Url) -> bool {
+        url.port_or_known_default() == Some(self.port)
+            && url
+                .host_str()
+                .is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
+    }
+}
+
+/// Open an upstream connection for `url` (`-resolve` applied), bounded by `deadline`.
+async fn open_upstream(
+    settings: &HttpSettings,
+    url: &Url,
+    deadline: Instant,
+) -> Result<Upstream, ErrorClass> {
+    let target = Target::from_url(url).ok_or(ErrorClass::Other)?;
+    let addrs = resolve(settings, &target, deadline)
         .await
-    {
-        tracing::trace!(error = %e, "measuring proxy: client connection ended");
-    }
+        .map_err(|f| f.class)?;
+    let stream = connect_tcp(&addrs, deadline).await.map_err(|f| f.class)?;
+    let _ = stream.set_nodelay(true);
+    Ok(Upstream {
+        host: url.host_str().unwrap_or_default().to_string(),
+        port: url.port_or_known_default().unwrap_or(80),
+        stream,
+        buf: Vec::new(),
+    })
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
-    let mut r = Response::new(
-        Full::new(Bytes::from_static(text.as_bytes()))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *r.status_mut() = status;
-    r
-}
-
-async fn handle(
-    req: Request<Incoming>,
-    shared: Arc<Shared>,
-    upstream: Arc<Mutex<Option<Upstream>>>,
-) -> Response<ProxyBody> {
-    if req.method() == Method::CONNECT {
-        return tunnel(req, shared).await;
-    }
-    let Some(url) = absolute_url(req.uri()) else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "hls-swarm measuring proxy: absolute http:// URL expected\n",
-        );
-    };
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return plain(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "hls-swarm measuring proxy: only GET and HEAD are forwarded\n",
-        );
-    }
-    shared.requests.fetch_add(1, Ordering::Relaxed);
-    // The forwarding runs in its own task: if FFmpeg hangs up (or is killed) before the
-    // response head, the request upstream still completes and is reported.
-    let (parts, _body) = req.into_parts();
-    let task = tokio::spawn(forward(parts.method, parts.headers, url, shared, upstream));
-    match task.await {
-        Ok(resp) => resp,
-        Err(_) => plain(
-            StatusCode::BAD_GATEWAY,
-            "hls-swarm measuring proxy: internal error\n",
-        ),
+/// One FFmpeg connection: its requests one after another, each forwarded upstream.
+async fn serve_connection(mut client: TcpStream, shared: Arc<Shared>) {
+    let mut buf = Vec::new();
+    let mut upstream: Option<Upstream> = None;
+    let mut pipe: Option<Pipe> = None;
+    loop {
+        let req = match head::read_head(&mut client, &mut buf, head::parse_request).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    let _ = client
+                        .write_all(&plain_response(
+                            400,
+                            "Bad Request",
+                            "hls-swarm measuring proxy: bad request\n",
+                            true,
+                        ))
+                        .await;
+                }
+                return;
+            }
+        };
+        buf.drain(..req.len);
+        if req.method == "CONNECT" {
+            tunnel::run(&mut client, &req, std::mem::take(&mut buf), &shared).await;
+            return;
+        }
+        let refuse = |status, reason, text| plain_response(status, reason, text, true);
+        let Some(url) = absolute_url(&req.target) else {
+            let r = refuse(
+                400,
+                "Bad Request",
+                "hls-swarm measuring proxy: absolute http:// URL expected\n",
+            );
+            let _ = client.write_all(&r).await;
+            return;
+        };
+        if req.method != "GET" && req.method != "HEAD" || req.has_body {
+            let r = refuse(
+                405,
+                "Method Not Allowed",
+                "hls-swarm measuring proxy: only GET and HEAD are forwarded\n",
+            );
+            let _ = client.write_all(&r).await;
+            return;
+        }
+        shared.requests.fetch_add(1, Ordering::Relaxed);
+        let mut ex = Exchange {
+            shared: &shared,
+            client: &mut client,
+            upstream: &mut upstream,
+            pipe: &mut pipe,
+        };
+        if !ex.forward(&req, url).await || req.close {
+            return;
+        }
     }
 }
 
 /// `http://host[:port]/path?query` from an absolute-form request target.
-fn absolute_url(uri: &Uri) -> Option<Url> {
-    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-        return None;
-    }
-    Url::parse(&uri.to_string()).ok()
+fn absolute_url(target: &str) -> Option<Url> {
+    let url = Url::parse(target).ok()?;
+    (url.scheme() == "http" && url.has_host()).then_some(url)
 }
 
-/// Request headers that concern the proxy hop only (RFC 9110 §7.6.1 and proxy headers).
-fn hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "proxy-connection"
-            | "proxy-authorization"
-            | "proxy-authenticate"
-            | "keep-alive"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-    )
-}
-
-fn upstream_request(
-    method: &Method,
-    headers: &HeaderMap,
-    url: &Url,
-) -> Option<Request<Empty<Bytes>>> {
-    let target = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    };
-    let mut req = Request::new(Empty::new());
-    *req.method_mut() = method.clone();
-    *req.uri_mut() = Uri::try_from(target).ok()?;
-    let h = req.headers_mut();
-    for (name, value) in headers {
-        if !hop_by_hop(name) {
-            h.append(name.clone(), value.clone());
-        }
+/// A 502 (504 for a timeout) from the proxy itself.
+fn gateway_error(class: ErrorClass, close: bool) -> Vec<u8> {
+    if class == ErrorClass::Timeout {
+        plain_response(
+            504,
+            "Gateway Timeout",
+            "hls-swarm measuring proxy: upstream timed out\n",
+            close,
+        )
+    } else {
+        plain_response(
+            502,
+            "Bad Gateway",
+            "hls-swarm measuring proxy: upstream failed\n",
+            close,
+        )
     }
-    if !h.contains_key(HOST) {
-        let host = &url[url::Position::BeforeHost..url::Position::BeforePort];
-        let host = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_string(),
-        };
-        h.insert(HOST, http::HeaderValue::try_from(host).ok()?);
-    }
-    Some(req)
 }
 
 /// What one request's event is made of.
-struct Record {
-    shared: Arc<Shared>,
+struct Record<'a> {
+    shared: &'a Shared,
     sink: Option<EventSink>,
-    url: Url,
     started: Instant,
     status: Option<u16>,
     ttfb: Option<Duration>,
-    bytes: u64,
-    capture: Option<Vec<u8>>,
-    _inflight: InFlight,
+    meter: Meter,
+    _inflight: InFlight<'a>,
 }
 
-impl Record {
-    fn emit(self, error: Option<ErrorClass>) {
+impl Record<'_> {
+    fn emit(self, url: &Url, error: Option<ErrorClass>) {
         let total = self.started.elapsed().max(Duration::from_nanos(1));
         let status_error = self.status.and_then(ErrorClass::from_status);
         let error = error.or(status_error);
-        let body = match (&self.capture, error) {
+        let body = match (&self.meter.capture, error) {
             (Some(b), None) => Some(b.as_slice()),
             _ => None,
         };
-        let kind = self.shared.learner.kind(&self.url, body);
+        let kind = self.shared.learner.kind(url, body);
         let redirects = u32::from(self.status.is_some_and(|s| (300..400).contains(&s)));
         if let Some(sink) = &self.sink {
             sink.send(Event::Request(RequestDone {
@@ -415,7 +362,7 @@ impl Record {
                 status: self.status,
                 ttfb: self.ttfb,
                 total,
-                bytes: self.bytes,
+                bytes: self.meter.bytes,
                 error,
                 redirects,
                 retry: false,
@@ -424,359 +371,133 @@ impl Record {
     }
 }
 
-async fn forward(
-    method: Method,
-    headers: HeaderMap,
-    url: Url,
-    shared: Arc<Shared>,
-    upstream: Arc<Mutex<Option<Upstream>>>,
-) -> Response<ProxyBody> {
-    let started = Instant::now();
-    let deadline = started + shared.settings.timeout;
-    let record = Record {
-        sink: shared.sink(&headers).cloned(),
-        shared: shared.clone(),
-        url: url.clone(),
-        started,
-        status: None,
-        ttfb: None,
-        bytes: 0,
-        capture: None,
-        _inflight: InFlight::new(shared.clone()),
-    };
-    // Requests on one FFmpeg connection are sequential; the lock is never contended.
-    let mut slot = upstream.clone().lock_owned().await;
-    let mut pooled = slot
-        .take()
-        .filter(|c| c.serves(&url) && !c.sender.is_closed());
-    let resp = loop {
-        let reused = pooled.is_some();
-        let mut conn = match pooled.take() {
-            Some(c) => c,
-            None => match open_upstream(&shared.settings, &url, deadline).await {
-                Ok(c) => c,
-                Err(class) => {
-                    record.emit(Some(class));
-                    return gateway_error(class);
-                }
-            },
-        };
-        if reused {
-            match timeout_at(deadline, conn.sender.ready()).await {
-                Err(_) => {
-                    record.emit(Some(ErrorClass::Timeout));
-                    return gateway_error(ErrorClass::Timeout);
-                }
-                Ok(Err(_)) => continue, // closed while idle: open a fresh one
-                Ok(Ok(())) => {}
-            }
-        }
-        let Some(req) = upstream_request(&method, &headers, &url) else {
-            record.emit(Some(ErrorClass::Other));
-            return plain(
-                StatusCode::BAD_REQUEST,
-                "hls-swarm measuring proxy: bad request\n",
-            );
-        };
-        match timeout_at(deadline, conn.sender.send_request(req)).await {
-            Err(_) => {
-                record.emit(Some(ErrorClass::Timeout));
-                return gateway_error(ErrorClass::Timeout);
-            }
-            Ok(Ok(resp)) => break (resp, conn),
-            Ok(Err(e)) if reused && is_stale_connection(&e) => {
-                // The origin closed the idle connection as we wrote: the request never
-                // reached it; retry once on a fresh connection (as FFmpeg itself would).
-            }
-            Ok(Err(e)) => {
-                let class = classify_hyper(&e, Phase::Head);
-                record.emit(Some(class));
-                return gateway_error(class);
-            }
-        }
-    };
-    let (resp, conn) = resp;
-    let mut record = record;
-    record.ttfb = Some(started.elapsed());
-    record.status = Some(resp.status().as_u16());
-    let (mut parts, body) = resp.into_parts();
-    let content_length = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let keep_alive = !parts
-        .headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .any(|v| {
-            v.to_str()
-                .is_ok_and(|s| s.to_ascii_lowercase().contains("close"))
-        });
-    let hop: Vec<HeaderName> = parts
-        .headers
-        .keys()
-        .filter(|n| hop_by_hop(n))
-        .cloned()
-        .collect();
-    for name in hop {
-        parts.headers.remove(name);
-    }
-    let metered = MeteredBody {
-        inner: Some(body),
-        record: Some(record),
-        content_length,
-        deadline: Box::pin(tokio::time::sleep_until(deadline)),
-        conn: Some((conn, slot, keep_alive)),
-        first: true,
-    };
-    Response::from_parts(parts, metered.boxed_unsync())
+/// Why no response head came back.
+enum HeadError {
+    /// The origin closed a reused idle connection as the request went out (it never
+    /// reached the application): worth one retry on a fresh connection.
+    Stale,
+    /// A real failure, with its class.
+    Failed(ErrorClass),
 }
 
-fn gateway_error(class: ErrorClass) -> Response<ProxyBody> {
-    if class == ErrorClass::Timeout {
-        plain(
-            StatusCode::GATEWAY_TIMEOUT,
-            "hls-swarm measuring proxy: upstream timed out\n",
-        )
-    } else {
-        plain(
-            StatusCode::BAD_GATEWAY,
-            "hls-swarm measuring proxy: upstream failed\n",
-        )
-    }
+/// One request of one FFmpeg connection.
+struct Exchange<'a> {
+    shared: &'a Shared,
+    client: &'a mut TcpStream,
+    upstream: &'a mut Option<Upstream>,
+    pipe: &'a mut Option<Pipe>,
 }
 
-/// The upstream connection of a request in progress, handed back to its FFmpeg
-/// connection's slot once the body is complete (if the origin keeps it alive).
-type Lease = (
-    Upstream,
-    tokio::sync::OwnedMutexGuard<Option<Upstream>>,
-    bool,
-);
-
-/// The upstream response body on its way to FFmpeg: counted, timed, bounded by the
-/// request deadline, and reported exactly once when it ends, fails or is abandoned.
-struct MeteredBody {
-    inner: Option<Incoming>,
-    record: Option<Record>,
-    content_length: Option<u64>,
-    deadline: Pin<Box<Sleep>>,
-    conn: Option<Lease>,
-    first: bool,
-}
-
-impl MeteredBody {
-    fn on_data(&mut self, data: &Bytes) {
-        let Some(r) = self.record.as_mut() else {
-            return;
+impl Exchange<'_> {
+    /// Forward `req` for `url` and relay the response; true when the FFmpeg connection
+    /// can carry another request.
+    async fn forward(&mut self, req: &RequestHead, url: Url) -> bool {
+        let started = Instant::now();
+        let deadline = started + self.shared.settings.timeout;
+        let mut record = Record {
+            shared: self.shared,
+            sink: self.shared.sink(req.header("user-agent")).cloned(),
+            started,
+            status: None,
+            ttfb: None,
+            meter: Meter::default(),
+            _inflight: InFlight::new(self.shared),
         };
-        r.bytes += data.len() as u64;
-        if self.first {
-            self.first = false;
-            if looks_like_playlist(data) {
-                r.capture = Some(Vec::with_capacity(data.len()));
+        let wire = head::upstream_request(req, &url);
+        let head_request = req.method == "HEAD";
+        let (mut up, resp) = loop {
+            let pooled = self.upstream.take().filter(|u| u.serves(&url));
+            let reused = pooled.is_some();
+            let mut up = match pooled {
+                Some(u) => u,
+                None => match open_upstream(&self.shared.settings, &url, deadline).await {
+                    Ok(u) => u,
+                    Err(class) => return self.fail(record, &url, class).await,
+                },
+            };
+            match exchange_head(&mut up, &wire, head_request, deadline).await {
+                Ok(resp) => break (up, resp),
+                // The retry's connection is fresh, so this happens at most once.
+                Err(HeadError::Stale) if reused => {}
+                Err(HeadError::Stale) => return self.fail(record, &url, ErrorClass::Reset).await,
+                Err(HeadError::Failed(class)) => return self.fail(record, &url, class).await,
             }
-        }
-        if let Some(c) = r.capture.as_mut() {
-            if c.len() + data.len() <= MAX_CAPTURE {
-                c.extend_from_slice(data);
-            } else {
-                r.capture = None;
-            }
-        }
-    }
-
-    /// The body ended: report, and return the upstream connection on success.
-    fn finish(&mut self, error: Option<ErrorClass>) {
-        let error = match (error, &self.record) {
-            (None, Some(r)) if self.content_length.is_some_and(|cl| r.bytes < cl) => {
-                Some(ErrorClass::Truncated)
-            }
-            (e, _) => e,
         };
-        if let Some((conn, mut slot, keep_alive)) = self.conn.take()
-            && error.is_none()
-            && keep_alive
-            && !conn.sender.is_closed()
-        {
-            *slot = Some(conn);
-        }
-        self.inner = None;
-        if let Some(r) = self.record.take() {
-            r.emit(error);
-        }
-    }
-}
-
-impl Body for MeteredBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match Pin::new(inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(d) = frame.data_ref() {
-                    this.on_data(d);
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                this.finish(Some(classify_hyper(&e, Phase::Body)));
-                Poll::Ready(Some(Err(Box::new(e))))
-            }
-            Poll::Ready(None) => {
-                this.finish(None);
-                Poll::Ready(None)
-            }
-            Poll::Pending => {
-                if this.deadline.as_mut().poll(cx).is_ready() {
-                    this.finish(Some(ErrorClass::Timeout));
-                    return Poll::Ready(Some(Err("upstream body timed out".into())));
-                }
-                Poll::Pending
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner
-            .as_ref()
-            .map(|b| b.size_hint())
-            .unwrap_or_else(|| SizeHint::with_exact(0))
-    }
-}
-
-impl Drop for MeteredBody {
-    fn drop(&mut self) {
-        // FFmpeg went away before the end of the body: read the rest from the origin so
-        // the request is counted as the origin served it.
-        if self.record.is_none() {
-            return;
-        }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let deadline = std::mem::replace(
-            &mut self.deadline,
-            Box::pin(tokio::time::sleep(Duration::ZERO)),
-        );
-        let mut rest = MeteredBody {
-            inner: self.inner.take(),
-            record: self.record.take(),
-            content_length: self.content_length,
+        record.ttfb = Some(started.elapsed());
+        record.status = Some(resp.status);
+        let mut sides = Sides {
+            up: &mut up.stream,
+            upbuf: &mut up.buf,
+            client: self.client,
+            client_ok: true,
+            pipe: self.pipe,
             deadline,
-            conn: self.conn.take(),
-            first: self.first,
         };
-        rt.spawn(async move {
-            while let Some(frame) = rest.frame().await {
-                if frame.is_err() {
-                    break;
-                }
-            }
-            rest.finish(None);
-        });
-    }
-}
-
-async fn tunnel(req: Request<Incoming>, shared: Arc<Shared>) -> Response<ProxyBody> {
-    let Some(authority) = req.uri().authority().cloned() else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "hls-swarm measuring proxy: CONNECT host:port expected\n",
-        );
-    };
-    let Ok(url) = Url::parse(&format!("https://{authority}/")) else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "hls-swarm measuring proxy: bad CONNECT target\n",
-        );
-    };
-    let Some(target) = Target::from_url(&url) else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "hls-swarm measuring proxy: bad CONNECT target\n",
-        );
-    };
-    let deadline = Instant::now() + shared.settings.timeout;
-    let tcp = match resolve(&shared.settings, &target, deadline).await {
-        Ok(addrs) => connect_tcp(&addrs, deadline).await,
-        Err(f) => Err(f),
-    };
-    let mut tcp = match tcp {
-        Ok(t) => t,
-        Err(f) => return gateway_error(f.class),
-    };
-    let _ = tcp.set_nodelay(true);
-    tokio::spawn(async move {
-        match hyper::upgrade::on(req).await {
-            Ok(upgraded) => {
-                let mut client = Counted {
-                    io: TokioIo::new(upgraded),
-                    shared: shared.clone(),
-                };
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut tcp).await;
-            }
-            Err(e) => tracing::debug!(error = %e, "measuring proxy: CONNECT upgrade failed"),
+        let result = body::relay(&mut sides, resp.len, resp.framing, &mut record.meter).await;
+        let client_ok = sides.client_ok;
+        let clean = result.is_ok() && up.buf.is_empty();
+        if clean && resp.keep_alive {
+            *self.upstream = Some(up);
         }
-    });
-    Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync())
-}
+        record.emit(&url, result.err());
+        // A response the origin ends by closing is relayed the same way to FFmpeg.
+        client_ok && clean && resp.framing != Framing::Close && resp.status != 101
+    }
 
-/// FFmpeg's side of a tunnel, counting bytes both ways.
-struct Counted<T> {
-    io: T,
-    shared: Arc<Shared>,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.io).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
-        self.shared
-            .tunnel_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
-        r
+    /// Report a request that got no response head and tell FFmpeg so.
+    async fn fail(&mut self, record: Record<'_>, url: &Url, class: ErrorClass) -> bool {
+        record.emit(url, Some(class));
+        self.client
+            .write_all(&gateway_error(class, false))
+            .await
+            .is_ok()
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.io).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &r {
-            self.shared
-                .tunnel_bytes
-                .fetch_add(*n as u64, Ordering::Relaxed);
+/// Write the request on `up` and read the final response head (1xx interim responses are
+/// dropped). The head is left at the front of `up.buf`.
+async fn exchange_head(
+    up: &mut Upstream,
+    wire: &[u8],
+    head_request: bool,
+    deadline: Instant,
+) -> Result<ResponseHead, HeadError> {
+    let stale_or = |e: &std::io::Error, got: bool| {
+        let stale = matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::NotConnected
+                | std::io::ErrorKind::UnexpectedEof
+        );
+        if stale && !got {
+            HeadError::Stale
+        } else {
+            HeadError::Failed(classify_io(e, false))
         }
-        r
+    };
+    match timeout_at(deadline, up.stream.write_all(wire)).await {
+        Err(_) => return Err(HeadError::Failed(ErrorClass::Timeout)),
+        Ok(Err(e)) => return Err(stale_or(&e, false)),
+        Ok(Ok(())) => {}
     }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+    loop {
+        let parse = |b: &[u8]| head::parse_response(b, head_request);
+        let read = head::read_head(&mut up.stream, &mut up.buf, parse);
+        let resp = match timeout_at(deadline, read).await {
+            Err(_) => return Err(HeadError::Failed(ErrorClass::Timeout)),
+            Ok(Ok(Some(r))) => r,
+            Ok(Ok(None)) => return Err(HeadError::Stale),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(HeadError::Failed(ErrorClass::Other));
+            }
+            Ok(Err(e)) => return Err(stale_or(&e, !up.buf.is_empty())),
+        };
+        if (100..200).contains(&resp.status) && resp.status != 101 {
+            up.buf.drain(..resp.len);
+            continue;
+        }
+        return Ok(resp);
     }
 }

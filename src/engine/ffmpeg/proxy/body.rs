@@ -1,0 +1,307 @@
+//! Relaying one response (head and body) from the origin to FFmpeg, counting the body
+//! bytes as the origin sends them.
+//!
+//! Bodies of known length that are not playlists go through [`splice`] (zero-copy) once
+//! their first bytes have been seen; playlists (kept for classification), chunked bodies
+//! and bodies delimited by the connection's end are read in userspace.
+
+use std::io;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+
+use super::chunked::Chunked;
+use super::head::Framing;
+use super::splice::{self, Pipe};
+use crate::engine::ffmpeg::classify::looks_like_playlist;
+use crate::stats::event::ErrorClass;
+
+/// Largest playlist body kept for classification.
+const MAX_CAPTURE: usize = 1024 * 1024;
+
+/// Room reserved for one userspace read of a body.
+const READ_CHUNK: usize = 32 * 1024;
+
+/// What the body carried: payload bytes (chunk framing excluded) and, for a playlist,
+/// the body itself.
+#[derive(Debug, Default)]
+pub struct Meter {
+    /// Payload bytes received from the origin.
+    pub bytes: u64,
+    /// The body so far when it looks like a playlist (≤ 1 MiB).
+    pub capture: Option<Vec<u8>>,
+    seen_first: bool,
+}
+
+impl Meter {
+    fn on_data(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.bytes += data.len() as u64;
+        if !self.seen_first {
+            self.seen_first = true;
+            if looks_like_playlist(data) {
+                self.capture = Some(Vec::with_capacity(data.len()));
+            }
+        }
+        if let Some(c) = self.capture.as_mut() {
+            if c.len() + data.len() <= MAX_CAPTURE {
+                c.extend_from_slice(data);
+            } else {
+                self.capture = None;
+            }
+        }
+    }
+}
+
+/// Both sockets of one exchange and the FFmpeg side's health.
+pub struct Sides<'a> {
+    /// The origin connection.
+    pub up: &'a mut TcpStream,
+    /// Bytes read from the origin and not relayed yet; the response head first.
+    pub upbuf: &'a mut Vec<u8>,
+    /// FFmpeg's connection.
+    pub client: &'a mut TcpStream,
+    /// False once writing to FFmpeg failed: the rest is read from the origin and dropped.
+    pub client_ok: bool,
+    /// The FFmpeg connection's splice pipe, made on first use.
+    pub pipe: &'a mut Option<Pipe>,
+    /// End of the request's time budget.
+    pub deadline: Instant,
+}
+
+impl Sides<'_> {
+    /// Send `upbuf[..n]` to FFmpeg (unless it is gone) and drop it from the buffer.
+    async fn pass(&mut self, n: usize) {
+        if self.client_ok && n > 0 {
+            let w = timeout_at(self.deadline, self.client.write_all(&self.upbuf[..n])).await;
+            if !matches!(w, Ok(Ok(()))) {
+                self.client_ok = false;
+            }
+        }
+        self.upbuf.drain(..n);
+    }
+
+    /// Read more from the origin; `Ok(false)` at its end of stream.
+    async fn fill(&mut self) -> Result<bool, ErrorClass> {
+        self.upbuf.reserve(READ_CHUNK);
+        match timeout_at(self.deadline, self.up.read_buf(self.upbuf)).await {
+            Err(_) => Err(ErrorClass::Timeout),
+            Ok(Err(e)) => Err(classify_io(&e, true)),
+            Ok(Ok(n)) => Ok(n > 0),
+        }
+    }
+
+    /// The splice pipe, made on first use; `None` if the system will not give one.
+    fn pipe(&mut self) -> Option<&Pipe> {
+        if self.pipe.is_none() {
+            *self.pipe = Pipe::new().ok();
+        }
+        self.pipe.as_ref()
+    }
+}
+
+/// Relay the response whose `head_len`-byte head is at the front of `upbuf`, then its
+/// body as `framing` delimits it. On success the body is complete and `upbuf` holds
+/// whatever the origin sent after it.
+pub async fn relay(
+    s: &mut Sides<'_>,
+    head_len: usize,
+    framing: Framing,
+    meter: &mut Meter,
+) -> Result<(), ErrorClass> {
+    // The head is sent with the first body bytes when they are already here (one write),
+    // on its own otherwise.
+    let mut head = head_len;
+    let mut left = match framing {
+        Framing::Length(n) => n,
+        _ => u64::MAX,
+    };
+    let mut chunked = (framing == Framing::Chunked).then(Chunked::default);
+    loop {
+        let done = match framing {
+            Framing::Empty => true,
+            Framing::Length(_) => left == 0,
+            Framing::Chunked => chunked.as_ref().is_some_and(Chunked::done),
+            Framing::Close => false,
+        };
+        if done {
+            s.pass(head).await;
+            return Ok(());
+        }
+        if s.upbuf.len() == head {
+            s.pass(head).await;
+            head = 0;
+            if let Framing::Length(_) = framing
+                && meter.seen_first
+                && meter.capture.is_none()
+                && s.pipe().is_some()
+            {
+                return spliced(s, left, meter).await;
+            }
+            if !s.fill().await? {
+                return match framing {
+                    Framing::Close => Ok(()),
+                    _ => Err(ErrorClass::Truncated),
+                };
+            }
+            continue;
+        }
+        let data = &s.upbuf[head..];
+        let take = match (&mut chunked, framing) {
+            (Some(c), _) => c
+                .feed(data, |d| meter.on_data(d))
+                .map_err(|()| ErrorClass::Other)?,
+            (None, Framing::Length(_)) => {
+                let take = data.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                meter.on_data(&data[..take]);
+                left -= take as u64;
+                take
+            }
+            (None, _) => {
+                meter.on_data(data);
+                data.len()
+            }
+        };
+        s.pass(head + take).await;
+        head = 0;
+    }
+}
+
+/// The rest of a fixed-length body, zero-copy.
+async fn spliced(s: &mut Sides<'_>, left: u64, meter: &mut Meter) -> Result<(), ErrorClass> {
+    let Some(pipe) = s.pipe.as_ref() else {
+        return Err(ErrorClass::Other);
+    };
+    let r = splice::relay(
+        pipe,
+        s.up,
+        s.client,
+        &mut s.client_ok,
+        left,
+        s.deadline,
+        &mut meter.bytes,
+    )
+    .await;
+    r.map_err(|e| classify_io(&e, true))
+}
+
+/// The error class of an I/O failure talking to the origin, like the native engine's
+/// (a connection that ends inside a body is a truncation, before it a reset).
+pub fn classify_io(err: &io::Error, in_body: bool) -> ErrorClass {
+    match err.kind() {
+        io::ErrorKind::ConnectionRefused => ErrorClass::Refused,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::NotConnected => ErrorClass::Reset,
+        io::ErrorKind::UnexpectedEof if in_body => ErrorClass::Truncated,
+        io::ErrorKind::UnexpectedEof => ErrorClass::Reset,
+        io::ErrorKind::TimedOut => ErrorClass::Timeout,
+        _ => ErrorClass::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (b, _) = l.accept().await.unwrap();
+        (a, b)
+    }
+
+    /// Relay `wire` (head + body) as `framing` says; returns (result, meter, what FFmpeg
+    /// got, what stayed in the buffer).
+    async fn run(
+        wire: Vec<u8>,
+        head_len: usize,
+        framing: Framing,
+    ) -> (Result<(), ErrorClass>, Meter, Vec<u8>, Vec<u8>) {
+        let (mut origin, mut up) = pair().await;
+        let (mut client, mut ffmpeg) = pair().await;
+        let w = tokio::spawn(async move {
+            origin.write_all(&wire).await.unwrap();
+        });
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            ffmpeg.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let mut upbuf = Vec::new();
+        while upbuf.len() < head_len {
+            up.read_buf(&mut upbuf).await.unwrap();
+        }
+        let mut pipe = None;
+        let mut meter = Meter::default();
+        let r = {
+            let mut s = Sides {
+                up: &mut up,
+                upbuf: &mut upbuf,
+                client: &mut client,
+                client_ok: true,
+                pipe: &mut pipe,
+                deadline: Instant::now() + std::time::Duration::from_secs(5),
+            };
+            relay(&mut s, head_len, framing, &mut meter).await
+        };
+        w.await.unwrap();
+        drop(client);
+        (r, meter, reader.await.unwrap(), upbuf)
+    }
+
+    #[tokio::test]
+    async fn fixed_length_bodies_are_relayed_and_counted() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n".to_vec();
+        let mut wire = head.clone();
+        wire.extend((0..200_000u32).map(|i| (i % 7) as u8));
+        let (r, m, got, rest) = run(wire.clone(), head.len(), Framing::Length(200_000)).await;
+        assert_eq!(r, Ok(()));
+        assert_eq!(m.bytes, 200_000);
+        assert!(m.capture.is_none());
+        assert_eq!(got, wire);
+        assert!(rest.is_empty());
+    }
+
+    #[tokio::test]
+    async fn playlists_are_captured_and_chunked_bodies_decoded() {
+        let pl = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n";
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", pl.len());
+        let mut wire = head.clone().into_bytes();
+        wire.extend_from_slice(pl);
+        let (r, m, got, _) = run(wire.clone(), head.len(), Framing::Length(pl.len() as u64)).await;
+        assert_eq!(r, Ok(()));
+        assert_eq!(m.capture.as_deref(), Some(&pl[..]));
+        assert_eq!(got, wire);
+
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut wire = head.clone();
+        wire.extend_from_slice(b"8\r\n#EXTM3U\n\r\n3\r\nabc\r\n0\r\n\r\n");
+        let (r, m, got, _) = run(wire.clone(), head.len(), Framing::Chunked).await;
+        assert_eq!(r, Ok(()));
+        assert_eq!(m.bytes, 11);
+        assert_eq!(m.capture.as_deref(), Some(&b"#EXTM3U\nabc"[..]));
+        assert_eq!(got, wire);
+    }
+
+    #[tokio::test]
+    async fn early_close_is_a_truncation_unless_close_delimited() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n".to_vec();
+        let mut wire = head.clone();
+        wire.extend_from_slice(b"12345");
+        let (r, m, _, _) = run(wire, head.len(), Framing::Length(10)).await;
+        assert_eq!((r, m.bytes), (Err(ErrorClass::Truncated), 5));
+
+        let head = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        let mut wire = head.clone();
+        wire.extend_from_slice(b"12345");
+        let (r, m, got, _) = run(wire.clone(), head.len(), Framing::Close).await;
+        assert_eq!((r, m.bytes), (Ok(()), 5));
+        assert_eq!(got, wire);
+    }
+}
