@@ -61,10 +61,26 @@ pub const FALLBACK_STALL_THRESHOLD: Duration = Duration::from_secs(12);
 /// Every running FFmpeg's PSS is re-measured about this often. Reading `smaps_rollup`
 /// costs 1–2 ms of kernel time per FFmpeg (a page-table walk) — as much as a `-c copy`
 /// FFmpeg spends in a couple of seconds — so `processes / PSS_CYCLE_SECS` processes are
-/// measured per second on average (one every 6 s at 100 processes), unmeasured ones
-/// first, and at least one as soon as none has a figure. The PSS of a `-c copy` FFmpeg
-/// settles within seconds of its start, so a slow rotation keeps the sum true.
-pub const PSS_CYCLE_SECS: u64 = 600;
+/// measured per second on average (one every 0.6 s at 200 processes; at least one every
+/// [`PSS_MIN_EVERY_SECS`], and one at once while none has a figure), unmeasured ones
+/// first.
+///
+/// The sum stays true despite the slow rotation because it is built from two parts: each
+/// process's *private* memory, which is its own and does not drift as other FFmpegs come
+/// and go, and the *shared* pages' share (PSS − private), which all FFmpegs sharing the
+/// same libraries have alike and which shrinks as more of them share: that part is taken
+/// from the latest measurement for every process. A stale PSS figure measured while 20
+/// processes shared the libraries would overstate the sum once 200 share them.
+pub const PSS_CYCLE_SECS: u64 = 120;
+
+/// A process's PSS is first measured once it has run this long: an FFmpeg that is still
+/// probing the stream has not grown its buffers yet, and would stand for the unmeasured
+/// ones at too low a figure.
+pub const PSS_SETTLE_SECS: u64 = 10;
+
+/// At least one process's PSS is measured this often (keeps the shared share fresh when
+/// there are few processes).
+pub const PSS_MIN_EVERY_SECS: u64 = 5;
 
 /// How many of `n` processes to measure PSS for in sample round `round` (1, 2, …):
 /// `n / PSS_CYCLE_SECS` per round on average, spread evenly, and at least one when
@@ -73,7 +89,55 @@ fn pss_quota(n: usize, round: u64, none_known: bool) -> usize {
     let n = n as u64;
     let due = |r: u64| n.saturating_mul(r) / PSS_CYCLE_SECS;
     let k = usize::try_from(due(round) - due(round.saturating_sub(1))).unwrap_or(usize::MAX);
-    if none_known && n > 0 { k.max(1) } else { k }
+    if n > 0 && (none_known || round.is_multiple_of(PSS_MIN_EVERY_SECS)) {
+        k.max(1)
+    } else {
+        k
+    }
+}
+
+/// Memory figures kept between samples: private bytes per process and the shared share.
+#[derive(Debug, Default)]
+struct PssBook {
+    /// (pid, private bytes, sample round) of the processes measured so far.
+    private: Vec<(u32, u64, u64)>,
+    /// PSS − private of the latest measurement round (mean over its processes).
+    shared_share: u64,
+    /// Sample round in which each running process was first seen.
+    first_seen: std::collections::HashMap<u32, u64>,
+}
+
+impl PssBook {
+    /// Record `measured` and return (estimated PSS sum over `live`, `live.len()`).
+    fn update(
+        &mut self,
+        live: &[u32],
+        measured: &[(u32, procfs::Rollup)],
+        round: u64,
+    ) -> (u64, u64) {
+        for (pid, r) in measured {
+            match self.private.iter_mut().find(|(p, _, _)| p == pid) {
+                Some(e) => *e = (*pid, r.private, round),
+                None => self.private.push((*pid, r.private, round)),
+            }
+        }
+        if !measured.is_empty() {
+            let shared: u64 = measured.iter().map(|(_, r)| r.shared_share()).sum();
+            self.shared_share = shared / measured.len() as u64;
+        }
+        self.private.retain(|(p, _, _)| live.contains(p));
+        let n_live = live.len() as u64;
+        let n = self.private.len() as u64;
+        if n == 0 {
+            return (0, n_live);
+        }
+        let private: u64 = self.private.iter().map(|(_, b, _)| b).sum();
+        let unmeasured = n_live.saturating_sub(n);
+        (
+            private + private / n * unmeasured + self.shared_share * n_live,
+            n_live,
+        )
+    }
 }
 
 /// Mean speed of the running processes, kept as sums so updates are O(1).
@@ -168,8 +232,8 @@ pub struct FfmpegEngine {
     counters: Arc<PipelineCounters>,
     started: Instant,
     live: Mutex<Vec<u32>>,
-    /// Latest PSS per running process: (pid, bytes, sample round).
-    pss: Mutex<Vec<(u32, u64, u64)>>,
+    /// Latest memory figures of the running processes.
+    pss: Mutex<PssBook>,
     counts: Counts,
     usage: Mutex<UsageCache>,
     last_error: Mutex<Option<String>>,
@@ -304,7 +368,7 @@ impl FfmpegEngine {
             counters: inp.counters,
             started: Instant::now(),
             live: Mutex::new(Vec::new()),
-            pss: Mutex::new(Vec::new()),
+            pss: Mutex::new(PssBook::default()),
             counts: Counts::default(),
             usage: Mutex::new(UsageCache::default()),
             last_error: Mutex::new(None),
@@ -355,48 +419,51 @@ impl FfmpegEngine {
             l.retain(|p| *p != pid);
         }
         if let Ok(mut p) = self.pss.lock() {
-            p.retain(|(q, _, _)| *q != pid);
+            p.private.retain(|(q, _, _)| *q != pid);
         }
     }
 
-    /// The processes whose PSS to measure in sample round `round` (1, 2, …): the
-    /// unmeasured first, then the longest unmeasured; `n / PSS_CYCLE_SECS` of them per
-    /// round on average (at least one while none is known).
+    /// The processes whose PSS to measure in sample round `round` (1, 2, …): settled
+    /// ones (running for [`PSS_SETTLE_SECS`]) never measured first, then the longest
+    /// unmeasured; `n / PSS_CYCLE_SECS` of them per round on average. While none has a
+    /// figure, the oldest process is measured even if not settled yet.
     fn pss_due(&self, live: &[u32], round: u64) -> Vec<u32> {
-        let Ok(known) = self.pss.lock() else {
+        let Ok(mut book) = self.pss.lock() else {
             return Vec::new();
         };
-        let k = pss_quota(live.len(), round, known.is_empty());
-        let round_of = |pid: &u32| {
-            known
-                .iter()
-                .find(|(p, _, _)| p == pid)
-                .map(|(_, _, r)| *r + 1)
-                .unwrap_or(0)
-        };
-        let mut order: Vec<(u64, u32)> = live.iter().map(|p| (round_of(p), *p)).collect();
+        let alive: std::collections::HashSet<u32> = live.iter().copied().collect();
+        book.first_seen.retain(|p, _| alive.contains(p));
+        for p in live {
+            book.first_seen.entry(*p).or_insert(round);
+        }
+        let k = pss_quota(live.len(), round, book.private.is_empty());
+        let last_measured: std::collections::HashMap<u32, u64> =
+            book.private.iter().map(|(p, _, r)| (*p, *r + 1)).collect();
+        let seen = |p: &u32| book.first_seen.get(p).copied().unwrap_or(round);
+        let mut order: Vec<(u64, u32)> = live
+            .iter()
+            .filter(|p| round - seen(p) >= PSS_SETTLE_SECS)
+            .map(|p| (last_measured.get(p).copied().unwrap_or(0), *p))
+            .collect();
+        if order.is_empty() && book.private.is_empty() {
+            order.extend(live.iter().map(|p| (seen(p), *p)));
+        }
         order.sort_unstable();
         order.into_iter().take(k).map(|(_, p)| p).collect()
     }
 
-    /// Record measured PSS values; returns (PSS summed over `live`, processes measured).
-    /// Processes not measured yet count at the mean of the measured ones.
-    fn pss_update(&self, live: &[u32], measured: &[(u32, u64)], round: u64) -> Option<(u64, u64)> {
-        let mut known = self.pss.lock().ok()?;
-        for (pid, bytes) in measured {
-            match known.iter_mut().find(|(p, _, _)| p == pid) {
-                Some(e) => *e = (*pid, *bytes, round),
-                None => known.push((*pid, *bytes, round)),
-            }
-        }
-        known.retain(|(p, _, _)| live.contains(p));
-        if known.is_empty() {
-            return None;
-        }
-        let sum: u64 = known.iter().map(|(_, b, _)| b).sum();
-        let n = known.len() as u64;
-        let unmeasured = live.len() as u64 - n.min(live.len() as u64);
-        Some((sum + sum / n * unmeasured, live.len() as u64))
+    /// Record measured figures; returns (PSS summed over `live`, processes counted).
+    /// The sum is every process's private memory (the mean of the measured ones for
+    /// processes not measured yet) plus, for each process, the shared share of the latest
+    /// measurement (see [`PSS_CYCLE_SECS`]).
+    fn pss_update(
+        &self,
+        live: &[u32],
+        measured: &[(u32, procfs::Rollup)],
+        round: u64,
+    ) -> Option<(u64, u64)> {
+        let mut book = self.pss.lock().ok()?;
+        Some(book.update(live, measured, round)).filter(|_| !book.private.is_empty())
     }
 
     /// Pids of the FFmpeg processes running now.
@@ -664,16 +731,56 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pss_sum_uses_the_latest_shared_share_for_every_process() {
+        const MB: u64 = 1 << 20;
+        let r = |pss: u64, private: u64| procfs::Rollup {
+            pss: pss * MB,
+            private: private * MB,
+        };
+        let mut book = PssBook::default();
+        // Early: two processes share the libraries, 10 MB share each.
+        assert_eq!(
+            book.update(&[1, 2], &[(1, r(14, 4)), (2, r(15, 5))], 1),
+            (29 * MB, 2)
+        );
+        // Later 100 processes share them: one fresh measurement shows a 1 MB share.
+        let live: Vec<u32> = (1..=100).collect();
+        let (sum, n) = book.update(&live, &[(3, r(7, 6))], 2);
+        assert_eq!(n, 100);
+        // Private: 4 + 5 + 6 measured, 97 unmeasured at their mean 5; shared 1 × 100.
+        assert_eq!(sum, (15 + 97 * 5 + 100) * MB);
+        // Gone processes leave the sum.
+        assert_eq!(book.update(&[3], &[], 3), (7 * MB, 1));
+    }
+
+    #[test]
     fn pss_quota_spreads_a_cycle_evenly() {
         let total = |n: usize| {
             (1..=PSS_CYCLE_SECS)
                 .map(|r| pss_quota(n, r, false))
                 .sum::<usize>()
         };
-        assert_eq!(total(200), 200, "every process once per cycle");
-        assert_eq!(total(100), 100);
-        assert_eq!(total(1500), 1500);
-        assert!((1..=PSS_CYCLE_SECS).all(|r| pss_quota(200, r, false) <= 1));
+        // Every process once per cycle, plus the minimum rate's extra measurements.
+        let extra = (PSS_CYCLE_SECS / PSS_MIN_EVERY_SECS) as usize;
+        for n in [100, 200, 1500] {
+            let t = total(n);
+            assert!(
+                (n..=n + extra).contains(&t),
+                "{n} processes: {t} measurements"
+            );
+        }
+        assert_eq!(
+            total(3000),
+            3000,
+            "above one per round the minimum adds nothing"
+        );
+        let most = 200usize.div_ceil(PSS_CYCLE_SECS as usize);
+        assert!((1..=PSS_CYCLE_SECS).all(|r| pss_quota(200, r, false) <= most), "spread evenly");
+        assert_eq!(
+            pss_quota(3, PSS_MIN_EVERY_SECS, false),
+            1,
+            "the shared share stays fresh"
+        );
         assert_eq!(pss_quota(3, 1, false), 0);
         assert_eq!(pss_quota(3, 1, true), 1, "a first figure at once");
         assert_eq!(pss_quota(0, 1, true), 0);

@@ -27,8 +27,8 @@ pub struct Usage {
     pub cpu_seconds: f64,
     /// RSS of running children, bytes.
     pub rss_bytes: u64,
-    /// PSS of the processes it was asked for, bytes.
-    pub pss: Vec<(u32, u64)>,
+    /// PSS figures of the processes it was asked for.
+    pub pss: Vec<(u32, Rollup)>,
     /// CPU seconds of this process itself.
     pub self_cpu_seconds: f64,
 }
@@ -64,11 +64,33 @@ pub fn parse_stat_rss_pages(stat: &str) -> Option<u64> {
     stat_fields(stat)?.get(21)?.parse().ok()
 }
 
-/// The `Pss:` line of `/proc/*/smaps_rollup`, in bytes.
-pub fn parse_rollup_pss(rollup: &str) -> Option<u64> {
-    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+/// One process's memory from `/proc/<pid>/smaps_rollup`, bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rollup {
+    /// Proportional set size: private pages plus each shared page divided by its sharers.
+    pub pss: u64,
+    /// Private pages only (`Private_Clean + Private_Dirty`): what the process alone costs.
+    /// Unlike PSS it does not change when other processes start or stop sharing pages.
+    pub private: u64,
+}
+
+impl Rollup {
+    /// The shared pages' share in the PSS (PSS − private).
+    pub fn shared_share(&self) -> u64 {
+        self.pss.saturating_sub(self.private)
+    }
+}
+
+/// The `Pss:`, `Private_Clean:` and `Private_Dirty:` lines of `/proc/*/smaps_rollup`.
+pub fn parse_rollup(rollup: &str) -> Option<Rollup> {
+    let kb = |name: &str| -> Option<u64> {
+        let line = rollup.lines().find(|l| l.starts_with(name))?;
+        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+    };
+    Some(Rollup {
+        pss: kb("Pss:")?,
+        private: kb("Private_Clean:").unwrap_or(0) + kb("Private_Dirty:").unwrap_or(0),
+    })
 }
 
 /// Open `/proc/<pid>/stat` files, kept from one sample to the next.
@@ -136,7 +158,7 @@ pub fn sample(files: &mut StatFiles, pids: &[u32], pss_of: &[u32]) -> Usage {
         .filter_map(|pid| {
             fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
                 .ok()
-                .and_then(|s| parse_rollup_pss(&s))
+                .and_then(|s| parse_rollup(&s))
                 .map(|b| (*pid, b))
         })
         .collect();
@@ -161,8 +183,12 @@ mod tests {
 
     #[test]
     fn parses_rollup() {
-        let rollup = "55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss:   65000 kB\nPss:   12345 kB\nPss_Anon: 4000 kB\n";
-        assert_eq!(parse_rollup_pss(rollup), Some(12345 * 1024));
+        let rollup = "55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss:   65000 kB\nPss:   12345 kB\nPss_Anon: 4000 kB\nShared_Clean: 9000 kB\nPrivate_Clean: 300 kB\nPrivate_Dirty: 4045 kB\n";
+        let r = parse_rollup(rollup).expect("rollup");
+        assert_eq!(r.pss, 12345 * 1024);
+        assert_eq!(r.private, 4345 * 1024);
+        assert_eq!(r.shared_share(), 8000 * 1024);
+        assert_eq!(parse_rollup("Rss: 1 kB\n"), None);
     }
 
     #[test]
@@ -176,7 +202,11 @@ mod tests {
         sample(&mut files, &[], &[]);
         assert!(files.open.is_empty(), "descriptor of a gone process closed");
         assert!(u.rss_bytes > 0);
-        assert!(u.pss.first().is_some_and(|(p, b)| *p == me && *b > 0));
+        assert!(
+            u.pss
+                .first()
+                .is_some_and(|(p, r)| *p == me && r.pss >= r.private && r.private > 0)
+        );
         assert!(u.cpu_seconds >= 0.0);
     }
 }
