@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Side-by-side A/B of two hls-swarm binaries: both run N native viewers against one
+# built-in origin in the same window, so machine noise hits both alike. Prints each
+# client's CPU (cores) over the steady window and the ratio B/A, open descriptors, peak
+# RSS, and from each run's JSON the bytes, requests, errors, stalls and segment TTFB.
+#
+#   scripts/bench-ab.sh OLD_BINARY NEW_BINARY [VIEWERS] [STEADY_SECONDS]
+#   e.g. git stash; cargo build --release; cp target/release/hls-swarm /tmp/old; git stash pop
+#        cargo build --release; scripts/bench-ab.sh /tmp/old target/release/hls-swarm 3000 30
+#
+# Traffic stays on 127.0.0.1. Everything started here is stopped by PID on exit.
+set -euo pipefail
+[ $# -ge 2 ] || { sed -n '2,10p' "$0"; exit 2; }
+A=$1; B=$2; N=${3:-3000}; STEADY=${4:-30}
+PORT=${PORT:-17190}; RAMP_RATE=${RAMP_RATE:-500}
+ORIGIN=${ORIGIN:-$B}
+ulimit -n "$(ulimit -Hn)" || true
+tmp=$(mktemp -d); pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+hz=$(getconf CLK_TCK)
+cpu() { awk -v hz="$hz" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+
+"$ORIGIN" origin --listen "127.0.0.1:$PORT" --segment-duration 2s >"$tmp/origin.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sleep 0.1; done
+ramp=$(( (N + RAMP_RATE - 1) / RAMP_RATE )); dur=$((ramp + STEADY + 10))
+declare -A pid
+for x in A B; do
+  "${!x}" "http://127.0.0.1:$PORT/master.m3u8" -clients "$N" -ramp-rate "$RAMP_RATE" \
+    -variant lowest -duration "${dur}s" -metrics off -log-format text \
+    --output "$tmp/$x.json" >"$tmp/$x.out" 2>"$tmp/$x.err" &
+  pid[$x]=$!
+  pids+=($!)
+done
+sleep $((ramp + 5))
+a0=$(cpu "${pid[A]}"); b0=$(cpu "${pid[B]}"); t0=$(date +%s.%N)
+sleep "$STEADY"
+a1=$(cpu "${pid[A]}"); b1=$(cpu "${pid[B]}"); t1=$(date +%s.%N)
+for x in A B; do
+  p=${pid[$x]}
+  echo "$x: $(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 | wc -l) open fds, peak RSS $(awk '/VmHWM/ { print $2 }' "/proc/$p/status") KB"
+done
+wait "${pid[A]}" "${pid[B]}" || true
+python3 - "$tmp" "$N" "$a0" "$a1" "$b0" "$b1" "$t0" "$t1" <<'PY'
+import json, sys
+tmp, n = sys.argv[1], int(sys.argv[2])
+a0, a1, b0, b1, t0, t1 = map(float, sys.argv[3:])
+el = t1 - t0
+a, b = (a1 - a0) / el, (b1 - b0) / el
+print(f"{n} viewers each, {el:.0f} s steady: cores A {a:.3f}  B {b:.3f}  B/A {b / a:.3f}")
+for x in "AB":
+    r = json.load(open(f"{tmp}/{x}.json"))
+    seg = r["requests"]["segment"]["ttfb_seconds"]
+    print(f"{x}: {r['total_bytes']} bytes, {sum(k['count'] for k in r['requests'].values())} requests, "
+          f"{r['errors']['total']} errors, {r['playback']['stalls']} stalls, peak active "
+          f"{r['viewers']['peak_active']}, segment TTFB p50 {seg['p50'] * 1e3:.2f} ms p99 {seg['p99'] * 1e3:.2f} ms")
+PY
