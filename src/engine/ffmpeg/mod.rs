@@ -775,7 +775,10 @@ mod tests {
             "above one per round the minimum adds nothing"
         );
         let most = 200usize.div_ceil(PSS_CYCLE_SECS as usize);
-        assert!((1..=PSS_CYCLE_SECS).all(|r| pss_quota(200, r, false) <= most), "spread evenly");
+        assert!(
+            (1..=PSS_CYCLE_SECS).all(|r| pss_quota(200, r, false) <= most),
+            "spread evenly"
+        );
         assert_eq!(
             pss_quota(3, PSS_MIN_EVERY_SECS, false),
             1,

@@ -501,3 +501,17 @@ async fn exchange_head(
         return Ok(resp);
     }
 }
+
+/// Helpers shared by the relay modules' tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// Two ends of one loopback TCP connection.
+    pub(crate) async fn tcp_pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (b, _) = l.accept().await.unwrap();
+        (a, b)
+    }
+}

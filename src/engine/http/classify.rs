@@ -23,7 +23,7 @@ pub(crate) enum Phase {
 }
 
 /// Classifies a plain I/O error.
-pub(super) fn classify_io(err: &io::Error, phase: Phase) -> ErrorClass {
+pub(crate) fn classify_io(err: &io::Error, phase: Phase) -> ErrorClass {
     if phase == Phase::Handshake {
         return match err.kind() {
             io::ErrorKind::TimedOut => ErrorClass::Timeout,

@@ -15,6 +15,7 @@ use super::chunked::Chunked;
 use super::head::Framing;
 use super::splice::{self, Pipe};
 use crate::engine::ffmpeg::classify::looks_like_playlist;
+use crate::engine::http::classify::Phase;
 use crate::stats::event::ErrorClass;
 
 /// Largest playlist body kept for classification.
@@ -188,33 +189,18 @@ async fn spliced(s: &mut Sides<'_>, left: u64, meter: &mut Meter) -> Result<(), 
     r.map_err(|e| classify_io(&e, true))
 }
 
-/// The error class of an I/O failure talking to the origin, like the native engine's
-/// (a connection that ends inside a body is a truncation, before it a reset).
+/// The error class of an I/O failure talking to the origin: the native engine's
+/// classification (a connection that ends inside a body is a truncation, before it a
+/// reset), so both engines count the same failure alike.
 pub fn classify_io(err: &io::Error, in_body: bool) -> ErrorClass {
-    match err.kind() {
-        io::ErrorKind::ConnectionRefused => ErrorClass::Refused,
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::NotConnected => ErrorClass::Reset,
-        io::ErrorKind::UnexpectedEof if in_body => ErrorClass::Truncated,
-        io::ErrorKind::UnexpectedEof => ErrorClass::Reset,
-        io::ErrorKind::TimedOut => ErrorClass::Timeout,
-        _ => ErrorClass::Other,
-    }
+    let phase = if in_body { Phase::Body } else { Phase::Head };
+    crate::engine::http::classify::classify_io(err, phase)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::TcpListener;
-
-    async fn pair() -> (TcpStream, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-        let (b, _) = l.accept().await.unwrap();
-        (a, b)
-    }
+    use crate::engine::ffmpeg::proxy::test_support::tcp_pair as pair;
 
     /// Relay `wire` (head + body) as `framing` says; returns (result, meter, what FFmpeg
     /// got, what stayed in the buffer).
