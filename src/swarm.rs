@@ -235,6 +235,9 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let start = Instant::now();
     let gauges = Arc::new(LiveGauges::default());
     let mut collector = Collector::new(cfg.clients, cfg.duration);
+    if matches!(cfg.engine, crate::config::Engine::Native) {
+        collector.set_lag_source(runtimes.lag());
+    }
     let viewer_table = cfg
         .prom_client_metrics
         .then(|| Arc::new(ViewerTable::new(cfg.client_id_offset, cfg.clients)));

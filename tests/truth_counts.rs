@@ -71,6 +71,14 @@ async fn counts_and_bytes_equal_the_access_log_and_reloads_follow_the_rfc() {
     assert_eq!(report.active_at_end, 200);
     assert_eq!(s.stalls(), 0, "no stalls against a healthy origin");
     assert_eq!(s.startup.count, 200, "every viewer started playback");
+    // The client's own queueing delay was measured all along (10 probes/s per viewer
+    // runtime) and was small: these figures are the origin's, not the load host's.
+    let lag = s
+        .client_lag
+        .as_ref()
+        .expect("native runs measure wake-up lag");
+    assert!(lag.probes >= 250, "probes over a 30 s run: {}", lag.probes);
+    assert!(lag.run.p50 < 0.005, "wake-up lag p50 {} s", lag.run.p50);
 
     // RFC 8216 §6.3.4 cadence per viewer and playlist: simulate the RFC schedule from the
     // viewer's first load against the origin's timeline and compare the number of loads.

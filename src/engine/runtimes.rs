@@ -17,14 +17,19 @@
 use std::io;
 use std::sync::mpsc;
 
+use std::sync::Arc;
+
 use tokio::runtime::{Builder, Handle};
 use tokio_util::sync::CancellationToken;
+
+use crate::stats::lag::LagMonitor;
 
 /// A set of single-threaded runtimes, each driven by its own thread.
 #[derive(Debug)]
 pub struct ViewerRuntimes {
     handles: Vec<Handle>,
     stop: CancellationToken,
+    lag: Arc<LagMonitor>,
 }
 
 impl ViewerRuntimes {
@@ -37,6 +42,7 @@ impl ViewerRuntimes {
         let mut runtimes = Self {
             handles: Vec::new(),
             stop: CancellationToken::new(),
+            lag: Arc::default(),
         };
         for i in 0..count.max(1) {
             // Built inside its thread so it is also dropped there: a runtime must not be
@@ -59,6 +65,8 @@ impl ViewerRuntimes {
             let handle = rx
                 .recv()
                 .map_err(|_| io::Error::other("viewer runtime thread exited at start"))??;
+            // Each runtime measures how late it wakes (see `stats::lag`).
+            handle.spawn(Arc::clone(&runtimes.lag).probe());
             runtimes.handles.push(handle);
         }
         Ok(runtimes)
@@ -70,6 +78,11 @@ impl ViewerRuntimes {
     /// As [`start`](Self::start).
     pub fn per_core() -> io::Result<Self> {
         Self::start(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// How late the runtimes wake up: the client's own queueing delay.
+    pub fn lag(&self) -> Arc<LagMonitor> {
+        Arc::clone(&self.lag)
     }
 
     /// The runtimes' handles, in order.
@@ -115,5 +128,27 @@ mod tests {
             .await
             .expect("the runtime's tasks end when the set is dropped");
         assert!(ended.is_err_and(|e| e.is_cancelled()));
+    }
+
+    #[tokio::test]
+    async fn lag_probe_sees_a_blocked_runtime() {
+        let runtimes = ViewerRuntimes::start(1).expect("runtimes");
+        let lag = runtimes.lag();
+        // Let the probe settle, then start a fresh window.
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        assert!(lag.take().window_max < 0.2, "an idle runtime wakes on time");
+        // Hog the runtime's only thread for 300 ms, as a saturated client would.
+        runtimes
+            .for_viewer(0)
+            .spawn(async { std::thread::sleep(std::time::Duration::from_millis(300)) })
+            .await
+            .expect("task");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let seen = lag.take();
+        assert!(
+            (0.2..0.6).contains(&seen.window_max),
+            "300 ms blocked → a probe woke ~200-300 ms late: {seen:?}"
+        );
+        assert!(seen.probes >= 3);
     }
 }

@@ -135,6 +135,9 @@ pub fn render(s: &Snapshot, info: &Info) -> String {
     playback_families(&mut e, s);
     pipeline_families(&mut e, s);
     client_families(&mut e, s);
+    if let Some(lag) = &s.client_lag {
+        wakeup_lag_families(&mut e, lag);
+    }
     if let Some(o) = &s.origin {
         crate::origin_metrics::export::write_families(&mut e, o);
     }
@@ -541,6 +544,28 @@ fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
         c,
         "Events the stats pipeline dropped (a full channel).",
         s.events_dropped as f64,
+    );
+}
+
+/// How late the viewer runtimes woke (src/stats/lag.rs); only with the native engine.
+fn wakeup_lag_families(e: &mut Exposition, lag: &crate::stats::lag::ClientLag) {
+    e.single(
+        "hls_swarm_wakeup_lag_seconds_total",
+        Kind::Counter,
+        "Sum of how late the viewer runtimes' 100 ms probes woke: the client's own queueing delay, included in every latency it measures. rate(this) / rate(hls_swarm_wakeup_probes_total) = mean lag.",
+        lag.sum,
+    );
+    e.single(
+        "hls_swarm_wakeup_probes_total",
+        Kind::Counter,
+        "Wake-up lag probes taken (10 per second per viewer runtime).",
+        lag.probes as f64,
+    );
+    e.single(
+        "hls_swarm_wakeup_lag_max_seconds",
+        Kind::Gauge,
+        "Largest wake-up lag during the last 1 s tick; above ~20 ms the client is saturated and latencies include client-side delay.",
+        lag.window_max,
     );
 }
 

@@ -114,6 +114,16 @@ pub struct Pipeline {
     pub drop_rate: f64,
 }
 
+/// The client's own health (native engine).
+#[derive(Debug, Serialize)]
+pub struct Client {
+    /// How late the viewer runtimes woke from their timers: the queueing delay every
+    /// measured latency includes (docs/json-report.md).
+    pub wakeup_lag_seconds: Dist,
+    /// p99 wake-up lag above 20 ms: latency figures include client-side delay.
+    pub saturated: bool,
+}
+
 /// The whole report.
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -157,6 +167,9 @@ pub struct Report {
     /// FFmpeg engine figures (absent with the native engine).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ffmpeg: Option<crate::stats::ffmpeg::FfmpegStats>,
+    /// The client's own health (absent with the FFmpeg engine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<Client>,
 }
 
 impl Report {
@@ -242,6 +255,10 @@ impl Report {
             origin: s.origin.clone(),
             requests_approximate: s.ffmpeg.as_ref().is_some_and(|f| f.requests_approximate),
             ffmpeg: s.ffmpeg.clone(),
+            client: s.client_lag.as_ref().map(|l| Client {
+                wakeup_lag_seconds: l.run,
+                saturated: l.saturated(),
+            }),
         }
     }
 }

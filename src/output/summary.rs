@@ -183,6 +183,18 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         dist_row(&mut o, &format!("{} TTFB", k.as_str()), &ks.ttfb);
         dist_row(&mut o, &format!("{} download", k.as_str()), &ks.download);
     }
+    if let Some(lag) = &s.client_lag {
+        // The client's own queueing delay, included in every figure above.
+        dist_row(&mut o, "client wake-up lag", &lag.run);
+        if lag.saturated() {
+            let _ = writeln!(
+                o,
+                "  WARNING: the client was saturated (wake-up lag p99 {} > {}): the latencies above include client-side delay; give the swarm more cores or spread it over hosts",
+                secs(lag.run.p99),
+                secs(crate::stats::lag::SATURATED_P99.as_secs_f64())
+            );
+        }
+    }
 
     let _ = writeln!(o, "{THIN}\n  Playback");
     dist_row(&mut o, "startup", &s.startup);

@@ -46,6 +46,7 @@ pub struct Collector {
     peak_stalled: u64,
     viewers: Option<Arc<ViewerTable>>,
     ffmpeg: Option<Arc<dyn FfmpegStatsSource>>,
+    lag: Option<Arc<super::lag::LagMonitor>>,
 }
 
 impl Collector {
@@ -65,12 +66,18 @@ impl Collector {
             peak_stalled: 0,
             viewers: None,
             ffmpeg: None,
+            lag: None,
         }
     }
 
     /// Copy this per-viewer table into every snapshot (`-prom-client-metrics`).
     pub fn set_viewers(&mut self, table: Arc<ViewerTable>) {
         self.viewers = Some(table);
+    }
+
+    /// Read the viewer runtimes' scheduling lag from `monitor` into every snapshot.
+    pub fn set_lag_source(&mut self, monitor: Arc<super::lag::LagMonitor>) {
+        self.lag = Some(monitor);
     }
 
     /// Read FFmpeg engine figures from `source` into every snapshot.
@@ -215,6 +222,7 @@ impl Collector {
             origin: None,
             tick_ttfb: std::array::from_fn(|i| Percentiles::of(&self.interval.kinds[i].ttfb)),
             ffmpeg: self.ffmpeg.as_ref().map(|f| f.ffmpeg_stats()),
+            client_lag: self.lag.as_ref().map(|l| l.take()),
         }
     }
 }

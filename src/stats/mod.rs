@@ -10,5 +10,6 @@ pub mod event;
 pub mod ffmpeg;
 pub mod gauges;
 pub mod hub;
+pub mod lag;
 pub mod snapshot;
 pub mod viewers;

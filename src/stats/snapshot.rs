@@ -135,6 +135,8 @@ pub struct Snapshot {
     pub tick_ttfb: [Percentiles; 5],
     /// FFmpeg engine figures (`None` with the native engine).
     pub ffmpeg: Option<super::ffmpeg::FfmpegStats>,
+    /// How late the viewer runtimes woke (`None` when not measured).
+    pub client_lag: Option<super::lag::ClientLag>,
 }
 
 impl Snapshot {
