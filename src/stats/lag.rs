@@ -59,9 +59,20 @@ pub struct ClientLag {
 }
 
 impl ClientLag {
-    /// Whether the lag is large enough that latency figures include client-side delay.
+    /// Whether the run's lag is large enough that latency figures include client-side
+    /// delay.
     pub fn saturated(&self) -> bool {
         self.run.p99 > SATURATED_P99.as_secs_f64()
+    }
+
+    /// A warning for live views when the last tick's lag was over the threshold.
+    pub fn live_warning(&self) -> Option<String> {
+        (self.window_max > SATURATED_P99.as_secs_f64()).then(|| {
+            format!(
+                "CLIENT SATURATED: woke {} late; latencies include client-side delay",
+                crate::output::format::secs(self.window_max)
+            )
+        })
     }
 }
 
@@ -125,6 +136,20 @@ mod tests {
         assert!((second.window_max - 0.0003).abs() < 1e-5, "{second:?}");
         assert_eq!(second.run.count, 5);
         assert_eq!(m.take().window_max, 0.0);
+    }
+
+    #[test]
+    fn live_warning_follows_the_last_tick() {
+        let m = LagMonitor::default();
+        m.record(Duration::from_millis(150));
+        let hot = m.take();
+        let text = hot.live_warning().expect("150 ms is over the threshold");
+        assert!(
+            text.contains("CLIENT SATURATED") && text.contains("150.0ms"),
+            "{text}"
+        );
+        m.record(Duration::from_millis(1));
+        assert_eq!(m.take().live_warning(), None, "a calm tick clears it");
     }
 
     #[test]

@@ -490,6 +490,9 @@ fn draw_errors(f: &mut Frame, area: Rect, s: &Snapshot, m: &Model) {
             Style::new().fg(Color::Red),
         ));
     }
+    if let Some(warning) = s.client_lag.as_ref().and_then(|l| l.live_warning()) {
+        lines.push(Line::styled(warning, Style::new().fg(Color::Red)));
+    }
     let n_lines = lines.len() as u16;
     let [text, label, sparkline] = Layout::vertical([
         Constraint::Length(n_lines),
