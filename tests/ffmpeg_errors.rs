@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Lab, config, counts_by_kind, run};
+use common::{Lab, as_args, config, counts_by_kind, ffmpeg_args, run};
 use hls_swarm::origin::{ErrorRate, FaultConfig};
 use hls_swarm::stats::event::RequestKind;
 
@@ -27,21 +27,8 @@ async fn origin_errors_are_counted_exactly() {
     });
     let lab = Lab::start(Duration::from_secs(1), faults).await;
     let url = lab.url();
-    let n = VIEWERS.to_string();
-    let report = run(config(&[
-        &url,
-        "-engine",
-        "ffmpeg",
-        "-clients",
-        &n,
-        "-ramp-rate",
-        "20",
-        "-variant",
-        "lowest",
-        "-duration",
-        "15s",
-    ]))
-    .await;
+    let args = ffmpeg_args(&url, VIEWERS, 20, "15s", &[]);
+    let report = run(config(&as_args(&args))).await;
     let log = lab.finish().await;
     let s = &report.snapshot;
 

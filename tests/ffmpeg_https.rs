@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Lab, config, counts_by_kind, run};
+use common::{Lab, as_args, config, counts_by_kind, ffmpeg_args, run};
 use hls_swarm::origin::FaultConfig;
 use hls_swarm::stats::event::RequestKind;
 use rustls::pki_types::pem::PemObject;
@@ -56,22 +56,8 @@ async fn https_is_tunnelled_and_counted_approximately() {
     let lab = Lab::start(Duration::from_secs(1), FaultConfig::default()).await;
     let (port, front) = tls_front(lab.origin.local_addr()).await;
     let url = format!("https://localhost:{port}/master.m3u8");
-    let n = VIEWERS.to_string();
-    let report = run(config(&[
-        &url,
-        "-engine",
-        "ffmpeg",
-        "--dangerous",
-        "-clients",
-        &n,
-        "-ramp-rate",
-        "20",
-        "-variant",
-        "lowest",
-        "-duration",
-        "15s",
-    ]))
-    .await;
+    let args = ffmpeg_args(&url, VIEWERS, 20, "15s", &["--dangerous"]);
+    let report = run(config(&as_args(&args))).await;
     front.abort();
     let log = lab.finish().await;
     let s = &report.snapshot;

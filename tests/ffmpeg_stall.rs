@@ -11,7 +11,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Lab, config};
+use common::{Lab, as_args, config, ffmpeg_args};
 use hls_swarm::origin::{FaultConfig, Freeze};
 use hls_swarm::stats::snapshot::Snapshot;
 use hls_swarm::swarm::{self, RunHooks, RunReport};
@@ -60,23 +60,8 @@ async fn freeze_is_detected_within_one_threshold_and_restart_on_stall_respawns()
     // 1. FFmpeg, no restart: each viewer stalls once, detected in time.
     let lab = Lab::start(Duration::from_secs(1), freeze()).await;
     let url = lab.url();
-    let (report, all_stalled_at) = run_watching(
-        &lab,
-        &[
-            &url,
-            "-engine",
-            "ffmpeg",
-            "-clients",
-            &n,
-            "-ramp-rate",
-            "20",
-            "-variant",
-            "lowest",
-            "-duration",
-            "22s",
-        ],
-    )
-    .await;
+    let (report, all_stalled_at) =
+        run_watching(&lab, &as_args(&ffmpeg_args(&url, VIEWERS, 20, "22s", &[]))).await;
     let log = lab.finish().await;
     let s = &report.snapshot;
     let f = s.ffmpeg.clone().expect("ffmpeg stats");
@@ -115,20 +100,13 @@ async fn freeze_is_detected_within_one_threshold_and_restart_on_stall_respawns()
     let url = lab.url();
     let (report, _) = run_watching(
         &lab,
-        &[
+        &as_args(&ffmpeg_args(
             &url,
-            "-engine",
-            "ffmpeg",
-            "-clients",
-            &n,
-            "-ramp-rate",
-            "20",
-            "-variant",
-            "lowest",
-            "-duration",
+            VIEWERS,
+            20,
             "22s",
-            "-restart-on-stall",
-        ],
+            &["-restart-on-stall"],
+        )),
     )
     .await;
     lab.finish().await;

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Lab, config, counts_by_kind, run};
+use common::{Lab, as_args, assert_exact_counts_and_bytes, config, ffmpeg_args, run};
 use hls_swarm::origin::FaultConfig;
 use hls_swarm::stats::event::RequestKind;
 
@@ -20,48 +20,15 @@ async fn proxy_counts_bytes_and_ttfb_equal_the_origin() {
     faults.delay.segment = Duration::from_millis(150);
     let lab = Lab::start(Duration::from_secs(1), faults).await;
     let url = lab.url();
-    let n = VIEWERS.to_string();
-    let report = run(config(&[
-        &url,
-        "-engine",
-        "ffmpeg",
-        "-clients",
-        &n,
-        "-ramp-rate",
-        "25",
-        "-variant",
-        "lowest",
-        "-duration",
-        "30s",
-    ]))
-    .await;
+    let args = ffmpeg_args(&url, VIEWERS, 25, "30s", &[]);
+    let report = run(config(&as_args(&args))).await;
     let log = lab.finish().await;
     let s = &report.snapshot;
     assert_eq!(report.engine, "ffmpeg");
     let f = s.ffmpeg.clone().expect("ffmpeg stats");
 
     // Exact equality per kind, and bytes.
-    let by_kind = counts_by_kind(&log);
-    for (kind, name) in [
-        (RequestKind::Master, "master"),
-        (RequestKind::Playlist, "playlist"),
-        (RequestKind::Segment, "segment"),
-    ] {
-        assert_eq!(
-            s.kind(kind).count,
-            by_kind.get(name).copied().unwrap_or(0),
-            "{name} requests: proxy vs access log"
-        );
-    }
-    assert_eq!(by_kind.get("other"), None, "no unexpected paths");
-    let served: u64 = log.iter().map(|l| l.bytes).sum();
-    assert_eq!(s.totals.total_bytes(), served, "bytes: proxy vs access log");
-    let seg_served: u64 = log
-        .iter()
-        .filter(|l| l.kind == "segment")
-        .map(|l| l.bytes)
-        .sum();
-    assert_eq!(s.kind(RequestKind::Segment).bytes, seg_served);
+    assert_exact_counts_and_bytes(s, &log, "proxy");
     assert!(
         s.kind(RequestKind::Segment).count >= VIEWERS * 25,
         "{} segments",

@@ -7,9 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-use common::{Lab, config, counts_by_kind, run};
+use common::{Lab, assert_exact_counts_and_bytes, config, run};
 use hls_swarm::origin::FaultConfig;
-use hls_swarm::stats::event::RequestKind;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_and_bytes_equal_the_access_log_and_reloads_follow_the_rfc() {
@@ -37,27 +36,7 @@ async fn counts_and_bytes_equal_the_access_log_and_reloads_follow_the_rfc() {
     let s = &report.snapshot;
 
     // Exact equality per kind, and bytes.
-    let by_kind = counts_by_kind(&log);
-    for (kind, name) in [
-        (RequestKind::Master, "master"),
-        (RequestKind::Playlist, "playlist"),
-        (RequestKind::Segment, "segment"),
-    ] {
-        assert_eq!(
-            s.kind(kind).count,
-            by_kind.get(name).copied().unwrap_or(0),
-            "{name} requests: swarm vs access log"
-        );
-    }
-    assert_eq!(by_kind.get("other"), None, "no unexpected paths");
-    let served: u64 = log.iter().map(|l| l.bytes).sum();
-    assert_eq!(s.totals.total_bytes(), served, "bytes: swarm vs access log");
-    let seg_served: u64 = log
-        .iter()
-        .filter(|l| l.kind == "segment")
-        .map(|l| l.bytes)
-        .sum();
-    assert_eq!(s.kind(RequestKind::Segment).bytes, seg_served);
+    assert_exact_counts_and_bytes(s, &log, "swarm");
 
     // Zero errors on both sides; everyone was there.
     assert_eq!(

@@ -99,6 +99,71 @@ pub async fn run(cfg: Config) -> RunReport {
         .expect("run succeeds")
 }
 
+/// Arguments of an FFmpeg-engine run against `url`: `viewers` at `ramp_rate`/s on the
+/// lowest variant for `duration`, then `extra`.
+pub fn ffmpeg_args(
+    url: &str,
+    viewers: u64,
+    ramp_rate: u32,
+    duration: &str,
+    extra: &[&str],
+) -> Vec<String> {
+    let mut v: Vec<String> = [
+        url,
+        "-engine",
+        "ffmpeg",
+        "-clients",
+        &viewers.to_string(),
+        "-ramp-rate",
+        &ramp_rate.to_string(),
+        "-variant",
+        "lowest",
+        "-duration",
+        duration,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+/// Borrow a list of owned arguments for [`config`].
+pub fn as_args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Requests per kind and bytes (total and segment) equal the access log exactly, and the
+/// log has no unexpected paths. `who` names the measuring side in messages.
+pub fn assert_exact_counts_and_bytes(
+    s: &hls_swarm::stats::snapshot::Snapshot,
+    log: &[LogLine],
+    who: &str,
+) {
+    use hls_swarm::stats::event::RequestKind;
+    let by_kind = counts_by_kind(log);
+    for (kind, name) in [
+        (RequestKind::Master, "master"),
+        (RequestKind::Playlist, "playlist"),
+        (RequestKind::Segment, "segment"),
+    ] {
+        assert_eq!(
+            s.kind(kind).count,
+            by_kind.get(name).copied().unwrap_or(0),
+            "{name} requests: {who} vs access log"
+        );
+    }
+    assert_eq!(by_kind.get("other"), None, "no unexpected paths");
+    let served: u64 = log.iter().map(|l| l.bytes).sum();
+    assert_eq!(s.totals.total_bytes(), served, "bytes: {who} vs access log");
+    let seg_served: u64 = log
+        .iter()
+        .filter(|l| l.kind == "segment")
+        .map(|l| l.bytes)
+        .sum();
+    assert_eq!(s.kind(RequestKind::Segment).bytes, seg_served);
+}
+
 /// Access-log counts by kind.
 pub fn counts_by_kind(log: &[LogLine]) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
