@@ -584,8 +584,17 @@ impl Config {
         let origin_metrics =
             crate::origin_metrics::config::from_args(&a.origin_metrics_args, &mut errs);
 
-        for (flag, path) in [("--report", &a.report), ("--log-file", &a.log_file)] {
-            if let Some(e) = path.as_deref().and_then(|p| output_dir_problem(flag, p)) {
+        // Every file the run writes is checked before it starts, so a long run does not
+        // find a bad path at its end (the log file is opened, in append mode, right after).
+        for (flag, path) in [
+            ("--output", &a.output),
+            ("--report", &a.report),
+            ("--log-file", &a.log_file),
+        ] {
+            if let Some(e) = path
+                .as_deref()
+                .and_then(|p| crate::output::file::problem(flag, p))
+            {
                 errs.push(e);
             }
         }
@@ -695,21 +704,6 @@ fn opt<T>(
             None
         }
     }
-}
-
-/// Why a file can't be written at `path` (its directory is missing), so a long run does
-/// not find out at its end.
-fn output_dir_problem(flag: &str, path: &std::path::Path) -> Option<String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    (!dir.is_dir()).then(|| {
-        format!(
-            "{flag}: the directory {} does not exist (e.g. {flag} run.html)",
-            dir.display()
-        )
-    })
 }
 
 fn dur(flag: &str, s: &str) -> Result<Duration, String> {
@@ -1028,6 +1022,19 @@ mod tests {
             .err()
             .unwrap_or_else(|| panic!("must fail"));
         assert!(e.to_string().contains("--report"), "{e}");
+    }
+
+    #[test]
+    fn output_path_is_checked_before_the_run() {
+        let e = cfg(&["--output", "/no/such/dir/r.json"])
+            .err()
+            .unwrap_or_else(|| panic!("must fail"));
+        assert!(e.to_string().contains("--output"), "{e}");
+        let dir = std::env::temp_dir();
+        let e = cfg(&["--output", &dir.to_string_lossy()])
+            .err()
+            .unwrap_or_else(|| panic!("a directory must fail"));
+        assert!(e.to_string().contains("is a directory"), "{e}");
     }
 
     #[test]

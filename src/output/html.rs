@@ -11,7 +11,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::output::format::{bytes, clock, pct, secs};
@@ -836,13 +836,10 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     o
 }
 
-/// Write the report to `path` (via a temporary file, so a reader never sees half of it).
+/// Write the report to `path` (see [`super::file`]: created or replaced atomically,
+/// written through to a device or FIFO, never replacing what it did not create).
 pub fn write(path: &Path, r: &RunReport, slo: &SloResult) -> Result<()> {
-    let html = render(r, slo);
-    let tmp = path.with_extension("html.tmp");
-    std::fs::write(&tmp, html).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    super::file::write("--report", path, render(r, slo).as_bytes())
 }
 
 #[cfg(test)]

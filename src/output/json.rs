@@ -263,11 +263,9 @@ impl Report {
     }
 }
 
-/// Write the report to `path` (via a temporary file, so a reader never sees half of it).
+/// Write the report to `path` (see [`super::file`]: created or replaced atomically,
+/// written through to a device or FIFO, never replacing what it did not create).
 pub fn write(path: &Path, report: &Report) -> Result<()> {
     let text = serde_json::to_string_pretty(report).context("serialising the JSON report")?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text + "\n").with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    super::file::write("--output", path, (text + "\n").as_bytes())
 }
