@@ -17,6 +17,7 @@ pub mod output;
 pub mod player;
 pub mod preflight;
 pub mod ramp;
+pub mod signals;
 pub mod slo;
 pub mod stats;
 pub mod swarm;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 use cli::{Cli, Command};
 use config::{Config, LogFormat};
+use output::console::say;
 
 /// Exit code: everything fine.
 pub const EXIT_OK: u8 = 0;
@@ -136,7 +138,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            say!("Error: {e:#}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
@@ -160,7 +162,7 @@ pub async fn start_metrics(
     };
     let (tx, rx) = tokio::sync::watch::channel(None);
     let server = metrics::MetricsServer::start(addr, rx, metrics::Info::new(cfg)).await?;
-    eprintln!("hls-swarm: Prometheus metrics on {}", server.url());
+    say!("hls-swarm: Prometheus metrics on {}", server.url());
     Ok((Some(tx), Some(server)))
 }
 
@@ -190,16 +192,19 @@ fn start_tui(cfg: &Arc<Config>, hooks: &mut swarm::RunHooks) -> Option<output::t
             Some(tui)
         }
         Err(e) => {
-            eprintln!("hls-swarm: no TUI ({e:#}); printing progress lines instead");
+            say!("hls-swarm: no TUI ({e:#}); printing progress lines instead");
             None
         }
     }
 }
 
-/// Write the summary and reports of a finished run and pick the exit code.
+/// Write the reports and the summary of a finished run and pick the exit code.
+///
+/// The files come first and printing can't fail the run: after a SIGHUP stdout and stderr
+/// may be gone (EIO/EPIPE), and a stdout nobody reads must not keep the files from being
+/// written.
 pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
     let slo = slo::evaluate(&cfg.slo, &report.snapshot);
-    print!("{}", output::summary::render(report, &slo));
     let mut code = if slo.passed { EXIT_OK } else { EXIT_SLO };
     if report.stop_reason == swarm::StopReason::CrashLoop {
         // Nothing was measured: every FFmpeg crash-looped (the message was printed).
@@ -208,14 +213,15 @@ pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
     if let Some(path) = &cfg.output
         && let Err(e) = output::json::write(path, &output::json::Report::new(report, &slo))
     {
-        eprintln!("Error: {e:#}");
+        say!("Error: {e:#}");
         code = EXIT_FAILURE;
     }
     if let Some(path) = &cfg.report
         && let Err(e) = output::html::write(path, report, &slo)
     {
-        eprintln!("Error: {e:#}");
+        say!("Error: {e:#}");
         code = EXIT_FAILURE;
     }
+    output::console::out(&output::summary::render(report, &slo));
     ExitCode::from(code)
 }

@@ -2,8 +2,9 @@
 //! mean rate, ticks the stats once a second, stops on duration or signal, and hands the
 //! final snapshot to the outputs.
 //!
-//! Shutdown: the first SIGINT/SIGTERM (or the end of `-duration`) stops the ramp and
-//! cancels every viewer; viewers get a short grace to finish, the stats pipeline is
+//! Shutdown: the first SIGINT/SIGTERM/SIGHUP (or the end of `-duration`, a quit from the
+//! TUI, an `--slo-abort`, the FFmpeg crash-loop breaker) stops the ramp and cancels every
+//! viewer; viewers get a short grace to finish, the stats pipeline is
 //! drained, and the final snapshot is returned so the summary and reports are written.
 //! A second signal skips the grace and returns what is there at once.
 
@@ -11,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
@@ -25,9 +25,11 @@ use crate::engine::http::{Connections, HttpSettings};
 use crate::engine::native::{Viewer, ViewerExit, ViewerParams, run_viewer};
 use crate::engine::runtimes::ViewerRuntimes;
 use crate::origin::{self, OriginHandle};
+use crate::output::console::say;
 use crate::output::progress;
 use crate::output::series::{Series, SeriesRecorder};
 use crate::ramp::RampSchedule;
+use crate::signals::{StopSignal, StopSignals};
 use crate::stats::collector::Collector;
 use crate::stats::event::{Event, LifecycleEvent, RequestDone, RequestKind};
 use crate::stats::gauges::{ActiveGuard, LiveGauges};
@@ -49,12 +51,34 @@ pub const EVENT_BUFFER: usize = 65_536;
 pub enum StopReason {
     /// `-duration` elapsed.
     Duration,
-    /// SIGINT or SIGTERM.
-    Signal,
+    /// SIGINT, SIGTERM or SIGHUP.
+    Signal(StopSignal),
     /// Stopped by the embedding code (tests, TUI quit).
     Requested,
     /// The FFmpeg engine's crash-loop breaker tripped and no FFmpeg ever played.
     CrashLoop,
+}
+
+impl StopReason {
+    /// The name in the JSON report (`stop_reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Duration => "duration",
+            StopReason::Signal(_) => "signal",
+            StopReason::Requested => "requested",
+            StopReason::CrashLoop => "crash_loop",
+        }
+    }
+
+    /// What ended the run, for people (summary, HTML report).
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopReason::Duration => "-duration elapsed",
+            StopReason::Signal(_) => "signal",
+            StopReason::Requested => "stopped by the user (TUI)",
+            StopReason::CrashLoop => "FFmpeg crash loop (breaker tripped)",
+        }
+    }
 }
 
 /// What a finished run hands to the outputs.
@@ -70,6 +94,8 @@ pub struct RunReport {
     pub started_at: SystemTime,
     /// Why it stopped.
     pub stop_reason: StopReason,
+    /// What exactly ended it, for people (the signal, the failed SLO, the crash loop).
+    pub stop_detail: Option<String>,
     /// Viewers active when the stop began.
     pub active_at_end: u64,
     /// Viewers stalled when the stop began.
@@ -201,7 +227,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     raise_nofile_limit();
     let (url, origin) = resolve_target(&cfg).await?;
     if origin.is_some() {
-        eprintln!("hls-swarm: no URL given; playing the built-in origin at {url}");
+        say!("hls-swarm: no URL given; playing the built-in origin at {url}");
     }
     let settings = http_settings(&cfg, &url);
     // Native viewers and the stats shards they report to live on one runtime per core.
@@ -211,7 +237,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     probe_stream(settings.clone(), &url, &cfg.user_agent, Some(&hub.sink(0))).await?;
     if cfg.dangerous {
         tracing::warn!("--dangerous: TLS certificate verification is DISABLED");
-        eprintln!("hls-swarm: WARNING --dangerous: TLS certificate verification is disabled");
+        say!("hls-swarm: WARNING --dangerous: TLS certificate verification is disabled");
     }
 
     let params = Arc::new(ViewerParams {
@@ -243,7 +269,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         .then(|| Arc::new(ViewerTable::new(cfg.client_id_offset, cfg.clients)));
     if let Some(t) = &viewer_table {
         collector.set_viewers(t.clone());
-        eprintln!(
+        say!(
             "hls-swarm: WARNING -prom-client-metrics: {} per-viewer series ({SERIES_PER_VIEWER} for each of {} viewers, capped at {MAX_VIEWER_SERIES}); mind Prometheus cardinality",
             SERIES_PER_VIEWER * t.len() as u64,
             t.len()
@@ -317,8 +343,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     };
 
     // Ticks until the end.
-    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut signals = StopSignals::install().context("installing the signal handlers")?;
     let deadline = cfg.duration.map(|d| start + d);
     let mut ticker = interval_at(start + TICK, TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -330,9 +355,9 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                 snap.origin = origin_metrics.as_ref().map(|m| m.stats(snap.elapsed));
                 if hooks.progress && last_progress.elapsed() + Duration::from_millis(50) >= PROGRESS_EVERY {
                     last_progress = Instant::now();
-                    eprintln!("{}", progress::line(&snap));
+                    say!("{}", progress::line(&snap));
                     if let Some(o) = &snap.origin {
-                        eprintln!("{}", crate::origin_metrics::report::status_line(o));
+                        say!("{}", crate::origin_metrics::report::status_line(o));
                     }
                 }
                 series.record(&snap);
@@ -341,11 +366,20 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                 }
             }
             _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => break StopReason::Duration,
-            _ = sigint.recv() => break StopReason::Signal,
-            _ = sigterm.recv() => break StopReason::Signal,
+            sig = signals.recv() => break StopReason::Signal(sig),
             _ = hooks.stop.cancelled() => break StopReason::Requested,
             _ = abort.cancelled() => break StopReason::CrashLoop,
         }
+    };
+
+    let stop_detail = match stop_reason {
+        StopReason::Signal(sig) => Some(sig.name().to_string()),
+        // The message's first line; the whole text (with FFmpeg's stderr) is in `ffmpeg`.
+        StopReason::CrashLoop => engine
+            .as_ref()
+            .and_then(|e| e.crash_message())
+            .and_then(|m| m.lines().next().map(str::to_string)),
+        StopReason::Duration | StopReason::Requested => None,
     };
 
     // Stop: record who was there, cancel, give viewers a grace, drain the stats.
@@ -363,13 +397,15 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     cancel.cancel();
     // The origin figures as of the stop; dropping the scraper ends its tasks.
     let origin_final = origin_metrics.map(|m| m.stats(elapsed));
-    if stop_reason == StopReason::Signal {
-        eprintln!("hls-swarm: stopping (signal again to exit at once)");
+    if let StopReason::Signal(sig) = stop_reason {
+        say!(
+            "hls-swarm: {} received, stopping (signal again to exit at once)",
+            sig.name()
+        );
     }
     let second_signal = tokio::select! {
         _ = tokio::time::timeout(STOP_GRACE, ramp) => false,
-        _ = sigint.recv() => true,
-        _ = sigterm.recv() => true,
+        _ = signals.recv() => true,
     };
     if let Some(e) = &engine {
         e.shutdown(if second_signal {
@@ -402,6 +438,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         engine: cfg.engine.as_str(),
         started_at,
         stop_reason,
+        stop_detail,
         active_at_end,
         stalled_at_end,
         series: series.series(),

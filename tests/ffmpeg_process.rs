@@ -174,7 +174,10 @@ fn crash_loop_breaker_trips_on_a_failing_ffmpeg() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fake = fake_ffmpeg(dir.path());
     let json = dir.path().join("report.json");
+    let html = dir.path().join("report.html");
     let mut child = Command::new(BIN)
+        .arg("--report")
+        .arg(&html)
         .args([
             "-metrics",
             "off",
@@ -212,6 +215,19 @@ fn crash_loop_breaker_trips_on_a_failing_ffmpeg() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid");
     assert_eq!(report["stop_reason"], "crash_loop");
+    assert!(
+        report["stop_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("crash loop")),
+        "{}",
+        report["stop_detail"]
+    );
+    let page = std::fs::read_to_string(&html).expect("the HTML report is written too");
+    assert!(page.contains("FFmpeg crash loop"), "it names the ending");
+    assert!(
+        out.contains("Ended by:          FFmpeg crash loop"),
+        "{out}"
+    );
     let started = report["viewers"]["started"].as_u64().unwrap_or(0);
     assert!(
         started < 20,

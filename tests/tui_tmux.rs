@@ -235,12 +235,14 @@ fn stop_with(key: &str, expect_reason: &str) {
     }
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let report = dir.path().join("report.html");
+    let json = dir.path().join("report.json");
     let name = format!("tui-{}", key.to_lowercase().replace('-', ""));
     let tmux = Tmux::start(
         &name,
         &shell(&format!(
-            "-clients 3 -ramp-rate 10 -duration 5m --report '{}'",
-            report.display()
+            "-clients 3 -ramp-rate 10 -duration 5m --report '{}' --output '{}'",
+            report.display(),
+            json.display()
         )),
     );
     let screen = tmux.wait_for(
@@ -284,6 +286,14 @@ fn stop_with(key: &str, expect_reason: &str) {
         "no dashboard left on the normal screen:\n{all}"
     );
     check_report(&report, expect_reason);
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("JSON not written: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        json["stop_reason"], "requested",
+        "the JSON names the ending"
+    );
 }
 
 fn check_report(path: &Path, reason: &str) {

@@ -19,7 +19,7 @@ use crate::output::series::{Point, Series};
 use crate::slo::SloResult;
 use crate::stats::event::RequestKind;
 use crate::stats::snapshot::{Percentiles, Snapshot};
-use crate::swarm::{RunReport, StopReason};
+use crate::swarm::RunReport;
 
 /// Escape text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -463,12 +463,11 @@ fn kv_table(o: &mut String, title: &str, rows: &[(&str, String)]) {
     o.push_str("</table></section>");
 }
 
-fn stop_reason(r: StopReason) -> &'static str {
-    match r {
-        StopReason::Duration => "-duration elapsed",
-        StopReason::Signal => "signal (SIGINT/SIGTERM)",
-        StopReason::Requested => "stopped by the user (TUI)",
-        StopReason::CrashLoop => "FFmpeg crash loop (breaker tripped)",
+/// What ended the run, with its detail.
+fn ended_by(r: &RunReport) -> String {
+    match &r.stop_detail {
+        Some(d) => format!("{} ({d})", r.stop_reason.describe()),
+        None => r.stop_reason.describe().to_string(),
     }
 }
 
@@ -809,7 +808,7 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         engine = esc(r.engine),
         started = esc(&started),
         run = clock(s.elapsed.as_secs_f64()),
-        reason = stop_reason(r.stop_reason),
+        reason = esc(&ended_by(r)),
         version = env!("CARGO_PKG_VERSION"),
     );
     kpis(&mut o, r, slo);

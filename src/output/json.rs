@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::slo::SloResult;
 use crate::stats::event::RequestKind;
 use crate::stats::snapshot::Percentiles;
-use crate::swarm::{RunReport, StopReason};
+use crate::swarm::RunReport;
 
 /// Schema version of the JSON report.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -139,8 +139,11 @@ pub struct Report {
     pub started_at: String,
     /// Run time.
     pub duration_seconds: f64,
-    /// duration, signal or requested.
+    /// What ended the run: duration, signal, requested, crash_loop or slo_abort.
     pub stop_reason: &'static str,
+    /// The detail of the ending (the signal's name, the failed SLO, the crash-loop
+    /// message); `null` when there is none.
+    pub stop_detail: Option<String>,
     /// Viewers.
     pub viewers: Viewers,
     /// Per request kind.
@@ -201,12 +204,8 @@ impl Report {
             stream_url: r.stream_url.clone(),
             started_at: humantime::format_rfc3339_millis(r.started_at).to_string(),
             duration_seconds: s.elapsed.as_secs_f64(),
-            stop_reason: match r.stop_reason {
-                StopReason::Duration => "duration",
-                StopReason::Signal => "signal",
-                StopReason::Requested => "requested",
-                StopReason::CrashLoop => "crash_loop",
-            },
+            stop_reason: r.stop_reason.as_str(),
+            stop_detail: r.stop_detail.clone(),
             viewers: Viewers {
                 target: s.target,
                 peak_active: s.peak_active,

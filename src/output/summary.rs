@@ -107,6 +107,10 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     let _ = writeln!(o, "{RULE}");
     let _ = writeln!(o, "  Stream:            {}", r.stream_url);
     let _ = writeln!(o, "  Run time:          {}", clock(s.elapsed.as_secs_f64()));
+    let _ = match &r.stop_detail {
+        Some(d) => writeln!(o, "  Ended by:          {} ({d})", r.stop_reason.describe()),
+        None => writeln!(o, "  Ended by:          {}", r.stop_reason.describe()),
+    };
 
     let _ = writeln!(o, "{THIN}\n  Viewers");
     let reached = if s.peak_active >= s.target {

@@ -576,7 +576,7 @@ impl FfmpegEngine {
         }
         msg.push_str("  hint: ");
         msg.push_str(crashloop::hint(&lines));
-        eprintln!("hls-swarm: {msg}");
+        crate::output::console::say!("hls-swarm: {msg}");
         tracing::debug!(viewer = id, "crash-loop breaker tripped");
         if let Ok(mut c) = self.crash.lock() {
             *c = CrashLoopState {

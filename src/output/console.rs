@@ -1,0 +1,31 @@
+//! Printing to stdout and stderr that never panics or aborts the caller.
+//!
+//! After a SIGHUP (a dropped ssh session) the terminal is gone and every write fails with
+//! EIO; with a closed pipe it fails with EPIPE. `print!`/`eprintln!` panic on such an
+//! error, which would lose the reports still to be written. These helpers drop the text
+//! instead: what is printed is a courtesy, what is written to files is the record.
+
+use std::fmt;
+use std::io::Write;
+
+/// Write `text` to stdout and flush; false if stdout is gone.
+pub fn out(text: &str) -> bool {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())
+        .and_then(|()| o.flush())
+        .is_ok()
+}
+
+/// Write one line to stderr; false if stderr is gone.
+pub fn err_line(args: fmt::Arguments<'_>) -> bool {
+    let mut e = std::io::stderr().lock();
+    writeln!(e, "{args}").is_ok()
+}
+
+/// `eprintln!` that ignores a stderr that has gone away.
+macro_rules! say {
+    ($($t:tt)*) => {
+        $crate::output::console::err_line(format_args!($($t)*))
+    };
+}
+pub(crate) use say;
