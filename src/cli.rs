@@ -137,11 +137,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// SLO: fail (exit 3) if peak active viewers < RATIO × target.
+    /// SLO: fail (exit 3) if peak active (playing) viewers < RATIO × target.
     #[arg(long, value_name = "RATIO")]
     pub slo_min_active_ratio: Option<String>,
 
-    /// SLO: fail if more than N viewers are stalled at the end.
+    /// SLO: fail if more than N viewers are ever stalled at once (peak; a viewer without
+    /// its first media past -startup-timeout is stalled).
     #[arg(long, value_name = "N")]
     pub slo_max_stalled: Option<String>,
 
@@ -200,6 +201,11 @@ pub struct RunArgs {
     /// time not advancing for longer than this is a stall. Default 2 × target duration.
     #[arg(long, value_name = "DURATION")]
     pub stall_threshold: Option<String>,
+
+    /// A viewer still without its first media this long after tuning in counts as
+    /// stalled (it cannot play) instead of starting. Default 10s.
+    #[arg(long, value_name = "DURATION")]
+    pub startup_timeout: Option<String>,
 
     /// Replace a viewer stalled longer than -stall-threshold (counted as a restart, not a
     /// failure): FFmpeg is killed and respawned; a native viewer re-tunes at the live edge.

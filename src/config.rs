@@ -50,9 +50,9 @@ impl fmt::Display for Header {
 /// Service-level objectives; any failure makes the run exit 3.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Slo {
-    /// Peak active viewers must reach this share of the target.
+    /// Peak active (playing) viewers must reach this share of the target.
     pub min_active_ratio: Option<f64>,
-    /// At most this many viewers stalled at the end.
+    /// At most this many viewers stalled at once (peak).
     pub max_stalled: Option<u64>,
     /// Failed/finished requests at most this.
     pub max_error_rate: Option<f64>,
@@ -139,6 +139,8 @@ pub struct Config {
     pub ffmpeg: FfmpegConfig,
     /// `-stall-threshold`; `None` = 2 × the stream's target duration.
     pub stall_threshold: Option<Duration>,
+    /// `-startup-timeout`: a viewer without first media this long after tune-in is stalled.
+    pub startup_timeout: Duration,
     /// `-restart-on-stall`: replace viewers stalled longer than the threshold.
     pub restart_on_stall: bool,
     /// `--print-cmd`: print the per-viewer FFmpeg command and exit.
@@ -583,6 +585,24 @@ impl Config {
         };
         let origin_metrics =
             crate::origin_metrics::config::from_args(&a.origin_metrics_args, &mut errs);
+        let startup_timeout = match a
+            .startup_timeout
+            .as_deref()
+            .map(|s| dur("-startup-timeout", s))
+        {
+            None => crate::stats::viewer_state::DEFAULT_STARTUP_TIMEOUT,
+            Some(Ok(d)) if !d.is_zero() => d,
+            Some(Ok(_)) => {
+                errs.push(
+                    "-startup-timeout: must be greater than 0 (e.g. -startup-timeout 10s)".into(),
+                );
+                crate::stats::viewer_state::DEFAULT_STARTUP_TIMEOUT
+            }
+            Some(Err(e)) => {
+                errs.push(e);
+                crate::stats::viewer_state::DEFAULT_STARTUP_TIMEOUT
+            }
+        };
 
         // Every file the run writes is checked before it starts, so a long run does not
         // find a bad path at its end (the log file is opened, in append mode, right after).
@@ -675,6 +695,7 @@ impl Config {
             engine: engine_flags.engine,
             ffmpeg: engine_flags.ffmpeg,
             stall_threshold: engine_flags.stall_threshold,
+            startup_timeout,
             restart_on_stall: a.restart_on_stall,
             print_cmd: a.print_cmd,
         })

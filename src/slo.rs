@@ -36,7 +36,10 @@ pub fn evaluate(slo: &Slo, s: &Snapshot) -> SloResult {
         let need = (ratio * s.target as f64).ceil() as u64;
         checks.push(SloCheck {
             name: "slo-min-active-ratio",
-            objective: format!("peak active ≥ {need} ({ratio} × {} target)", s.target),
+            objective: format!(
+                "peak active (playing) ≥ {need} ({ratio} × {} target)",
+                s.target
+            ),
             actual: format!("peak active {}", s.peak_active),
             passed: s.peak_active >= need,
         });
@@ -46,9 +49,10 @@ pub fn evaluate(slo: &Slo, s: &Snapshot) -> SloResult {
             name: "slo-max-stalled",
             objective: format!("at most {max} viewers stalled at once"),
             actual: format!(
-                "peak stalled {} ({} stalls in all)",
+                "peak stalled {} ({} stalls in all, {} never started)",
                 s.peak_stalled,
-                s.stalls()
+                s.stalls(),
+                s.startup_timeouts()
             ),
             passed: s.peak_stalled <= max,
         });

@@ -32,9 +32,10 @@ use crate::ramp::RampSchedule;
 use crate::signals::{StopSignal, StopSignals};
 use crate::stats::collector::Collector;
 use crate::stats::event::{Event, LifecycleEvent, RequestDone, RequestKind};
-use crate::stats::gauges::{ActiveGuard, LiveGauges};
+use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::{EventSink, StatsHub};
 use crate::stats::snapshot::Snapshot;
+use crate::stats::viewer_state::startup_timer;
 use crate::stats::viewers::{MAX_VIEWER_SERIES, SERIES_PER_VIEWER, ViewerTable};
 
 /// Stats tick.
@@ -96,9 +97,11 @@ pub struct RunReport {
     pub stop_reason: StopReason,
     /// What exactly ended it, for people (the signal, the failed SLO, the crash loop).
     pub stop_detail: Option<String>,
-    /// Viewers active when the stop began.
+    /// `-startup-timeout` of the run (for the summary's wording).
+    pub startup_timeout: Duration,
+    /// Viewers active (playing) when the stop began.
     pub active_at_end: u64,
-    /// Viewers stalled when the stop began.
+    /// Viewers stalled when the stop began (out of buffer, or never started).
     pub stalled_at_end: u64,
     /// The run over time, one sample per tick (bounded; see `output::series`).
     pub series: Series,
@@ -250,6 +253,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         seed: cfg.seed,
         restart_on_stall: cfg.restart_on_stall,
         stall_threshold: cfg.stall_threshold,
+        startup_timeout: cfg.startup_timeout,
     });
     if let Some(tx) = &hooks.info {
         tx.send_replace(Some(RunInfo {
@@ -327,7 +331,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                     user_agent: cfg.viewer_user_agent(id),
                     params: params.clone(),
                     sink: sinks[(id as usize) % sinks.len()]
-                        .for_viewer(viewer_table.as_ref().and_then(|t| t.cell(id))),
+                        .for_viewer(viewer_table.as_ref().and_then(|t| t.cell(id)))
+                        .with_status(gauges.new_viewer()),
                     gauges: gauges.clone(),
                     cancel: cancel.child_token(),
                 };
@@ -393,6 +398,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     }
     let active_at_end = gauges.active();
     let stalled_at_end = gauges.stalled();
+    let (starting_at_end, failed_at_end) = (gauges.starting(), gauges.failed());
     let elapsed = start.elapsed();
     cancel.cancel();
     // The origin figures as of the stop; dropping the scraper ends its tasks.
@@ -425,6 +431,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     snapshot.origin = origin_final;
     snapshot.active = active_at_end;
     snapshot.stalled = stalled_at_end;
+    snapshot.starting = starting_at_end;
+    snapshot.failed = failed_at_end;
     series.record(&snapshot);
     if let Some(tx) = &hooks.snapshots {
         tx.send_replace(Some(snapshot.clone()));
@@ -439,6 +447,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         started_at,
         stop_reason,
         stop_detail,
+        startup_timeout: cfg.startup_timeout,
         active_at_end,
         stalled_at_end,
         series: series.series(),
@@ -459,9 +468,10 @@ async fn viewer_slot(viewer: Viewer, engine: Option<Arc<FfmpegEngine>>) {
     let mut backoff = Backoff::standard(viewer.params.seed ^ viewer.id ^ 0xA5A5);
     loop {
         let began = Instant::now();
-        let exit = {
-            let _active = ActiveGuard::new(gauges.clone());
-            run_viewer(viewer.clone()).await
+        // The run that just tuned in (Started/Restarted) has its startup timeout.
+        let exit = tokio::select! {
+            exit = run_viewer(viewer.clone()) => exit,
+            never = startup_timer(&sink, viewer.params.startup_timeout) => match never {},
         };
         match exit {
             ViewerExit::Cancelled => {

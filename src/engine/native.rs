@@ -29,7 +29,7 @@ use crate::player::{Player, PlayerState, Transition};
 use crate::stats::event::{
     ErrorClass, Event, LifecycleEvent, PlaybackEvent, RequestDone, RequestKind,
 };
-use crate::stats::gauges::{LiveGauges, StallGuard};
+use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::EventSink;
 
 /// VOD/ENDLIST streams are paced at real time with at most this much buffered ahead.
@@ -60,6 +60,8 @@ pub struct ViewerParams {
     pub restart_on_stall: bool,
     /// `-stall-threshold`; `None` = 2 × the target duration of the viewer's first track.
     pub stall_threshold: Option<Duration>,
+    /// `-startup-timeout`: no first media this long after tune-in counts as stalled.
+    pub startup_timeout: Duration,
 }
 
 /// One viewer's identity and outlets.
@@ -97,7 +99,6 @@ pub enum ViewerExit {
 /// Player state shared by a viewer's tracks and its stall watchdog.
 struct Playback {
     player: Player,
-    stall: Option<StallGuard>,
 }
 
 struct Shared {
@@ -126,7 +127,8 @@ impl Shared {
         }));
     }
 
-    /// Run `f` on the player and turn what it decided into events and gauges.
+    /// Run `f` on the player and turn what it decided into events (which also move the
+    /// viewer's state, see [`crate::stats::viewer_state`]).
     fn with_player<R>(&self, f: impl FnOnce(&mut Player) -> (R, Vec<Transition>)) -> R {
         let Ok(mut pb) = self.playback.lock() else {
             // A poisoned lock means a panic elsewhere in this viewer; nothing sane to do.
@@ -139,12 +141,10 @@ impl Shared {
                     self.emit(Event::Playback(PlaybackEvent::Started { startup }))
                 }
                 Transition::StallStarted { .. } => {
-                    pb.stall = Some(StallGuard::new(self.viewer.gauges.clone()));
-                    self.emit(Event::Playback(PlaybackEvent::StallStarted));
+                    self.emit(Event::Playback(PlaybackEvent::StallStarted))
                 }
                 Transition::StallEnded { stalled } => {
-                    pb.stall = None;
-                    self.emit(Event::Playback(PlaybackEvent::StallEnded { stalled }));
+                    self.emit(Event::Playback(PlaybackEvent::StallEnded { stalled }))
                 }
                 Transition::Ended => {}
             }
@@ -162,7 +162,6 @@ impl Shared {
             return;
         };
         if let Some(stalled) = pb.player.current_stall(now) {
-            pb.stall = None;
             self.emit(Event::Playback(PlaybackEvent::StallEnded { stalled }));
         }
         let played = pb.player.take_played(now);
@@ -291,7 +290,6 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
     let shared = Arc::new(Shared {
         playback: Mutex::new(Playback {
             player: Player::new(tune_in, tracks.len(), params.startup_buffer),
-            stall: None,
         }),
         changed: Notify::new(),
         target_ms: AtomicU64::new(DEFAULT_TARGET.as_millis() as u64),

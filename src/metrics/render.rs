@@ -196,14 +196,32 @@ fn viewer_families(e: &mut Exposition, s: &Snapshot) {
     e.single(
         "hls_swarm_active_clients",
         g,
-        "Viewers running now.",
+        "Viewers playing now (a viewer that has not played is not active).",
         s.active as f64,
     );
     e.single(
         "hls_swarm_stalled_clients",
         g,
-        "Viewers whose playhead is stalled now (buffer empty).",
+        "Viewers that cannot play now: out of buffer after playing, or no first media past -startup-timeout.",
         s.stalled as f64,
+    );
+    e.single(
+        "hls_swarm_starting_clients",
+        g,
+        "Viewers tuned in and waiting for their first media (within -startup-timeout).",
+        s.starting as f64,
+    );
+    e.single(
+        "hls_swarm_failed_clients",
+        g,
+        "Viewers whose run failed, waiting out the backoff before a restart.",
+        s.failed as f64,
+    );
+    e.single(
+        "hls_swarm_startup_timeouts_total",
+        Kind::Counter,
+        "Viewer runs still without first media at -startup-timeout.",
+        t.startup_timeouts as f64,
     );
     e.single(
         "hls_swarm_peak_active_clients",
@@ -899,6 +917,10 @@ mod tests {
             Event::Lifecycle(LifecycleEvent::Started),
             req(RequestKind::Segment, 4, 200, 1000),
             req(RequestKind::Segment, 4, 503, 10),
+            // Active means playing (stats::viewer_state): first media makes it so.
+            Event::Playback(PlaybackEvent::Started {
+                startup: Duration::from_millis(400),
+            }),
         ];
         let s = snapshot(&events, Some(table)).await;
         let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));

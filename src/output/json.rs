@@ -23,10 +23,17 @@ pub type Dist = Percentiles;
 pub struct Viewers {
     /// `-clients`.
     pub target: u64,
-    /// Most active at once (tick resolution).
+    /// Most active (playing) at once (tick resolution).
     pub peak_active: u64,
-    /// Active when the stop began.
+    /// Active (playing) when the stop began.
     pub active_at_end: u64,
+    /// Still waiting for first media (within the startup timeout) when the stop began.
+    pub starting_at_end: u64,
+    /// Waiting to restart after a failed run when the stop began.
+    pub failed_at_end: u64,
+    /// Viewer runs still without first media at the startup timeout (they counted as
+    /// stalled from then on).
+    pub startup_timeouts: u64,
     /// Viewer slots the ramp started.
     pub started: u64,
     /// Viewers replaced (VOD end) or respawned (failure).
@@ -74,9 +81,9 @@ pub struct Playback {
     pub stalls: u64,
     /// Total stall time (stalls still open at the end count up to the end).
     pub stall_seconds: f64,
-    /// Viewers stalled when the stop began.
+    /// Viewers stalled when the stop began (out of buffer, or never started).
     pub stalled_at_end: u64,
-    /// Most viewers stalled at once.
+    /// Most viewers stalled at once (the rebuffering and the never started).
     pub peak_stalled: u64,
     /// Stall time / (played + stall time).
     pub rebuffer_ratio: f64,
@@ -210,6 +217,9 @@ impl Report {
                 target: s.target,
                 peak_active: s.peak_active,
                 active_at_end: r.active_at_end,
+                starting_at_end: s.starting,
+                failed_at_end: s.failed,
+                startup_timeouts: s.startup_timeouts(),
                 started: t.viewers_started,
                 restarts: t.restarts,
                 failures: t.exits_failure,

@@ -120,10 +120,22 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     };
     let _ = writeln!(
         o,
-        "  Target reached:    {reached} (peak {} of {} active)",
+        "  Target reached:    {reached} (peak {} of {} playing at once)",
         s.peak_active, s.target
     );
-    let _ = writeln!(o, "  Active at end:     {}", r.active_at_end);
+    let _ = writeln!(
+        o,
+        "  At end:            {} playing, {} stalled, {} starting, {} failed",
+        r.active_at_end, r.stalled_at_end, s.starting, s.failed
+    );
+    if s.startup_timeouts() > 0 {
+        let _ = writeln!(
+            o,
+            "  NEVER STARTED:     {} viewer runs had no media {} after tuning in (counted as stalled)",
+            s.startup_timeouts(),
+            secs(r.startup_timeout.as_secs_f64())
+        );
+    }
     let _ = writeln!(
         o,
         "  Started:           {}   restarts {}   failures {}   reconnects {}",

@@ -101,6 +101,8 @@ pub struct Accumulator {
     pub segments_expired: u64,
     /// Segments given up after retries.
     pub segments_skipped: u64,
+    /// Viewer runs still without their first media at the startup timeout.
+    pub startup_timeouts: u64,
     /// Viewer slots started by the ramp.
     pub viewers_started: u64,
     /// Viewers replaced or respawned.
@@ -130,6 +132,7 @@ impl Default for Accumulator {
             played: Duration::ZERO,
             segments_expired: 0,
             segments_skipped: 0,
+            startup_timeouts: 0,
             viewers_started: 0,
             restarts: 0,
             exits_failure: 0,
@@ -190,6 +193,7 @@ impl Accumulator {
             PlaybackEvent::Played { media } => self.played += *media,
             PlaybackEvent::SegmentsExpired { count } => self.segments_expired += count,
             PlaybackEvent::SegmentSkipped => self.segments_skipped += 1,
+            PlaybackEvent::StartupTimedOut => self.startup_timeouts += 1,
         }
     }
 
@@ -223,6 +227,7 @@ impl Accumulator {
         self.played += o.played;
         self.segments_expired += o.segments_expired;
         self.segments_skipped += o.segments_skipped;
+        self.startup_timeouts += o.startup_timeouts;
         self.viewers_started += o.viewers_started;
         self.restarts += o.restarts;
         self.exits_failure += o.exits_failure;
@@ -247,6 +252,7 @@ impl Accumulator {
         self.played = Duration::ZERO;
         self.segments_expired = 0;
         self.segments_skipped = 0;
+        self.startup_timeouts = 0;
         self.viewers_started = 0;
         self.restarts = 0;
         self.exits_failure = 0;

@@ -201,6 +201,8 @@ impl Collector {
             ramped: gauges.ramped(),
             active,
             stalled,
+            starting: gauges.starting(),
+            failed: gauges.failed(),
             peak_active: self.peak_active,
             peak_stalled: self.peak_stalled,
             stopping,

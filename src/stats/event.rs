@@ -156,6 +156,9 @@ pub enum PlaybackEvent {
     SegmentsExpired { count: u64 },
     /// A segment given up on after `-seg-retry` retries.
     SegmentSkipped,
+    /// Still no first media at the startup timeout: the viewer counts as stalled (it
+    /// cannot play) until media flows (see [`super::viewer_state`]).
+    StartupTimedOut,
 }
 
 /// A viewer's life.

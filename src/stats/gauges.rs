@@ -1,26 +1,44 @@
-//! Live state counts (active and stalled viewers), kept in atomics rather than derived
-//! from events so they stay exact even if the event pipeline drops something.
+//! Live state counts (viewers per state, slots ramped), kept in atomics rather than
+//! derived from the stats pipeline so they stay exact even if it drops events. The states
+//! are defined in [`super::viewer_state`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::viewer_state::{StateCounts, ViewerState, ViewerStatus};
+
 /// Counts of viewers in a state right now.
 #[derive(Debug, Default)]
 pub struct LiveGauges {
-    active: AtomicU64,
-    stalled: AtomicU64,
+    states: Arc<StateCounts>,
     ramped: AtomicU64,
 }
 
 impl LiveGauges {
-    /// Viewers running now.
+    /// Viewers active now: playing (see [`super::viewer_state`]).
     pub fn active(&self) -> u64 {
-        self.active.load(Ordering::Relaxed)
+        self.states.get(ViewerState::Playing)
     }
 
-    /// Viewers in a stall now.
+    /// Viewers stalled now: out of buffer after playing, or past the startup timeout
+    /// without their first media.
     pub fn stalled(&self) -> u64 {
-        self.stalled.load(Ordering::Relaxed)
+        self.states.get(ViewerState::Stalled)
+    }
+
+    /// Viewers tuned in and waiting for their first media (within the startup timeout).
+    pub fn starting(&self) -> u64 {
+        self.states.get(ViewerState::Starting)
+    }
+
+    /// Viewers whose run failed, waiting out the backoff before a restart.
+    pub fn failed(&self) -> u64 {
+        self.states.get(ViewerState::Failed)
+    }
+
+    /// A status for one new viewer slot, counted here while it lives.
+    pub fn new_viewer(&self) -> Arc<ViewerStatus> {
+        Arc::new(ViewerStatus::new(self.states.clone()))
     }
 
     /// Viewer slots the ramp has started so far.
@@ -34,57 +52,26 @@ impl LiveGauges {
     }
 }
 
-/// Marks a viewer active for as long as it lives (decrements on drop, panics included).
-#[derive(Debug)]
-pub struct ActiveGuard(Arc<LiveGauges>);
-
-impl ActiveGuard {
-    /// Count one more active viewer.
-    pub fn new(g: Arc<LiveGauges>) -> Self {
-        g.active.fetch_add(1, Ordering::Relaxed);
-        ActiveGuard(g)
-    }
-}
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Marks a viewer stalled while held.
-#[derive(Debug)]
-pub struct StallGuard(Arc<LiveGauges>);
-
-impl StallGuard {
-    /// Count one more stalled viewer.
-    pub fn new(g: Arc<LiveGauges>) -> Self {
-        g.stalled.fetch_add(1, Ordering::Relaxed);
-        StallGuard(g)
-    }
-}
-
-impl Drop for StallGuard {
-    fn drop(&mut self) {
-        self.0.stalled.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::viewer_state::Happening;
 
     #[test]
-    fn guards_count_and_release() {
-        let g = Arc::new(LiveGauges::default());
-        let a = ActiveGuard::new(g.clone());
-        let b = ActiveGuard::new(g.clone());
-        let s = StallGuard::new(g.clone());
-        assert_eq!((g.active(), g.stalled()), (2, 1));
+    fn states_are_counted_per_viewer_and_released() {
+        let g = LiveGauges::default();
+        let a = g.new_viewer();
+        let b = g.new_viewer();
+        a.apply(Happening::Tuned);
+        b.apply(Happening::Tuned);
+        assert_eq!((g.starting(), g.active()), (2, 0), "tuned in is not active");
+        a.apply(Happening::FirstMedia);
+        b.apply(Happening::StartupTimedOut);
+        assert_eq!((g.active(), g.stalled()), (1, 1));
+        b.apply(Happening::RunFailed);
+        assert_eq!((g.stalled(), g.failed()), (0, 1));
         drop(a);
-        drop(s);
-        assert_eq!((g.active(), g.stalled()), (1, 0));
         drop(b);
-        assert_eq!(g.active(), 0);
+        assert_eq!(g.active() + g.stalled() + g.starting() + g.failed(), 0);
     }
 }

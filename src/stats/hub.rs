@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::accumulator::Accumulator;
 use super::event::Event;
+use super::viewer_state::{ViewerState, ViewerStatus};
 use super::viewers::ViewerCell;
 
 /// Counts of events offered to and dropped by the pipeline.
@@ -47,11 +48,16 @@ pub struct EventSink {
     counters: Arc<PipelineCounters>,
     /// This viewer's `-prom-client-metrics` cell, updated before the lossy channel.
     viewer: Option<Arc<ViewerCell>>,
+    /// This viewer's state, updated before the lossy channel.
+    status: Option<Arc<ViewerStatus>>,
 }
 
 impl EventSink {
     /// Offer an event; if the shard's channel is full, drop it and count the drop.
     pub fn send(&self, ev: Event) {
+        if let Some(status) = &self.status {
+            status.observe(&ev);
+        }
         if let Some(cell) = &self.viewer {
             cell.observe(&ev);
         }
@@ -67,6 +73,19 @@ impl EventSink {
             viewer: cell,
             ..self.clone()
         }
+    }
+
+    /// This sink, also keeping one viewer's state (the live gauges) from its events.
+    pub fn with_status(&self, status: Arc<ViewerStatus>) -> EventSink {
+        EventSink {
+            status: Some(status),
+            ..self.clone()
+        }
+    }
+
+    /// The state of the viewer this sink reports for (`None` without a status).
+    pub fn state(&self) -> Option<ViewerState> {
+        self.status.as_ref().and_then(|s| s.state())
     }
 }
 
@@ -129,6 +148,7 @@ impl StatsHub {
             tx: shard.tx.clone(),
             counters: self.counters.clone(),
             viewer: None,
+            status: None,
         }
     }
 

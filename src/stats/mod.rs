@@ -12,4 +12,5 @@ pub mod gauges;
 pub mod hub;
 pub mod lag;
 pub mod snapshot;
+pub mod viewer_state;
 pub mod viewers;

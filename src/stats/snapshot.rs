@@ -97,10 +97,15 @@ pub struct Snapshot {
     pub target: u64,
     /// Viewer slots the ramp has started.
     pub ramped: u64,
-    /// Viewers running now.
+    /// Viewers active now: playing (states in `stats::viewer_state`).
     pub active: u64,
-    /// Viewers stalled now.
+    /// Viewers stalled now: out of buffer after playing, or past the startup timeout
+    /// without first media.
     pub stalled: u64,
+    /// Viewers tuned in and waiting for first media (within the startup timeout).
+    pub starting: u64,
+    /// Viewers whose run failed, waiting to restart.
+    pub failed: u64,
     /// Most viewers active at once, at tick resolution.
     pub peak_active: u64,
     /// Most viewers stalled at once, at tick resolution.
@@ -173,6 +178,11 @@ impl Snapshot {
             .map(|c| (c.as_str(), self.totals.errors_of(*c)))
             .filter(|(_, n)| *n > 0)
             .collect()
+    }
+
+    /// Viewer runs still without first media at the startup timeout.
+    pub fn startup_timeouts(&self) -> u64 {
+        self.totals.startup_timeouts
     }
 
     /// Stalls begun.

@@ -6,10 +6,11 @@
 //! through an `EventSink`. The collector copies the table into each tick's Snapshot.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::event::{Event, LifecycleEvent, PlaybackEvent};
+use super::event::{Event, PlaybackEvent};
+use super::viewer_state::{StateCounts, ViewerState, ViewerStatus};
 
 /// Most viewers that get their own series (each viewer adds [`SERIES_PER_VIEWER`] series).
 pub const MAX_VIEWER_SERIES: u64 = 1000;
@@ -20,8 +21,8 @@ pub const SERIES_PER_VIEWER: u64 = 7;
 #[derive(Debug)]
 pub struct ViewerCell {
     id: u64,
-    active: AtomicBool,
-    stalled: AtomicBool,
+    /// The same state machine as the live gauges, on this viewer's events alone.
+    state: ViewerStatus,
     requests: AtomicU64,
     errors: AtomicU64,
     bytes: AtomicU64,
@@ -34,8 +35,7 @@ impl ViewerCell {
     fn new(id: u64) -> Self {
         ViewerCell {
             id,
-            active: AtomicBool::new(false),
-            stalled: AtomicBool::new(false),
+            state: ViewerStatus::new(Arc::new(StateCounts::default())),
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -47,6 +47,7 @@ impl ViewerCell {
     /// Fold one of this viewer's events in.
     pub fn observe(&self, ev: &Event) {
         let r = Ordering::Relaxed;
+        self.state.observe(ev);
         match ev {
             Event::Request(req) => {
                 self.requests.fetch_add(1, r);
@@ -57,22 +58,12 @@ impl ViewerCell {
             }
             Event::Playback(PlaybackEvent::StallStarted) => {
                 self.stalls.fetch_add(1, r);
-                self.stalled.store(true, r);
             }
-            Event::Playback(PlaybackEvent::StallEnded { .. }) => self.stalled.store(false, r),
             Event::Playback(PlaybackEvent::LiveLatency { latency }) => {
                 let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX - 1);
                 self.live_latency_us.store(us.min(u64::MAX - 1), r);
             }
-            Event::Playback(_) => {}
-            Event::Lifecycle(LifecycleEvent::Started | LifecycleEvent::Restarted) => {
-                self.active.store(true, r)
-            }
-            Event::Lifecycle(LifecycleEvent::Exited { .. }) => {
-                self.active.store(false, r);
-                self.stalled.store(false, r);
-            }
-            Event::Lifecycle(LifecycleEvent::Reconnected) => {}
+            Event::Playback(_) | Event::Lifecycle(_) => {}
         }
     }
 
@@ -80,10 +71,11 @@ impl ViewerCell {
     pub fn figures(&self) -> ViewerFigures {
         let r = Ordering::Relaxed;
         let lat = self.live_latency_us.load(r);
+        let state = self.state.state();
         ViewerFigures {
             id: self.id,
-            active: self.active.load(r),
-            stalled: self.stalled.load(r),
+            active: state == Some(ViewerState::Playing),
+            stalled: state == Some(ViewerState::Stalled),
             requests: self.requests.load(r),
             errors: self.errors.load(r),
             bytes: self.bytes.load(r),
@@ -98,9 +90,10 @@ impl ViewerCell {
 pub struct ViewerFigures {
     /// Viewer id (includes `-client-id-offset`).
     pub id: u64,
-    /// Running now (between its start/restart and its exit).
+    /// Playing now (the only active state, see [`super::viewer_state`]).
     pub active: bool,
-    /// In a stall now.
+    /// Stalled now: out of buffer after playing, or no first media past the startup
+    /// timeout.
     pub stalled: bool,
     /// Requests finished.
     pub requests: u64,
@@ -158,7 +151,7 @@ impl ViewerTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::event::{ErrorClass, RequestDone, RequestKind};
+    use crate::stats::event::{ErrorClass, LifecycleEvent, RequestDone, RequestKind};
 
     fn req(bytes: u64, error: Option<ErrorClass>) -> Event {
         Event::Request(RequestDone {
@@ -182,25 +175,32 @@ mod tests {
         let c = t.cell(101).unwrap_or_else(|| unreachable!());
         assert_eq!(c.figures().live_latency, None);
         c.observe(&Event::Lifecycle(LifecycleEvent::Started));
+        assert!(!c.figures().active, "tuned in, not playing yet: not active");
         c.observe(&req(1000, None));
         c.observe(&req(20, Some(ErrorClass::Http5xx)));
+        c.observe(&Event::Playback(PlaybackEvent::Started {
+            startup: Duration::from_millis(300),
+        }));
+        assert!(c.figures().active);
         c.observe(&Event::Playback(PlaybackEvent::StallStarted));
         c.observe(&Event::Playback(PlaybackEvent::LiveLatency {
             latency: Duration::from_millis(6500),
         }));
         let f = t.figures()[1];
         assert_eq!(f.id, 101);
-        assert!(f.active && f.stalled);
+        assert!(!f.active && f.stalled, "a stalled viewer is not active");
         assert_eq!((f.requests, f.errors, f.bytes, f.stalls), (2, 1, 1020, 1));
         assert_eq!(f.live_latency, Some(Duration::from_millis(6500)));
         c.observe(&Event::Playback(PlaybackEvent::StallEnded {
             stalled: Duration::from_secs(1),
         }));
-        assert!(!c.figures().stalled);
+        assert!(c.figures().active && !c.figures().stalled);
         c.observe(&Event::Lifecycle(LifecycleEvent::Exited { failure: true }));
-        assert!(!c.figures().active);
+        assert!(!c.figures().active && !c.figures().stalled);
         c.observe(&Event::Lifecycle(LifecycleEvent::Restarted));
-        assert!(c.figures().active);
+        assert!(!c.figures().active);
+        c.observe(&Event::Playback(PlaybackEvent::StartupTimedOut));
+        assert!(c.figures().stalled, "no first media in time: stalled");
         assert_eq!(
             t.figures()[0],
             ViewerFigures {

@@ -143,6 +143,7 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
             seed: cfg.seed,
             restart_on_stall: false,
             stall_threshold: None,
+            startup_timeout: cfg.startup_timeout,
         }),
         sink: hub.sink(0),
         gauges,

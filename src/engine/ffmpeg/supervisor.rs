@@ -20,8 +20,8 @@ use super::stderr::{ApproxRequests, Level, LineSplitter, Ring, parse_line};
 use crate::backoff::Backoff;
 use crate::engine::native::Viewer;
 use crate::stats::event::{Event, LifecycleEvent, PlaybackEvent};
-use crate::stats::gauges::{ActiveGuard, StallGuard};
 use crate::stats::hub::EventSink;
+use crate::stats::viewer_state::startup_timer;
 
 /// Why the swarm stopped a process itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,11 @@ pub async fn run_slot(viewer: Viewer, engine: Arc<FfmpegEngine>) {
     let mut backoff = Backoff::standard(engine.seed ^ viewer.id.rotate_left(29) ^ 0xFF_5EED);
     let mut streak = SlotStreak::default();
     loop {
-        let end = run_process(&engine, &viewer).await;
+        // Each process tunes in anew (Started/Restarted) and has its startup timeout.
+        let end = tokio::select! {
+            end = run_process(&engine, &viewer) => end,
+            never = startup_timer(&sink, viewer.params.startup_timeout) => match never {},
+        };
         engine.count_exit(&end);
         let failure = end.killed.is_none() && end.exit != Some(ExitKind::Clean);
         sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure }));
@@ -103,7 +107,6 @@ pub async fn run_process(engine: &Arc<FfmpegEngine>, viewer: &Viewer) -> Process
         }
     };
     engine.register(sp.pid);
-    let _active = ActiveGuard::new(viewer.gauges.clone());
     let ring = Arc::new(Mutex::new(Ring::default()));
     let stderr_task = tokio::spawn(read_stderr(
         sp.stderr,
@@ -115,7 +118,6 @@ pub async fn run_process(engine: &Arc<FfmpegEngine>, viewer: &Viewer) -> Process
     let mut play = PlayState {
         sink: &viewer.sink,
         engine,
-        stall: None,
         speed: None,
     };
     let mut blocks = BlockParser::default();
@@ -137,12 +139,12 @@ pub async fn run_process(engine: &Arc<FfmpegEngine>, viewer: &Viewer) -> Process
                             updates.extend(tracker.on_block(now, b));
                         }
                     });
-                    play.apply(&updates, viewer);
+                    play.apply(&updates);
                     play.speed(tracker.speed());
                 }
             },
             _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => {
-                play.apply(&tracker.poll(Instant::now()), viewer);
+                play.apply(&tracker.poll(Instant::now()));
             }
             _ = viewer.cancel.cancelled() => {
                 killed = Some(KillReason::Shutdown);
@@ -155,7 +157,7 @@ pub async fn run_process(engine: &Arc<FfmpegEngine>, viewer: &Viewer) -> Process
         }
     };
     let now = Instant::now();
-    play.apply(&tracker.finish(now), viewer);
+    play.apply(&tracker.finish(now));
     play.speed(None);
     drop(play);
     engine.unregister(sp.pid);
@@ -175,16 +177,16 @@ pub async fn run_process(engine: &Arc<FfmpegEngine>, viewer: &Viewer) -> Process
     }
 }
 
-/// Turns tracker updates into events, gauges and the speed contribution.
+/// Turns tracker updates into events (which also move the viewer's state, see
+/// [`crate::stats::viewer_state`]) and the speed contribution.
 struct PlayState<'a> {
     sink: &'a EventSink,
     engine: &'a Arc<FfmpegEngine>,
-    stall: Option<StallGuard>,
     speed: Option<f64>,
 }
 
 impl PlayState<'_> {
-    fn apply(&mut self, updates: &[Update], viewer: &Viewer) {
+    fn apply(&mut self, updates: &[Update]) {
         for u in updates {
             let ev = match *u {
                 Update::Started { startup } => {
@@ -193,14 +195,8 @@ impl PlayState<'_> {
                 }
                 Update::Played { media } => PlaybackEvent::Played { media },
                 Update::LiveLatency { latency } => PlaybackEvent::LiveLatency { latency },
-                Update::StallStarted => {
-                    self.stall = Some(StallGuard::new(viewer.gauges.clone()));
-                    PlaybackEvent::StallStarted
-                }
-                Update::StallEnded { stalled } => {
-                    self.stall = None;
-                    PlaybackEvent::StallEnded { stalled }
-                }
+                Update::StallStarted => PlaybackEvent::StallStarted,
+                Update::StallEnded { stalled } => PlaybackEvent::StallEnded { stalled },
             };
             self.sink.send(Event::Playback(ev));
         }

@@ -608,8 +608,9 @@ mod tests {
     use super::*;
     use crate::stats::collector::Collector;
     use crate::stats::event::{ErrorClass, Event, PlaybackEvent, RequestDone};
-    use crate::stats::gauges::{ActiveGuard, LiveGauges};
+    use crate::stats::gauges::LiveGauges;
     use crate::stats::hub::StatsHub;
+    use crate::stats::viewer_state::Happening;
 
     fn request(kind: RequestKind, ms: u64, status: u16) -> Event {
         Event::Request(RequestDone {
@@ -642,10 +643,11 @@ mod tests {
     async fn draws_every_panel_from_the_snapshot() {
         let hub = StatsHub::start(1, 1000);
         let gauges = Arc::new(LiveGauges::default());
-        let _viewers = [
-            ActiveGuard::new(gauges.clone()),
-            ActiveGuard::new(gauges.clone()),
-        ];
+        let _viewers = [gauges.new_viewer(), gauges.new_viewer()];
+        for v in &_viewers {
+            v.apply(Happening::Tuned);
+            v.apply(Happening::FirstMedia);
+        }
         gauges.add_ramped();
         gauges.add_ramped();
         let sink = hub.sink(0);
