@@ -154,6 +154,19 @@ pub struct RunArgs {
     #[arg(long = "slo-p95-segment-ttfb", value_name = "DURATION")]
     pub slo_p95_segment_ttfb: Option<String>,
 
+    /// Stop the run early (exit 3, every report written) once an SLO has failed for good:
+    /// at once for a peak that can't recover (--slo-max-stalled); for rates and
+    /// percentiles, when failing continuously for --slo-abort-grace, judged only from the
+    /// end of the ramp plus that grace.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub slo_abort: bool,
+
+    /// With --slo-abort: the grace after the ramp and how long a rate or percentile SLO
+    /// must fail without a break before the run is stopped. Default 30s.
+    #[arg(long, value_name = "DURATION")]
+    pub slo_abort_grace: Option<String>,
+
     /// Seed for the ramp jitter and backoff (reproducible runs).
     #[arg(long, value_name = "N", default_value = "1")]
     pub seed: String,

@@ -119,6 +119,8 @@ pub struct Config {
     pub output: Option<PathBuf>,
     /// Objectives.
     pub slo: Slo,
+    /// `--slo-abort`: the grace (`--slo-abort-grace`) when on; `None` = run to the end.
+    pub slo_abort: Option<Duration>,
     /// Seed for jitter and backoff.
     pub seed: u64,
     /// Metrics endpoint address; `None` = `-metrics off`.
@@ -585,6 +587,7 @@ impl Config {
         };
         let origin_metrics =
             crate::origin_metrics::config::from_args(&a.origin_metrics_args, &mut errs);
+        let slo_abort = slo_abort(a, &slo, &mut errs);
         let startup_timeout = match a
             .startup_timeout
             .as_deref()
@@ -685,6 +688,7 @@ impl Config {
             check: a.check,
             output: a.output.clone(),
             slo,
+            slo_abort,
             seed,
             metrics,
             prom_client_metrics: a.prom_client_metrics,
@@ -725,6 +729,36 @@ fn opt<T>(
             None
         }
     }
+}
+
+/// `--slo-abort` and `--slo-abort-grace`, which need each other and an SLO to act on.
+fn slo_abort(a: &RunArgs, slo: &Slo, errs: &mut Vec<String>) -> Option<Duration> {
+    let grace = match a
+        .slo_abort_grace
+        .as_deref()
+        .map(|s| dur("--slo-abort-grace", s))
+    {
+        None => crate::slo::DEFAULT_ABORT_GRACE,
+        Some(Ok(d)) => d,
+        Some(Err(e)) => {
+            errs.push(e);
+            return None;
+        }
+    };
+    if !a.slo_abort {
+        if a.slo_abort_grace.is_some() {
+            errs.push("--slo-abort-grace has no effect without --slo-abort".into());
+        }
+        return None;
+    }
+    if !slo.any() {
+        errs.push(
+            "--slo-abort needs an SLO to watch (e.g. --slo-max-stalled 0 or --slo-max-error-rate 0.01)"
+                .into(),
+        );
+        return None;
+    }
+    Some(grace)
 }
 
 fn dur(flag: &str, s: &str) -> Result<Duration, String> {
@@ -1033,6 +1067,26 @@ mod tests {
         assert_eq!(c.slo.p95_segment_ttfb, Some(Duration::from_millis(500)));
         assert_eq!(c.slo.max_stalled, Some(0));
         assert!(cfg(&["--slo-max-error-rate", "2"]).is_err());
+        assert_eq!(c.slo_abort, None);
+        let c = cfg(&["--slo-max-stalled", "0", "--slo-abort"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.slo_abort, Some(crate::slo::DEFAULT_ABORT_GRACE));
+        let c = cfg(&[
+            "--slo-max-stalled",
+            "0",
+            "--slo-abort",
+            "--slo-abort-grace",
+            "5s",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.slo_abort, Some(Duration::from_secs(5)));
+        let e = cfg(&["--slo-abort"])
+            .err()
+            .unwrap_or_else(|| panic!("no SLO"));
+        assert!(e.to_string().contains("--slo-abort needs an SLO"), "{e}");
+        let e = cfg(&["--slo-abort-grace", "5s"])
+            .err()
+            .unwrap_or_else(|| panic!("alone"));
+        assert!(e.to_string().contains("--slo-abort-grace"), "{e}");
     }
 
     #[test]

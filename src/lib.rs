@@ -204,7 +204,12 @@ fn start_tui(cfg: &Arc<Config>, hooks: &mut swarm::RunHooks) -> Option<output::t
 /// may be gone (EIO/EPIPE), and a stdout nobody reads must not keep the files from being
 /// written.
 pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
-    let slo = slo::evaluate(&cfg.slo, &report.snapshot);
+    let mut slo = slo::evaluate(&cfg.slo, &report.snapshot);
+    if report.stop_reason == swarm::StopReason::SloAbort {
+        // Stopped early because an SLO failed for good: the run failed its SLOs, whatever
+        // the last figures after the drain say.
+        slo.abort(report.stop_detail.clone().unwrap_or_default());
+    }
     let mut code = if slo.passed { EXIT_OK } else { EXIT_SLO };
     if report.stop_reason == swarm::StopReason::CrashLoop {
         // Nothing was measured: every FFmpeg crash-looped (the message was printed).

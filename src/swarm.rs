@@ -58,6 +58,8 @@ pub enum StopReason {
     Requested,
     /// The FFmpeg engine's crash-loop breaker tripped and no FFmpeg ever played.
     CrashLoop,
+    /// `--slo-abort`: an SLO failed for good.
+    SloAbort,
 }
 
 impl StopReason {
@@ -68,6 +70,7 @@ impl StopReason {
             StopReason::Signal(_) => "signal",
             StopReason::Requested => "requested",
             StopReason::CrashLoop => "crash_loop",
+            StopReason::SloAbort => "slo_abort",
         }
     }
 
@@ -78,6 +81,7 @@ impl StopReason {
             StopReason::Signal(_) => "signal",
             StopReason::Requested => "stopped by the user (TUI)",
             StopReason::CrashLoop => "FFmpeg crash loop (breaker tripped)",
+            StopReason::SloAbort => "--slo-abort (an SLO failed for good)",
         }
     }
 }
@@ -353,6 +357,10 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let mut ticker = interval_at(start + TICK, TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_progress = start;
+    let mut slo_watch = cfg
+        .slo_abort
+        .map(|grace| crate::slo::AbortWatch::new(cfg.slo.clone(), grace));
+    let mut slo_failure = None;
     let stop_reason = loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -366,8 +374,12 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                     }
                 }
                 series.record(&snap);
+                slo_failure = slo_watch.as_mut().and_then(|w| w.observe(&snap));
                 if let Some(tx) = &hooks.snapshots {
                     tx.send_replace(Some(snap));
+                }
+                if slo_failure.is_some() {
+                    break StopReason::SloAbort;
                 }
             }
             _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => break StopReason::Duration,
@@ -384,8 +396,12 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
             .as_ref()
             .and_then(|e| e.crash_message())
             .and_then(|m| m.lines().next().map(str::to_string)),
+        StopReason::SloAbort => slo_failure.clone(),
         StopReason::Duration | StopReason::Requested => None,
     };
+    if let Some(why) = &slo_failure {
+        say!("hls-swarm: --slo-abort: {why}; stopping");
+    }
 
     // Stop: record who was there, cancel, give viewers a grace, drain the stats.
     if let Some(tx) = &hooks.snapshots {

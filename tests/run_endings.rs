@@ -212,10 +212,8 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// The origin vanishes mid-run: the run goes on until its duration, counting every failed
-/// request, and then writes everything (docs/reliability.md).
-#[test]
-fn the_origin_vanishing_mid_run_is_counted_until_the_end() {
+/// An `hls-swarm origin` process on a free loopback port with `faults`; its master URL.
+fn spawn_origin(faults: &[&str]) -> (Child, String) {
     let port = free_port();
     let mut origin = Command::new(BIN)
         .args([
@@ -225,6 +223,7 @@ fn the_origin_vanishing_mid_run_is_counted_until_the_end() {
             "--segment-duration",
             "1s",
         ])
+        .args(faults)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -235,7 +234,14 @@ fn the_origin_vanishing_mid_run_is_counted_until_the_end() {
         let mut r = std::io::BufReader::new(origin.stdout.take().expect("stdout"));
         r.read_line(&mut line).expect("origin URL");
     }
-    let url = line.trim().to_string();
+    (origin, line.trim().to_string())
+}
+
+/// The origin vanishes mid-run: the run goes on until its duration, counting every failed
+/// request, and then writes everything (docs/reliability.md).
+#[test]
+fn the_origin_vanishing_mid_run_is_counted_until_the_end() {
+    let (mut origin, url) = spawn_origin(&[]);
     let began = Instant::now();
     let mut run = Run::piped(&[&url, "-clients", "2", "-duration", "10s"]);
     std::thread::sleep(Duration::from_secs(4));
@@ -259,4 +265,128 @@ fn the_origin_vanishing_mid_run_is_counted_until_the_end() {
         "as connection errors: {}",
         r["errors"]
     );
+}
+
+/// `--slo-abort` with a peak that cannot recover: every media playlist fails, so the
+/// viewers are stalled once the startup timeout passes and `--slo-max-stalled 0` has
+/// failed for good. The run stops then (exit 3), long before its duration.
+#[test]
+fn slo_abort_on_a_peak_stops_early_with_exit_3_and_writes_everything() {
+    let (mut origin, url) = spawn_origin(&["--fault-error", "playlist:503:1"]);
+    let began = Instant::now();
+    let mut run = Run::piped(&[
+        &url,
+        "-clients",
+        "2",
+        "-duration",
+        "5m",
+        "-startup-timeout",
+        "2s",
+        "--slo-max-stalled",
+        "0",
+        "--slo-abort",
+    ]);
+    let (status, out, err) = run.wait(Duration::from_secs(60));
+    let _ = origin.kill();
+    let _ = origin.wait();
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(began.elapsed() < Duration::from_secs(30), "stopped early");
+    assert_summary(&out);
+    assert!(out.contains("stopped early by --slo-abort"), "{out}");
+    let r = run.reports("slo_abort");
+    assert!(
+        r["stop_detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("slo-max-stalled failed")),
+        "{}",
+        r["stop_detail"]
+    );
+    assert_eq!(r["slo"]["passed"], false);
+    assert!(r["slo"]["aborted"].is_string());
+}
+
+/// `--slo-abort` with a rate: judged only from the end of the ramp plus the grace, and
+/// only after failing without a break for the grace.
+#[test]
+fn slo_abort_on_a_rate_waits_for_ramp_grace_and_a_whole_grace_of_failing() {
+    let (mut origin, url) = spawn_origin(&["--fault-error", "segment:503:1"]);
+    let began = Instant::now();
+    let mut run = Run::piped(&[
+        &url,
+        "-clients",
+        "2",
+        "-duration",
+        "5m",
+        "--slo-max-error-rate",
+        "0.01",
+        "--slo-abort",
+        "--slo-abort-grace",
+        "3s",
+    ]);
+    let (status, out, err) = run.wait(Duration::from_secs(60));
+    let took = began.elapsed();
+    let _ = origin.kill();
+    let _ = origin.wait();
+    assert_eq!(status.code(), Some(3), "{err}");
+    // Ramp done within 1 s; judged from +3 s; failing for 3 s more: not before 6 s.
+    assert!(took >= Duration::from_secs(6), "aborted too soon: {took:?}");
+    assert!(took < Duration::from_secs(30), "stopped early: {took:?}");
+    assert_summary(&out);
+    let r = run.reports("slo_abort");
+    assert!(
+        r["stop_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("slo-max-error-rate failed without a break for 3 s")),
+        "{}",
+        r["stop_detail"]
+    );
+    assert!(r["duration_seconds"].as_f64().unwrap_or(0.0) >= 6.0);
+}
+
+/// The metrics endpoint dying mid-run (its task ends, its port closes) neither ends nor
+/// loses the run: the swarm publishes to the feed whether anyone listens or not, and
+/// the run ends by its duration and writes its reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_server_dying_mid_run_does_not_end_or_lose_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("run.json");
+    let args = [
+        "hls-swarm",
+        "-clients",
+        "2",
+        "-ramp-rate",
+        "10",
+        "-duration",
+        "5s",
+        "-metrics",
+        "127.0.0.1:0",
+        "-tui=false",
+        "--output",
+        json.to_str().expect("utf-8 path"),
+    ];
+    let cli = hls_swarm::cli::parse_from(args).expect("cli");
+    let cfg = std::sync::Arc::new(hls_swarm::config::Config::from_args(&cli.run).expect("cfg"));
+    let (snapshots, server) = hls_swarm::start_metrics(&cfg).await.expect("metrics");
+    let server = server.expect("a metrics server");
+    let addr = server.local_addr();
+    let hooks = hls_swarm::swarm::RunHooks {
+        snapshots,
+        ..Default::default()
+    };
+    let run = tokio::spawn(hls_swarm::swarm::run(cfg.clone(), hooks));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.shutdown().await;
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the metrics port is closed"
+    );
+    let report = run.await.expect("join").expect("the run goes on");
+    assert_eq!(report.stop_reason, hls_swarm::swarm::StopReason::Duration);
+    assert!(report.snapshot.elapsed >= Duration::from_secs(5));
+    assert!(report.snapshot.total_requests() > 0);
+    let _ = hls_swarm::finish(&cfg, &report);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written"))
+            .expect("valid");
+    assert_eq!(r["stop_reason"], "duration");
 }

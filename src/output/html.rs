@@ -619,6 +619,13 @@ fn tables(o: &mut String, r: &RunReport, slo: &SloResult) {
                 esc(&c.actual)
             );
         }
+        if let Some(why) = &slo.aborted {
+            let _ = write!(
+                o,
+                r#"<tr><td class="bad">✗</td><th>--slo-abort</th><td colspan="2">stopped early: {}</td></tr>"#,
+                esc(why)
+            );
+        }
         o.push_str("</table></section>");
     }
 }

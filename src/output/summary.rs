@@ -280,6 +280,9 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
             let mark = if c.passed { "✓" } else { "✗" };
             let _ = writeln!(o, "  {mark} {:<22} {} — {}", c.name, c.objective, c.actual);
         }
+        if let Some(why) = &slo.aborted {
+            let _ = writeln!(o, "  ✗ run stopped early by --slo-abort: {why}");
+        }
     }
     let _ = writeln!(o, "{RULE}");
     o
