@@ -101,7 +101,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     if cfg.check {
         return match preflight::run(&cfg).await {
             Ok((text, ok)) => {
-                print!("{text}");
+                output::console::out(&text);
                 ExitCode::from(if ok { EXIT_OK } else { EXIT_FAILURE })
             }
             Err(e) => {

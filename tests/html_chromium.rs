@@ -7,6 +7,10 @@
 //! screenshot shows charts and tables (not a blank page). Also: the report is written when
 //! the run is stopped by SIGTERM.
 //!
+//! Hostile strings: every string of the report that comes from the origin or the command
+//! line is fed `<script>`, attribute-breaking and `</script>` payloads, and Chromium
+//! proves none of them ran (the page's own script still did).
+//!
 //! Needs Chromium. Skipped with a loud message only when it is missing and `CI` is unset.
 
 use std::path::{Path, PathBuf};
@@ -241,7 +245,124 @@ fn report_is_written_when_stopped_by_sigterm() {
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(0));
     let html = std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("report: {e}"));
-    assert!(html.contains("signal (SIGINT/SIGTERM)"), "stop reason");
+    assert!(html.contains("signal (SIGTERM)"), "stop reason");
     assert!(html.contains("<svg"), "charts");
     assert!(html.contains("2 / 2"), "peak viewers");
+}
+
+/// Payloads that would run script if any string reached the page unescaped: each marks
+/// the document with `data-pwned` when it runs.
+const PAYLOADS: [&str; 5] = [
+    "<script>document.documentElement.setAttribute('data-pwned','script')</script>",
+    "\"><img src=x onerror=\"document.documentElement.setAttribute('data-pwned','attr')\">",
+    "'><svg onload=document.documentElement.setAttribute('data-pwned','svg')>",
+    "</script><script>document.documentElement.setAttribute('data-pwned','close')</script>",
+    "<!--<script>document.documentElement.setAttribute('data-pwned','comment')//",
+];
+
+/// A real short run's report with a payload (and a terminal escape) in every string that
+/// can come from the origin or the command line.
+async fn hostile_report() -> (hls_swarm::swarm::RunReport, hls_swarm::slo::SloResult) {
+    let cli = hls_swarm::cli::parse_from([
+        "hls-swarm",
+        "-clients",
+        "2",
+        "-ramp-rate",
+        "10",
+        "-duration",
+        "3s",
+        "-metrics",
+        "off",
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cfg = hls_swarm::config::Config::from_args(&cli.run).unwrap_or_else(|e| panic!("{e}"));
+    let mut report = hls_swarm::swarm::run(std::sync::Arc::new(cfg), Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = |i: usize| {
+        format!(
+            "{}\x1b]0;pwned\x07\x1b[2J{}",
+            PAYLOADS[i % PAYLOADS.len()],
+            i
+        )
+    };
+    report.stream_url = p(0);
+    report.stop_detail = Some(p(1));
+    let mut ffmpeg = hls_swarm::stats::ffmpeg::FfmpegStats {
+        binary: p(2),
+        version: p(3),
+        last_error: Some(p(4)),
+        ..Default::default()
+    };
+    ffmpeg.crash_loop.message = Some(format!("{}\n{}", p(0), p(1)));
+    report.snapshot.ffmpeg = Some(ffmpeg);
+    let mut slo = hls_swarm::slo::evaluate(
+        &hls_swarm::config::Slo {
+            max_stalled: Some(0),
+            ..Default::default()
+        },
+        &report.snapshot,
+    );
+    for c in &mut slo.checks {
+        c.objective = p(2);
+        c.actual = p(3);
+    }
+    slo.abort(p(4));
+    (report, slo)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_strings_neither_run_in_the_report_nor_reach_the_terminal() {
+    let (report, slo) = hostile_report().await;
+
+    // The summary: no control character but newlines reaches the terminal.
+    let summary = hls_swarm::output::summary::render(&report, &slo);
+    assert!(
+        !summary.contains(|c: char| c.is_control() && c != '\n'),
+        "terminal escape in the summary: {summary:?}"
+    );
+    assert!(
+        summary.contains("\\x1b]0;pwned"),
+        "shown, harmlessly: {summary}"
+    );
+
+    let Some(bin) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("hostile.html");
+    hls_swarm::output::html::write(&path, &report, &slo).unwrap_or_else(|e| panic!("{e}"));
+    let html = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+
+    let mut dom = chromium_cmd(&bin, &dir.path().join("profile-dom"));
+    // The hostile strings' own markers can only show up as attributes if they ran.
+    dom.arg("--dump-dom")
+        .arg(format!("file://{}", path.display()));
+    let dom = output_within(dom, Duration::from_secs(90));
+    let dom_html = String::from_utf8_lossy(&dom.stdout);
+    let dom_err = String::from_utf8_lossy(&dom.stderr);
+    assert!(
+        dom_html.contains("data-ready=\"1\""),
+        "the report's own script ran to the end; stderr:\n{dom_err}"
+    );
+    assert!(
+        !dom_html.contains("data-pwned=\""),
+        "a payload ran:\n{dom_html}"
+    );
+    assert!(!dom_html.contains("data-errors=\""), "no script error");
+    assert!(
+        dom_html.contains("setAttribute('data-pwned','attr')"),
+        "the payloads are shown as text"
+    );
+    assert!(
+        !dom_html.contains("<img") && !dom_html.contains("<svg onload"),
+        "no element was injected"
+    );
+    assert!(
+        !html.contains("<img src=x") && !html.contains("<svg onload"),
+        "raw tags"
+    );
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("</script>").count(),
+        "every script element is ours and closed"
+    );
 }

@@ -4,12 +4,18 @@
 //! EIO; with a closed pipe it fails with EPIPE. `print!`/`eprintln!` panic on such an
 //! error, which would lose the reports still to be written. These helpers drop the text
 //! instead: what is printed is a courtesy, what is written to files is the record.
+//!
+//! Everything goes through [`printable`] on the way: text from a hostile origin (error
+//! messages, FFmpeg's log, URLs) can't send escape sequences to the terminal.
 
 use std::fmt;
 use std::io::Write;
 
+use super::format::printable;
+
 /// Write `text` to stdout and flush; false if stdout is gone.
 pub fn out(text: &str) -> bool {
+    let text = printable(text);
     let mut o = std::io::stdout().lock();
     o.write_all(text.as_bytes())
         .and_then(|()| o.flush())
@@ -18,8 +24,9 @@ pub fn out(text: &str) -> bool {
 
 /// Write one line to stderr; false if stderr is gone.
 pub fn err_line(args: fmt::Arguments<'_>) -> bool {
+    let line = args.to_string();
     let mut e = std::io::stderr().lock();
-    writeln!(e, "{args}").is_ok()
+    writeln!(e, "{}", printable(&line)).is_ok()
 }
 
 /// `eprintln!` that ignores a stderr that has gone away.

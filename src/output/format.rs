@@ -44,9 +44,47 @@ pub fn pct(r: f64) -> String {
     format!("{:.2}%", r * 100.0)
 }
 
+/// `text` made safe to put on a terminal: every control character except newline and
+/// tab (ESC starting an escape sequence, C1 controls such as CSI U+009B, BEL, backspace,
+/// carriage return, DEL) is shown as a visible `\x1b`-style escape instead of being sent
+/// to the terminal. Strings from a hostile origin (error texts, URLs, FFmpeg's log) can
+/// then neither recolour, move the cursor, retitle the window nor hide text.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.contains(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let n = u32::from(c);
+            if n <= 0xFF {
+                out.push_str(&format!("\\x{n:02x}"));
+            } else {
+                out.push_str(&format!("\\u{{{n:x}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_neutralises_terminal_escapes() {
+        assert_eq!(printable("plain\ttext\n"), "plain\ttext\n");
+        let hostile = "a\x1b[2J\x1b]0;pwned\x07b\u{9b}31mc\rd\x7f";
+        let p = printable(hostile);
+        assert!(
+            !p.contains(|c: char| c.is_control() && c != '\n' && c != '\t'),
+            "{p}"
+        );
+        assert_eq!(p, "a\\x1b[2J\\x1b]0;pwned\\x07b\\x9b31mc\\x0dd\\x7f");
+    }
 
     #[test]
     fn formats() {

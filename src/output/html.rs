@@ -21,6 +21,23 @@ use crate::stats::event::RequestKind;
 use crate::stats::snapshot::{Percentiles, Snapshot};
 use crate::swarm::RunReport;
 
+/// `v` as JSON to embed in a `<script>` element: `<`, `>` and `&` are written as JSON
+/// `\u003c`-style escapes, so no string in it (a hostile origin's text, say) can close
+/// the element with `</script>` or switch the parser's state with `<!--`.
+fn script_json<T: Serialize>(v: &T) -> String {
+    let json = serde_json::to_string(v).unwrap_or_else(|_| "null".into());
+    let mut o = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => o.push_str("\\u003c"),
+            '>' => o.push_str("\\u003e"),
+            '&' => o.push_str("\\u0026"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
 /// Escape text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -344,11 +361,10 @@ impl Chart {
                 })
                 .collect(),
         };
-        let json = serde_json::to_string(&hover).unwrap_or_else(|_| "null".into());
         let _ = write!(
             out,
             r#"<script type="application/json" class="hover">{}</script></figure>"#,
-            json.replace("</", "<\\/")
+            script_json(&hover)
         );
     }
 }
@@ -558,6 +574,16 @@ fn tables(o: &mut String, r: &RunReport, slo: &SloResult) {
             ),
         ],
     );
+    if let Some(f) = &s.ffmpeg {
+        let mut rows = vec![("binary", f.binary.clone()), ("version", f.version.clone())];
+        if let Some(e) = &f.last_error {
+            rows.push(("last FFmpeg error", e.clone()));
+        }
+        if let Some(m) = &f.crash_loop.message {
+            rows.push(("crash loop", m.clone()));
+        }
+        kv_table(o, "FFmpeg engine", &rows);
+    }
     o.push_str("</div>");
 
     o.push_str(r#"<section class="card wide"><h2>Requests</h2><table class="num"><tr><th>kind</th><th>requests</th><th>errors</th><th>retries</th><th>bytes</th></tr>"#);
@@ -736,6 +762,7 @@ table.num td{text-align:right;font-variant-numeric:tabular-nums}
 table.num tr:first-child th{text-align:right}
 table.num tr:first-child th:first-child{text-align:left}
 td.na{color:var(--muted);text-align:left!important}
+.cards td{white-space:pre-wrap;overflow-wrap:anywhere}
 .ok{color:#16a34a}.bad{color:#dc2626}
 footer{color:var(--muted);font-size:12px;margin-top:8px}
 "#;
@@ -858,6 +885,40 @@ mod tests {
             esc(r#"<a href="x">&'"#),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    #[test]
+    fn embedded_json_cannot_close_its_script_element() {
+        let hostile = "</script><script>alert(1)</script><!--<script>&";
+        let json = script_json(&vec![hostile]);
+        assert!(
+            !json.contains('<') && !json.contains('>') && !json.contains('&'),
+            "{json}"
+        );
+        let back: Vec<String> = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(
+            back,
+            vec![hostile.to_string()],
+            "the same data after parsing"
+        );
+        let chart = Chart {
+            id: "t",
+            title: "T",
+            unit: Unit::Count,
+            lines: vec![Line::new(
+                "</script><img src=x onerror=alert(1)>",
+                RED,
+                vec![Some(1.0)],
+            )],
+        };
+        let mut out = String::new();
+        chart.render(&[1.0], &mut out);
+        assert_eq!(
+            out.matches("</script>").count(),
+            1,
+            "only the real end tag: {out}"
+        );
+        assert!(!out.contains("<img"), "{out}");
     }
 
     #[test]

@@ -285,5 +285,6 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         }
     }
     let _ = writeln!(o, "{RULE}");
-    o
+    // Strings from the origin or FFmpeg's log are in there: no terminal escapes.
+    crate::output::format::printable(&o).into_owned()
 }

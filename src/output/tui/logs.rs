@@ -50,6 +50,8 @@ impl LogRing {
     /// Append one line (a trailing newline is removed, an over-long line is cut).
     pub fn push(&self, line: &str) {
         let line = line.trim_end_matches(['\n', '\r']);
+        // Replayed on the terminal after the TUI: no escape sequences from anywhere.
+        let line = crate::output::format::printable(line);
         let line = if line.len() > MAX_LINE {
             format!("{}…", &line[..line.floor_char_boundary(MAX_LINE)])
         } else {

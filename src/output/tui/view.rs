@@ -728,6 +728,33 @@ mod tests {
         }
     }
 
+    /// Text from a hostile origin reaches the TUI through the stream URL and the log pane;
+    /// no control character of it (ESC sequences, C1 CSI, BEL, CR) lands in a cell, so the
+    /// terminal never receives them.
+    #[test]
+    fn terminal_escapes_in_strings_never_reach_the_screen() {
+        let hostile = "x\x1b[2J\x1b]0;pwned\x07\u{9b}31m\rend";
+        let m = Model {
+            stream_hint: hostile.into(),
+            info: Some(RunInfo {
+                stream_url: hostile.into(),
+                engine: "native",
+            }),
+            logs: vec![hostile.into(), format!("log {hostile}")],
+            log_file: Some(hostile.into()),
+            ..Model::default()
+        };
+        let s = screen(&m);
+        assert!(
+            !s.contains(|c: char| c.is_control() && c != '\n'),
+            "a control character reached the screen:\n{s:?}"
+        );
+        assert!(
+            s.contains("[2J"),
+            "the rest of the text is still shown:\n{s}"
+        );
+    }
+
     #[test]
     fn waits_for_the_first_tick() {
         let m = Model {
