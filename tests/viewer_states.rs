@@ -91,7 +91,7 @@ async fn viewers_whose_media_playlists_all_fail_are_stalled_not_active() {
         counts(&ticks)
     );
     assert_eq!(ticks[0].2, 3, "tuned in and starting: {:?}", counts(&ticks));
-    let last = ticks.last().map(|t| t.clone()).unwrap_or_default();
+    let last = ticks.last().cloned().unwrap_or_default();
     assert_eq!((last.0, last.1, last.2), (0, 3, 0), "{:?}", counts(&ticks));
     let text = &ticks[ticks.len() - 2].4;
     assert_eq!(metric(text, "hls_swarm_active_clients"), 0.0);

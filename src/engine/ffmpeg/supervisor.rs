@@ -159,7 +159,6 @@ pub async fn run_process(engine: &Arc<FfmpegEngine>, viewer: &Viewer) -> Process
     let now = Instant::now();
     play.apply(&tracker.finish(now));
     play.speed(None);
-    drop(play);
     engine.unregister(sp.pid);
     // The stderr reader ends at EOF (the process is gone); bounded in case a grandchild
     // kept the pipe open.
