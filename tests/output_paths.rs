@@ -182,3 +182,45 @@ fn a_bad_output_path_is_refused_before_the_run() {
     );
     assert!(!d.path().join("nowhere").exists(), "nothing created");
 }
+
+#[test]
+fn a_log_file_fifo_without_reader_is_an_error_not_a_hang() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let fifo = d.path().join("log.fifo");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).expect("path");
+    // SAFETY: mkfifo on a path inside the test's own temporary directory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hls-swarm"))
+        .args([
+            "-clients",
+            "1",
+            "-duration",
+            "2s",
+            "-metrics",
+            "off",
+            "-tui=false",
+        ])
+        .arg("--log-file")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let began = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if began.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("hung opening a FIFO without reader");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("--log-file"), "{err}");
+    assert!(kind(&fifo).is_fifo(), "the FIFO is still a FIFO");
+}

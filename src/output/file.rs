@@ -203,7 +203,7 @@ fn write_through(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Clear O_NONBLOCK again so a slow reader is waited for rather than failing with EAGAIN.
-fn blocking(file: &File) -> io::Result<()> {
+pub(crate) fn blocking(file: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let fd = file.as_raw_fd();
     // SAFETY: fcntl on a descriptor we own, reading and then setting its status flags.

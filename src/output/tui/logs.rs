@@ -206,12 +206,20 @@ pub fn init_logging(cfg: &Config, tui: bool) -> Result<()> {
     Ok(())
 }
 
+/// Open (or create) the log file for appending: never truncated or replaced; a device or
+/// FIFO is written through. O_NONBLOCK on open so a FIFO without a reader is an error at
+/// start instead of a hang.
 fn open_log_file(path: &Path) -> Result<File> {
-    std::fs::OpenOptions::new()
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .with_context(|| format!("--log-file: cannot open {}", path.display()))
+        .with_context(|| format!("--log-file: cannot open {}", path.display()))?;
+    crate::output::file::blocking(&file)
+        .with_context(|| format!("--log-file: {}", path.display()))?;
+    Ok(file)
 }
 
 #[cfg(test)]
