@@ -47,6 +47,11 @@ async fn huge_playlist_has_its_exact_size_and_is_valid() {
     let text = got.text();
     assert!(text.starts_with("#EXTM3U\n"));
     assert!(util::segment_uris(&text).len() > 10_000);
+    let base = url::Url::parse("http://o/huge-playlist/index.m3u8").unwrap();
+    assert!(matches!(
+        hls_swarm::hls::parse(&got.body, &base),
+        Ok(hls_swarm::hls::Playlist::Media(_))
+    ));
     let served = o.served(Case::HugePlaylist);
     assert_eq!(served[0].body_bytes, 300_001);
     assert!(served[0].complete);

@@ -56,6 +56,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A redirect body larger than this is not drained; its connection is closed instead.
 const MAX_REDIRECT_DRAIN: u64 = 64 * 1024;
 
+/// Default of [`HttpSettings::max_kept_body`]: `--max-playlist-size`'s default, 8 MiB.
+pub const DEFAULT_MAX_KEPT_BODY: u64 = 8 * 1024 * 1024;
+
 /// Cap on the up-front buffer reservation taken from a `Content-Length` when the body is
 /// kept, so a lying header cannot make us allocate gigabytes before any byte arrives.
 const MAX_BODY_RESERVE: u64 = 8 * 1024 * 1024;
@@ -90,6 +93,11 @@ pub struct HttpSettings {
     pub insecure_tls: bool,
     /// Redirects followed per fetch before giving up with [`ErrorClass::Other`].
     pub max_redirects: u32,
+    /// `--max-playlist-size`: the largest body kept in memory (`keep_body`, i.e. a
+    /// playlist). A larger one fails with [`ErrorClass::PlaylistTooLarge`]: refused from
+    /// its Content-Length before any body byte is read, else reading stops as soon as
+    /// the limit is passed, so memory stays bounded by the limit whatever the origin sends.
+    pub max_kept_body: u64,
     /// Lazily built, shared TLS client configuration.
     tls: OnceLock<Arc<rustls::ClientConfig>>,
 }
@@ -105,7 +113,7 @@ impl Default for HttpSettings {
 
 impl HttpSettings {
     /// Settings with the given timeout and User-Agent, no extra headers, no `-resolve`,
-    /// verifying TLS, and [`DEFAULT_MAX_REDIRECTS`].
+    /// verifying TLS, [`DEFAULT_MAX_REDIRECTS`] and [`DEFAULT_MAX_KEPT_BODY`].
     pub fn new(timeout: Duration, user_agent: String) -> Self {
         Self {
             timeout,
@@ -115,6 +123,7 @@ impl HttpSettings {
             resolve_host: None,
             insecure_tls: false,
             max_redirects: DEFAULT_MAX_REDIRECTS,
+            max_kept_body: DEFAULT_MAX_KEPT_BODY,
             tls: OnceLock::new(),
         }
     }
@@ -276,7 +285,9 @@ impl Connections {
     /// `max_redirects`, counted), timing it exactly. Never panics, never returns `Err`:
     /// failures are data in the returned [`Fetch`].
     ///
-    /// With `keep_body == false` body frames are counted and discarded as they arrive.
+    /// With `keep_body == false` body frames are counted and discarded as they arrive;
+    /// with `keep_body == true` a body beyond [`HttpSettings::max_kept_body`] fails with
+    /// [`ErrorClass::PlaylistTooLarge`] (counting the bytes read up to the limit).
     /// A keep-alive connection the server closed while idle is replaced once, silently
     /// (`connected` is set, no error), as a real player does.
     ///
@@ -459,7 +470,12 @@ impl Connections {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let mut sink = keep.then(|| BodySink::new(content_length));
+        let max_kept = self.settings.max_kept_body;
+        if keep && content_length.is_some_and(|cl| cl > max_kept) {
+            // Announced too large: not one byte is read (dropping `conn` closes it).
+            return Err(ErrorClass::PlaylistTooLarge);
+        }
+        let mut sink = keep.then(|| BodySink::new(content_length.map(|cl| cl.min(max_kept))));
         let mut body = resp.into_body();
         let start_bytes = *bytes;
         loop {
@@ -472,6 +488,10 @@ impl Connections {
                     if let Ok(data) = frame.into_data() {
                         *bytes += data.len() as u64;
                         if let Some(sink) = sink.as_mut() {
+                            if *bytes - start_bytes > max_kept {
+                                // Stop at the limit; the connection is closed, not drained.
+                                return Err(ErrorClass::PlaylistTooLarge);
+                            }
                             sink.push(data);
                         }
                         if limit.is_some_and(|l| *bytes - start_bytes > l) {

@@ -5,3 +5,4 @@ pub mod http;
 pub mod native;
 pub mod reload;
 pub mod runtimes;
+pub mod sequence;

@@ -24,6 +24,7 @@ use url::Url;
 use crate::backoff::Backoff;
 use crate::engine::http::{Connections, Fetch, HttpSettings};
 use crate::engine::reload::{LoadOutcome, ReloadScheduler};
+use crate::engine::sequence::{self, Step};
 use crate::hls::{self, MediaPlaylist, Playlist, VariantChoice};
 use crate::player::{Player, PlayerState, Transition};
 use crate::stats::event::{
@@ -62,6 +63,8 @@ pub struct ViewerParams {
     pub stall_threshold: Option<Duration>,
     /// `-startup-timeout`: no first media this long after tune-in counts as stalled.
     pub startup_timeout: Duration,
+    /// `--max-tracks`: most tracks (variants plus audio renditions) one viewer plays.
+    pub max_tracks: usize,
 }
 
 /// One viewer's identity and outlets.
@@ -227,7 +230,10 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
             _ => RequestKind::Master,
         };
         let error = match &parsed {
-            Some(Err(_)) => Some(ErrorClass::Other),
+            Some(Err(e)) => {
+                tracing::debug!(url = %f.final_url, error = %e, "entry playlist is invalid");
+                Some(ErrorClass::PlaylistInvalid)
+            }
             _ => f.error,
         };
         viewer.sink.send(Event::Request(RequestDone {
@@ -285,6 +291,10 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
     }
     if tracks.is_empty() {
         return ViewerExit::Failed;
+    }
+    if tracks.len() > params.max_tracks {
+        warn_tracks_capped(tracks.len(), params.max_tracks);
+        tracks.truncate(params.max_tracks.max(1));
     }
 
     let shared = Arc::new(Shared {
@@ -425,6 +435,11 @@ async fn playlist_loop(
 
     if let Some((pl, body, began)) = initial {
         let outcome = sched.observe(&body);
+        let pl = Arc::new(sane_timing(
+            &shared,
+            &url,
+            Arc::try_unwrap(pl).unwrap_or_else(|a| (*a).clone()),
+        ));
         target = pl.target_duration;
         if track == 0 {
             shared
@@ -459,13 +474,18 @@ async fn playlist_loop(
         let parsed = match (&f.error, &f.body) {
             (None, Some(body)) => Some(match hls::parse(body, &f.final_url) {
                 Ok(Playlist::Media(pl)) => Ok(pl),
-                Ok(Playlist::Master(_)) => Err(()),
-                Err(_) => Err(()),
+                Ok(Playlist::Master(_)) => {
+                    Err("a multivariant playlist where a media playlist was expected".to_string())
+                }
+                Err(e) => Err(e.to_string()),
             }),
             _ => None,
         };
         let error = match &parsed {
-            Some(Err(())) => Some(ErrorClass::Other),
+            Some(Err(cause)) => {
+                tracing::debug!(url = %f.final_url, error = %cause, "media playlist is invalid");
+                Some(ErrorClass::PlaylistInvalid)
+            }
             _ => f.error,
         };
         shared.report(RequestKind::Playlist, &f, error, retry);
@@ -476,6 +496,7 @@ async fn playlist_loop(
                 // Reload from where the playlist really is (after redirects).
                 url = f.final_url.clone();
                 let outcome = sched.observe(f.body.as_deref().unwrap_or_default());
+                let pl = Arc::new(sane_timing(&shared, &url, pl));
                 target = pl.target_duration;
                 if track == 0 {
                     shared
@@ -484,7 +505,7 @@ async fn playlist_loop(
                 }
                 let ended = pl.end_list;
                 if outcome == LoadOutcome::Changed {
-                    tx.send_replace(Some(Arc::new(pl)));
+                    tx.send_replace(Some(pl));
                 }
                 if ended {
                     return TrackEnd::EndOfStream;
@@ -525,6 +546,7 @@ async fn segment_loop(
     let mut next_msn: Option<u64> = None;
     let mut current_map: Option<hls::InitSection> = None;
     let mut seen_version = false;
+    let mut previous_seen = Instant::now();
 
     loop {
         if shared.cancelled() {
@@ -558,34 +580,49 @@ async fn segment_loop(
                     continue;
                 }
             },
-            Some(m) if m < pl.media_sequence => {
-                // Fell behind the window: what we missed has expired; resync to the live point.
-                let expired = pl.media_sequence - m;
-                shared.emit(Event::Playback(PlaybackEvent::SegmentsExpired {
-                    count: expired,
-                }));
-                let now = Instant::now();
-                shared.with_player(|p| {
-                    p.resync(track, now);
-                    ((), Vec::new())
-                });
-                start_msn(&pl).unwrap_or(pl.media_sequence)
-            }
             Some(m) => {
-                // The stream restarted with lower numbers: resync.
-                let window_end = pl.media_sequence + pl.segments.len() as u64;
-                if m > window_end + pl.segments.len() as u64 + 3 {
-                    start_msn(&pl).unwrap_or(m)
-                } else {
-                    m
+                let now = Instant::now();
+                let len = pl.segments.len() as u64;
+                match sequence::step(m, pl.media_sequence, len, now - previous_seen) {
+                    Step::Continue(m) => m,
+                    other => {
+                        // Fell behind the window (what we missed has expired), or the
+                        // numbering jumped (a stream reset): re-tune at the live point.
+                        let ev = match other {
+                            Step::Expired { count } => PlaybackEvent::SegmentsExpired { count },
+                            _ => {
+                                tracing::debug!(
+                                    track,
+                                    expected = m,
+                                    media_sequence = pl.media_sequence,
+                                    "media sequence jumped: stream reset"
+                                );
+                                PlaybackEvent::StreamReset
+                            }
+                        };
+                        shared.emit(Event::Playback(ev));
+                        shared.with_player(|p| {
+                            p.resync(track, now);
+                            ((), Vec::new())
+                        });
+                        start_msn(&pl).unwrap_or(pl.media_sequence)
+                    }
                 }
             }
         };
+        previous_seen = Instant::now();
         next_msn = Some(msn);
 
         // Download every listed segment from `msn` on, then wait for the next playlist.
         let mut cursor = msn;
-        while let Some(seg) = pl.segments.iter().find(|s| s.msn == cursor) {
+        // Set once the segment numbered u64::MAX was loaded: nothing can follow it.
+        let mut exhausted = false;
+        while let Some(seg) = pl
+            .segments
+            .iter()
+            .find(|s| s.msn == cursor)
+            .filter(|_| !exhausted)
+        {
             if pl.end_list || pl.playlist_type == Some(hls::PlaylistType::Vod) {
                 // Real-time pacing: keep at most VOD_BUFFER_CAP ahead.
                 let ahead = shared
@@ -653,14 +690,23 @@ async fn segment_loop(
                 Fetched::Cancelled => return TrackEnd::Cancelled,
                 Fetched::Failed => return TrackEnd::Failed,
             }
-            cursor += 1;
-            next_msn = Some(cursor);
+            match cursor.checked_add(1) {
+                Some(c) => {
+                    cursor = c;
+                    next_msn = Some(c);
+                }
+                None => {
+                    // No number after the last one: re-tune on the next version.
+                    exhausted = true;
+                    next_msn = None;
+                }
+            }
             if shared.cancelled() {
                 return TrackEnd::Cancelled;
             }
         }
 
-        if pl.end_list && pl.last_msn().is_none_or(|last| cursor > last) {
+        if pl.end_list && (exhausted || pl.last_msn().is_none_or(|last| cursor > last)) {
             return end_of(&shared, &pl, track);
         }
         // Only wait if no newer playlist arrived while downloading.
@@ -751,8 +797,13 @@ async fn fetch_with_retries(
     let mut attempt = 0u32;
     loop {
         let f = conn.get(url, range, false).await;
-        shared.report(kind, &f, f.error, attempt > 0);
-        if f.error.is_none() {
+        // A 2xx with no body bytes holds no media: a failure of its own class.
+        let error = match f.error {
+            None if f.bytes == 0 => Some(ErrorClass::EmptyBody),
+            e => e,
+        };
+        shared.report(kind, &f, error, attempt > 0);
+        if error.is_none() {
             backoff.reset();
             return Fetched::Ok;
         }
@@ -773,5 +824,38 @@ async fn fetch_with_retries(
         if f.connect_error {
             shared.emit(Event::Lifecycle(LifecycleEvent::Reconnected));
         }
+    }
+}
+
+/// Clamp absurd playlist timing (see [`hls::timing`]) and make it visible: one
+/// [`PlaybackEvent::TimingClamped`] per load that needed it, the details at `-v`, and a
+/// warning the first time in the process.
+fn sane_timing(shared: &Shared, url: &Url, mut pl: MediaPlaylist) -> MediaPlaylist {
+    let given = pl.target_duration;
+    let clamped = hls::timing::clamp(&mut pl);
+    if !clamped.any() {
+        return pl;
+    }
+    shared.emit(Event::Playback(PlaybackEvent::TimingClamped));
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let first = !WARNED.swap(true, Ordering::Relaxed);
+    let (target, reload, segments) = (given, pl.target_duration, clamped.segments);
+    if first {
+        tracing::warn!(%url, ?target, ?reload, segments, "absurd playlist timing clamped: target duration {target:?} reloads every {reload:?}, {segments} segment durations replaced (counted in playback.timing_clamped; more at -v)");
+    } else {
+        tracing::debug!(%url, ?target, ?reload, segments, "absurd playlist timing clamped");
+    }
+    pl
+}
+
+/// Say once per process that `-variant` selected more tracks than `--max-tracks`.
+fn warn_tracks_capped(selected: usize, max: usize) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            selected,
+            max,
+            "-variant selected {selected} tracks (variants plus audio renditions); each viewer plays the first {max} (--max-tracks)"
+        );
     }
 }

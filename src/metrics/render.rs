@@ -541,6 +541,18 @@ fn playback_families(e: &mut Exposition, s: &Snapshot) {
         "Segments given up after -seg-retry retries.",
         t.segments_skipped as f64,
     );
+    e.single(
+        "hls_swarm_stream_resets_total",
+        c,
+        "Media-sequence jumps (backwards or implausibly far forward) handled as a stream reset.",
+        t.stream_resets as f64,
+    );
+    e.single(
+        "hls_swarm_playlist_timing_clamped_total",
+        c,
+        "Media playlist loads whose absurd timing (target or segment durations) was clamped.",
+        t.timing_clamped as f64,
+    );
 }
 
 fn pipeline_families(e: &mut Exposition, s: &Snapshot) {

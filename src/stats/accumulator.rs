@@ -80,7 +80,7 @@ pub struct Accumulator {
     /// Per request kind, indexed by `RequestKind::index`.
     pub kinds: [KindStats; 5],
     /// Failed requests by class, indexed by `ErrorClass::index`.
-    pub by_class: [u64; 9],
+    pub by_class: [u64; ErrorClass::ALL.len()],
     /// Failed requests by HTTP status (>= 400).
     pub by_status: BTreeMap<u16, u64>,
     /// Redirects followed.
@@ -101,6 +101,10 @@ pub struct Accumulator {
     pub segments_expired: u64,
     /// Segments given up after retries.
     pub segments_skipped: u64,
+    /// Media-sequence jumps handled as a stream reset.
+    pub stream_resets: u64,
+    /// Media playlist loads whose absurd timing was clamped.
+    pub timing_clamped: u64,
     /// Viewer runs still without their first media at the startup timeout.
     pub startup_timeouts: u64,
     /// Viewer slots started by the ramp.
@@ -121,7 +125,7 @@ impl Default for Accumulator {
     fn default() -> Self {
         Accumulator {
             kinds: std::array::from_fn(|_| KindStats::default()),
-            by_class: [0; 9],
+            by_class: [0; ErrorClass::ALL.len()],
             by_status: BTreeMap::new(),
             redirects: 0,
             startup: duration_histogram(),
@@ -132,6 +136,8 @@ impl Default for Accumulator {
             played: Duration::ZERO,
             segments_expired: 0,
             segments_skipped: 0,
+            stream_resets: 0,
+            timing_clamped: 0,
             startup_timeouts: 0,
             viewers_started: 0,
             restarts: 0,
@@ -191,8 +197,12 @@ impl Accumulator {
                 record_duration(&mut self.live_latency, *latency)
             }
             PlaybackEvent::Played { media } => self.played += *media,
-            PlaybackEvent::SegmentsExpired { count } => self.segments_expired += count,
+            PlaybackEvent::SegmentsExpired { count } => {
+                self.segments_expired = self.segments_expired.saturating_add(*count)
+            }
             PlaybackEvent::SegmentSkipped => self.segments_skipped += 1,
+            PlaybackEvent::StreamReset => self.stream_resets += 1,
+            PlaybackEvent::TimingClamped => self.timing_clamped += 1,
             PlaybackEvent::StartupTimedOut => self.startup_timeouts += 1,
         }
     }
@@ -225,8 +235,10 @@ impl Accumulator {
         self.stalls_started += o.stalls_started;
         self.stall_time += o.stall_time;
         self.played += o.played;
-        self.segments_expired += o.segments_expired;
+        self.segments_expired = self.segments_expired.saturating_add(o.segments_expired);
         self.segments_skipped += o.segments_skipped;
+        self.stream_resets += o.stream_resets;
+        self.timing_clamped += o.timing_clamped;
         self.startup_timeouts += o.startup_timeouts;
         self.viewers_started += o.viewers_started;
         self.restarts += o.restarts;
@@ -241,7 +253,7 @@ impl Accumulator {
         for k in &mut self.kinds {
             k.reset();
         }
-        self.by_class = [0; 9];
+        self.by_class = [0; ErrorClass::ALL.len()];
         self.by_status.clear();
         self.redirects = 0;
         self.startup.reset();
@@ -252,6 +264,8 @@ impl Accumulator {
         self.played = Duration::ZERO;
         self.segments_expired = 0;
         self.segments_skipped = 0;
+        self.stream_resets = 0;
+        self.timing_clamped = 0;
         self.startup_timeouts = 0;
         self.viewers_started = 0;
         self.restarts = 0;

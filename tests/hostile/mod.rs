@@ -746,6 +746,22 @@ async fn http10(out: &mut Out<'_>, ctype: &str, body: &[u8]) -> bool {
     false
 }
 
+/// About 64 KiB of whole `#EXTINF` entries (segment names repeat from one block to the
+/// next, which a parser does not mind), built once: endless and huge playlists are written
+/// from it at socket speed.
+fn entry_block() -> &'static [u8] {
+    static BLOCK: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BLOCK.get_or_init(|| {
+        let mut block = String::new();
+        let mut msn = 0u64;
+        while block.len() < 64 * 1024 {
+            block.push_str(&format!("#EXTINF:1.000,\ns{msn}.ts\n"));
+            msn += 1;
+        }
+        block.into_bytes()
+    })
+}
+
 /// Segment lines for ever (close-delimited), until the client goes or the cap is hit.
 async fn endless_playlist(s: &Settings, out: &mut Out<'_>) -> bool {
     let head =
@@ -757,16 +773,10 @@ async fn endless_playlist(s: &Settings, out: &mut Out<'_>) -> bool {
     {
         return false;
     }
-    let mut block = String::new();
-    let mut msn = 0u64;
+    let block = entry_block();
     let mut sent = 0u64;
     while sent < s.endless_cap {
-        block.clear();
-        while block.len() < 64 * 1024 {
-            block.push_str(&format!("#EXTINF:1.000,\ns{msn}.ts\n"));
-            msn += 1;
-        }
-        if !out.body(block.as_bytes()).await {
+        if !out.body(block).await {
             return false;
         }
         sent += block.len() as u64;
@@ -777,38 +787,40 @@ async fn endless_playlist(s: &Settings, out: &mut Out<'_>) -> bool {
 /// A valid playlist of exactly `huge_playlist_bytes` bytes (the tail padded with blank
 /// lines), with Content-Length.
 async fn huge_playlist(s: &Settings, out: &mut Out<'_>) -> bool {
-    let start = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n";
+    let start: &[u8] =
+        b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n";
+    let block = entry_block();
     let total = s.huge_playlist_bytes.max(start.len() as u64);
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {PLAYLIST_TYPE}\r\nContent-Length: {total}\r\n\r\n"
     );
-    if !out.head(&head).await {
+    if !out.head(&head).await || !out.body(start).await {
         return false;
     }
-    let mut left = total;
-    let mut msn = 0u64;
-    let mut block = String::from(start);
-    loop {
-        while block.len() < 64 * 1024 {
-            let line = format!("#EXTINF:1.000,\ns{msn}.ts\n");
-            if (block.len() + line.len()) as u64 > left {
-                let pad = (left as usize).saturating_sub(block.len());
-                block.push_str(&"\n".repeat(pad));
-                break;
-            }
-            block.push_str(&line);
-            msn += 1;
-        }
-        if !out.body(block.as_bytes()).await {
+    let mut left = total - start.len() as u64;
+    while left >= block.len() as u64 {
+        if !out.body(block).await {
             return false;
         }
         left -= block.len() as u64;
-        if left == 0 {
-            out.done();
-            return true;
-        }
-        block.clear();
     }
+    // The tail: whole entries that fit, then blank lines.
+    let mut tail = Vec::with_capacity(left as usize);
+    let lines: Vec<&[u8]> = block.split_inclusive(|&b| b == b'\n').collect();
+    for entry in lines.chunks_exact(2) {
+        let len = entry[0].len() + entry[1].len();
+        if (tail.len() + len) as u64 > left {
+            break;
+        }
+        tail.extend_from_slice(entry[0]);
+        tail.extend_from_slice(entry[1]);
+    }
+    tail.resize(left as usize, b'\n');
+    if out.body(&tail).await {
+        out.done();
+        return true;
+    }
+    false
 }
 
 /// Serve a segment of `case`.
