@@ -666,7 +666,23 @@ fn hostile_matrix() {
                 Err(e) => format!("FAILED: {e}"),
             }
         );
-        eprintln!("{line}");
+        eprintln!(
+            "{line}\n    by_class {} playback {}",
+            o.json
+                .as_ref()
+                .map(|j| j["errors"]["by_class"].to_string())
+                .unwrap_or_default(),
+            o.json
+                .as_ref()
+                .map(|j| format!(
+                    "played {} resets {} clamped {} expired {}",
+                    j["playback"]["played_seconds"],
+                    j["playback"]["stream_resets"],
+                    j["playback"]["timing_clamped"],
+                    j["playback"]["segments_expired"]
+                ))
+                .unwrap_or_default()
+        );
         if verdict.is_err() {
             failures.push(format!(
                 "{line}\n  stdout: {}\n  stderr: {}\n  errors: {}",

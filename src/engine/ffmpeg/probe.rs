@@ -196,6 +196,15 @@ pub async fn choose(
         }
         (Playlist::Master(_), None) => return Err("no variant to play".into()),
     };
+    // The default stall threshold derives from the target duration: clamp absurd timing
+    // (TARGETDURATION:0 would make every moment a stall) as the native engine does.
+    let mut media = media;
+    if hls::timing::clamp(&mut media).any() {
+        tracing::warn!(
+            target_duration = ?media.target_duration,
+            "absurd playlist timing clamped for the stall threshold"
+        );
+    }
     Ok(Choice {
         input: d.input,
         map: d.map,
