@@ -869,6 +869,45 @@ mod tests {
     }
 
     #[test]
+    fn sizes_take_bytes_and_binary_units() {
+        let f = "--max-playlist-size";
+        assert_eq!(parse_size(f, "8MiB"), Ok(8 << 20));
+        assert_eq!(parse_size(f, "8M"), Ok(8 << 20));
+        assert_eq!(parse_size(f, "512kib"), Ok(512 << 10));
+        assert_eq!(parse_size(f, " 1GiB "), Ok(1 << 30));
+        assert_eq!(parse_size(f, "4096"), Ok(4096));
+        for bad in [
+            "",
+            "MiB",
+            "8 XB",
+            "-1",
+            "1.5MiB",
+            "1023",
+            "2GiB",
+            "99999999999999999999G",
+        ] {
+            let e = parse_size(f, bad).unwrap_err();
+            assert!(e.starts_with(f), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn limits_have_sane_defaults() {
+        let c = cfg(&["http://o/x.m3u8"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.max_playlist_size, 8 << 20);
+        assert_eq!(c.max_tracks, 16);
+        let c = cfg(&[
+            "http://o/x.m3u8",
+            "--max-playlist-size",
+            "64KiB",
+            "-max-tracks",
+            "3",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.max_playlist_size, c.max_tracks), (64 << 10, 3));
+    }
+
+    #[test]
     fn go_durations() {
         assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
         assert_eq!(parse_go_duration("200ms"), Ok(Duration::from_millis(200)));
