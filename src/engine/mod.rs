@@ -4,4 +4,5 @@ pub mod ffmpeg;
 pub mod http;
 pub mod native;
 pub mod reload;
+pub mod request_meter;
 pub mod runtimes;
