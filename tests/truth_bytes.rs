@@ -21,10 +21,12 @@ use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use hls_swarm::stats::event::RequestKind;
+use hls_swarm::engine::http::{Connections, HttpSettings};
+use hls_swarm::stats::event::{ErrorClass, RequestKind};
 use hls_swarm::swarm::{self, RunHooks};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use url::Url;
 
 /// Body of every finite segment.
 const SEGMENT_LEN: usize = 20_000;
@@ -40,6 +42,16 @@ struct Mode {
     gzip_playlists: bool,
     /// Segment bodies never end.
     endless_segments: bool,
+    /// From this long after the start, playlists are corrupt gzip.
+    corrupt_after: Option<Duration>,
+}
+
+impl Mode {
+    const PLAIN: Mode = Mode {
+        gzip_playlists: false,
+        endless_segments: false,
+        corrupt_after: None,
+    };
 }
 
 /// One request as the origin saw it.
@@ -145,19 +157,32 @@ async fn serve(mut stream: TcpStream, mode: Mode, started: Instant, log: Arc<Mut
         buf.drain(..end);
         let body = Arc::new(AtomicU64::new(0));
         let is_playlist = path.ends_with(".m3u8");
-        let gzipped = is_playlist && mode.gzip_playlists;
+        let corrupt = mode.corrupt_after.is_some_and(|d| started.elapsed() >= d);
+        let gzipped = is_playlist && (mode.gzip_playlists || corrupt || path != "/live.m3u8");
         log.lock().unwrap().push(Served {
             path: path.clone(),
             accept_encoding,
             gzipped,
             body: body.clone(),
         });
-        if is_playlist {
+        if is_playlist || path.starts_with("/gz/") {
             let plain = playlist(started);
-            let (payload, coding) = if gzipped {
-                (gzip(&plain), "Content-Encoding: gzip\r\n")
+            let (payload, coding) = match path.as_str() {
+                _ if corrupt => (b"\x1f\x8b not gzip at all".to_vec(), "gzip"),
+                "/corrupt.m3u8" => (b"\x1f\x8b\x08\x00 broken".to_vec(), "gzip"),
+                "/br.m3u8" => (b"\x0b\x02\x80 brotli".to_vec(), "br"),
+                "/short.m3u8" => {
+                    let z = gzip(&plain);
+                    (z[..z.len() / 2].to_vec(), "gzip")
+                }
+                "/gz/seg.ts" => (gzip(&[0x47u8; SEGMENT_LEN]), "gzip"),
+                _ if gzipped => (gzip(&plain), "gzip"),
+                _ => (plain, ""),
+            };
+            let coding = if coding.is_empty() {
+                String::new()
             } else {
-                (plain, "")
+                format!("Content-Encoding: {coding}\r\n")
             };
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.apple.mpegurl\r\n{coding}Content-Length: {}\r\n\r\n",
@@ -201,7 +226,7 @@ async fn serve(mut stream: TcpStream, mode: Mode, started: Instant, log: Arc<Mut
 async fn gzip_playlists_play_and_count_wire_bytes() {
     let origin = RawOrigin::start(Mode {
         gzip_playlists: true,
-        endless_segments: false,
+        ..Mode::PLAIN
     })
     .await;
     let url = origin.url();
@@ -270,8 +295,8 @@ async fn gzip_playlists_play_and_count_wire_bytes() {
 async fn endless_segments_count_bytes_live_and_as_aborted_at_stop() {
     const VIEWERS: u64 = 2;
     let origin = RawOrigin::start(Mode {
-        gzip_playlists: false,
         endless_segments: true,
+        ..Mode::PLAIN
     })
     .await;
     let url = origin.url();
@@ -286,6 +311,7 @@ async fn endless_segments_count_bytes_live_and_as_aborted_at_stop() {
         "-timeout",
         "60s",
     ]);
+    let slo = cfg.slo.clone();
     let (tx, mut rx) = tokio::sync::watch::channel(None);
     let hooks = RunHooks {
         snapshots: Some(tx),
@@ -344,6 +370,90 @@ async fn endless_segments_count_bytes_live_and_as_aborted_at_stop() {
     let (pl_served, pl_bytes) = origin.served("playlist");
     let pl = s.kind(RequestKind::Master).count + s.kind(RequestKind::Playlist).count;
     assert_eq!(pl, pl_served, "playlist requests");
+    // The summary and the JSON report say so too.
+    let slo = hls_swarm::slo::evaluate(&slo, s);
+    let summary = hls_swarm::output::summary::render(&report, &slo);
+    assert!(
+        summary.contains(&format!("Aborted:    {seg_served} still in flight")),
+        "{summary}"
+    );
+    let json =
+        serde_json::to_value(hls_swarm::output::json::Report::new(&report, &slo)).expect("json");
+    assert_eq!(json["requests"]["segment"]["aborted"], seg_served);
+    assert_eq!(json["requests"]["segment"]["bytes"], seg.bytes);
+    assert_eq!(
+        s.kind(RequestKind::Master).bytes + s.kind(RequestKind::Playlist).bytes,
+        pl_bytes
+    );
+}
+
+#[tokio::test]
+async fn undecodable_bodies_are_decoding_errors_with_a_cause_and_gzip_media_is_tolerated() {
+    let origin = RawOrigin::start(Mode::PLAIN).await;
+    let mut conn = Connections::new(Arc::new(HttpSettings::default()), "t".into());
+    let at = |path: &str| Url::parse(&format!("http://{}{path}", origin.addr)).expect("url");
+    let served_bytes = |path: &str| {
+        let log = origin.log.lock().unwrap();
+        let r = log.iter().rev().find(|r| r.path == path).expect("served");
+        r.body.load(Ordering::SeqCst)
+    };
+    for (path, cause) in [
+        ("/corrupt.m3u8", "invalid gzip data"),
+        ("/short.m3u8", "gzip stream ends early"),
+        ("/br.m3u8", "unsupported Content-Encoding \"br\""),
+    ] {
+        let f = conn.get(&at(path), None, true).await;
+        assert_eq!(f.error, Some(ErrorClass::Decoding), "{path}");
+        let got = f.cause.clone().unwrap_or_default();
+        assert!(got.starts_with(cause), "{path}: cause {got:?}");
+        assert_eq!(f.bytes, served_bytes(path), "{path}: wire bytes counted");
+        assert!(f.body.is_none());
+    }
+    // The connection stays usable after a decoding failure (the body was read to its end).
+    let f = conn.get(&at("/live.m3u8"), None, true).await;
+    assert!(f.is_ok() && !f.connected, "{f:?}");
+    // A compressed segment (never asked for) is counted as sent, not decoded.
+    let f = conn.get(&at("/gz/seg.ts"), None, false).await;
+    assert!(f.is_ok(), "{f:?}");
+    assert_eq!(f.bytes, served_bytes("/gz/seg.ts"));
+    assert!(f.bytes < SEGMENT_LEN as u64);
+    let log = origin.log.lock().unwrap();
+    let seg = log.iter().find(|r| r.path == "/gz/seg.ts").expect("served");
+    assert!(seg.accept_encoding.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlists_that_turn_undecodable_mid_run_are_named_decoding_errors() {
+    let origin = RawOrigin::start(Mode {
+        gzip_playlists: true,
+        corrupt_after: Some(Duration::from_millis(1500)),
+        ..Mode::PLAIN
+    })
+    .await;
+    let url = origin.url();
+    let report = common::run(common::config(&[
+        &url,
+        "-clients",
+        "2",
+        "-ramp-rate",
+        "10",
+        "-duration",
+        "4s",
+    ]))
+    .await;
+    let s = &report.snapshot;
+    let classes = s.errors_by_class();
+    let decoding = classes.get("decoding").copied().unwrap_or(0);
+    let other = classes.get("other").copied().unwrap_or(0);
+    eprintln!("mid-run corrupt gzip: {classes:?}");
+    assert!(decoding >= 2, "decoding errors: {classes:?}");
+    assert_eq!(other, 0, "{classes:?}");
+    assert_eq!(s.total_errors(), decoding);
+    let (pl_served, pl_bytes) = origin.served("playlist");
+    assert_eq!(
+        s.kind(RequestKind::Master).count + s.kind(RequestKind::Playlist).count,
+        pl_served
+    );
     assert_eq!(
         s.kind(RequestKind::Master).bytes + s.kind(RequestKind::Playlist).bytes,
         pl_bytes
