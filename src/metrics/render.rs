@@ -314,6 +314,12 @@ fn request_families(e: &mut Exposition, s: &Snapshot) {
     );
     per_kind(
         e,
+        "hls_swarm_requests_aborted_total",
+        "Requests still in flight when the run stopped, cut off after the stop's grace (neither successes nor errors; their bytes so far are counted), by kind.",
+        |k| t.kind(k).aborted as f64,
+    );
+    per_kind(
+        e,
         "hls_swarm_request_retries_total",
         "Requests that were retries of a failed one, by kind.",
         |k| t.kind(k).retries as f64,
@@ -321,7 +327,7 @@ fn request_families(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "hls_swarm_errors_total",
         c,
-        "Requests failed, by error class (timeout, refused, reset, dns, tls, http_4xx, http_5xx, truncated, other).",
+        "Requests failed, by error class (timeout, refused, reset, dns, tls, http_4xx, http_5xx, truncated, decoding, other).",
     );
     for class in ErrorClass::ALL {
         e.sample(
@@ -775,9 +781,11 @@ mod tests {
             ttfb: Some(Duration::from_millis(ms)),
             total: Duration::from_millis(ms * 2),
             bytes,
+            streamed: 0,
             error: ErrorClass::from_status(status),
             redirects: 0,
             retry: false,
+            aborted: false,
         })
     }
 

@@ -188,6 +188,7 @@ impl Collector {
             KindSummary {
                 count: k.count,
                 errors: k.errors,
+                aborted: k.aborted,
                 retries: k.retries,
                 bytes: k.bytes,
                 ttfb: Percentiles::of(&k.ttfb),
@@ -241,9 +242,11 @@ mod tests {
             ttfb: Some(Duration::from_millis(ms)),
             total: Duration::from_millis(ms + 5),
             bytes: 1000,
+            streamed: 0,
             error: err.then_some(ErrorClass::Http5xx),
             redirects: 0,
             retry: false,
+            aborted: false,
         })
     }
 

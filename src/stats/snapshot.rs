@@ -52,10 +52,12 @@ impl Percentiles {
 /// Totals for one request kind.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct KindSummary {
-    /// Requests finished.
+    /// Requests finished (successful, failed or aborted).
     pub count: u64,
     /// Requests failed.
     pub errors: u64,
+    /// Requests still in flight when the run stopped, cut off after the stop's grace.
+    pub aborted: u64,
     /// Retries among them.
     pub retries: u64,
     /// Body bytes.
