@@ -298,6 +298,10 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     if matches!(cfg.engine, crate::config::Engine::Native) {
         collector.set_lag_source(runtimes.lag());
     }
+    // Live tasks of every runtime the swarm uses (scripts/soak.sh watches it for leaks).
+    let mut task_runtimes = runtimes.handles().to_vec();
+    task_runtimes.push(tokio::runtime::Handle::current());
+    collector.set_task_source(task_runtimes);
     let viewer_table = cfg
         .prom_client_metrics
         .then(|| Arc::new(ViewerTable::new(cfg.client_id_offset, cfg.clients)));
