@@ -38,17 +38,9 @@
       hls-swarm = final.callPackage ./nix/package.nix {};
     };
 
-    nixosModules = let
-      # The flake's own build unless the host sets services.hls-swarm.package.
-      withPackage = module: {pkgs, ...}: {
-        imports = [module];
-        services.hls-swarm.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
-      };
-    in {
-      swarm-client = withPackage ./modules/swarm-client.nix;
-      load-tuning = ./modules/load-tuning.nix;
-      test-origin = ./modules/test-origin.nix;
-      default = self.nixosModules.swarm-client;
+    nixosModules = import ./nix/nixos-modules.nix {
+      inherit lib;
+      inherit (self) packages;
     };
 
     # x86_64 VMs; `nix build .#packages.aarch64-linux.origin-vm` builds the other kind.
