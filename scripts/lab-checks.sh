@@ -56,15 +56,17 @@ fi
 # The modules through nixpkgs' real module system, against stand-ins for NixOS options.
 # CI has no nixpkgs: this runs only when HLS_NIXPKGS_LIB names a nixpkgs lib directory
 # (e.g. a checkout's lib/), and says SKIP otherwise.
-if [ -n "${HLS_NIXPKGS_LIB:-}" ] && [ -f "$HLS_NIXPKGS_LIB/default.nix" ]; then
-  if out=$(nixi --eval --strict --json nix/tests/modules.nix --arg lib "import $HLS_NIXPKGS_LIB" 2>&1); then
-    pass "nix/tests/modules.nix: $(jq length <<<"$out") facts about the modules hold (nixpkgs lib $(nixi --eval --raw --expr "(import $HLS_NIXPKGS_LIB).version" 2>/dev/null || echo '?'), stand-in NixOS options)"
+for t in modules flake-outputs; do
+  if [ -n "${HLS_NIXPKGS_LIB:-}" ] && [ -f "$HLS_NIXPKGS_LIB/default.nix" ]; then
+    if out=$(nixi --eval --strict --json "nix/tests/$t.nix" --arg lib "import $HLS_NIXPKGS_LIB" 2>&1); then
+      pass "nix/tests/$t.nix: $(jq length <<<"$out") facts hold (nixpkgs lib $(nixi --eval --expr "(import $HLS_NIXPKGS_LIB).version" 2>/dev/null || echo '?'), stand-ins for NixOS and packages)"
+    else
+      fail "nix/tests/$t.nix: $(grep -o '[a-z-]*: .*\|error: .*' <<<"$out" | head -n 1)"
+    fi
   else
-    fail "nix/tests/modules.nix: $(grep -o 'modules-eval: .*\|error: .*' <<<"$out" | head -n 1)"
+    echo "SKIP nix/tests/$t.nix: no nixpkgs lib here (HLS_NIXPKGS_LIB=/path/to/nixpkgs/lib runs it); nix flake check runs it"
   fi
-else
-  echo "SKIP nix/tests/modules.nix: no nixpkgs here (set HLS_NIXPKGS_LIB=/path/to/nixpkgs/lib to run it); nix flake check runs it"
-fi
+done
 if render --argstr what ffmpeg --argstr profile no-such-profile >/dev/null 2>&1; then fail "an unknown profile must not render"; else pass "an unknown profile is refused"; fi
 missing_keys=()
 while read -r key; do [ -e "/proc/sys/${key//.//}" ] || missing_keys+=("$key"); done < <(jq -r '.sysctl[] | keys[]' nix/lab.json | sort -u)
