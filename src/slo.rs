@@ -236,9 +236,11 @@ mod tests {
                 ttfb: Some(Duration::from_millis(5)),
                 total: Duration::from_millis(10),
                 bytes: 100,
+                streamed: 0,
                 error: (i < errors).then_some(ErrorClass::Http5xx),
                 redirects: 0,
                 retry: false,
+                aborted: false,
             }));
         }
         s.totals = Arc::new(acc);

@@ -4,9 +4,10 @@
 //!
 //! Shutdown: the first SIGINT/SIGTERM/SIGHUP (or the end of `-duration`, a quit from the
 //! TUI, an `--slo-abort`, the FFmpeg crash-loop breaker) stops the ramp and cancels every
-//! viewer; viewers get a short grace to finish, the stats pipeline is
-//! drained, and the final snapshot is returned so the summary and reports are written.
-//! A second signal skips the grace and returns what is there at once.
+//! viewer; viewers get a short grace to finish the requests they have in flight, then
+//! are cut off (each request still in flight is reported as *aborted*, with the bytes it
+//! had received), the stats pipeline is drained, and the final snapshot is returned so
+//! the summary and reports are written. A second signal skips the grace.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -42,8 +43,11 @@ use crate::stats::viewers::{MAX_VIEWER_SERIES, SERIES_PER_VIEWER, ViewerTable};
 pub const TICK: Duration = Duration::from_secs(1);
 /// How often the progress line is printed when there is no TUI.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-/// Grace for viewers to stop after cancellation.
+/// Grace for viewers to finish their requests in flight after cancellation.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// After the grace, how long cutting the viewers off may take (their tasks are aborted,
+/// which only waits for them to be dropped).
+const ABORT_WAIT: Duration = Duration::from_secs(1);
 /// Capacity of each stats shard's event channel.
 pub const EVENT_BUFFER: usize = 65_536;
 
@@ -212,12 +216,14 @@ pub async fn probe_stream(
             ttfb: f.ttfb,
             total: f.total,
             bytes: f.bytes,
+            streamed: 0,
             error: match parsed {
                 Some(Err(_)) => Some(ErrorClass::PlaylistInvalid),
                 _ => f.error,
             },
             redirects: f.redirects,
             retry: false,
+            aborted: false,
         }));
     }
     match f.error {
@@ -226,9 +232,13 @@ pub async fn probe_stream(
             redact_url(url)
         ),
         Some(e) => {
-            let status = f.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+            let detail = match (f.status, &f.cause) {
+                (_, Some(cause)) => format!(" ({cause})"),
+                (Some(s), None) => format!(" (HTTP {s})"),
+                (None, None) => String::new(),
+            };
             anyhow::bail!(
-                "the stream {} is not reachable: {}{status}; check the URL, -resolve and the origin",
+                "the stream {} is not reachable: {}{detail}; check the URL, -resolve and the origin",
                 redact_url(url),
                 e.as_str()
             );
@@ -288,6 +298,10 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     if matches!(cfg.engine, crate::config::Engine::Native) {
         collector.set_lag_source(runtimes.lag());
     }
+    // Live tasks of every runtime the swarm uses (scripts/soak.sh watches it for leaks).
+    let mut task_runtimes = runtimes.handles().to_vec();
+    task_runtimes.push(tokio::runtime::Handle::current());
+    collector.set_task_source(task_runtimes);
     let viewer_table = cfg
         .prom_client_metrics
         .then(|| Arc::new(ViewerTable::new(cfg.client_id_offset, cfg.clients)));
@@ -441,10 +455,21 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
             sig.name()
         );
     }
-    let second_signal = tokio::select! {
-        _ = tokio::time::timeout(STOP_GRACE, ramp) => false,
-        _ = signals.recv() => true,
+    let mut ramp = ramp;
+    let (ramp_done, second_signal) = tokio::select! {
+        r = tokio::time::timeout(STOP_GRACE, &mut ramp) => (r.is_ok(), false),
+        _ = signals.recv() => (false, true),
     };
+    if !ramp_done && engine.is_none() {
+        // Native requests still running after the grace (an endless or stalled body) are
+        // cut off: aborting the ramp drops its set of viewer slots, which aborts them, and
+        // each request still in flight reports itself as aborted as its task is dropped.
+        // The handle is awaited only here, never after it completed above. (FFmpeg slots
+        // supervise processes: the engine's shutdown below kills those, and the measuring
+        // proxy reports its own requests in flight as aborted.)
+        ramp.abort();
+        let _ = tokio::time::timeout(ABORT_WAIT, &mut ramp).await;
+    }
     if let Some(e) = &engine {
         e.shutdown(if second_signal {
             Duration::ZERO

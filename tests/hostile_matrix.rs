@@ -344,13 +344,20 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
-            name: "endless chunked segment: timeout, memory bounded",
+            name: "endless chunked segment: timeout, memory bounded, bytes as they arrived",
             case: Case::EndlessChunked,
             late: false,
             args: &["-timeout", "2s"],
             expect: |o| {
                 completed(o)?;
-                check(o.class("timeout") > 0, "timeouts")
+                check(o.class("timeout") > 0, "timeouts")?;
+                // Counted as they arrive: short of what was written by at most what the
+                // socket buffers held when the request ended.
+                let (got, served) = (o.bytes("segment"), o.served_segment_bytes());
+                check(
+                    got <= served && served - got <= 32 << 20,
+                    format!("segment bytes {got} vs served {served}"),
+                )
             },
         },
         Row {
@@ -406,6 +413,59 @@ fn rows() -> Vec<Row> {
                     followed == 5 * failed,
                     format!("{followed} redirects counted vs {failed} loads"),
                 )
+            },
+        },
+        Row {
+            name: "gzip playlists sent unasked: decoded, played, wire bytes exact",
+            case: Case::Gzip,
+            late: false,
+            args: &[],
+            expect: |o| {
+                completed(o)?;
+                check(o.j()["errors"]["total"] == 0, "no errors")?;
+                check(o.playback("played_seconds") > 0.0, "played")?;
+                exact_counts(o)
+            },
+        },
+        Row {
+            name: "gzip when offered: offered on every playlist, decoded, exact",
+            case: Case::GzipIfAccepted,
+            late: false,
+            args: &[],
+            expect: |o| {
+                completed(o)?;
+                check(o.j()["errors"]["total"] == 0, "no errors")?;
+                let offered = o.served.iter().filter(|s| s.is_playlist()).all(|s| {
+                    s.accept_encoding
+                        .as_deref()
+                        .is_some_and(|a| a.contains("gzip"))
+                });
+                check(offered, "every playlist request offers gzip")?;
+                let segments_plain = o
+                    .served
+                    .iter()
+                    .filter(|s| s.is_segment())
+                    .all(|s| s.accept_encoding.is_none());
+                check(
+                    segments_plain,
+                    "segment requests do not ask for compression",
+                )?;
+                exact_counts(o)
+            },
+        },
+        Row {
+            name: "stalled body in flight at stop: aborted, counts and bytes equal the log",
+            case: Case::StalledBody,
+            late: false,
+            args: &["-timeout", "60s"],
+            expect: |o| {
+                completed(o)?;
+                let aborted = o.j()["requests"]["segment"]["aborted"]
+                    .as_u64()
+                    .unwrap_or(0);
+                check(aborted == 1, format!("{aborted} aborted segment requests"))?;
+                check(o.j()["errors"]["total"] == 0, "no errors")?;
+                exact_counts(o)
             },
         },
         Row {

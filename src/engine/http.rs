@@ -12,11 +12,19 @@
 //!   Never shared between viewers.
 //! * [`Fetch`] — the outcome of one GET. Failures are data: `get` never panics and never
 //!   returns `Err`.
+//! * [`FetchObserver`] — sees a fetch while it runs (the response head, body bytes as they
+//!   arrive), so a caller can count bytes live and account for a fetch cut off mid-body.
+//!
+//! Bodies that are kept (playlists) are requested with `Accept-Encoding: gzip, deflate`,
+//! like a player's HTTP stack does, and decoded ([`decode`]); every byte count is of the
+//! body as the origin sent it (compressed). Bodies that are only counted (segments) are
+//! requested without it and never decoded.
 //!
 //! Timing uses `tokio::time::Instant`, so tests may run on paused time.
 
 pub(crate) mod classify;
 pub(crate) mod connect;
+pub mod decode;
 mod tls;
 
 use std::net::IpAddr;
@@ -24,7 +32,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, HOST, LOCATION, RANGE, USER_AGENT};
+use http::header::{
+    ACCEPT, ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, HOST, LOCATION, RANGE, USER_AGENT,
+};
 use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
@@ -33,6 +43,7 @@ use url::{Host, Position, Url};
 
 use self::classify::{Phase, classify_hyper, is_stale_connection};
 use self::connect::{PooledConn, Target, connect};
+use self::decode::BodyDecoder;
 use crate::stats::event::ErrorClass;
 
 /// Default per-request timeout of [`HttpSettings::default`].
@@ -94,9 +105,10 @@ pub struct HttpSettings {
     /// Redirects followed per fetch before giving up with [`ErrorClass::Other`].
     pub max_redirects: u32,
     /// `--max-playlist-size`: the largest body kept in memory (`keep_body`, i.e. a
-    /// playlist). A larger one fails with [`ErrorClass::PlaylistTooLarge`]: refused from
-    /// its Content-Length before any body byte is read, else reading stops as soon as
-    /// the limit is passed, so memory stays bounded by the limit whatever the origin sends.
+    /// playlist), counted after decoding when the origin compressed it. A larger one fails
+    /// with [`ErrorClass::PlaylistTooLarge`]: refused from its Content-Length before any
+    /// body byte is read, else reading stops as soon as the limit is passed (on the wire
+    /// or decoded), so memory stays bounded by the limit whatever the origin sends.
     pub max_kept_body: u64,
     /// Lazily built, shared TLS client configuration.
     tls: OnceLock<Arc<rustls::ClientConfig>>,
@@ -173,13 +185,18 @@ pub struct Fetch {
     /// Request start to the last body byte, or to the failure.
     pub total: Duration,
     /// Body bytes received of the final response (also for error statuses, whose bodies
-    /// are drained). Bodies of intermediate redirect responses are drained for keep-alive
-    /// but not counted.
+    /// are drained), as the origin sent them: a compressed body counts compressed.
+    /// Bodies of intermediate redirect responses are drained for keep-alive but not
+    /// counted.
     pub bytes: u64,
-    /// The body, only when `keep_body` was requested and the fetch succeeded.
+    /// The body, only when `keep_body` was requested and the fetch succeeded; decoded if
+    /// the origin compressed it.
     pub body: Option<Bytes>,
     /// `None` = success: a 2xx response with a complete body.
     pub error: Option<ErrorClass>,
+    /// What exactly went wrong when the class alone does not say (why a body could not
+    /// be decoded).
+    pub cause: Option<String>,
     /// Redirects followed.
     pub redirects: u32,
     /// The URL after redirects; resolve relative URIs in the body against it.
@@ -202,6 +219,7 @@ impl Fetch {
             bytes: 0,
             body: None,
             error: None,
+            cause: None,
             redirects: 0,
             final_url: url.clone(),
             connected: false,
@@ -213,6 +231,43 @@ impl Fetch {
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
     }
+}
+
+/// Sees one fetch while it runs. Every method has a no-op default.
+///
+/// Used to count body bytes as they arrive (a long body shows its bytes before it ends)
+/// and to account for a fetch whose future is dropped mid-way (the observer outlives it).
+pub trait FetchObserver: Send {
+    /// The final response's head arrived (`ttfb` from the start of the fetch).
+    fn on_head(&mut self, status: u16, ttfb: Duration) {
+        let _ = (status, ttfb);
+    }
+
+    /// `n` more body bytes of the final response arrived (the bytes [`Fetch::bytes`]
+    /// counts).
+    fn on_bytes(&mut self, n: u64) {
+        let _ = n;
+    }
+}
+
+/// A [`FetchObserver`] that observes nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+
+impl FetchObserver for NoObserver {}
+
+/// How one body is read: kept or counted, bounded, where its bytes go.
+struct BodyRead<'a> {
+    /// Keep (and decode, if compressed) the body.
+    keep: bool,
+    /// Stop after this many bytes and close the connection instead (redirect drains).
+    drain_limit: Option<u64>,
+    /// The byte counter to add to.
+    bytes: &'a mut u64,
+    /// Told about every counted byte.
+    observer: &'a mut dyn FetchObserver,
+    /// Set when the body could not be decoded: why.
+    cause: Option<String>,
 }
 
 /// Why one request attempt failed, before any response head.
@@ -295,13 +350,26 @@ impl Connections {
     /// returned future cancels the fetch and closes the connection it was using; the
     /// remaining pool stays consistent.
     pub async fn get(&mut self, url: &Url, range: Option<(u64, u64)>, keep_body: bool) -> Fetch {
+        self.get_observed(url, range, keep_body, &mut NoObserver)
+            .await
+    }
+
+    /// [`get`](Self::get), telling `observer` about the final response's head and body
+    /// bytes as they arrive.
+    pub async fn get_observed(
+        &mut self,
+        url: &Url,
+        range: Option<(u64, u64)>,
+        keep_body: bool,
+        observer: &mut dyn FetchObserver,
+    ) -> Fetch {
         let start = Instant::now();
         // One timer for the whole fetch, polled alongside each step: cheaper than
         // registering a fresh timeout for every body frame.
         let deadline = std::pin::pin!(sleep_until(deadline_after(start, self.settings.timeout)));
         let mut deadline = Deadline(deadline);
         let mut fetch = Fetch::new(url);
-        self.run(&mut fetch, range, keep_body, start, &mut deadline)
+        self.run(&mut fetch, range, keep_body, start, &mut deadline, observer)
             .await;
         fetch.total = start.elapsed();
         fetch
@@ -333,11 +401,12 @@ impl Connections {
         keep_body: bool,
         start: Instant,
         deadline: &mut Deadline<'_>,
+        observer: &mut dyn FetchObserver,
     ) {
         loop {
             let current = fetch.final_url.clone();
             let (resp, head_at, conn) = match self
-                .send(&current, range, deadline, &mut fetch.connected)
+                .send(&current, range, keep_body, deadline, &mut fetch.connected)
                 .await
             {
                 Ok(sent) => sent,
@@ -354,16 +423,14 @@ impl Connections {
                 if let Some(next) = next.filter(|_| fetch.redirects < self.settings.max_redirects) {
                     // Drained for keep-alive, not counted: `bytes` is the final body.
                     let mut drained = 0;
-                    let _ = self
-                        .read_body(
-                            resp,
-                            conn,
-                            deadline,
-                            false,
-                            Some(MAX_REDIRECT_DRAIN),
-                            &mut drained,
-                        )
-                        .await;
+                    let mut drain = BodyRead {
+                        keep: false,
+                        drain_limit: Some(MAX_REDIRECT_DRAIN),
+                        bytes: &mut drained,
+                        observer: &mut NoObserver,
+                        cause: None,
+                    };
+                    let _ = self.read_body(resp, conn, deadline, &mut drain).await;
                     fetch.redirects += 1;
                     fetch.final_url = next;
                     continue;
@@ -371,33 +438,47 @@ impl Connections {
                 // Too many redirects or an unusable Location: this 3xx is the final
                 // response; report it, with its body drained and counted.
                 fetch.status = Some(status);
-                fetch.ttfb = Some(head_at.duration_since(start));
-                let _ = self
-                    .read_body(resp, conn, deadline, false, None, &mut fetch.bytes)
-                    .await;
+                let ttfb = head_at.duration_since(start);
+                fetch.ttfb = Some(ttfb);
+                observer.on_head(status, ttfb);
+                let mut read = BodyRead {
+                    keep: false,
+                    drain_limit: None,
+                    bytes: &mut fetch.bytes,
+                    observer: &mut *observer,
+                    cause: None,
+                };
+                let _ = self.read_body(resp, conn, deadline, &mut read).await;
                 fetch.error = Some(ErrorClass::Other);
                 return;
             }
 
             fetch.status = Some(status);
-            fetch.ttfb = Some(head_at.duration_since(start));
+            let ttfb = head_at.duration_since(start);
+            fetch.ttfb = Some(ttfb);
+            observer.on_head(status, ttfb);
             let success = (200..300).contains(&status);
-            match self
-                .read_body(
-                    resp,
-                    conn,
-                    deadline,
-                    keep_body && success,
-                    None,
-                    &mut fetch.bytes,
-                )
-                .await
-            {
+            let mut read = BodyRead {
+                keep: keep_body && success,
+                drain_limit: None,
+                bytes: &mut fetch.bytes,
+                observer: &mut *observer,
+                cause: None,
+            };
+            let result = self.read_body(resp, conn, deadline, &mut read).await;
+            let cause = read.cause.take();
+            match result {
                 Ok(body) if success => fetch.body = body,
                 Ok(_) => {
                     fetch.error = Some(ErrorClass::from_status(status).unwrap_or(ErrorClass::Other))
                 }
-                Err(class) => fetch.error = Some(class),
+                Err(class) => {
+                    if let Some(cause) = &cause {
+                        tracing::debug!(url = %crate::config::redact_url(&current), %cause, "response body not decoded");
+                    }
+                    fetch.error = Some(class);
+                    fetch.cause = cause;
+                }
             }
             return;
         }
@@ -409,12 +490,16 @@ impl Connections {
         &mut self,
         url: &Url,
         range: Option<(u64, u64)>,
+        compressed: bool,
         deadline: &mut Deadline<'_>,
         connected: &mut bool,
     ) -> Result<(Response<Incoming>, Instant, PooledConn), Failure> {
         let target = Target::from_url(url).ok_or_else(Failure::local)?;
         // Validate the request before touching the network.
-        let mut request = Some(self.build_request(url, range).ok_or_else(Failure::local)?);
+        let mut request = Some(
+            self.build_request(url, range, compressed)
+                .ok_or_else(Failure::local)?,
+        );
         let mut pooled = self.take(&target);
         loop {
             let reused = pooled.is_some();
@@ -435,7 +520,9 @@ impl Connections {
             }
             let req = match request.take() {
                 Some(req) => req,
-                None => self.build_request(url, range).ok_or_else(Failure::local)?,
+                None => self
+                    .build_request(url, range, compressed)
+                    .ok_or_else(Failure::local)?,
             };
             match deadline.race(conn.sender.send_request(req)).await {
                 Err(_) => return Err(Failure::transport(ErrorClass::Timeout)),
@@ -452,17 +539,18 @@ impl Connections {
         }
     }
 
-    /// Reads (and counts into `bytes`) the body of `resp`, keeping it if `keep`. Returns
-    /// the connection to the pool when the body was read completely and the server keeps
-    /// the connection alive. With `limit`, stops at that many bytes and closes instead.
+    /// Reads (and counts into `read.bytes`, telling `read.observer`) the body of `resp`,
+    /// keeping it — decoded, if the origin compressed it — if `read.keep`. Returns the
+    /// connection to the pool when the body was read completely and the server keeps the
+    /// connection alive. With `read.drain_limit`, stops at that many bytes and closes
+    /// instead. A body that cannot be decoded is still read to its end and counted, then
+    /// fails with [`ErrorClass::Decoding`] (`read.cause` says why).
     async fn read_body(
         &mut self,
         resp: Response<Incoming>,
         conn: PooledConn,
         deadline: &mut Deadline<'_>,
-        keep: bool,
-        limit: Option<u64>,
-        bytes: &mut u64,
+        read: &mut BodyRead<'_>,
     ) -> Result<Option<Bytes>, ErrorClass> {
         let reusable = keeps_alive(&resp);
         let content_length = resp
@@ -471,13 +559,21 @@ impl Connections {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let max_kept = self.settings.max_kept_body;
-        if keep && content_length.is_some_and(|cl| cl > max_kept) {
+        if read.keep && content_length.is_some_and(|cl| cl > max_kept) {
             // Announced too large: not one byte is read (dropping `conn` closes it).
             return Err(ErrorClass::PlaylistTooLarge);
         }
-        let mut sink = keep.then(|| BodySink::new(content_length.map(|cl| cl.min(max_kept))));
+        let mut sink = if read.keep {
+            match decode::coding_of(resp.headers()) {
+                Ok(None) => Kept::Plain(BodySink::new(content_length.map(|cl| cl.min(max_kept)))),
+                Ok(Some(coding)) => Kept::Decoding(BodyDecoder::new(coding, max_kept)),
+                Err(e) => Kept::Failed(e),
+            }
+        } else {
+            Kept::Nothing
+        };
         let mut body = resp.into_body();
-        let start_bytes = *bytes;
+        let start_bytes = *read.bytes;
         loop {
             match deadline.race(body.frame()).await {
                 // Dropping `conn` with an unfinished body closes the connection.
@@ -486,28 +582,41 @@ impl Connections {
                 Ok(Some(Err(e))) => return Err(classify_hyper(&e, Phase::Body)),
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
-                        *bytes += data.len() as u64;
-                        if let Some(sink) = sink.as_mut() {
-                            if *bytes - start_bytes > max_kept {
-                                // Stop at the limit; the connection is closed, not drained.
-                                return Err(ErrorClass::PlaylistTooLarge);
-                            }
-                            sink.push(data);
+                        let n = data.len() as u64;
+                        *read.bytes += n;
+                        read.observer.on_bytes(n);
+                        if read.keep && *read.bytes - start_bytes > max_kept {
+                            // Stop at the limit; the connection is closed, not drained.
+                            return Err(ErrorClass::PlaylistTooLarge);
                         }
-                        if limit.is_some_and(|l| *bytes - start_bytes > l) {
+                        sink.push(data);
+                        if read
+                            .drain_limit
+                            .is_some_and(|l| *read.bytes - start_bytes > l)
+                        {
                             return Ok(None);
                         }
                     }
                 }
             }
         }
-        if content_length.is_some_and(|cl| *bytes - start_bytes < cl) {
+        if content_length.is_some_and(|cl| *read.bytes - start_bytes < cl) {
             return Err(ErrorClass::Truncated);
         }
         if reusable && !conn.sender.is_closed() {
             self.put(conn);
         }
-        Ok(sink.map(BodySink::finish))
+        match sink.finish() {
+            Ok(body) => Ok(body),
+            Err(e) => {
+                read.cause = Some(e.to_string());
+                // Decoding past the limit is the same failure as a plain body past it.
+                Err(match e {
+                    decode::DecodeError::TooLarge { .. } => ErrorClass::PlaylistTooLarge,
+                    _ => ErrorClass::Decoding,
+                })
+            }
+        }
     }
 
     /// Removes and returns the most recently used live idle connection for `target`,
@@ -540,7 +649,15 @@ impl Connections {
     }
 
     /// The request for one hop; `None` if the URL or a header cannot be encoded.
-    fn build_request(&self, url: &Url, range: Option<(u64, u64)>) -> Option<Request<Empty<Bytes>>> {
+    ///
+    /// `compressed`: offer `Accept-Encoding: gzip, deflate` (for bodies that are kept and
+    /// decoded, like a player does for playlists; never for media).
+    fn build_request(
+        &self,
+        url: &Url,
+        range: Option<(u64, u64)>,
+        compressed: bool,
+    ) -> Option<Request<Empty<Bytes>>> {
         // Origin-form target: path and query, never the fragment.
         let uri = Uri::try_from(&url[Position::BeforePath..Position::AfterQuery]).ok()?;
         // Host as written in the URL (IPv6 bracketed), with the port only if not default.
@@ -550,10 +667,16 @@ impl Connections {
         *req.version_mut() = Version::HTTP_11;
         let extra = &self.settings.extra_headers;
         let headers = req.headers_mut();
-        headers.reserve(4 + extra.len());
+        headers.reserve(5 + extra.len());
         headers.insert(HOST, host);
         headers.insert(USER_AGENT, self.user_agent.clone());
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        if compressed {
+            headers.insert(
+                ACCEPT_ENCODING,
+                HeaderValue::from_static(decode::ACCEPT_ENCODING),
+            );
+        }
         if let Some((offset, len)) = range {
             let value = match len.checked_sub(1) {
                 Some(last) => format!("bytes={}-{}", offset, offset.saturating_add(last)),
@@ -624,6 +747,43 @@ fn keeps_alive(resp: &Response<Incoming>) -> bool {
     match resp.version() {
         Version::HTTP_10 | Version::HTTP_09 => has_token("keep-alive"),
         _ => !has_token("close"),
+    }
+}
+
+/// Where the frames of one body go.
+enum Kept {
+    /// Counted only.
+    Nothing,
+    /// Kept as it arrives.
+    Plain(BodySink),
+    /// Decoded as it arrives.
+    Decoding(BodyDecoder),
+    /// Will fail: the coding cannot be decoded, or decoding failed (the rest is only
+    /// counted).
+    Failed(decode::DecodeError),
+}
+
+impl Kept {
+    fn push(&mut self, data: Bytes) {
+        match self {
+            Kept::Nothing | Kept::Failed(_) => {}
+            Kept::Plain(sink) => sink.push(data),
+            Kept::Decoding(d) => {
+                if let Err(e) = d.push(&data) {
+                    *self = Kept::Failed(e);
+                }
+            }
+        }
+    }
+
+    /// The kept body (`None` when not kept), or why it cannot be had.
+    fn finish(self) -> Result<Option<Bytes>, decode::DecodeError> {
+        match self {
+            Kept::Nothing => Ok(None),
+            Kept::Plain(sink) => Ok(Some(sink.finish())),
+            Kept::Decoding(d) => d.finish().map(Some),
+            Kept::Failed(e) => Err(e),
+        }
     }
 }
 

@@ -4,5 +4,6 @@ pub mod ffmpeg;
 pub mod http;
 pub mod native;
 pub mod reload;
+pub mod request_meter;
 pub mod runtimes;
 pub mod sequence;

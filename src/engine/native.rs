@@ -24,12 +24,11 @@ use url::Url;
 use crate::backoff::Backoff;
 use crate::engine::http::{Connections, Fetch, HttpSettings};
 use crate::engine::reload::{LoadOutcome, ReloadScheduler};
+use crate::engine::request_meter::RequestMeter;
 use crate::engine::sequence::{self, Step};
 use crate::hls::{self, MediaPlaylist, Playlist, VariantChoice};
 use crate::player::{Player, PlayerState, Transition};
-use crate::stats::event::{
-    ErrorClass, Event, LifecycleEvent, PlaybackEvent, RequestDone, RequestKind,
-};
+use crate::stats::event::{ErrorClass, Event, LifecycleEvent, PlaybackEvent, RequestKind};
 use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::EventSink;
 
@@ -117,17 +116,20 @@ impl Shared {
         self.viewer.sink.send(ev);
     }
 
-    fn report(&self, kind: RequestKind, f: &Fetch, error: Option<ErrorClass>, retry: bool) {
-        self.emit(Event::Request(RequestDone {
-            kind,
-            status: f.status,
-            ttfb: f.ttfb,
-            total: f.total,
-            bytes: f.bytes,
-            error,
-            redirects: f.redirects,
-            retry,
-        }));
+    /// GET `url` as a request of `kind`, counted live and reported by the returned meter
+    /// (which reports it as aborted if the fetch is cut off before it returns).
+    async fn fetch(
+        &self,
+        conn: &mut Connections,
+        url: &Url,
+        range: Option<(u64, u64)>,
+        keep_body: bool,
+        kind: RequestKind,
+        retry: bool,
+    ) -> (Fetch, RequestMeter<'_>) {
+        let mut meter = RequestMeter::start(&self.viewer.sink, kind, retry);
+        let f = conn.get_observed(url, range, keep_body, &mut meter).await;
+        (f, meter)
     }
 
     /// Run `f` on the player and turn what it decided into events (which also move the
@@ -220,7 +222,11 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
             return ViewerExit::Cancelled;
         }
         let began = Instant::now();
-        let f = entry_conn.get(&params.url, None, true).await;
+        let mut meter =
+            RequestMeter::start(&viewer.sink, RequestKind::Master, backoff.attempts() > 0);
+        let f = entry_conn
+            .get_observed(&params.url, None, true, &mut meter)
+            .await;
         let parsed = match (&f.error, &f.body) {
             (None, Some(body)) => Some(hls::parse(body, &f.final_url)),
             _ => None,
@@ -236,16 +242,7 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
             }
             _ => f.error,
         };
-        viewer.sink.send(Event::Request(RequestDone {
-            kind,
-            status: f.status,
-            ttfb: f.ttfb,
-            total: f.total,
-            bytes: f.bytes,
-            error,
-            redirects: f.redirects,
-            retry: backoff.attempts() > 0,
-        }));
+        meter.finish(&f, kind, error);
         match parsed {
             Some(Ok(pl)) => break (pl, began, f.body.unwrap_or_default()),
             _ => {
@@ -460,11 +457,13 @@ async fn playlist_loop(
             return TrackEnd::Cancelled;
         }
         let began = Instant::now();
-        let f = conn.get(&url, None, true).await;
+        let (f, meter) = shared
+            .fetch(&mut conn, &url, None, true, RequestKind::Playlist, retry)
+            .await;
         // A byte-identical reload (RFC 8216 "unchanged") needs no parse: the previous,
         // equal body parsed fine (only good bodies are recorded) and did not end the list.
         if f.error.is_none() && f.body.as_deref().is_some_and(|b| sched.is_unchanged(b)) {
-            shared.report(RequestKind::Playlist, &f, None, retry);
+            meter.finish(&f, RequestKind::Playlist, None);
             retry = false;
             backoff.reset();
             url = f.final_url.clone();
@@ -488,7 +487,7 @@ async fn playlist_loop(
             }
             _ => f.error,
         };
-        shared.report(RequestKind::Playlist, &f, error, retry);
+        meter.finish(&f, RequestKind::Playlist, error);
         retry = error.is_some();
         let outcome = match parsed {
             Some(Ok(pl)) => {
@@ -796,13 +795,15 @@ async fn fetch_with_retries(
     let params = &shared.viewer.params;
     let mut attempt = 0u32;
     loop {
-        let f = conn.get(url, range, false).await;
+        let (f, meter) = shared
+            .fetch(conn, url, range, false, kind, attempt > 0)
+            .await;
         // A 2xx with no body bytes holds no media: a failure of its own class.
         let error = match f.error {
             None if f.bytes == 0 => Some(ErrorClass::EmptyBody),
             e => e,
         };
-        shared.report(kind, &f, error, attempt > 0);
+        meter.finish(&f, kind, error);
         if error.is_none() {
             backoff.reset();
             return Fetched::Ok;

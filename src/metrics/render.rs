@@ -314,6 +314,12 @@ fn request_families(e: &mut Exposition, s: &Snapshot) {
     );
     per_kind(
         e,
+        "hls_swarm_requests_aborted_total",
+        "Requests still in flight when the run stopped, cut off after the stop's grace (neither successes nor errors; their bytes so far are counted), by kind.",
+        |k| t.kind(k).aborted as f64,
+    );
+    per_kind(
+        e,
         "hls_swarm_request_retries_total",
         "Requests that were retries of a failed one, by kind.",
         |k| t.kind(k).retries as f64,
@@ -321,7 +327,7 @@ fn request_families(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "hls_swarm_errors_total",
         c,
-        "Requests failed, by error class (timeout, refused, reset, dns, tls, http_4xx, http_5xx, truncated, other).",
+        "Requests failed, by error class (timeout, refused, reset, dns, tls, http_4xx, http_5xx, truncated, decoding, other).",
     );
     for class in ErrorClass::ALL {
         e.sample(
@@ -575,6 +581,14 @@ fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
         "Events the stats pipeline dropped (a full channel).",
         s.events_dropped as f64,
     );
+    if let Some(tasks) = s.runtime_tasks {
+        e.single(
+            "hls_swarm_runtime_tasks",
+            Kind::Gauge,
+            "Tokio tasks alive now in the swarm process (viewer runtimes and the main runtime); flat in a steady run, growth is a task leak.",
+            tasks as f64,
+        );
+    }
 }
 
 /// How late the viewer runtimes woke (src/stats/lag.rs); only with the native engine.
@@ -775,9 +789,11 @@ mod tests {
             ttfb: Some(Duration::from_millis(ms)),
             total: Duration::from_millis(ms * 2),
             bytes,
+            streamed: 0,
             error: ErrorClass::from_status(status),
             redirects: 0,
             retry: false,
+            aborted: false,
         })
     }
 
@@ -1030,5 +1046,14 @@ mod tests {
             ),
             3.0
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn runtime_tasks_gauge_is_the_snapshot_count() {
+        let mut s = snapshot(&[], None).await;
+        assert!(!render(&s, &info()).contains("hls_swarm_runtime_tasks"));
+        s.runtime_tasks = Some(4321);
+        let samples = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(value(&samples, "hls_swarm_runtime_tasks", &[]), 4321.0);
     }
 }

@@ -51,6 +51,9 @@ pub struct Requests {
     pub count: u64,
     /// Failed among them.
     pub errors: u64,
+    /// Still in flight when the run stopped (cut off after the stop's grace); neither
+    /// successes nor errors, their bytes so far are in `bytes`.
+    pub aborted: u64,
     /// Retries among them.
     pub retries: u64,
     /// Body bytes.
@@ -202,6 +205,7 @@ impl Report {
                     Requests {
                         count: ks.count,
                         errors: ks.errors,
+                        aborted: ks.aborted,
                         retries: ks.retries,
                         bytes: ks.bytes,
                         ttfb_seconds: ks.ttfb,

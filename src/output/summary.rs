@@ -176,6 +176,13 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
             bytes(ks.bytes as f64)
         );
     }
+    let aborted = s.totals.total_aborted();
+    if aborted > 0 {
+        let _ = writeln!(
+            o,
+            "  Aborted:    {aborted} still in flight at the stop, cut off (counted above with their bytes; not errors)"
+        );
+    }
 
     let _ = writeln!(
         o,

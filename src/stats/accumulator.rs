@@ -26,10 +26,12 @@ pub fn record_duration(h: &mut Histogram<u64>, d: Duration) {
 /// Per request kind totals.
 #[derive(Debug, Clone)]
 pub struct KindStats {
-    /// Requests finished (successful or not).
+    /// Requests finished (successful, failed or aborted).
     pub count: u64,
     /// Requests that failed.
     pub errors: u64,
+    /// Requests still in flight when the run stopped (cut off after the stop's grace).
+    pub aborted: u64,
     /// Requests that were retries.
     pub retries: u64,
     /// Body bytes received.
@@ -45,6 +47,7 @@ impl Default for KindStats {
         KindStats {
             count: 0,
             errors: 0,
+            aborted: 0,
             retries: 0,
             bytes: 0,
             ttfb: duration_histogram(),
@@ -57,6 +60,7 @@ impl KindStats {
     fn merge(&mut self, o: &KindStats) {
         self.count += o.count;
         self.errors += o.errors;
+        self.aborted += o.aborted;
         self.retries += o.retries;
         self.bytes += o.bytes;
         // Same bounds on both sides, so `add` cannot fail.
@@ -67,6 +71,7 @@ impl KindStats {
     fn reset(&mut self) {
         self.count = 0;
         self.errors = 0;
+        self.aborted = 0;
         self.retries = 0;
         self.bytes = 0;
         self.ttfb.reset();
@@ -155,6 +160,7 @@ impl Accumulator {
         self.events += 1;
         match ev {
             Event::Request(r) => self.record_request(r),
+            Event::Progress { kind, bytes } => self.kinds[kind.index()].bytes += bytes,
             Event::Playback(p) => self.record_playback(p),
             Event::Lifecycle(l) => self.record_lifecycle(l),
         }
@@ -163,7 +169,7 @@ impl Accumulator {
     fn record_request(&mut self, r: &RequestDone) {
         let k = &mut self.kinds[r.kind.index()];
         k.count += 1;
-        k.bytes += r.bytes;
+        k.bytes += r.unstreamed();
         if r.retry {
             k.retries += 1;
         }
@@ -171,6 +177,11 @@ impl Accumulator {
             record_duration(&mut k.ttfb, ttfb);
         }
         self.redirects += u64::from(r.redirects);
+        if r.aborted {
+            // Cut off by the stop: neither a download time nor an error.
+            k.aborted += 1;
+            return;
+        }
         match r.error {
             // A zero total means "not measured" (approximate figures from FFmpeg's log).
             None if r.total.is_zero() => {}
@@ -290,6 +301,11 @@ impl Accumulator {
         self.kinds.iter().map(|k| k.errors).sum()
     }
 
+    /// All requests still in flight when the run stopped.
+    pub fn total_aborted(&self) -> u64 {
+        self.kinds.iter().map(|k| k.aborted).sum()
+    }
+
     /// All body bytes.
     pub fn total_bytes(&self) -> u64 {
         self.kinds.iter().map(|k| k.bytes).sum()
@@ -312,9 +328,11 @@ mod tests {
             ttfb: Some(Duration::from_millis(ms)),
             total: Duration::from_millis(ms * 2),
             bytes: 100,
+            streamed: 0,
             error,
             redirects: 0,
             retry: false,
+            aborted: false,
         })
     }
 
@@ -345,5 +363,40 @@ mod tests {
         a.reset();
         assert_eq!(a.total_requests(), 0);
         assert!(a.by_status.is_empty());
+    }
+
+    #[test]
+    fn streamed_bytes_count_once_and_aborted_requests_are_their_own_outcome() {
+        let mut a = Accumulator::default();
+        // A long body reported live, then finished: 300 + 200 streamed, 50 at the end.
+        for bytes in [300, 200] {
+            a.record(&Event::Progress {
+                kind: RequestKind::Segment,
+                bytes,
+            });
+        }
+        assert_eq!(
+            a.kind(RequestKind::Segment).bytes,
+            500,
+            "live before the end"
+        );
+        let mut done = RequestDone::new(RequestKind::Segment);
+        done.bytes = 550;
+        done.streamed = 500;
+        done.total = Duration::from_secs(3);
+        a.record(&Event::Request(done.clone()));
+        // One cut off by the stop: its head and 70 bytes had arrived.
+        let mut cut = RequestDone::new(RequestKind::Segment);
+        cut.bytes = 70;
+        cut.ttfb = Some(Duration::from_millis(5));
+        cut.total = Duration::from_secs(1);
+        cut.aborted = true;
+        a.record(&Event::Request(cut));
+        let s = a.kind(RequestKind::Segment);
+        assert_eq!((s.count, s.errors, s.aborted), (2, 0, 1));
+        assert_eq!(s.bytes, 620);
+        assert_eq!(s.total.len(), 1, "no download time for the aborted one");
+        assert_eq!(s.ttfb.len(), 1);
+        assert_eq!(a.total_errors(), 0);
     }
 }

@@ -77,13 +77,17 @@ pub enum ErrorClass {
     PlaylistInvalid,
     /// A `2xx` segment or init section with an empty body: nothing to play.
     EmptyBody,
+    /// A compressed body (`Content-Encoding`) that could not be decoded: corrupt, cut
+    /// short, or a coding that was not offered (past the limit once decoded is
+    /// [`ErrorClass::PlaylistTooLarge`]).
+    Decoding,
     /// Too many redirects, bad redirect target, other I/O errors.
     Other,
 }
 
 impl ErrorClass {
     /// Every class, in display order.
-    pub const ALL: [ErrorClass; 12] = [
+    pub const ALL: [ErrorClass; 13] = [
         ErrorClass::Timeout,
         ErrorClass::Refused,
         ErrorClass::Reset,
@@ -95,6 +99,7 @@ impl ErrorClass {
         ErrorClass::PlaylistTooLarge,
         ErrorClass::PlaylistInvalid,
         ErrorClass::EmptyBody,
+        ErrorClass::Decoding,
         ErrorClass::Other,
     ];
 
@@ -112,6 +117,7 @@ impl ErrorClass {
             ErrorClass::PlaylistTooLarge => "playlist_too_large",
             ErrorClass::PlaylistInvalid => "playlist_invalid",
             ErrorClass::EmptyBody => "empty_body",
+            ErrorClass::Decoding => "decoding",
             ErrorClass::Other => "other",
         }
     }
@@ -131,7 +137,8 @@ impl ErrorClass {
     }
 }
 
-/// One finished HTTP request, successful or not.
+/// One finished HTTP request: successful, failed, or aborted (still in flight when the
+/// run stopped).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestDone {
     /// What was fetched.
@@ -142,14 +149,44 @@ pub struct RequestDone {
     pub ttfb: Option<Duration>,
     /// Request start to the last body byte (or to the failure).
     pub total: Duration,
-    /// Body bytes received.
+    /// Body bytes received (all of them, as the origin sent them: compressed bodies are
+    /// counted compressed).
     pub bytes: u64,
-    /// Failure class; `None` means success.
+    /// Of `bytes`, those already reported by [`Event::Progress`] while the body streamed
+    /// (counted there, not again here).
+    pub streamed: u64,
+    /// Failure class; `None` means success (or aborted, see `aborted`).
     pub error: Option<ErrorClass>,
     /// Redirects followed to get here.
     pub redirects: u32,
     /// This request was a retry of a failed one.
     pub retry: bool,
+    /// Still in flight when the run stopped: cut off after the stop's grace period. Neither
+    /// a success nor an error; its bytes so far are counted.
+    pub aborted: bool,
+}
+
+impl RequestDone {
+    /// A request of `kind` with nothing measured yet (fill in the rest).
+    pub fn new(kind: RequestKind) -> Self {
+        RequestDone {
+            kind,
+            status: None,
+            ttfb: None,
+            total: Duration::ZERO,
+            bytes: 0,
+            streamed: 0,
+            error: None,
+            redirects: 0,
+            retry: false,
+            aborted: false,
+        }
+    }
+
+    /// Bytes of this request not yet counted by [`Event::Progress`] events.
+    pub fn unstreamed(&self) -> u64 {
+        self.bytes.saturating_sub(self.streamed)
+    }
 }
 
 /// Player-side happenings, from the player model (native) or `-progress` (ffmpeg).
@@ -198,6 +235,15 @@ pub enum LifecycleEvent {
 pub enum Event {
     /// A finished request.
     Request(RequestDone),
+    /// Body bytes of a request still running, counted as they arrive (a long or endless
+    /// body shows its bytes live); the request's [`RequestDone::streamed`] says how many
+    /// of its bytes were reported this way.
+    Progress {
+        /// What is being fetched.
+        kind: RequestKind,
+        /// Bytes received since the request's previous report.
+        bytes: u64,
+    },
     /// A player-side happening.
     Playback(PlaybackEvent),
     /// A lifecycle change.

@@ -11,6 +11,7 @@ pub mod ffmpeg;
 pub mod gauges;
 pub mod hub;
 pub mod lag;
+pub mod live;
 pub mod snapshot;
 pub mod viewer_state;
 pub mod viewers;

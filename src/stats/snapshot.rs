@@ -52,10 +52,12 @@ impl Percentiles {
 /// Totals for one request kind.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct KindSummary {
-    /// Requests finished.
+    /// Requests finished (successful, failed or aborted).
     pub count: u64,
     /// Requests failed.
     pub errors: u64,
+    /// Requests still in flight when the run stopped, cut off after the stop's grace.
+    pub aborted: u64,
     /// Retries among them.
     pub retries: u64,
     /// Body bytes.
@@ -142,6 +144,9 @@ pub struct Snapshot {
     pub ffmpeg: Option<super::ffmpeg::FfmpegStats>,
     /// How late the viewer runtimes woke (`None` when not measured).
     pub client_lag: Option<super::lag::ClientLag>,
+    /// Tokio tasks alive at this tick, summed over the runtimes the collector was given
+    /// (the viewer runtimes and the main one); `None` when it was given none.
+    pub runtime_tasks: Option<u64>,
 }
 
 impl Snapshot {

@@ -51,7 +51,7 @@ impl ViewerCell {
         match ev {
             Event::Request(req) => {
                 self.requests.fetch_add(1, r);
-                self.bytes.fetch_add(req.bytes, r);
+                self.bytes.fetch_add(req.unstreamed(), r);
                 if req.error.is_some() {
                     self.errors.fetch_add(1, r);
                 }
@@ -62,6 +62,9 @@ impl ViewerCell {
             Event::Playback(PlaybackEvent::LiveLatency { latency }) => {
                 let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX - 1);
                 self.live_latency_us.store(us.min(u64::MAX - 1), r);
+            }
+            Event::Progress { bytes, .. } => {
+                self.bytes.fetch_add(*bytes, r);
             }
             Event::Playback(_) | Event::Lifecycle(_) => {}
         }
@@ -160,9 +163,11 @@ mod tests {
             ttfb: None,
             total: Duration::ZERO,
             bytes,
+            streamed: 0,
             error,
             redirects: 0,
             retry: false,
+            aborted: false,
         })
     }
 

@@ -129,9 +129,11 @@ fn report(sink: Option<&EventSink>, kind: RequestKind, f: &Fetch) {
             ttfb: f.ttfb,
             total: f.total,
             bytes: f.bytes,
+            streamed: 0,
             error: f.error,
             redirects: f.redirects,
             retry: false,
+            aborted: false,
         }));
     }
 }

@@ -9,7 +9,10 @@
 //! * Each request is timed at the upstream side exactly like the native engine times its
 //!   own: TTFB from the moment the proxy starts the request (including a connect when one is
 //!   needed) to the parsed response head; total to the last body byte; body bytes counted as
-//!   the origin sends them; status and error class. It becomes one `RequestDone` event.
+//!   the origin sends them (compressed bodies compressed: they are relayed untouched);
+//!   status and error class. It becomes one `RequestDone` event. A long body's bytes are
+//!   also reported while it streams (`Event::Progress`), and a request still in flight
+//!   when the proxy shuts down is reported as aborted with the bytes that had arrived.
 //! * The response is relayed as the origin framed it (head and body bytes unchanged), never
 //!   buffered: bodies of known length go kernel-to-kernel with splice(2) ([`splice`]);
 //!   playlists (the first 1 MiB is kept to classify them), chunked bodies and bodies that
@@ -25,8 +28,13 @@
 //!   tunnel only counts bytes.
 
 mod body;
-mod chunked;
-mod head;
+// `chunked` and `head` parse what FFmpeg and the origin send; they are public for the
+// fuzz targets (fuzz/), which is their only use outside this module. Their parsers say
+// only "malformed" (`Err(())`): the proxy answers that with a 400 or drops the connection.
+#[allow(clippy::result_unit_err)]
+pub mod chunked;
+#[allow(clippy::result_unit_err)]
+pub mod head;
 mod splice;
 mod tunnel;
 
@@ -43,7 +51,7 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use self::body::{Meter, Sides, classify_io};
+use self::body::{Live, Meter, Sides, classify_io};
 use self::head::{Framing, RequestHead, ResponseHead, plain_response};
 use self::splice::Pipe;
 use super::classify::Learner;
@@ -309,8 +317,9 @@ async fn serve_connection(mut client: TcpStream, shared: Arc<Shared>) {
     }
 }
 
-/// `http://host[:port]/path?query` from an absolute-form request target.
-fn absolute_url(target: &str) -> Option<Url> {
+/// `http://host[:port]/path?query` from an absolute-form request target (public for the
+/// fuzz targets).
+pub fn absolute_url(target: &str) -> Option<Url> {
     let url = Url::parse(target).ok()?;
     (url.scheme() == "http" && url.has_host()).then_some(url)
 }
@@ -334,19 +343,39 @@ fn gateway_error(class: ErrorClass, close: bool) -> Vec<u8> {
     }
 }
 
-/// What one request's event is made of.
+/// What one request's event is made of. Dropped without [`emit`](Self::emit) — its
+/// connection task was aborted at shutdown — it reports the request as aborted.
 struct Record<'a> {
     shared: &'a Shared,
-    sink: Option<EventSink>,
+    url: &'a Url,
+    sink: Option<&'a EventSink>,
     started: Instant,
     status: Option<u16>,
     ttfb: Option<Duration>,
-    meter: Meter,
+    meter: Meter<'a>,
+    emitted: bool,
     _inflight: InFlight<'a>,
 }
 
-impl Record<'_> {
-    fn emit(self, url: &Url, error: Option<ErrorClass>) {
+impl<'a> Record<'a> {
+    fn new(shared: &'a Shared, url: &'a Url, user_agent: Option<&[u8]>) -> Self {
+        let started = Instant::now();
+        let sink = shared.sink(user_agent);
+        Record {
+            shared,
+            url,
+            sink,
+            started,
+            status: None,
+            ttfb: None,
+            meter: Meter::with_live(sink.map(|s| Live::new(s, &shared.learner, url, started))),
+            emitted: false,
+            _inflight: InFlight::new(shared),
+        }
+    }
+
+    fn emit(mut self, error: Option<ErrorClass>) {
+        self.emitted = true;
         let total = self.started.elapsed().max(Duration::from_nanos(1));
         let status_error = self.status.and_then(ErrorClass::from_status);
         let error = error.or(status_error);
@@ -354,7 +383,12 @@ impl Record<'_> {
             (Some(b), None) => Some(b.as_slice()),
             _ => None,
         };
-        let kind = self.shared.learner.kind(url, body);
+        // A body reported live keeps the kind it was reported under.
+        let reported = self.meter.live.as_ref().and_then(Live::reported);
+        let kind = match reported {
+            Some((kind, _)) => kind,
+            None => self.shared.learner.kind(self.url, body),
+        };
         // As in the native engine: a 2xx segment or init section without a body byte
         // holds no media.
         let empty = matches!(kind, RequestKind::Segment | RequestKind::Init)
@@ -362,18 +396,42 @@ impl Record<'_> {
             && self.meter.bytes == 0;
         let error = error.or(empty.then_some(ErrorClass::EmptyBody));
         let redirects = u32::from(self.status.is_some_and(|s| (300..400).contains(&s)));
-        if let Some(sink) = &self.sink {
+        if let Some(sink) = self.sink {
             sink.send(Event::Request(RequestDone {
                 kind,
                 status: self.status,
                 ttfb: self.ttfb,
                 total,
                 bytes: self.meter.bytes,
+                streamed: reported.map_or(0, |(_, n)| n),
                 error,
                 redirects,
                 retry: false,
+                aborted: false,
             }));
         }
+    }
+}
+
+impl Drop for Record<'_> {
+    fn drop(&mut self) {
+        if self.emitted {
+            return;
+        }
+        let Some(sink) = self.sink else { return };
+        let reported = self.meter.live.as_ref().and_then(Live::reported);
+        let kind = match reported {
+            Some((kind, _)) => kind,
+            None => self.shared.learner.kind(self.url, None),
+        };
+        let mut done = RequestDone::new(kind);
+        done.status = self.status;
+        done.ttfb = self.ttfb;
+        done.total = self.started.elapsed();
+        done.bytes = self.meter.bytes;
+        done.streamed = reported.map_or(0, |(_, n)| n);
+        done.aborted = true;
+        sink.send(Event::Request(done));
     }
 }
 
@@ -398,17 +456,9 @@ impl Exchange<'_> {
     /// Forward `req` for `url` and relay the response; true when the FFmpeg connection
     /// can carry another request.
     async fn forward(&mut self, req: &RequestHead, url: Url) -> bool {
-        let started = Instant::now();
+        let mut record = Record::new(self.shared, &url, req.header("user-agent"));
+        let started = record.started;
         let deadline = started + self.shared.settings.timeout;
-        let mut record = Record {
-            shared: self.shared,
-            sink: self.shared.sink(req.header("user-agent")).cloned(),
-            started,
-            status: None,
-            ttfb: None,
-            meter: Meter::default(),
-            _inflight: InFlight::new(self.shared),
-        };
         let wire = head::upstream_request(req, &url);
         let head_request = req.method == "HEAD";
         let (mut up, resp) = loop {
@@ -418,15 +468,15 @@ impl Exchange<'_> {
                 Some(u) => u,
                 None => match open_upstream(&self.shared.settings, &url, deadline).await {
                     Ok(u) => u,
-                    Err(class) => return self.fail(record, &url, class).await,
+                    Err(class) => return self.fail(record, class).await,
                 },
             };
             match exchange_head(&mut up, &wire, head_request, deadline).await {
                 Ok(resp) => break (up, resp),
                 // The retry's connection is fresh, so this happens at most once.
                 Err(HeadError::Stale) if reused => {}
-                Err(HeadError::Stale) => return self.fail(record, &url, ErrorClass::Reset).await,
-                Err(HeadError::Failed(class)) => return self.fail(record, &url, class).await,
+                Err(HeadError::Stale) => return self.fail(record, ErrorClass::Reset).await,
+                Err(HeadError::Failed(class)) => return self.fail(record, class).await,
             }
         };
         record.ttfb = Some(started.elapsed());
@@ -445,14 +495,14 @@ impl Exchange<'_> {
         if clean && resp.keep_alive {
             *self.upstream = Some(up);
         }
-        record.emit(&url, result.err());
+        record.emit(result.err());
         // A response the origin ends by closing is relayed the same way to FFmpeg.
         client_ok && clean && resp.framing != Framing::Close && resp.status != 101
     }
 
     /// Report a request that got no response head and tell FFmpeg so.
-    async fn fail(&mut self, record: Record<'_>, url: &Url, class: ErrorClass) -> bool {
-        record.emit(url, Some(class));
+    async fn fail(&mut self, record: Record<'_>, class: ErrorClass) -> bool {
+        record.emit(Some(class));
         self.client
             .write_all(&gateway_error(class, false))
             .await
@@ -505,6 +555,92 @@ async fn exchange_head(
             continue;
         }
         return Ok(resp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::stats::accumulator::Accumulator;
+    use crate::stats::event::RequestKind;
+    use crate::stats::hub::StatsHub;
+
+    /// An origin answering one request with a body that never ends (16 KiB every 10 ms),
+    /// counting the body bytes it wrote.
+    async fn endless_origin() -> (SocketAddr, Arc<AtomicU64>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let written = Arc::new(AtomicU64::new(0));
+        let w = written.clone();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut head = Vec::new();
+            while !head.windows(4).any(|x| x == b"\r\n\r\n") {
+                let mut b = [0u8; 1024];
+                match s.read(&mut b).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&b[..n]),
+                }
+            }
+            let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n";
+            if s.write_all(resp).await.is_err() {
+                return;
+            }
+            let chunk = vec![0x47u8; 16 * 1024];
+            while s.write_all(&chunk).await.is_ok() {
+                w.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        (addr, written)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_body_in_flight_is_counted_live_and_as_aborted_at_shutdown() {
+        let (origin, written) = endless_origin().await;
+        let mut hub = StatsHub::start(1, 4096);
+        let settings = Arc::new(HttpSettings::new(Duration::from_secs(60), "t".into()));
+        let proxy = Proxy::start(settings, vec![hub.sink(0)], None)
+            .await
+            .unwrap();
+        let addr = proxy.addr;
+        let mut ffmpeg = TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET http://{origin}/v0/seg1.ts HTTP/1.1\r\nHost: {origin}\r\nUser-Agent: t/client-0\r\n\r\n"
+        );
+        ffmpeg.write_all(req.as_bytes()).await.unwrap();
+        let reader = tokio::spawn(async move {
+            let mut sink = vec![0u8; 64 * 1024];
+            while matches!(ffmpeg.read(&mut sink).await, Ok(n) if n > 0) {}
+        });
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+
+        // Counted while it streams (no request has finished).
+        let mut acc = Accumulator::default();
+        hub.drain_into(&mut acc);
+        let live = acc.kind(RequestKind::Segment).bytes;
+        assert_eq!(acc.kind(RequestKind::Segment).count, 0);
+        assert!(live > 1_000_000, "live bytes after 1.5 s: {live}");
+
+        // Shut down mid-body: the request is reported as aborted with its bytes.
+        proxy.shutdown().await;
+        hub.close(Duration::from_secs(1)).await;
+        hub.drain_into(&mut acc);
+        reader.abort();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let wrote = written.load(Ordering::SeqCst);
+        let seg = acc.kind(RequestKind::Segment);
+        assert_eq!((seg.count, seg.aborted, seg.errors), (1, 1, 0));
+        let ratio = seg.bytes as f64 / wrote as f64;
+        assert!(
+            (0.97..=1.0).contains(&ratio),
+            "counted {} of {wrote} bytes ({ratio:.4})",
+            seg.bytes
+        );
     }
 }
 

@@ -269,9 +269,11 @@ fn done(kind: RequestKind, failed_status: Option<u16>) -> RequestDone {
         ttfb: None,
         total: std::time::Duration::ZERO,
         bytes: 0,
+        streamed: 0,
         error,
         redirects: 0,
         retry: false,
+        aborted: false,
     }
 }
 

@@ -19,7 +19,11 @@ fn url(s: &str) -> Url {
 fn request_has_default_headers_and_origin_form_target() {
     let c = conns(settings(), "viewer-ua/1");
     let req = c
-        .build_request(&url("http://Example.com:8080/a/b.m3u8?x=1#frag"), None)
+        .build_request(
+            &url("http://Example.com:8080/a/b.m3u8?x=1#frag"),
+            None,
+            false,
+        )
         .expect("request");
     assert_eq!(req.uri().to_string(), "/a/b.m3u8?x=1");
     assert_eq!(req.version(), Version::HTTP_11);
@@ -28,17 +32,38 @@ fn request_has_default_headers_and_origin_form_target() {
     assert_eq!(h[USER_AGENT], "viewer-ua/1");
     assert_eq!(h[ACCEPT], "*/*");
     assert!(h.get(RANGE).is_none());
+    assert!(
+        h.get(ACCEPT_ENCODING).is_none(),
+        "media is never asked compressed"
+    );
+}
+
+#[test]
+fn kept_bodies_offer_compression_unless_a_header_overrides_it() {
+    let c = conns(settings(), "ua");
+    let req = c
+        .build_request(&url("http://h/p.m3u8"), None, true)
+        .expect("request");
+    assert_eq!(req.headers()[ACCEPT_ENCODING], "gzip, deflate");
+    let mut s = settings();
+    s.extra_headers
+        .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    let req = conns(s, "ua")
+        .build_request(&url("http://h/p.m3u8"), None, true)
+        .expect("request");
+    let values: Vec<_> = req.headers().get_all(ACCEPT_ENCODING).iter().collect();
+    assert_eq!(values, ["identity"]);
 }
 
 #[test]
 fn host_header_omits_default_port_and_brackets_ipv6() {
     let c = conns(settings(), "ua");
     let req = c
-        .build_request(&url("https://example.com:443/x"), None)
+        .build_request(&url("https://example.com:443/x"), None, false)
         .expect("request");
     assert_eq!(req.headers()[HOST], "example.com");
     let req = c
-        .build_request(&url("http://[::1]:9000/x"), None)
+        .build_request(&url("http://[::1]:9000/x"), None, false)
         .expect("request");
     assert_eq!(req.headers()[HOST], "[::1]:9000");
 }
@@ -47,15 +72,15 @@ fn host_header_omits_default_port_and_brackets_ipv6() {
 fn range_header_is_inclusive() {
     let c = conns(settings(), "ua");
     let req = c
-        .build_request(&url("http://h/x"), Some((100, 100)))
+        .build_request(&url("http://h/x"), Some((100, 100)), false)
         .expect("request");
     assert_eq!(req.headers()[RANGE], "bytes=100-199");
     let req = c
-        .build_request(&url("http://h/x"), Some((0, 1)))
+        .build_request(&url("http://h/x"), Some((0, 1)), false)
         .expect("request");
     assert_eq!(req.headers()[RANGE], "bytes=0-0");
     let req = c
-        .build_request(&url("http://h/x"), Some((7, 0)))
+        .build_request(&url("http://h/x"), Some((7, 0)), false)
         .expect("request");
     assert_eq!(req.headers()[RANGE], "bytes=7-");
 }
@@ -71,7 +96,9 @@ fn extra_headers_are_added_and_override_defaults() {
     s.extra_headers
         .append(name.clone(), HeaderValue::from_static("b"));
     let c = conns(s, "viewer");
-    let req = c.build_request(&url("http://h/x"), None).expect("request");
+    let req = c
+        .build_request(&url("http://h/x"), None, false)
+        .expect("request");
     let h = req.headers();
     assert_eq!(h.get_all(USER_AGENT).iter().count(), 1);
     assert_eq!(h[USER_AGENT], "override");

@@ -619,9 +619,11 @@ mod tests {
             ttfb: Some(Duration::from_millis(ms)),
             total: Duration::from_millis(ms + 2),
             bytes: 50_000,
+            streamed: 0,
             error: ErrorClass::from_status(status),
             redirects: 0,
             retry: false,
+            aborted: false,
         })
     }
 

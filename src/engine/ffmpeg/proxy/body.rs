@@ -11,12 +11,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
+use url::Url;
+
 use super::chunked::Chunked;
 use super::head::Framing;
 use super::splice::{self, Pipe};
-use crate::engine::ffmpeg::classify::looks_like_playlist;
+use crate::engine::ffmpeg::classify::{Learner, looks_like_playlist};
 use crate::engine::http::classify::Phase;
-use crate::stats::event::ErrorClass;
+use crate::stats::event::{ErrorClass, RequestKind};
+use crate::stats::hub::EventSink;
+use crate::stats::live::{LiveBytes, PROGRESS_EVERY};
 
 /// Largest playlist body kept for classification.
 const MAX_CAPTURE: usize = 1024 * 1024;
@@ -27,20 +31,90 @@ const READ_CHUNK: usize = 32 * 1024;
 /// What the body carried: payload bytes (chunk framing excluded) and, for a playlist,
 /// the body itself.
 #[derive(Debug, Default)]
-pub struct Meter {
+pub struct Meter<'a> {
     /// Payload bytes received from the origin.
     pub bytes: u64,
     /// The body so far when it looks like a playlist (≤ 1 MiB).
     pub capture: Option<Vec<u8>>,
     seen_first: bool,
+    /// Reports the bytes of a long body while it streams (`None`: only at the end).
+    pub live: Option<Live<'a>>,
 }
 
-impl Meter {
+/// Live byte reports of one proxied request (see [`crate::stats::live`]). A body still
+/// kept for classification (a playlist, ≤ 1 MiB) is reported only when it ends, under the
+/// kind its content gives; any other body, once it has run for [`PROGRESS_EVERY`], under
+/// the kind its URL gives, and its final event keeps that kind.
+#[derive(Debug)]
+pub struct Live<'a> {
+    sink: &'a EventSink,
+    learner: &'a Learner,
+    url: &'a Url,
+    started: Instant,
+    state: Option<LiveBytes>,
+}
+
+impl<'a> Live<'a> {
+    /// Reports for the request for `url` that started at `started`.
+    pub fn new(sink: &'a EventSink, learner: &'a Learner, url: &'a Url, started: Instant) -> Self {
+        Live {
+            sink,
+            learner,
+            url,
+            started,
+            state: None,
+        }
+    }
+
+    /// The body has `total` bytes so far.
+    fn update(&mut self, total: u64) {
+        let now = Instant::now();
+        let state = match self.state.as_mut() {
+            Some(s) => s,
+            None if now.saturating_duration_since(self.started) < PROGRESS_EVERY => return,
+            None => {
+                let kind = self.learner.kind(self.url, None);
+                self.state.insert(LiveBytes::new(kind, self.started))
+            }
+        };
+        let new = total.saturating_sub(state.total());
+        if let Some(ev) = state.add(new, now) {
+            self.sink.send(ev);
+        }
+    }
+
+    /// The kind the bytes were reported under and how many, once any were.
+    pub fn reported(&self) -> Option<(RequestKind, u64)> {
+        self.state
+            .as_ref()
+            .filter(|s| s.streamed() > 0)
+            .map(|s| (s.kind(), s.streamed()))
+    }
+}
+
+impl<'a> Meter<'a> {
+    /// A meter reporting live through `live` (`None`: only at the end).
+    pub fn with_live(live: Option<Live<'a>>) -> Self {
+        Meter {
+            live,
+            ..Meter::default()
+        }
+    }
+
+    /// `n` more body bytes arrived (counted; reported live unless kept for classifying).
+    fn add(&mut self, n: u64) {
+        self.bytes += n;
+        if self.capture.is_none()
+            && let Some(live) = self.live.as_mut()
+        {
+            live.update(self.bytes);
+        }
+    }
+
     fn on_data(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
         }
-        self.bytes += data.len() as u64;
         if !self.seen_first {
             self.seen_first = true;
             if looks_like_playlist(data) {
@@ -54,6 +128,7 @@ impl Meter {
                 self.capture = None;
             }
         }
+        self.add(data.len() as u64);
     }
 }
 
@@ -111,7 +186,7 @@ pub async fn relay(
     s: &mut Sides<'_>,
     head_len: usize,
     framing: Framing,
-    meter: &mut Meter,
+    meter: &mut Meter<'_>,
 ) -> Result<(), ErrorClass> {
     // The head is sent with the first body bytes when they are already here (one write),
     // on its own otherwise.
@@ -172,7 +247,7 @@ pub async fn relay(
 }
 
 /// The rest of a fixed-length body, zero-copy.
-async fn spliced(s: &mut Sides<'_>, left: u64, meter: &mut Meter) -> Result<(), ErrorClass> {
+async fn spliced(s: &mut Sides<'_>, left: u64, meter: &mut Meter<'_>) -> Result<(), ErrorClass> {
     let Some(pipe) = s.pipe.as_ref() else {
         return Err(ErrorClass::Other);
     };
@@ -183,7 +258,7 @@ async fn spliced(s: &mut Sides<'_>, left: u64, meter: &mut Meter) -> Result<(), 
         &mut s.client_ok,
         left,
         s.deadline,
-        &mut meter.bytes,
+        &mut |n| meter.add(n),
     )
     .await;
     r.map_err(|e| classify_io(&e, true))
@@ -208,7 +283,7 @@ mod tests {
         wire: Vec<u8>,
         head_len: usize,
         framing: Framing,
-    ) -> (Result<(), ErrorClass>, Meter, Vec<u8>, Vec<u8>) {
+    ) -> (Result<(), ErrorClass>, Meter<'static>, Vec<u8>, Vec<u8>) {
         let (mut origin, mut up) = pair().await;
         let (mut client, mut ffmpeg) = pair().await;
         let w = tokio::spawn(async move {

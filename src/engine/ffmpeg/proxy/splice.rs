@@ -81,8 +81,8 @@ fn discard(pipe: &Pipe, mut n: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// Move exactly `len` body bytes from `up` to `client` through `pipe`, adding what
-/// arrives from the origin to `count` as it arrives. A failing or stalled (past
+/// Move exactly `len` body bytes from `up` to `client` through `pipe`, telling
+/// `on_bytes` what arrives from the origin as it arrives. A failing or stalled (past
 /// `deadline`) FFmpeg side clears `client_ok` and the rest is read and discarded. Errors
 /// are the origin side's: `UnexpectedEof` when it closed early, `TimedOut` at `deadline`.
 pub async fn relay(
@@ -92,7 +92,7 @@ pub async fn relay(
     client_ok: &mut bool,
     mut len: u64,
     deadline: Instant,
-    count: &mut u64,
+    on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> io::Result<()> {
     while len > 0 {
         let want = usize::try_from(len).unwrap_or(usize::MAX).min(pipe.cap);
@@ -113,7 +113,7 @@ pub async fn relay(
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         len -= n as u64;
-        *count += n as u64;
+        on_bytes(n as u64);
         let mut in_pipe = n;
         while in_pipe > 0 {
             if !*client_ok {
@@ -166,9 +166,11 @@ mod tests {
         let (mut ok, mut count) = (true, 0);
         let deadline = Instant::now() + std::time::Duration::from_secs(10);
         let mut up = up;
-        relay(&pipe, &up, &client, &mut ok, 300_000, deadline, &mut count)
-            .await
-            .unwrap();
+        relay(&pipe, &up, &client, &mut ok, 300_000, deadline, &mut |n| {
+            count += n
+        })
+        .await
+        .unwrap();
         assert!(ok);
         assert_eq!(count, 300_000);
         assert_eq!(r.await.unwrap(), body);
@@ -186,7 +188,10 @@ mod tests {
         origin.write_all(&body[..100_000]).await.unwrap();
         drop(origin);
         let (mut ok, mut count) = (true, 0);
-        let e = relay(&pipe, &up, &client, &mut ok, 200_000, deadline, &mut count).await;
+        let e = relay(&pipe, &up, &client, &mut ok, 200_000, deadline, &mut |n| {
+            count += n
+        })
+        .await;
         assert_eq!(e.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(count, 100_000);
     }

@@ -1,0 +1,103 @@
+//! One native request's accounting from its start to its end — also when it never ends.
+//!
+//! A [`RequestMeter`] is created before a fetch and observes it ([`FetchObserver`]): body
+//! bytes are counted live ([`LiveBytes`]). [`finish`](RequestMeter::finish) reports the
+//! request when the fetch returns. If the meter is dropped first — the viewer's task was
+//! cut off because the run stopped (after the stop's grace) or the viewer was replaced —
+//! it reports the request as *aborted*, with its head and the bytes that had arrived, so
+//! request counts and bytes still equal what the origin served.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::engine::http::{Fetch, FetchObserver};
+use crate::stats::event::{ErrorClass, Event, RequestDone, RequestKind};
+use crate::stats::hub::EventSink;
+use crate::stats::live::LiveBytes;
+
+/// Accounts for one request (see the module docs).
+#[derive(Debug)]
+pub struct RequestMeter<'a> {
+    sink: &'a EventSink,
+    started: Instant,
+    live: LiveBytes,
+    status: Option<u16>,
+    ttfb: Option<Duration>,
+    retry: bool,
+    done: bool,
+}
+
+impl<'a> RequestMeter<'a> {
+    /// A request of `kind` starting now, reported to `sink`; `retry` marks a retry.
+    pub fn start(sink: &'a EventSink, kind: RequestKind, retry: bool) -> Self {
+        let started = Instant::now();
+        RequestMeter {
+            sink,
+            started,
+            live: LiveBytes::new(kind, started),
+            status: None,
+            ttfb: None,
+            retry,
+            done: false,
+        }
+    }
+
+    /// The fetch returned: report it as `kind` (which may differ from the kind it started
+    /// as, e.g. an entry URL that turned out to be a media playlist) with `error`.
+    pub fn finish(mut self, f: &Fetch, kind: RequestKind, error: Option<ErrorClass>) {
+        self.done = true;
+        // Bytes reported live were counted under the starting kind; the final event
+        // carries the rest (`bytes - streamed`) under `kind`, so totals stay exact even
+        // when the two differ (only for a slow entry playlist).
+        let mut done = request(f, kind, error, self.retry);
+        done.streamed = self.live.streamed();
+        self.sink.send(Event::Request(done));
+    }
+}
+
+/// The finished request `f` as an event.
+fn request(f: &Fetch, kind: RequestKind, error: Option<ErrorClass>, retry: bool) -> RequestDone {
+    RequestDone {
+        kind,
+        status: f.status,
+        ttfb: f.ttfb,
+        total: f.total,
+        bytes: f.bytes,
+        streamed: 0,
+        error,
+        redirects: f.redirects,
+        retry,
+        aborted: false,
+    }
+}
+
+impl FetchObserver for RequestMeter<'_> {
+    fn on_head(&mut self, status: u16, ttfb: Duration) {
+        self.status = Some(status);
+        self.ttfb = Some(ttfb);
+    }
+
+    fn on_bytes(&mut self, n: u64) {
+        if let Some(ev) = self.live.add(n, Instant::now()) {
+            self.sink.send(ev);
+        }
+    }
+}
+
+impl Drop for RequestMeter<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut done = RequestDone::new(self.live.kind());
+        done.status = self.status;
+        done.ttfb = self.ttfb;
+        done.total = self.started.elapsed();
+        done.bytes = self.live.total();
+        done.streamed = self.live.streamed();
+        done.retry = self.retry;
+        done.aborted = true;
+        self.sink.send(Event::Request(done));
+    }
+}
