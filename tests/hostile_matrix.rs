@@ -641,6 +641,20 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            name: "empty 200 segments, FFmpeg engine: the proxy names them empty_body too",
+            case: Case::EmptySegment,
+            late: false,
+            args: &["-engine", "ffmpeg", "-duration", "6s"],
+            expect: |o| {
+                completed(o)?;
+                check(o.class("empty_body") > 0, "empty_body")?;
+                check(
+                    o.class("empty_body") == o.served_segments() as u64,
+                    "every empty segment is an error",
+                )
+            },
+        },
+        Row {
             name: "10,000 variants with -variant all: 16 tracks (default --max-tracks), said",
             case: Case::HugeMaster,
             late: false,
