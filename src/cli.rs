@@ -115,6 +115,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value = "3")]
     pub seg_retry: String,
 
+    /// Largest playlist body read into memory; a larger one is cut off at the limit and
+    /// fails as playlist_too_large. Bytes, or with KiB/MiB/GiB (K/M/G).
+    #[arg(long, value_name = "SIZE", default_value = "8MiB")]
+    pub max_playlist_size: String,
+
+    /// Most tracks (variants plus their audio renditions) one viewer plays; with
+    /// -variant all on a bigger multivariant playlist each viewer plays the first N.
+    #[arg(long, value_name = "N", default_value = "16")]
+    pub max_tracks: String,
+
     /// Reconnect with backoff after connection errors (-reconnect=false gives up instead).
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "true", value_name = "BOOL")]

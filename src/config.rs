@@ -107,6 +107,10 @@ pub struct Config {
     pub timeout: Duration,
     /// Segment retries before skipping.
     pub seg_retry: u32,
+    /// `--max-playlist-size`: largest playlist body read into memory, in bytes.
+    pub max_playlist_size: u64,
+    /// `--max-tracks`: most tracks one viewer plays.
+    pub max_tracks: usize,
     /// Reconnect after connection errors.
     pub reconnect: bool,
     /// Debug logging.
@@ -545,6 +549,9 @@ impl Config {
             }
         }));
         let seg_retry = check!(parse_count("-seg-retry", &a.seg_retry, 0, 100)).map(|n| n as u32);
+        let max_playlist_size = check!(parse_size("--max-playlist-size", &a.max_playlist_size));
+        let max_tracks =
+            check!(parse_count("--max-tracks", &a.max_tracks, 1, 10_000)).map(|n| n as usize);
         let log_format = match a.log_format.as_str() {
             "json" => Some(LogFormat::Json),
             "text" => Some(LogFormat::Text),
@@ -644,6 +651,8 @@ impl Config {
             Some(client_id_offset),
             Some(timeout),
             Some(seg_retry),
+            Some(max_playlist_size),
+            Some(max_tracks),
             Some(log_format),
             Some(seed),
             Some(metrics),
@@ -658,6 +667,8 @@ impl Config {
             client_id_offset,
             timeout,
             seg_retry,
+            max_playlist_size,
+            max_tracks,
             log_format,
             seed,
             metrics,
@@ -682,6 +693,8 @@ impl Config {
             client_id_offset,
             timeout,
             seg_retry,
+            max_playlist_size,
+            max_tracks,
             reconnect: a.reconnect,
             verbose: a.verbose,
             log_format,
@@ -763,6 +776,34 @@ fn slo_abort(a: &RunArgs, slo: &Slo, errs: &mut Vec<String>) -> Option<Duration>
 
 fn dur(flag: &str, s: &str) -> Result<Duration, String> {
     parse_go_duration(s).map_err(|e| format!("{flag}: {e} (e.g. {flag} 500ms, 30s, 5m, 1h30m)"))
+}
+
+/// Smallest and largest `--max-playlist-size`.
+const PLAYLIST_SIZE_RANGE: (u64, u64) = (1024, 1 << 30);
+
+/// Parse a byte size: a whole number of bytes, or with a binary unit `KiB`, `MiB`, `GiB`
+/// (also `K`, `M`, `G`, `KB`, `MB`, `GB`, all meaning powers of 1024), 1 KiB..=1 GiB.
+pub fn parse_size(flag: &str, s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => Some(0),
+        "k" | "kb" | "kib" => Some(10),
+        "m" | "mb" | "mib" => Some(20),
+        "g" | "gb" | "gib" => Some(30),
+        _ => None,
+    };
+    let (min, max) = PLAYLIST_SIZE_RANGE;
+    match (digits.parse::<u64>(), shift) {
+        (Ok(n), Some(shift)) => match n.checked_mul(1 << shift) {
+            Some(b) if (min..=max).contains(&b) => Ok(b),
+            _ => Err(format!("{flag}: '{s}' is out of range (1KiB..=1GiB)")),
+        },
+        _ => Err(format!(
+            "{flag}: '{s}' is not a size (e.g. {flag} 8MiB, 512KiB or 1048576)"
+        )),
+    }
 }
 
 fn parse_count(flag: &str, s: &str, min: u64, max: u64) -> Result<u64, String> {

@@ -32,7 +32,7 @@ use crate::output::series::{Series, SeriesRecorder};
 use crate::ramp::RampSchedule;
 use crate::signals::{StopSignal, StopSignals};
 use crate::stats::collector::Collector;
-use crate::stats::event::{Event, LifecycleEvent, RequestDone, RequestKind};
+use crate::stats::event::{ErrorClass, Event, LifecycleEvent, RequestDone, RequestKind};
 use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::{EventSink, StatsHub};
 use crate::stats::snapshot::Snapshot;
@@ -149,6 +149,7 @@ pub fn http_settings(cfg: &Config, stream: &Url) -> Arc<HttpSettings> {
     let mut s = HttpSettings::new(cfg.timeout, cfg.user_agent.clone());
     s.extra_headers = headers;
     s.resolve = cfg.resolve;
+    s.max_kept_body = cfg.max_playlist_size;
     s.resolve_host = stream.host_str().map(str::to_string);
     s.insecure_tls = cfg.dangerous;
     Arc::new(s)
@@ -201,8 +202,13 @@ pub async fn probe_stream(
     ua: &str,
     sink: Option<&EventSink>,
 ) -> Result<()> {
+    let max_kept_body = settings.max_kept_body;
     let mut conn = Connections::new(settings, ua.to_string());
     let f = conn.get(url, None, true).await;
+    let parsed = match (f.error, &f.body) {
+        (None, Some(body)) => Some(crate::hls::parse(body, &f.final_url)),
+        _ => None,
+    };
     if let Some(sink) = sink {
         sink.send(Event::Request(RequestDone {
             kind: RequestKind::Master,
@@ -211,31 +217,45 @@ pub async fn probe_stream(
             total: f.total,
             bytes: f.bytes,
             streamed: 0,
-            error: f.error,
+            error: match parsed {
+                Some(Err(_)) => Some(ErrorClass::PlaylistInvalid),
+                _ => f.error,
+            },
             redirects: f.redirects,
             retry: false,
             aborted: false,
         }));
     }
-    if let Some(e) = f.error {
-        let status = match (f.status, &f.cause) {
-            (_, Some(cause)) => format!(" ({cause})"),
-            (Some(s), None) => format!(" (HTTP {s})"),
-            (None, None) => String::new(),
-        };
-        anyhow::bail!(
-            "the stream {} is not reachable: {}{status}; check the URL, -resolve and the origin",
+    match f.error {
+        Some(ErrorClass::PlaylistTooLarge) => anyhow::bail!(
+            "the stream {}'s playlist is larger than --max-playlist-size ({max_kept_body} bytes{}; playlist_too_large); raise the limit if the playlist is genuine",
             redact_url(url),
-            e.as_str()
+            f.cause
+                .as_deref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
+        ),
+        Some(ErrorClass::Decoding) => anyhow::bail!(
+            "the stream {}'s playlist cannot be decoded (decoding: {})",
+            redact_url(url),
+            f.cause.as_deref().unwrap_or("unknown cause")
+        ),
+        Some(e) => {
+            let status = f.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+            anyhow::bail!(
+                "the stream {} is not reachable: {}{status}; check the URL, -resolve and the origin",
+                redact_url(url),
+                e.as_str()
+            );
+        }
+        None => {}
+    }
+    if let Some(Err(e)) = parsed {
+        anyhow::bail!(
+            "the stream {} is not a valid HLS playlist (playlist_invalid): {e}",
+            redact_url(url)
         );
     }
-    let body = f.body.unwrap_or_default();
-    crate::hls::parse(&body, &f.final_url).map_err(|e| {
-        anyhow::anyhow!(
-            "the stream {} is not a valid HLS playlist: {e}",
-            redact_url(url)
-        )
-    })?;
     Ok(())
 }
 
@@ -262,6 +282,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         http: settings,
         variant: cfg.variant,
         seg_retry: cfg.seg_retry,
+        max_tracks: cfg.max_tracks,
         reconnect: cfg.reconnect,
         startup_buffer: Duration::from_millis(1),
         seed: cfg.seed,

@@ -52,11 +52,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default redirect limit of [`HttpSettings::default`].
 pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
 
-/// Default of [`HttpSettings::max_decoded_body`]: far above any real playlist (a long DVR
-/// window of thousands of segments is a few MB) and small enough that a compressed "bomb"
-/// cannot hurt.
-pub const DEFAULT_MAX_DECODED_BODY: u64 = 32 * 1024 * 1024;
-
 /// At most this many idle connections per viewer; the least recently used one is closed
 /// beyond it. A viewer normally talks to one host, so this only bounds pathological
 /// redirect fan-out.
@@ -71,6 +66,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A redirect body larger than this is not drained; its connection is closed instead.
 const MAX_REDIRECT_DRAIN: u64 = 64 * 1024;
+
+/// Default of [`HttpSettings::max_kept_body`]: `--max-playlist-size`'s default, 8 MiB.
+pub const DEFAULT_MAX_KEPT_BODY: u64 = 8 * 1024 * 1024;
 
 /// Cap on the up-front buffer reservation taken from a `Content-Length` when the body is
 /// kept, so a lying header cannot make us allocate gigabytes before any byte arrives.
@@ -106,9 +104,12 @@ pub struct HttpSettings {
     pub insecure_tls: bool,
     /// Redirects followed per fetch before giving up with [`ErrorClass::Other`].
     pub max_redirects: u32,
-    /// Largest decoded size of a compressed kept body (playlists); beyond it the fetch
-    /// fails with [`ErrorClass::Decoding`].
-    pub max_decoded_body: u64,
+    /// `--max-playlist-size`: the largest body kept in memory (`keep_body`, i.e. a
+    /// playlist), as sent and — for a compressed one — once decoded. A larger one fails
+    /// with [`ErrorClass::PlaylistTooLarge`]: refused from its Content-Length before any
+    /// body byte is read, else reading (or decoding) stops as soon as the limit is passed,
+    /// so memory stays bounded by the limit whatever the origin sends.
+    pub max_kept_body: u64,
     /// Lazily built, shared TLS client configuration.
     tls: OnceLock<Arc<rustls::ClientConfig>>,
 }
@@ -124,7 +125,7 @@ impl Default for HttpSettings {
 
 impl HttpSettings {
     /// Settings with the given timeout and User-Agent, no extra headers, no `-resolve`,
-    /// verifying TLS, and [`DEFAULT_MAX_REDIRECTS`].
+    /// verifying TLS, [`DEFAULT_MAX_REDIRECTS`] and [`DEFAULT_MAX_KEPT_BODY`].
     pub fn new(timeout: Duration, user_agent: String) -> Self {
         Self {
             timeout,
@@ -134,7 +135,7 @@ impl HttpSettings {
             resolve_host: None,
             insecure_tls: false,
             max_redirects: DEFAULT_MAX_REDIRECTS,
-            max_decoded_body: DEFAULT_MAX_DECODED_BODY,
+            max_kept_body: DEFAULT_MAX_KEPT_BODY,
             tls: OnceLock::new(),
         }
     }
@@ -339,7 +340,9 @@ impl Connections {
     /// `max_redirects`, counted), timing it exactly. Never panics, never returns `Err`:
     /// failures are data in the returned [`Fetch`].
     ///
-    /// With `keep_body == false` body frames are counted and discarded as they arrive.
+    /// With `keep_body == false` body frames are counted and discarded as they arrive;
+    /// with `keep_body == true` a body beyond [`HttpSettings::max_kept_body`] fails with
+    /// [`ErrorClass::PlaylistTooLarge`] (counting the bytes read up to the limit).
     /// A keep-alive connection the server closed while idle is replaced once, silently
     /// (`connected` is set, no error), as a real player does.
     ///
@@ -541,7 +544,8 @@ impl Connections {
     /// connection to the pool when the body was read completely and the server keeps the
     /// connection alive. With `read.drain_limit`, stops at that many bytes and closes
     /// instead. A body that cannot be decoded is still read to its end and counted, then
-    /// fails with [`ErrorClass::Decoding`] (`read.cause` says why).
+    /// fails with [`ErrorClass::Decoding`] — [`ErrorClass::PlaylistTooLarge`] if it
+    /// decodes to more than `--max-playlist-size` — and `read.cause` says why.
     async fn read_body(
         &mut self,
         resp: Response<Incoming>,
@@ -555,12 +559,15 @@ impl Connections {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        let max_kept = self.settings.max_kept_body;
+        if read.keep && content_length.is_some_and(|cl| cl > max_kept) {
+            // Announced too large: not one byte is read (dropping `conn` closes it).
+            return Err(ErrorClass::PlaylistTooLarge);
+        }
         let mut sink = if read.keep {
             match decode::coding_of(resp.headers()) {
-                Ok(None) => Kept::Plain(BodySink::new(content_length)),
-                Ok(Some(coding)) => {
-                    Kept::Decoding(BodyDecoder::new(coding, self.settings.max_decoded_body))
-                }
+                Ok(None) => Kept::Plain(BodySink::new(content_length.map(|cl| cl.min(max_kept)))),
+                Ok(Some(coding)) => Kept::Decoding(BodyDecoder::new(coding, max_kept)),
                 Err(e) => Kept::Failed(e),
             }
         } else {
@@ -579,6 +586,10 @@ impl Connections {
                         let n = data.len() as u64;
                         *read.bytes += n;
                         read.observer.on_bytes(n);
+                        if read.keep && *read.bytes - start_bytes > max_kept {
+                            // Stop at the limit; the connection is closed, not drained.
+                            return Err(ErrorClass::PlaylistTooLarge);
+                        }
                         sink.push(data);
                         if read
                             .drain_limit
@@ -599,8 +610,14 @@ impl Connections {
         match sink.finish() {
             Ok(body) => Ok(body),
             Err(e) => {
+                let class = match e {
+                    // Bigger than --max-playlist-size once decoded: too large, like a
+                    // plain body of that size.
+                    decode::DecodeError::TooLarge { .. } => ErrorClass::PlaylistTooLarge,
+                    _ => ErrorClass::Decoding,
+                };
                 read.cause = Some(e.to_string());
-                Err(ErrorClass::Decoding)
+                Err(class)
             }
         }
     }

@@ -6,3 +6,4 @@ pub mod native;
 pub mod reload;
 pub mod request_meter;
 pub mod runtimes;
+pub mod sequence;

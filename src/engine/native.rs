@@ -25,6 +25,7 @@ use crate::backoff::Backoff;
 use crate::engine::http::{Connections, Fetch, HttpSettings};
 use crate::engine::reload::{LoadOutcome, ReloadScheduler};
 use crate::engine::request_meter::RequestMeter;
+use crate::engine::sequence::{self, Step};
 use crate::hls::{self, MediaPlaylist, Playlist, VariantChoice};
 use crate::player::{Player, PlayerState, Transition};
 use crate::stats::event::{ErrorClass, Event, LifecycleEvent, PlaybackEvent, RequestKind};
@@ -61,6 +62,8 @@ pub struct ViewerParams {
     pub stall_threshold: Option<Duration>,
     /// `-startup-timeout`: no first media this long after tune-in counts as stalled.
     pub startup_timeout: Duration,
+    /// `--max-tracks`: most tracks (variants plus audio renditions) one viewer plays.
+    pub max_tracks: usize,
 }
 
 /// One viewer's identity and outlets.
@@ -233,7 +236,10 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
             _ => RequestKind::Master,
         };
         let error = match &parsed {
-            Some(Err(_)) => Some(ErrorClass::Other),
+            Some(Err(e)) => {
+                tracing::debug!(url = %f.final_url, error = %e, "entry playlist is invalid");
+                Some(ErrorClass::PlaylistInvalid)
+            }
             _ => f.error,
         };
         meter.finish(&f, kind, error);
@@ -282,6 +288,10 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
     }
     if tracks.is_empty() {
         return ViewerExit::Failed;
+    }
+    if tracks.len() > params.max_tracks {
+        warn_tracks_capped(tracks.len(), params.max_tracks);
+        tracks.truncate(params.max_tracks.max(1));
     }
 
     let shared = Arc::new(Shared {
@@ -422,6 +432,11 @@ async fn playlist_loop(
 
     if let Some((pl, body, began)) = initial {
         let outcome = sched.observe(&body);
+        let pl = Arc::new(sane_timing(
+            &shared,
+            &url,
+            Arc::try_unwrap(pl).unwrap_or_else(|a| (*a).clone()),
+        ));
         target = pl.target_duration;
         if track == 0 {
             shared
@@ -458,13 +473,18 @@ async fn playlist_loop(
         let parsed = match (&f.error, &f.body) {
             (None, Some(body)) => Some(match hls::parse(body, &f.final_url) {
                 Ok(Playlist::Media(pl)) => Ok(pl),
-                Ok(Playlist::Master(_)) => Err(()),
-                Err(_) => Err(()),
+                Ok(Playlist::Master(_)) => {
+                    Err("a multivariant playlist where a media playlist was expected".to_string())
+                }
+                Err(e) => Err(e.to_string()),
             }),
             _ => None,
         };
         let error = match &parsed {
-            Some(Err(())) => Some(ErrorClass::Other),
+            Some(Err(cause)) => {
+                tracing::debug!(url = %f.final_url, error = %cause, "media playlist is invalid");
+                Some(ErrorClass::PlaylistInvalid)
+            }
             _ => f.error,
         };
         meter.finish(&f, RequestKind::Playlist, error);
@@ -475,6 +495,7 @@ async fn playlist_loop(
                 // Reload from where the playlist really is (after redirects).
                 url = f.final_url.clone();
                 let outcome = sched.observe(f.body.as_deref().unwrap_or_default());
+                let pl = Arc::new(sane_timing(&shared, &url, pl));
                 target = pl.target_duration;
                 if track == 0 {
                     shared
@@ -483,7 +504,7 @@ async fn playlist_loop(
                 }
                 let ended = pl.end_list;
                 if outcome == LoadOutcome::Changed {
-                    tx.send_replace(Some(Arc::new(pl)));
+                    tx.send_replace(Some(pl));
                 }
                 if ended {
                     return TrackEnd::EndOfStream;
@@ -524,6 +545,7 @@ async fn segment_loop(
     let mut next_msn: Option<u64> = None;
     let mut current_map: Option<hls::InitSection> = None;
     let mut seen_version = false;
+    let mut previous_seen = Instant::now();
 
     loop {
         if shared.cancelled() {
@@ -557,34 +579,49 @@ async fn segment_loop(
                     continue;
                 }
             },
-            Some(m) if m < pl.media_sequence => {
-                // Fell behind the window: what we missed has expired; resync to the live point.
-                let expired = pl.media_sequence - m;
-                shared.emit(Event::Playback(PlaybackEvent::SegmentsExpired {
-                    count: expired,
-                }));
-                let now = Instant::now();
-                shared.with_player(|p| {
-                    p.resync(track, now);
-                    ((), Vec::new())
-                });
-                start_msn(&pl).unwrap_or(pl.media_sequence)
-            }
             Some(m) => {
-                // The stream restarted with lower numbers: resync.
-                let window_end = pl.media_sequence + pl.segments.len() as u64;
-                if m > window_end + pl.segments.len() as u64 + 3 {
-                    start_msn(&pl).unwrap_or(m)
-                } else {
-                    m
+                let now = Instant::now();
+                let len = pl.segments.len() as u64;
+                match sequence::step(m, pl.media_sequence, len, now - previous_seen) {
+                    Step::Continue(m) => m,
+                    other => {
+                        // Fell behind the window (what we missed has expired), or the
+                        // numbering jumped (a stream reset): re-tune at the live point.
+                        let ev = match other {
+                            Step::Expired { count } => PlaybackEvent::SegmentsExpired { count },
+                            _ => {
+                                tracing::debug!(
+                                    track,
+                                    expected = m,
+                                    media_sequence = pl.media_sequence,
+                                    "media sequence jumped: stream reset"
+                                );
+                                PlaybackEvent::StreamReset
+                            }
+                        };
+                        shared.emit(Event::Playback(ev));
+                        shared.with_player(|p| {
+                            p.resync(track, now);
+                            ((), Vec::new())
+                        });
+                        start_msn(&pl).unwrap_or(pl.media_sequence)
+                    }
                 }
             }
         };
+        previous_seen = Instant::now();
         next_msn = Some(msn);
 
         // Download every listed segment from `msn` on, then wait for the next playlist.
         let mut cursor = msn;
-        while let Some(seg) = pl.segments.iter().find(|s| s.msn == cursor) {
+        // Set once the segment numbered u64::MAX was loaded: nothing can follow it.
+        let mut exhausted = false;
+        while let Some(seg) = pl
+            .segments
+            .iter()
+            .find(|s| s.msn == cursor)
+            .filter(|_| !exhausted)
+        {
             if pl.end_list || pl.playlist_type == Some(hls::PlaylistType::Vod) {
                 // Real-time pacing: keep at most VOD_BUFFER_CAP ahead.
                 let ahead = shared
@@ -652,14 +689,23 @@ async fn segment_loop(
                 Fetched::Cancelled => return TrackEnd::Cancelled,
                 Fetched::Failed => return TrackEnd::Failed,
             }
-            cursor += 1;
-            next_msn = Some(cursor);
+            match cursor.checked_add(1) {
+                Some(c) => {
+                    cursor = c;
+                    next_msn = Some(c);
+                }
+                None => {
+                    // No number after the last one: re-tune on the next version.
+                    exhausted = true;
+                    next_msn = None;
+                }
+            }
             if shared.cancelled() {
                 return TrackEnd::Cancelled;
             }
         }
 
-        if pl.end_list && pl.last_msn().is_none_or(|last| cursor > last) {
+        if pl.end_list && (exhausted || pl.last_msn().is_none_or(|last| cursor > last)) {
             return end_of(&shared, &pl, track);
         }
         // Only wait if no newer playlist arrived while downloading.
@@ -752,8 +798,13 @@ async fn fetch_with_retries(
         let (f, meter) = shared
             .fetch(conn, url, range, false, kind, attempt > 0)
             .await;
-        meter.finish(&f, kind, f.error);
-        if f.error.is_none() {
+        // A 2xx with no body bytes holds no media: a failure of its own class.
+        let error = match f.error {
+            None if f.bytes == 0 => Some(ErrorClass::EmptyBody),
+            e => e,
+        };
+        meter.finish(&f, kind, error);
+        if error.is_none() {
             backoff.reset();
             return Fetched::Ok;
         }
@@ -774,5 +825,38 @@ async fn fetch_with_retries(
         if f.connect_error {
             shared.emit(Event::Lifecycle(LifecycleEvent::Reconnected));
         }
+    }
+}
+
+/// Clamp absurd playlist timing (see [`hls::timing`]) and make it visible: one
+/// [`PlaybackEvent::TimingClamped`] per load that needed it, the details at `-v`, and a
+/// warning the first time in the process.
+fn sane_timing(shared: &Shared, url: &Url, mut pl: MediaPlaylist) -> MediaPlaylist {
+    let given = pl.target_duration;
+    let clamped = hls::timing::clamp(&mut pl);
+    if !clamped.any() {
+        return pl;
+    }
+    shared.emit(Event::Playback(PlaybackEvent::TimingClamped));
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let first = !WARNED.swap(true, Ordering::Relaxed);
+    let (target, reload, segments) = (given, pl.target_duration, clamped.segments);
+    if first {
+        tracing::warn!(%url, ?target, ?reload, segments, "absurd playlist timing clamped: target duration {target:?} reloads every {reload:?}, {segments} segment durations replaced (counted in playback.timing_clamped; more at -v)");
+    } else {
+        tracing::debug!(%url, ?target, ?reload, segments, "absurd playlist timing clamped");
+    }
+    pl
+}
+
+/// Say once per process that `-variant` selected more tracks than `--max-tracks`.
+fn warn_tracks_capped(selected: usize, max: usize) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            selected,
+            max,
+            "-variant selected {selected} tracks (variants plus audio renditions); each viewer plays the first {max} (--max-tracks)"
+        );
     }
 }

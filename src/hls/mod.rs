@@ -22,6 +22,7 @@ mod error;
 mod model;
 mod parser;
 mod select;
+pub mod timing;
 
 pub use datetime::parse_date_time;
 pub use error::PlaylistError;

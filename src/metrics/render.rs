@@ -327,7 +327,7 @@ fn request_families(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "hls_swarm_errors_total",
         c,
-        "Requests failed, by error class (timeout, refused, reset, dns, tls, http_4xx, http_5xx, truncated, decoding, other).",
+        "Requests failed, by error class (timeout, refused, reset, dns, tls, http_4xx, http_5xx, truncated, decoding, playlist_too_large, playlist_invalid, empty_body, other).",
     );
     for class in ErrorClass::ALL {
         e.sample(
@@ -546,6 +546,18 @@ fn playback_families(e: &mut Exposition, s: &Snapshot) {
         c,
         "Segments given up after -seg-retry retries.",
         t.segments_skipped as f64,
+    );
+    e.single(
+        "hls_swarm_stream_resets_total",
+        c,
+        "Media-sequence jumps (backwards or implausibly far forward) handled as a stream reset.",
+        t.stream_resets as f64,
+    );
+    e.single(
+        "hls_swarm_playlist_timing_clamped_total",
+        c,
+        "Media playlist loads whose absurd timing (target or segment durations) was clamped.",
+        t.timing_clamped as f64,
     );
 }
 

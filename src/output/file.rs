@@ -50,7 +50,7 @@ pub fn classify(flag: &str, path: &Path) -> Result<Target, String> {
             } else if ft.is_dir() {
                 Err(format!(
                     "{flag}: {shown} is a directory; give a file name (e.g. {flag} {})",
-                    path.join("run.out").display()
+                    path.join(example_name(flag)).display()
                 ))
             } else if ft.is_block_device() {
                 Err(format!(
@@ -73,12 +73,23 @@ pub fn classify(flag: &str, path: &Path) -> Result<Target, String> {
                 Ok(Target::New)
             } else {
                 Err(format!(
-                    "{flag}: the directory {} does not exist (e.g. {flag} run.out)",
-                    dir.display()
+                    "{flag}: the directory {} does not exist (e.g. {flag} {})",
+                    dir.display(),
+                    example_name(flag)
                 ))
             }
         }
         Err(e) => Err(format!("{flag}: cannot use {shown}: {e}")),
+    }
+}
+
+/// A file name that suits `flag`, for examples in messages.
+fn example_name(flag: &str) -> &'static str {
+    match flag {
+        "--output" => "run.json",
+        "--report" => "run.html",
+        "--log-file" => "run.log",
+        _ => "run.out",
     }
 }
 
@@ -220,6 +231,18 @@ pub(crate) fn blocking(file: &File) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn examples_in_messages_suit_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no/such/x");
+        let log = classify("--log-file", &missing).unwrap_err();
+        assert!(log.contains("e.g. --log-file run.log"), "{log}");
+        let out = classify("--output", &missing).unwrap_err();
+        assert!(out.contains("e.g. --output run.json"), "{out}");
+        let report = classify("--report", dir.path()).unwrap_err();
+        assert!(report.ends_with("run.html)"), "{report}");
+    }
 
     fn is_root() -> bool {
         // SAFETY: geteuid has no preconditions.

@@ -529,6 +529,8 @@ fn tables(o: &mut String, r: &RunReport, slo: &SloResult) {
                     t.segments_expired, t.segments_skipped
                 ),
             ),
+            ("stream resets", t.stream_resets.to_string()),
+            ("timing clamped", t.timing_clamped.to_string()),
         ],
     );
     let mut errors = vec![

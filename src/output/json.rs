@@ -102,6 +102,12 @@ pub struct Playback {
     pub segments_expired: u64,
     /// Segments given up after retries.
     pub segments_skipped: u64,
+    /// Media-sequence jumps (backwards, or implausibly far forward) handled as a stream
+    /// reset: the track re-tuned at the live point.
+    pub stream_resets: u64,
+    /// Media playlist loads whose absurd timing (target duration, segment durations) was
+    /// clamped to sane values.
+    pub timing_clamped: u64,
 }
 
 /// Throughput.
@@ -252,6 +258,8 @@ impl Report {
                 stall_duration_seconds: s.stall_durations,
                 segments_expired: t.segments_expired,
                 segments_skipped: t.segments_skipped,
+                stream_resets: t.stream_resets,
+                timing_clamped: t.timing_clamped,
             },
             total_bytes: t.total_bytes(),
             throughput_bytes_per_second: Throughput {

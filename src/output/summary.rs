@@ -231,11 +231,18 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         r.stalled_at_end,
         s.peak_stalled
     );
-    if t.segments_expired + t.segments_skipped > 0 {
+    if t.segments_expired.saturating_add(t.segments_skipped) > 0 {
         let _ = writeln!(
             o,
             "  Segments lost:     {} expired before loading, {} skipped after retries",
             t.segments_expired, t.segments_skipped
+        );
+    }
+    if t.stream_resets + t.timing_clamped > 0 {
+        let _ = writeln!(
+            o,
+            "  Hostile playlists: {} stream resets (media sequence jumped), {} loads with absurd timing clamped",
+            t.stream_resets, t.timing_clamped
         );
     }
 

@@ -106,6 +106,10 @@ pub struct Accumulator {
     pub segments_expired: u64,
     /// Segments given up after retries.
     pub segments_skipped: u64,
+    /// Media-sequence jumps handled as a stream reset.
+    pub stream_resets: u64,
+    /// Media playlist loads whose absurd timing was clamped.
+    pub timing_clamped: u64,
     /// Viewer runs still without their first media at the startup timeout.
     pub startup_timeouts: u64,
     /// Viewer slots started by the ramp.
@@ -137,6 +141,8 @@ impl Default for Accumulator {
             played: Duration::ZERO,
             segments_expired: 0,
             segments_skipped: 0,
+            stream_resets: 0,
+            timing_clamped: 0,
             startup_timeouts: 0,
             viewers_started: 0,
             restarts: 0,
@@ -202,8 +208,12 @@ impl Accumulator {
                 record_duration(&mut self.live_latency, *latency)
             }
             PlaybackEvent::Played { media } => self.played += *media,
-            PlaybackEvent::SegmentsExpired { count } => self.segments_expired += count,
+            PlaybackEvent::SegmentsExpired { count } => {
+                self.segments_expired = self.segments_expired.saturating_add(*count)
+            }
             PlaybackEvent::SegmentSkipped => self.segments_skipped += 1,
+            PlaybackEvent::StreamReset => self.stream_resets += 1,
+            PlaybackEvent::TimingClamped => self.timing_clamped += 1,
             PlaybackEvent::StartupTimedOut => self.startup_timeouts += 1,
         }
     }
@@ -236,8 +246,10 @@ impl Accumulator {
         self.stalls_started += o.stalls_started;
         self.stall_time += o.stall_time;
         self.played += o.played;
-        self.segments_expired += o.segments_expired;
+        self.segments_expired = self.segments_expired.saturating_add(o.segments_expired);
         self.segments_skipped += o.segments_skipped;
+        self.stream_resets += o.stream_resets;
+        self.timing_clamped += o.timing_clamped;
         self.startup_timeouts += o.startup_timeouts;
         self.viewers_started += o.viewers_started;
         self.restarts += o.restarts;
@@ -263,6 +275,8 @@ impl Accumulator {
         self.played = Duration::ZERO;
         self.segments_expired = 0;
         self.segments_skipped = 0;
+        self.stream_resets = 0;
+        self.timing_clamped = 0;
         self.startup_timeouts = 0;
         self.viewers_started = 0;
         self.restarts = 0;

@@ -71,15 +71,24 @@ pub enum ErrorClass {
     /// Body shorter than Content-Length (connection ended early).
     Truncated,
     /// A compressed body (`Content-Encoding`) that could not be decoded: corrupt, cut
-    /// short, a coding that was not offered, or larger than the limit once decoded.
+    /// short, or a coding that was not offered; the cause is logged at `-v`. (One that
+    /// decodes to more than `--max-playlist-size` is `PlaylistTooLarge`.)
     Decoding,
-    /// Too many redirects, bad redirect target, unparsable playlist, other I/O errors.
+    /// A playlist body larger than `--max-playlist-size` (as sent, or once decoded):
+    /// reading stopped at the limit.
+    PlaylistTooLarge,
+    /// A playlist that arrived whole but could not be parsed (or a multivariant playlist
+    /// where a media playlist was expected); the cause is logged at `-v`.
+    PlaylistInvalid,
+    /// A `2xx` segment or init section with an empty body: nothing to play.
+    EmptyBody,
+    /// Too many redirects, bad redirect target, other I/O errors.
     Other,
 }
 
 impl ErrorClass {
     /// Every class, in display order.
-    pub const ALL: [ErrorClass; 10] = [
+    pub const ALL: [ErrorClass; 13] = [
         ErrorClass::Timeout,
         ErrorClass::Refused,
         ErrorClass::Reset,
@@ -89,6 +98,9 @@ impl ErrorClass {
         ErrorClass::Http5xx,
         ErrorClass::Truncated,
         ErrorClass::Decoding,
+        ErrorClass::PlaylistTooLarge,
+        ErrorClass::PlaylistInvalid,
+        ErrorClass::EmptyBody,
         ErrorClass::Other,
     ];
 
@@ -104,6 +116,9 @@ impl ErrorClass {
             ErrorClass::Http5xx => "http_5xx",
             ErrorClass::Truncated => "truncated",
             ErrorClass::Decoding => "decoding",
+            ErrorClass::PlaylistTooLarge => "playlist_too_large",
+            ErrorClass::PlaylistInvalid => "playlist_invalid",
+            ErrorClass::EmptyBody => "empty_body",
             ErrorClass::Other => "other",
         }
     }
@@ -190,6 +205,12 @@ pub enum PlaybackEvent {
     Played { media: Duration },
     /// Segments that left the playlist window before the viewer could load them.
     SegmentsExpired { count: u64 },
+    /// The media sequence jumped backwards or implausibly far forward: the track
+    /// re-tuned at the live point (see [`crate::engine::sequence`]).
+    StreamReset,
+    /// A media playlist load had absurd timing (target duration or segment durations)
+    /// that was clamped to sane values (see [`crate::hls::timing`]).
+    TimingClamped,
     /// A segment given up on after `-seg-retry` retries.
     SegmentSkipped,
     /// Still no first media at the startup timeout: the viewer counts as stalled (it

@@ -138,6 +138,7 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
             http: settings,
             variant: cfg.variant,
             seg_retry: cfg.seg_retry,
+            max_tracks: cfg.max_tracks,
             reconnect: cfg.reconnect,
             startup_buffer: Duration::from_millis(1),
             seed: cfg.seed,

@@ -52,7 +52,7 @@ use self::splice::Pipe;
 use super::classify::Learner;
 use crate::engine::http::HttpSettings;
 use crate::engine::http::connect::{Target, connect_tcp, resolve};
-use crate::stats::event::{ErrorClass, Event, RequestDone};
+use crate::stats::event::{ErrorClass, Event, RequestDone, RequestKind};
 use crate::stats::hub::EventSink;
 
 /// Shared by every connection of the proxy.
@@ -375,7 +375,7 @@ impl<'a> Record<'a> {
         let error = error.or(status_error);
         let playlist = error
             .is_none()
-            .then(|| self.meter.playlist_body())
+            .then(|| self.meter.playlist_body(self.shared.settings.max_kept_body))
             .flatten();
         let body = playlist.as_deref();
         // A body reported live keeps the kind it was reported under.
@@ -384,6 +384,12 @@ impl<'a> Record<'a> {
             Some((kind, _)) => kind,
             None => self.shared.learner.kind(self.url, body),
         };
+        // As in the native engine: a 2xx segment or init section without a body byte
+        // holds no media.
+        let empty = matches!(kind, RequestKind::Segment | RequestKind::Init)
+            && self.status.is_some_and(|s| (200..300).contains(&s))
+            && self.meter.bytes == 0;
+        let error = error.or(empty.then_some(ErrorClass::EmptyBody));
         let redirects = u32::from(self.status.is_some_and(|s| (300..400).contains(&s)));
         if let Some(sink) = self.sink {
             sink.send(Event::Request(RequestDone {

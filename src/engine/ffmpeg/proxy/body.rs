@@ -18,7 +18,6 @@ use super::chunked::Chunked;
 use super::head::Framing;
 use super::splice::{self, Pipe};
 use crate::engine::ffmpeg::classify::{Learner, looks_like_playlist};
-use crate::engine::http::DEFAULT_MAX_DECODED_BODY;
 use crate::engine::http::classify::Phase;
 use crate::engine::http::decode::{Coding, decode};
 use crate::stats::event::{ErrorClass, RequestKind};
@@ -101,16 +100,12 @@ impl<'a> Live<'a> {
 
 impl<'a> Meter<'a> {
     /// The body, decoded if it was compressed, when it is a playlist (kept, and for a
-    /// compressed body decodable); `None` otherwise.
-    pub fn playlist_body(&self) -> Option<Cow<'_, [u8]>> {
+    /// compressed body decodable to at most `limit` bytes); `None` otherwise.
+    pub fn playlist_body(&self, limit: u64) -> Option<Cow<'_, [u8]>> {
         let captured = self.capture.as_deref()?;
         let body = match self.coding {
             None => Cow::Borrowed(captured),
-            Some(coding) => Cow::Owned(
-                decode(coding, captured, DEFAULT_MAX_DECODED_BODY)
-                    .ok()?
-                    .to_vec(),
-            ),
+            Some(coding) => Cow::Owned(decode(coding, captured, limit).ok()?.to_vec()),
         };
         looks_like_playlist(&body).then_some(body)
     }
