@@ -646,10 +646,7 @@ fn rows() -> Vec<Row> {
                         .is_some_and(|v| v.contains("gzip"))
                 };
                 check(
-                    o.served
-                        .iter()
-                        .filter(|s| s.is_playlist())
-                        .all(|s| offered(s)),
+                    o.served.iter().filter(|s| s.is_playlist()).all(offered),
                     "every playlist request offers gzip",
                 )?;
                 check(
