@@ -26,6 +26,15 @@
 
     runnerFor = pkgs: profile: pkgs.callPackage ./nix/test-origin/runner.nix {inherit labLib profile;};
 
+    labScript = pkgs: name: path:
+      pkgs.writeShellApplication {
+        inherit name;
+        runtimeInputs = [pkgs.iproute2 pkgs.jq pkgs.kmod pkgs.acl pkgs.coreutils];
+        runtimeEnv.LAB_JSON = "${./nix/lab.json}";
+        text = builtins.readFile path;
+        meta.description = "hls-swarm lab: ${name}";
+      };
+
     app = drv: {
       type = "app";
       program = lib.getExe drv;
@@ -38,17 +47,9 @@
       hls-swarm = final.callPackage ./nix/package.nix {};
     };
 
-    nixosModules = let
-      # The flake's own build unless the host sets services.hls-swarm.package.
-      withPackage = module: {pkgs, ...}: {
-        imports = [module];
-        services.hls-swarm.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
-      };
-    in {
-      swarm-client = withPackage ./modules/swarm-client.nix;
-      load-tuning = ./modules/load-tuning.nix;
-      test-origin = ./modules/test-origin.nix;
-      default = self.nixosModules.swarm-client;
+    nixosModules = import ./nix/nixos-modules.nix {
+      inherit lib;
+      inherit (self) packages;
     };
 
     # x86_64 VMs; `nix build .#packages.aarch64-linux.origin-vm` builds the other kind.
@@ -74,21 +75,16 @@
         origin-vm = runner vms.${labLib.origin.hostName};
         swarm-vm = runner (lib.head clientVms);
         nixfmt = pkgs.callPackage ./nix/tools/nixfmt/package.nix {};
+        # The host network scripts as packages, so that a user-owned checkout can build
+        # them unprivileged and run only the result as root (docs/lab.md).
+        lab-up = labScript pkgs "lab-up" ./scripts/lab-net-up.sh;
+        lab-down = labScript pkgs "lab-down" ./scripts/lab-net-down.sh;
       }
       // lib.listToAttrs (map (p: lib.nameValuePair "test-origin-${p}" (runnerFor pkgs p)) labLib.profileNames)
       // lib.listToAttrs (lib.imap1 (i: vm: lib.nameValuePair "swarm-vm-${toString i}" (runner vm)) clientVms));
 
     apps = forAllSystems (system: pkgs: let
       p = self.packages.${system};
-      script = name: path: inputs:
-        pkgs.writeShellApplication {
-          inherit name;
-          runtimeInputs = inputs;
-          runtimeEnv.LAB_JSON = "${./nix/lab.json}";
-          text = builtins.readFile path;
-          meta.description = "hls-swarm lab: ${name}";
-        };
-      netInputs = [pkgs.iproute2 pkgs.jq pkgs.kmod pkgs.acl pkgs.coreutils];
       vmApp = name: runner:
         app (pkgs.writeShellApplication {
           name = "lab-${name}";
@@ -100,12 +96,19 @@
         default = app p.default;
         swarm = app p.swarm;
         test-origin = app p.test-origin;
-        lab-up = app (script "lab-up" ./scripts/lab-net-up.sh netInputs);
-        lab-down = app (script "lab-down" ./scripts/lab-net-down.sh netInputs);
+        lab-up = app p.lab-up;
+        lab-down = app p.lab-down;
         origin-vm = vmApp labLib.origin.hostName p.origin-vm;
         swarm-vm = vmApp (labLib.client 1).hostName p.swarm-vm;
       }
-      // lib.listToAttrs (map (prof: lib.nameValuePair "test-origin-${prof}" (app p."test-origin-${prof}")) labLib.profileNames));
+      // lib.listToAttrs (map (prof: lib.nameValuePair "test-origin-${prof}" (app p."test-origin-${prof}")) labLib.profileNames)
+      # Every client VM through the wrapper (KVM check, control socket in its state
+      # directory): `nix run .#swarm-vm-2` finds this app before the bare runner package.
+      // lib.listToAttrs (lib.genList (n: let
+        name = (labLib.client (n + 1)).hostName;
+      in
+        lib.nameValuePair "swarm-vm-${toString (n + 1)}" (vmApp name p."swarm-vm-${toString (n + 1)}"))
+      labLib.lab.network.clients.vmCount));
 
     checks = forAllSystems (system: pkgs:
       import ./nix/checks.nix {

@@ -1,6 +1,7 @@
 # hls-swarm.loadTuning: kernel and limit settings for load-test hosts (swarm clients and
 # the test origin), taken from nix/lab.json. Every value is an option, so a host can change
-# one key without forking the set.
+# one key without forking the set. It touches no other service: the swarm and origin units
+# set their own LimitNOFILE, so the host's other units keep systemd's defaults.
 {
   config,
   lib,
@@ -54,12 +55,21 @@ in {
       nofile = mkOption {
         type = types.ints.positive;
         default = labLib.ulimits.client.nofile;
-        description = "Open files limit (soft and hard) for login sessions and the systemd default.";
+        description = "Open files limit (soft and hard) for login sessions (PAM), where a swarm run by hand starts.";
       };
       nproc = mkOption {
         type = types.ints.positive;
         default = labLib.ulimits.client.nproc;
         description = "Process limit (soft and hard) for login sessions.";
+      };
+      conntrackMax = mkOption {
+        type = types.ints.positive;
+        default = labLib.lab.conntrackMax.client;
+        description = ''
+          `net.netfilter.nf_conntrack_max` while the firewall is on (NixOS's firewall tracks
+          every connection; the kernel's default table, sized from RAM, can fill under a
+          load test and then drops new connections). Unset when the firewall is off.
+        '';
       };
     };
 
@@ -75,12 +85,21 @@ in {
       nofile = mkOption {
         type = types.ints.positive;
         default = labLib.ulimits.origin.nofile;
-        description = "Open files limit (soft and hard) for login sessions and the systemd default.";
+        description = "Open files limit (soft and hard) for login sessions (PAM), where a swarm run by hand starts.";
       };
       nproc = mkOption {
         type = types.ints.positive;
         default = labLib.ulimits.origin.nproc;
         description = "Process limit (soft and hard) for login sessions.";
+      };
+      conntrackMax = mkOption {
+        type = types.ints.positive;
+        default = labLib.lab.conntrackMax.origin;
+        description = ''
+          `net.netfilter.nf_conntrack_max` while the firewall is on (NixOS's firewall tracks
+          every connection; the kernel's default table, sized from RAM, can fill under a
+          load test and then drops new connections). Unset when the firewall is off.
+        '';
       };
     };
   };
@@ -97,9 +116,12 @@ in {
       boot.kernel.sysctl = mapAttrs (_: mkDefault) (filterAttrs (_: v: v != null) roleSet.sysctl);
 
       security.pam.loginLimits = limitsFor "nofile" roleSet.nofile ++ limitsFor "nproc" roleSet.nproc;
-
-      # Services get the same open-files default (a unit's own LimitNOFILE= still wins).
-      systemd.settings.Manager.DefaultLimitNOFILE = mkDefault "${toString roleSet.nofile}:${toString roleSet.nofile}";
+    })
+    (mkIf (cfg.enable && config.networking.firewall.enable) {
+      # Loaded at boot so that systemd-sysctl (ordered after systemd-modules-load) finds
+      # the key; the firewall would load it later anyway.
+      boot.kernelModules = ["nf_conntrack"];
+      boot.kernel.sysctl."net.netfilter.nf_conntrack_max" = mkDefault roleSet.conntrackMax;
     })
   ];
 }

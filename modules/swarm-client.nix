@@ -11,26 +11,22 @@
   labLib = import ../nix/lib {};
   cfg = config.services.hls-swarm;
 
-  # The URL word: the option, or ${STREAM_URL} from environmentFile (kept out of the store).
-  urlWord =
-    if cfg.streamUrl != null
-    then labLib.systemdQuote cfg.streamUrl
-    else "\${STREAM_URL}";
-
-  # %d is systemd's credentials directory: this one word must reach ExecStart unquoted.
-  headerArg = "-header-file=%d/headers";
-  execWord = a:
-    if a == headerArg
-    then a
-    else labLib.systemdQuote a;
+  # Secrets come as systemd credentials (%d is the credentials directory): the URL through
+  # -url-file, so it never reaches argv or the store, and the headers through -header-file.
+  inherit (labLib.credentialArgs) headerArg urlFileArg;
 
   commandLine = labLib.swarmArgs {
     inherit (cfg) clients rampRate duration engine metricsAddress;
     output = cfg.reportFile;
     extraArgs =
       cfg.extraArgs
-      ++ optional (cfg.headerFile != null) headerArg;
+      ++ optional (cfg.headerFile != null) headerArg
+      ++ optional (cfg.streamUrlFile != null) urlFileArg;
   };
+
+  credentials =
+    optional (cfg.headerFile != null) "headers:${cfg.headerFile}"
+    ++ optional (cfg.streamUrlFile != null) "stream-url:${cfg.streamUrlFile}";
 in {
   options.services.hls-swarm = {
     enable = mkEnableOption "an hls-swarm load-test run (simulated live HLS viewers) as a systemd service";
@@ -42,9 +38,31 @@ in {
       default = null;
       example = "http://10.177.0.10:17080/stream.m3u8";
       description = ''
-        Master or media playlist the viewers play. It ends up in the Nix store; when the
-        URL carries a secret (a token), leave this `null` and set `STREAM_URL=…` in
-        {option}`services.hls-swarm.environmentFile` instead.
+        Master or media playlist the viewers play. It ends up in the Nix store and on the
+        process's command line; when the URL carries a secret (a token), leave this `null`
+        and set {option}`services.hls-swarm.streamUrlFile` instead.
+      '';
+    };
+
+    streamUrlFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/run/secrets/hls-swarm-url";
+      description = ''
+        File holding the stream URL (one line), for URLs that carry a token. It is passed
+        as a systemd credential (`LoadCredential=`) and read by hls-swarm (`-url-file`),
+        so the URL never reaches the Nix store, the command line (`/proc/PID/cmdline`) or
+        the environment; output shows it without user info, query or fragment.
+      '';
+    };
+
+    autoStart = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Start the run at boot (`wantedBy = multi-user.target`). Off by default: a load test
+        is started on purpose (`systemctl start hls-swarm`), never by a reboot. Changing
+        the configuration never restarts a running test (`restartIfChanged = false`).
       '';
     };
 
@@ -54,9 +72,9 @@ in {
       example = "/run/secrets/hls-swarm.env";
       description = ''
         systemd `EnvironmentFile=` read at start, outside the Nix store. It may define
-        `STREAM_URL` (used when {option}`services.hls-swarm.streamUrl` is `null`) and
         `HLS_SWARM_ARGS`, further arguments split on whitespace (e.g. `-resolve=192.0.2.7
-        --dangerous`). Request headers with secrets go in
+        --dangerous`); they end up on the command line, so no secrets here: the URL goes
+        in {option}`services.hls-swarm.streamUrlFile`, request headers in
         {option}`services.hls-swarm.headerFile`.
       '';
     };
@@ -146,13 +164,13 @@ in {
   config = mkIf cfg.enable {
     assertions = [
       {
-        assertion = cfg.streamUrl != null || cfg.environmentFile != null;
-        message = "services.hls-swarm: set services.hls-swarm.streamUrl, or services.hls-swarm.environmentFile defining STREAM_URL.";
+        assertion = (cfg.streamUrl != null) != (cfg.streamUrlFile != null);
+        message = "services.hls-swarm: set exactly one of services.hls-swarm.streamUrl and services.hls-swarm.streamUrlFile.";
       }
       {
         # A secret in the Nix store is world-readable: these must be paths on the host.
-        assertion = lib.all (f: f == null || !(builtins.isPath f || lib.hasPrefix builtins.storeDir f)) [cfg.headerFile cfg.environmentFile];
-        message = "services.hls-swarm.headerFile and services.hls-swarm.environmentFile hold secrets: give a path outside the Nix store (a string such as \"/run/secrets/…\"), not a Nix path literal.";
+        assertion = lib.all (f: f == null || !(builtins.isPath f || lib.hasPrefix builtins.storeDir f)) [cfg.headerFile cfg.environmentFile cfg.streamUrlFile];
+        message = "services.hls-swarm.headerFile, streamUrlFile and environmentFile hold secrets: give a path outside the Nix store (a string such as \"/run/secrets/…\"), not a Nix path literal.";
       }
       {
         assertion = builtins.match ".*:[0-9]+" cfg.metricsAddress != null;
@@ -168,13 +186,20 @@ in {
 
     systemd.services.hls-swarm = {
       description = "hls-swarm: ${toString cfg.clients} simulated HLS viewers";
-      wantedBy = ["multi-user.target"];
+      # A finite load test never starts by surprise: not at boot unless autoStart, and a
+      # nixos-rebuild switch neither starts nor restarts it.
+      wantedBy = optional cfg.autoStart "multi-user.target";
+      restartIfChanged = false;
       wants = ["network-online.target"];
       after = ["network-online.target"];
       serviceConfig = {
-        ExecStart = "${lib.getExe cfg.package} ${lib.concatMapStringsSep " " execWord commandLine} $HLS_SWARM_ARGS ${urlWord}";
+        ExecStart = labLib.swarmExecStart {
+          program = lib.getExe cfg.package;
+          args = commandLine;
+          url = cfg.streamUrl;
+        };
         EnvironmentFile = mkIf (cfg.environmentFile != null) cfg.environmentFile;
-        LoadCredential = mkIf (cfg.headerFile != null) "headers:${cfg.headerFile}";
+        LoadCredential = mkIf (credentials != []) credentials;
         Restart =
           if cfg.duration == "0"
           then "on-failure"

@@ -23,9 +23,16 @@
     profileName = cfg.profile;
     inherit (cfg) listenAddress;
     root = cfg.hlsDir;
-    logDir = "/var/log/hls-origin";
+    inherit logDir;
     runDir = "/run/hls-origin-nginx";
     statusAllow = lib.unique ["127.0.0.1" localAddress];
+  });
+
+  logDir = "/var/log/hls-origin";
+  logrotateConf = pkgs.writeText "hls-origin-logrotate.conf" (labLib.originLogrotate {
+    file = "${logDir}/access.log";
+    inherit (cfg.accessLog) maxMegabytes keep;
+    postrotate = "${lib.getExe' pkgs.systemd "systemctl"} kill --signal=USR1 hls-origin-nginx.service";
   });
 
   # Shared by both services; each loosens only what it needs.
@@ -105,6 +112,23 @@ in {
       type = types.bool;
       default = false;
       description = "Open the HLS port and, with {option}`services.hls-test-origin.exporters`, the exporter ports.";
+    };
+
+    accessLog = {
+      maxMegabytes = mkOption {
+        type = types.ints.positive;
+        default = labLib.lab.origin.accessLog.maxMegabytes;
+        description = ''
+          Rotate ${logDir}/access.log once it is larger than this (checked every minute).
+          The log is bounded by (keep + 1) × this plus one minute's lines: it must be, on
+          a MicroVM whose root lives in RAM.
+        '';
+      };
+      keep = mkOption {
+        type = types.ints.unsigned;
+        default = labLib.lab.origin.accessLog.keep;
+        description = "Rotated access logs kept (access.log.1 …).";
+      };
     };
 
     ffmpegPackage = mkPackageOption pkgs "ffmpeg-headless" {};
@@ -191,6 +215,32 @@ in {
             # worker_rlimit_nofile / worker_connections in the rendered nginx.conf.
             LimitNOFILE = 65536;
           };
+      };
+    };
+
+    # The access log grows with every request: renamed by size every minute, then nginx
+    # reopens it (USR1, through systemd, so the dynamic user needs no shared secret).
+    systemd.services.hls-origin-logrotate = {
+      description = "hls-swarm test origin: rotate the nginx access log by size";
+      after = ["hls-origin-nginx.service"];
+      serviceConfig = {
+        Type = "oneshot";
+        ExecStart = "${lib.getExe pkgs.logrotate} --state /var/lib/hls-origin-logrotate/status ${logrotateConf}";
+        StateDirectory = "hls-origin-logrotate";
+        ProtectSystem = "strict";
+        ReadWritePaths = [logDir];
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateNetwork = true;
+        NoNewPrivileges = true;
+      };
+    };
+    systemd.timers.hls-origin-logrotate = {
+      description = "hls-swarm test origin: rotate the access log by size, every minute";
+      wantedBy = ["timers.target"];
+      timerConfig = {
+        OnCalendar = "minutely";
+        AccuracySec = "10s";
       };
     };
 

@@ -124,6 +124,11 @@ in {
   # Facts about the pure renderers and the VM instances (also run in CI, without Nix builds).
   pure-eval = pkgs.writeText "hls-swarm-pure-eval" (builtins.toJSON (import ./tests/pure.nix));
 
+  # The modules and the flake's outputs through the module system against stand-ins (also
+  # run in CI when a nixpkgs lib is given: scripts/lab-checks.sh).
+  modules-standins = pkgs.writeText "hls-swarm-modules-standins" (builtins.toJSON (import ./tests/modules.nix {inherit lib;}));
+  flake-outputs-standins = pkgs.writeText "hls-swarm-flake-outputs" (builtins.toJSON (import ./tests/flake-outputs.nix {inherit lib;}));
+
   # Every module option set above evaluates to a complete NixOS system.
   module-eval = pkgs.writeText "hls-swarm-module-eval" (builtins.toJSON {
     toplevel = builtins.unsafeDiscardStringContext sys.config.system.build.toplevel.drvPath;

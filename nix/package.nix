@@ -1,12 +1,17 @@
 # hls-swarm, built from this checkout with the committed Cargo.lock. FFmpeg is put on the
 # wrapper's PATH: the FFmpeg engine runs one ffmpeg per viewer, and the tests use it.
+#
+# The source set and the check phase's skips come from nix/package-spec.json, the one list
+# scripts/nix-sandbox-check.sh (CI) also builds and tests from, offline and loopback-only,
+# so a test that reads a file outside the set fails in CI and not first on a Nix machine.
 {
   lib,
   rustPlatform,
   makeWrapper,
   ffmpeg-headless,
 }: let
-  cargoToml = builtins.fromTOML (builtins.readFile ../Cargo.toml);
+  cargoToml = lib.importTOML ../Cargo.toml;
+  spec = lib.importJSON ./package-spec.json;
 in
   rustPlatform.buildRustPackage {
     pname = cargoToml.package.name;
@@ -14,22 +19,16 @@ in
 
     src = lib.fileset.toSource {
       root = ../.;
-      fileset = lib.fileset.unions [
-        ../Cargo.toml
-        ../Cargo.lock
-        ../src
-        ../tests
-        ../assets
-        ../nix/lab.json
-        ../nix/rendered
-      ];
+      fileset = lib.fileset.unions (map (p: ../. + "/${p}") spec.src);
     };
     cargoLock.lockFile = ../Cargo.lock;
 
     nativeBuildInputs = [makeWrapper];
+    # Tests that need a tool not listed here (promtool, nginx, the exporters, tmux,
+    # Chromium) skip themselves loudly outside CI; the namespace lab (tests/lab_namespaces.rs)
+    # needs root and skips itself in the sandbox (nix/tests/lab.nix covers that ground).
     nativeCheckInputs = [ffmpeg-headless];
-    # The namespace lab (tests/lab_namespaces.rs) needs root and skips itself in the
-    # sandbox; the NixOS VM test (nix/tests/lab.nix) covers that ground.
+    checkFlags = map (t: "--skip=${t}") spec.checkSkip;
 
     postInstall = ''
       wrapProgram $out/bin/hls-swarm --prefix PATH : ${lib.makeBinPath [ffmpeg-headless]}

@@ -10,6 +10,7 @@
 # namespace), yamllint, kubernetes-validate, promtool, python3 with PyYAML.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
 BIN=target/debug/hls-swarm
 [ "${1:-}" != "--bin" ] || BIN=$2
@@ -52,6 +53,20 @@ if out=$(nixi --eval --strict --json nix/tests/pure.nix 2>&1); then
 else
   fail "nix/tests/pure.nix: $(grep -o 'pure-eval: .*' <<<"$out" | head -n 1)"
 fi
+# The modules through nixpkgs' real module system, against stand-ins for NixOS options.
+# CI has no nixpkgs: this runs only when HLS_NIXPKGS_LIB names a nixpkgs lib directory
+# (e.g. a checkout's lib/), and says SKIP otherwise.
+for t in modules flake-outputs; do
+  if [ -n "${HLS_NIXPKGS_LIB:-}" ] && [ -f "$HLS_NIXPKGS_LIB/default.nix" ]; then
+    if out=$(nixi --eval --strict --json "nix/tests/$t.nix" --arg lib "import $HLS_NIXPKGS_LIB" 2>&1); then
+      pass "nix/tests/$t.nix: $(jq length <<<"$out") facts hold (nixpkgs lib $(nixi --eval --expr "(import $HLS_NIXPKGS_LIB).version" 2>/dev/null || echo '?'), stand-ins for NixOS and packages)"
+    else
+      fail "nix/tests/$t.nix: $(grep -o '[a-z-]*: .*\|error: .*' <<<"$out" | head -n 1)"
+    fi
+  else
+    echo "SKIP nix/tests/$t.nix: no nixpkgs lib here (HLS_NIXPKGS_LIB=/path/to/nixpkgs/lib runs it); nix flake check runs it"
+  fi
+done
 if render --argstr what ffmpeg --argstr profile no-such-profile >/dev/null 2>&1; then fail "an unknown profile must not render"; else pass "an unknown profile is refused"; fi
 missing_keys=()
 while read -r key; do [ -e "/proc/sys/${key//.//}" ] || missing_keys+=("$key"); done < <(jq -r '.sysctl[] | keys[]' nix/lab.json | sort -u)
@@ -111,7 +126,8 @@ if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
       env -i PATH="$PATH" TMPDIR="$run_dir" HLS_ORIGIN_NGINX_CONF="$run_dir/nginx.conf" \
       HLS_ORIGIN_FFMPEG_ARGS="$run_dir/ffmpeg.args" HLS_ORIGIN_EXPORTERS=1 \
       HLS_ORIGIN_NODE_EXPORTER=prometheus-node-exporter HLS_ORIGIN_NGINX_EXPORTER=prometheus-nginx-exporter \
-      HLS_ORIGIN_COLLECTORS="cpu meminfo netdev" bash "$run_dir/origin.sh" >"$run_dir/out.log" 2>&1 &
+      HLS_ORIGIN_COLLECTORS="cpu meminfo netdev" HLS_ORIGIN_LOG_MAX_BYTES=4096 HLS_ORIGIN_LOG_CHECK_SECONDS=1 \
+      bash "$run_dir/origin.sh" >"$run_dir/out.log" 2>&1 &
     gen_pid=$!
   }
   in_ns_curl() { ip netns exec "$ns" curl -sf "$@"; }
@@ -125,6 +141,23 @@ if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
   ok=0
   for _ in $(seq 80); do served && { ok=1; break; }; sleep 0.25; done
   if [ "$ok" -eq 1 ]; then pass "origin.sh serves profile ci (master, rungs, both exporters)"; else fail "origin.sh did not serve"; cat "$run_dir/out.log"; fi
+  # The access log is bounded: past 4096 bytes it is renamed and nginx writes a new one.
+  logs=$(compgen -G "$run_dir/hls-origin.*/logs" | head -n 1 || true)
+  rotated=0
+  for _ in $(seq 40); do
+    for _ in $(seq 10); do in_ns_curl http://127.0.0.1:17080/master.m3u8 >/dev/null || true; done
+    if [ -n "$logs" ] && [ -s "$logs/access.log" ] && [ -f "$logs/access.log.1" ] &&
+      [ "$(stat -c %s "$logs/access.log.1")" -gt 4096 ]; then
+      rotated=1
+      break
+    fi
+    sleep 0.25
+  done
+  if [ "$rotated" -eq 1 ]; then
+    pass "origin.sh bounds the access log: renamed past HLS_ORIGIN_LOG_MAX_BYTES, nginx reopened a new one ($(stat -c %s "$logs/access.log.1") + $(stat -c %s "$logs/access.log") bytes)"
+  else
+    fail "origin.sh did not rotate the access log: $(find "$logs" -printf '%f:%s ' 2>&1)"
+  fi
   kill -TERM "$gen_pid" 2>/dev/null || true
   rc=0
   wait "$gen_pid" || rc=$?
@@ -152,6 +185,37 @@ else
   fail "the origin supervisor check needs root and iproute2"
 fi
 
+echo "== the origin module's access-log rotation (its rendered logrotate.conf, run for real)"
+lr=$(command -v logrotate || echo /usr/sbin/logrotate)
+if [ -x "$lr" ]; then
+  d="$tmp/logrotate"
+  mkdir -p "$d"
+  chmod 0755 "$d"
+  render --argstr what logrotate --argstr file "$d/access.log" --argstr maxMegabytes 1 \
+    --argstr postrotate "touch $d/reopened" | jq -j . >"$d/conf"
+  chmod 0644 "$d/conf"
+  head -c 1500000 /dev/zero | tr '\0' 'x' >"$d/access.log"
+  problems=()
+  "$lr" -s "$d/state" "$d/conf" 2>"$d/err" || problems+=("logrotate failed: $(head -n 3 "$d/err")")
+  [ -s "$d/access.log.1" ] || problems+=("not renamed past 1 MiB")
+  [ ! -e "$d/access.log" ] || problems+=("a new access.log made by logrotate (nginx must make it)")
+  [ -e "$d/reopened" ] || problems+=("postrotate (nginx reopen) not run")
+  rm -f "$d/reopened"
+  printf 'small\n' >"$d/access.log"
+  "$lr" -s "$d/state" "$d/conf" 2>>"$d/err" || problems+=("second logrotate failed")
+  [ ! -e "$d/reopened" ] || problems+=("rotated a small log")
+  for _ in 1 2 3; do
+    head -c 1500000 /dev/zero | tr '\0' 'x' >"$d/access.log"
+    "$lr" -s "$d/state" "$d/conf" 2>>"$d/err" || problems+=("logrotate failed")
+  done
+  n=$(find "$d" -name 'access.log.*' | wc -l)
+  keep=$(jq .origin.accessLog.keep nix/lab.json)
+  [ "$n" -eq "$keep" ] || problems+=("$n rotated files kept, want $keep")
+  if [ "${#problems[@]}" -eq 0 ]; then pass "origin logrotate.conf: renamed past the size, nginx reopen run, small logs left, $keep kept"; else fail "origin logrotate: ${problems[*]}"; fi
+else
+  fail "logrotate is not installed (Debian package logrotate)"
+fi
+
 echo "== host bridge/TAP scripts (lab-up / lab-down), run for real in a throwaway namespace"
 if [ "$(id -u)" -eq 0 ] && [ -e /dev/net/tun ]; then
   ns="hlsnet$$"
@@ -176,6 +240,28 @@ if [ "$(id -u)" -eq 0 ] && [ -e /dev/net/tun ]; then
 else
   fail "the host network scripts check needs root and /dev/net/tun"
 fi
+
+echo "== the MicroVM wrapper (scripts/lab-vm.sh): KVM required, state outside the caller's directory"
+d="$tmp/labvm"
+mkdir -p "$d/runtime" "$d/caller"
+printf '#!/bin/sh\npwd\n' >"$d/runner"
+chmod 0755 "$d/runner"
+problems=()
+out=$(cd "$d/caller" && HLS_LAB_KVM="$d/no-kvm" XDG_RUNTIME_DIR="$d/runtime" bash "$root/scripts/lab-vm.sh" vm1 "$d/runner" 2>&1) &&
+  problems+=("ran without KVM")
+grep -q "no-kvm does not exist: the lab's MicroVMs need KVM" <<<"$out" || problems+=("no clear error without KVM: $out")
+if [ "$(id -u)" -eq 0 ]; then
+  : >"$d/kvm"
+  chmod 0600 "$d/kvm"
+  chmod 0755 "$d" "$tmp"
+  out=$(cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups -- env HLS_LAB_KVM="$d/kvm" \
+    XDG_RUNTIME_DIR="$d/runtime" bash "$root/scripts/lab-vm.sh" vm1 "$d/runner" 2>&1) && problems+=("ran without access to KVM")
+  grep -q "is not readable and writable by nobody" <<<"$out" || problems+=("no clear error without access: $out")
+fi
+out=$(cd "$d/caller" && HLS_LAB_KVM=/dev/null XDG_RUNTIME_DIR="$d/runtime" bash "$root/scripts/lab-vm.sh" vm1 "$d/runner" 2>/dev/null) ||
+  problems+=("did not run with KVM")
+[ "$out" = "$d/runtime/hls-swarm-lab/vm1" ] || problems+=("runner ran in '$out', not the VM's state directory")
+if [ "${#problems[@]}" -eq 0 ]; then pass "lab-vm.sh: clear errors without /dev/kvm or access to it, runs the VM in its state directory"; else fail "lab-vm.sh: ${problems[*]}"; fi
 
 echo "== the generator: every profile's argv runs with this ffmpeg and makes every rung"
 for p in "${profiles[@]}"; do
@@ -244,6 +330,44 @@ else
   # What modules/swarm-client.nix renders (nix/lib swarmArgs, as in nix/render.nix).
   mapfile -t args < <(render --argstr what swarm | jq -r '.[]')
   if out=$(tests/lab/check-cmdline.sh --bin "$BIN" --name "NixOS module command line" -- "${args[@]}" 2>&1); then pass "${out#PASS }"; else fail "$out"; fi
+  # The unit's real ExecStart= (the module's function, quoting, $HLS_SWARM_ARGS and the
+  # credential paths), split by an emulation of systemd's rules, run against the binary
+  # with the URL (with a token) and the headers in a credentials directory.
+  creds="$tmp/credentials"
+  mkdir -p "$creds"
+  secret="tok-$$-SECRET"
+  printf 'http://127.0.0.1:9/lab.m3u8?token=%s\n' "$secret" >"$creds/stream-url"
+  printf 'Authorization: Bearer %s\n' "$secret" >"$creds/headers"
+  line=$(render --argstr what execStart --argstr program "$BIN" | jq -r .)
+  # shellcheck disable=SC2016 # a literal $HOME: systemd's %% and $$ must arrive as % and $
+  want_ua='-user-agent=lab 100% $HOME "quoted"'
+  if mapfile -t argv < <(python3 tests/lab/systemd-exec.py --credentials "$creds" \
+    --env "HLS_SWARM_ARGS=-timeout=5s  -variant=lowest" -- "$line") && [ "${#argv[@]}" -gt 1 ] &&
+    [ "${argv[0]}" = "$BIN" ] && ! printf '%s\n' "${argv[@]}" | grep -q 'http://' &&
+    printf '%s\n' "${argv[@]}" | grep -qx -- "-url-file=$creds/stream-url" &&
+    printf '%s\n' "${argv[@]}" | grep -qxF -- "$want_ua"; then
+    # Only what cannot work outside the unit changes: a short run, the metrics port on
+    # loopback, the report in a writable place (the unit's is in its state directory).
+    run=()
+    for a in "${argv[@]}"; do
+      case $a in
+        -duration=*) run+=(-duration=1s) ;;
+        -metrics=*) run+=(-metrics=127.0.0.1:0) ;;
+        --output=*) run+=("--output=$tmp/unit-report.json") ;;
+        *) run+=("$a") ;;
+      esac
+    done
+    rc=0
+    timeout --kill-after=5 30 "${run[@]}" >"$tmp/unit.out" 2>&1 </dev/null || rc=$?
+    if { [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || [ "$rc" -eq 3 ]; } && ! grep -q "$secret" "$tmp/unit.out" "$tmp/unit-report.json" 2>/dev/null; then
+      pass "module ExecStart: ${#argv[@]} words after systemd's splitting, URL read from the credential, accepted by the binary (exit $rc), token in no output"
+    else
+      fail "module ExecStart: exit $rc or the token was shown"; tail -n 5 "$tmp/unit.out"
+    fi
+  else
+    fail "module ExecStart did not split as intended: $line"
+  fi
+
   # The container entrypoint's mapping of every documented variable.
   mapfile -t args < <(env -i PATH="$PATH" HLS_SWARM_DRY_RUN=1 STREAM_URL=http://origin:17080/stream.m3u8 CLIENTS=20 \
     RAMP_RATE=5 RAMP_JITTER=100 DURATION=30s METRICS_PORT=17091 VARIANT=lowest TIMEOUT=10 NO_CACHE=1 \
@@ -251,9 +375,23 @@ else
     EXTRA_ARGS="-seg-retry 2 -reconnect=false" bash nix/swarm-client/entrypoint.sh)
   expect=(-tui=false -clients 20 -ramp-rate 5 -ramp-jitter 100ms -duration 30s -metrics 0.0.0.0:17091
     -variant lowest -timeout 10s -no-cache -resolve 127.0.0.1 --dangerous -engine native
-    -client-id-offset 60 -seg-retry 2 -reconnect=false http://origin:17080/stream.m3u8)
+    -client-id-offset 60 -seg-retry 2 -reconnect=false -url-file /proc/self/fd/3)
   if [ "${args[*]}" = "${expect[*]}" ]; then pass "container entrypoint maps the environment: ${args[*]}"; else fail "container entrypoint: got ${args[*]}"; fi
-  if out=$(tests/lab/check-cmdline.sh --bin "$BIN" --name "container entrypoint command line" -- "${args[@]}" 2>&1); then pass "${out#PASS }"; else fail "$out"; fi
+  # The entrypoint hands STREAM_URL over on fd 3 (-url-file /proc/self/fd/3).
+  if out=$(tests/lab/check-cmdline.sh --bin "$BIN" --name "container entrypoint command line" -- "${args[@]}" 2>&1 3<<<"http://127.0.0.1:9/lab.m3u8"); then pass "${out#PASS }"; else fail "$out"; fi
+  # For real: STREAM_URL (with a token) reaches hls-swarm on a pipe, never in its argv or
+  # output; STREAM_URL_FILE and HEADER_FILE are passed as files.
+  rc=0
+  env -i PATH="$PATH" HLS_SWARM_BIN="$BIN" STREAM_URL="http://127.0.0.1:9/lab.m3u8?token=$secret" \
+    CLIENTS=2 DURATION=1s METRICS_PORT=0 HEADER_FILE="$creds/headers" \
+    timeout --kill-after=5 30 bash nix/swarm-client/entrypoint.sh >"$tmp/ctr.out" 2>&1 </dev/null || rc=$?
+  if { [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; } && grep -q '127.0.0.1:9/lab.m3u8' "$tmp/ctr.out" && ! grep -q "$secret" "$tmp/ctr.out"; then
+    pass "container entrypoint runs the binary with STREAM_URL on a pipe (exit $rc), token in no output"
+  else
+    fail "container entrypoint with STREAM_URL: exit $rc"; tail -n 5 "$tmp/ctr.out"
+  fi
+  mapfile -t args < <(env -i PATH="$PATH" HLS_SWARM_DRY_RUN=1 STREAM_URL_FILE=/run/secrets/url bash nix/swarm-client/entrypoint.sh)
+  if [ "${args[*]: -2}" = "-url-file /run/secrets/url" ]; then pass "container entrypoint maps STREAM_URL_FILE to -url-file"; else fail "STREAM_URL_FILE: ${args[*]}"; fi
   if env -i PATH="$PATH" HLS_SWARM_DRY_RUN=1 bash nix/swarm-client/entrypoint.sh >/dev/null 2>&1; then
     fail "container entrypoint must refuse to start without STREAM_URL or arguments"
   else
@@ -265,6 +403,18 @@ else
   mapfile -t args < <(python3 -c 'import sys, yaml
 d = yaml.safe_load(open("k8s/deployment.yaml"))
 print("\n".join(d["spec"]["template"]["spec"]["containers"][0]["args"]))')
+  # The URL file the pods read is the mounted Secret's key: here, a file holding its value.
+  python3 - "$tmp/k8s-stream-url" <<'PY' || fail "k8s: the stream-url Secret is not where the pods read it"
+import sys, yaml
+secret = yaml.safe_load(open("k8s/stream-url-secret.yaml"))
+for f in ("k8s/deployment.yaml", "k8s/indexed-job.yaml"):
+    pod = yaml.safe_load(open(f))["spec"]["template"]["spec"]
+    vol = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == secret["metadata"]["name"]]
+    mnt = [m for m in pod["containers"][0]["volumeMounts"] if vol and m["name"] == vol[0]["name"]]
+    assert mnt and mnt[0]["mountPath"] == "/etc/hls-swarm", f
+open(sys.argv[1], "w").write(secret["stringData"]["stream-url"] + "\n")
+PY
+  args=("${args[@]/#\/etc\/hls-swarm\/stream-url/$tmp/k8s-stream-url}")
   if out=$(tests/lab/check-cmdline.sh --bin "$BIN" --name "k8s Deployment args" -- -tui=false "${args[@]}" 2>&1); then pass "${out#PASS }"; else fail "$out"; fi
   # The Indexed Job's environment, through the entrypoint, as pod 2 would run it.
   mapfile -t job_env < <(python3 -c 'import yaml
@@ -273,12 +423,42 @@ for e in d["spec"]["template"]["spec"]["containers"][0]["env"]:
     print(e["name"] + "=" + e["value"])')
   mapfile -t args < <(env -i PATH="$PATH" "${job_env[@]}" HLS_SWARM_DRY_RUN=1 JOB_COMPLETION_INDEX=2 bash nix/swarm-client/entrypoint.sh)
   if printf '%s\n' "${args[@]}" | grep -qx 400; then pass "k8s Indexed Job: pod 2 gets -client-id-offset 400"; else fail "k8s Indexed Job offset: ${args[*]}"; fi
+  args=("${args[@]/#\/etc\/hls-swarm\/stream-url/$tmp/k8s-stream-url}")
   if out=$(tests/lab/check-cmdline.sh --bin "$BIN" --name "k8s Indexed Job command line" -- "${args[@]}" 2>&1); then pass "${out#PASS }"; else fail "$out"; fi
 fi
 
 echo "== Kubernetes manifests and Prometheus configuration"
 if yamllint --strict -c k8s/.yamllint.yaml k8s/ >"$tmp/yl" 2>&1; then pass "yamllint --strict k8s/"; else fail "yamllint"; cat "$tmp/yl"; fi
-manifests=(k8s/*.yaml)
+manifests=()
+for f in k8s/*.yaml; do [ "$f" = k8s/kustomization.yaml ] || manifests+=("$f"); done
+if python3 - "${manifests[@]}" <<'PY' >"$tmp/k8s-facts" 2>&1; then pass "k8s: $(paste -sd ';' "$tmp/k8s-facts")"; else fail "k8s consistency"; cat "$tmp/k8s-facts"; fi
+import re, sys, yaml
+files = sys.argv[1:]
+k = yaml.safe_load(open("k8s/kustomization.yaml"))
+assert sorted(k["resources"]) == sorted(f.split("/", 1)[1] for f in files), "kustomization.yaml resources != k8s/*.yaml"
+names = {i["name"] for i in k["images"]}
+docs = [d for f in files for d in yaml.safe_load_all(open(f)) if d]
+images = [c["image"] for d in docs if "template" in d.get("spec", {}) for c in d["spec"]["template"]["spec"]["containers"]]
+assert images and all(i.split(":")[0] in names for i in images), f"images {images} not all rewritten by kustomization images {names}"
+print(f"{len(images)} container images set from kustomization.yaml's images")
+cm = yaml.safe_load(open("k8s/prometheus-config.yaml"))["data"]
+for f in ("alerts.yml", "recording.yml"):
+    assert cm[f] == open("monitoring/" + f).read(), f"prometheus-config.yaml {f} differs from monitoring/{f}"
+prom = yaml.safe_load(cm["prometheus.yml"])
+assert prom["global"].get("evaluation_interval"), "no evaluation_interval"
+assert sorted(prom["rule_files"]) == ["/etc/prometheus/alerts.yml", "/etc/prometheus/recording.yml"], prom["rule_files"]
+alerts = [r["alert"] for g in yaml.safe_load(cm["alerts.yml"])["groups"] for r in g["rules"] if "alert" in r]
+print(f" prometheus-config.yaml carries monitoring/alerts.yml ({len(alerts)} alerts) and recording.yml verbatim, evaluation_interval {prom['global']['evaluation_interval']}")
+recorded = set()
+for text in [open("monitoring/recording.yml").read()] + [open(f).read() for f in files]:
+    recorded |= set(re.findall(r"record:\s*([a-z_]+:[a-z0-9_:]+)", text))
+used = set()
+for f in files:
+    used |= set(re.findall(r"\b([a-z]+:hls_swarm_[a-z0-9_:]+)", open(f).read()))
+missing = sorted(u for u in used if u not in recorded)
+assert not missing, f"recorded series used in k8s/ but recorded nowhere: {missing}"
+print(f" {len(used)} recorded series named in k8s/ are all recorded (monitoring/recording.yml or k8s/ rules)")
+PY
 if kubernetes-validate --strict --quiet "${manifests[@]}" >"$tmp/kv" 2>&1; then pass "kubernetes-validate --strict (bundled schemas): ${#manifests[@]} manifests"; else fail "kubernetes-validate"; cat "$tmp/kv"; fi
 for f in k8s/prometheus-config.yaml k8s/prometheus-federation.yaml; do
   dir="$tmp/prom-$(basename "$f" .yaml)"

@@ -19,7 +19,8 @@ command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
 # scripts/lab-checks.sh: command -> Debian package.
 for want in ip:iproute2 nginx:nginx curl:curl jq:jq setpriv:util-linux \
   prometheus-node-exporter:prometheus-node-exporter prometheus-nginx-exporter:prometheus-nginx-exporter \
-  nix-instantiate:nix-bin shellcheck:shellcheck promtool:prometheus; do
+  nix-instantiate:nix-bin shellcheck:shellcheck promtool:prometheus logrotate:logrotate \
+  unshare:util-linux; do
   command -v "${want%%:*}" >/dev/null 2>&1 || pkgs+=("${want#*:}")
 done
 if [ "${#pkgs[@]}" -gt 0 ]; then

@@ -55,6 +55,13 @@ pub struct RunArgs {
     #[arg(value_name = "URL")]
     pub url: Option<String>,
 
+    /// Read the stream URL from FILE (its first non-empty line) instead of the command
+    /// line, so a URL carrying a token stays out of this process's argv; output shows it
+    /// without user info, query or fragment. (-engine ffmpeg still hands the URL to each
+    /// ffmpeg on its command line.)
+    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    pub url_file: Option<PathBuf>,
+
     /// Number of concurrent viewers.
     #[arg(long, value_name = "N", default_value = "10")]
     pub clients: String,

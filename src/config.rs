@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
@@ -217,7 +217,7 @@ struct EngineFlags {
     stall_threshold: Option<Duration>,
 }
 
-fn parse_engine_flags(a: &RunArgs, errs: &mut Vec<String>) -> Option<EngineFlags> {
+fn parse_engine_flags(a: &RunArgs, https: bool, errs: &mut Vec<String>) -> Option<EngineFlags> {
     let n = errs.len();
     let engine = match a.engine.trim() {
         "native" => Engine::Native,
@@ -261,7 +261,7 @@ fn parse_engine_flags(a: &RunArgs, errs: &mut Vec<String>) -> Option<EngineFlags
                 "-stats-loglevel: '{l}' is not one of {}",
                 FFMPEG_LOG_LEVELS.join(", ")
             ));
-        } else if is_https(a) && level_rank(&l) < level_rank("debug") {
+        } else if https && level_rank(&l) < level_rank("debug") {
             errs.push(format!(
                 "-stats-loglevel: '{l}' is too quiet for an https:// stream; its request \
                  figures come from FFmpeg's debug log (use debug or trace)"
@@ -300,13 +300,6 @@ fn parse_engine_flags(a: &RunArgs, errs: &mut Vec<String>) -> Option<EngineFlags
         ffmpeg,
         stall_threshold,
     })
-}
-
-fn is_https(a: &RunArgs) -> bool {
-    a.url
-        .as_deref()
-        .and_then(|u| Url::parse(u).ok())
-        .is_some_and(|u| u.scheme() == "https")
 }
 
 /// Rank of an FFmpeg log level name (0 = quiet); unknown names rank lowest.
@@ -446,10 +439,12 @@ impl Config {
             };
         }
 
-        let target = match a.url.as_deref() {
-            None => Some(Target::Builtin),
-            Some(s) => check!(parse_stream_url(s)),
+        let target = match (a.url.as_deref(), &a.url_file) {
+            (Some(s), _) => check!(parse_stream_url(s)),
+            (None, Some(path)) => check!(read_url_file(path)),
+            (None, None) => Some(Target::Builtin),
         };
+        let https = matches!(&target, Some(Target::Url(u)) if u.scheme() == "https");
         let clients = check!(parse_count("-clients", &a.clients, 1, 10_000_000));
         let ramp_rate = check!(
             a.ramp_rate
@@ -483,7 +478,7 @@ impl Config {
                     .into(),
             );
         }
-        if a.resolve.is_some() && a.url.is_none() {
+        if a.resolve.is_some() && matches!(target, Some(Target::Builtin)) {
             errs.push("-resolve needs a stream URL whose host it replaces".into());
         }
         let mut headers = Vec::new();
@@ -629,7 +624,7 @@ impl Config {
             }
         }
 
-        let engine_flags = parse_engine_flags(a, &mut errs);
+        let engine_flags = parse_engine_flags(a, https, &mut errs);
 
         if !errs.is_empty() {
             return Err(ConfigErrors(errs));
@@ -840,10 +835,30 @@ pub fn parse_metrics_addr(s: &str) -> Result<Option<SocketAddr>, String> {
     s.parse::<SocketAddr>().map(Some).map_err(|_| bad())
 }
 
+/// The stream URL from `-url-file`: the first non-empty line. The file's text may be a
+/// secret, so no message quotes it; a valid URL is shown redacted like any other.
+fn read_url_file(path: &Path) -> Result<Target, String> {
+    let flag = format!("-url-file {}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{flag}: cannot read it: {e}"))?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .ok_or_else(|| format!("{flag}: the file holds no URL"))?;
+    let u = Url::parse(line).map_err(|e| {
+        format!("{flag}: its first line is not a valid URL ({e}; the file's text is not shown)")
+    })?;
+    check_stream_url(u).map_err(|e| format!("{flag}: {e}"))
+}
+
 fn parse_stream_url(s: &str) -> Result<Target, String> {
     let u = Url::parse(s).map_err(|e| {
         format!("URL '{s}' is not valid: {e} (e.g. http://origin:17080/stream.m3u8)")
     })?;
+    check_stream_url(u)
+}
+
+fn check_stream_url(u: Url) -> Result<Target, String> {
     if u.scheme() != "http" && u.scheme() != "https" {
         return Err(format!(
             "URL '{}' must be http:// or https://",

@@ -241,9 +241,13 @@ pub async fn probe_stream(
             f.cause.as_deref().unwrap_or("unknown cause")
         ),
         Some(e) => {
-            let status = f.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+            let detail = match (f.status, &f.cause) {
+                (_, Some(cause)) => format!(" ({cause})"),
+                (Some(s), None) => format!(" (HTTP {s})"),
+                (None, None) => String::new(),
+            };
             anyhow::bail!(
-                "the stream {} is not reachable: {}{status}; check the URL, -resolve and the origin",
+                "the stream {} is not reachable: {}{detail}; check the URL, -resolve and the origin",
                 redact_url(url),
                 e.as_str()
             );
@@ -303,6 +307,10 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     if matches!(cfg.engine, crate::config::Engine::Native) {
         collector.set_lag_source(runtimes.lag());
     }
+    // Live tasks of every runtime the swarm uses (scripts/soak.sh watches it for leaks).
+    let mut task_runtimes = runtimes.handles().to_vec();
+    task_runtimes.push(tokio::runtime::Handle::current());
+    collector.set_task_source(task_runtimes);
     let viewer_table = cfg
         .prom_client_metrics
         .then(|| Arc::new(ViewerTable::new(cfg.client_id_offset, cfg.clients)));

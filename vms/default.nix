@@ -50,6 +50,9 @@
       hls-swarm.loadTuning.enable = true;
       services.hls-swarm = {
         enable = true;
+        # Booting a lab client VM is the act that starts its load, on the isolated lab
+        # bridge only (the module's default is off).
+        autoStart = true;
         streamUrl = labLib.streamUrl {profileName = originProfile;};
         clients = viewersPerClient;
         rampRate = 20;

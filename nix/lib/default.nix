@@ -326,6 +326,53 @@
     ++ extraArgs
     ++ optional (url != null) url;
 
+  # logrotate(8) configuration bounding the origin's access log: renamed once larger than
+  # maxMegabytes, `keep` old files kept, then `postrotate` (which makes nginx reopen its
+  # log; nginx creates the new file). Run often (the module: every minute), the log takes
+  # at most (keep + 1) × maxMegabytes plus what one interval writes.
+  originLogrotate = {
+    file,
+    maxMegabytes ? lab.origin.accessLog.maxMegabytes,
+    keep ? lab.origin.accessLog.keep,
+    postrotate,
+  }: ''
+    "${file}" {
+      size ${str maxMegabytes}M
+      rotate ${str keep}
+      missingok
+      notifempty
+      nocompress
+      nocreate
+      postrotate
+        ${postrotate}
+      endscript
+    }
+  '';
+
+  # The swarm service's secrets arrive as systemd credentials; %d (the credentials
+  # directory) must reach ExecStart unquoted, so these words are not systemd-quoted.
+  credentialArgs = {
+    headerArg = "-header-file=%d/headers";
+    urlFileArg = "-url-file=%d/stream-url";
+  };
+
+  # The swarm service's ExecStart= line (modules/swarm-client.nix), rendered here so CI can
+  # render the very same line and run it against the binary (scripts/lab-checks.sh):
+  # every argument one quoted word, then $HLS_SWARM_ARGS (from the EnvironmentFile, split
+  # on whitespace, nothing when unset), then the URL when it is not read from a file.
+  swarmExecStart = {
+    program,
+    args,
+    url ? null,
+  }: let
+    raw = builtins.attrValues credentialArgs;
+    word = a:
+      if builtins.elem a raw
+      then a
+      else systemdQuote a;
+  in
+    concatStringsSep " " ([program] ++ map word args ++ ["$HLS_SWARM_ARGS"] ++ optional (url != null) (systemdQuote url));
+
   # File descriptors and tasks a swarm of `clients` viewers needs (DESIGN: ≥ 1024 + 5 ×
   # clients for native viewers; an FFmpeg viewer adds its proxy sockets and pipes).
   limitNofile = {
@@ -373,6 +420,9 @@ in {
     streamUrl
     shellQuote
     systemdQuote
+    credentialArgs
+    swarmExecStart
+    originLogrotate
     ;
   inherit (lab) ports network sysctl ulimits;
   inherit (lab.network) origin;

@@ -3,8 +3,11 @@
 #
 # With arguments, they are passed to hls-swarm as they are:
 #   docker run IMAGE -clients 200 http://origin:17080/stream.m3u8
-# Without, the environment is mapped to flags (STREAM_URL is required):
-#   STREAM_URL   the playlist URL (positional argument)
+# Without, the environment is mapped to flags (STREAM_URL or STREAM_URL_FILE is required):
+#   STREAM_URL_FILE  a file holding the playlist URL (-url-file), e.g. a mounted Secret
+#   STREAM_URL   the playlist URL; handed to hls-swarm on a pipe (-url-file
+#                /proc/self/fd/3), so a token in it never reaches the process's argv
+#   HEADER_FILE  -header-file: "Name: value" lines sent with every request (secrets)
 #   CLIENTS      -clients            RAMP_RATE    -ramp-rate
 #   RAMP_JITTER  -ramp-jitter (a bare number means milliseconds)
 #   DURATION     -duration           METRICS_PORT -metrics 0.0.0.0:PORT (default 17091)
@@ -32,8 +35,12 @@ args=(-tui=false)
 if [ "$#" -gt 0 ]; then
   args+=("$@")
 else
-  if [ -z "${STREAM_URL:-}" ]; then
-    echo "hls-swarm container: set STREAM_URL (or pass hls-swarm arguments)" >&2
+  if [ -z "${STREAM_URL:-}" ] && [ -z "${STREAM_URL_FILE:-}" ]; then
+    echo "hls-swarm container: set STREAM_URL or STREAM_URL_FILE (or pass hls-swarm arguments)" >&2
+    exit 2
+  fi
+  if [ -n "${STREAM_URL:-}" ] && [ -n "${STREAM_URL_FILE:-}" ]; then
+    echo "hls-swarm container: set STREAM_URL or STREAM_URL_FILE, not both" >&2
     exit 2
   fi
   [ -z "${CLIENTS:-}" ] || args+=(-clients "$CLIENTS")
@@ -60,15 +67,26 @@ else
     offset=$((JOB_COMPLETION_INDEX * ${CLIENTS:-10}))
   fi
   [ -z "$offset" ] || args+=(-client-id-offset "$offset")
+  [ -z "${HEADER_FILE:-}" ] || args+=(-header-file "$HEADER_FILE")
   if [ -n "${EXTRA_ARGS:-}" ]; then
     read -r -a extra <<<"$EXTRA_ARGS"
     args+=("${extra[@]}")
   fi
-  args+=("$STREAM_URL")
+  if [ -n "${STREAM_URL_FILE:-}" ]; then
+    args+=(-url-file "$STREAM_URL_FILE")
+  else
+    args+=(-url-file /proc/self/fd/3)
+  fi
 fi
 
 if truthy "${HLS_SWARM_DRY_RUN:-}"; then
   printf '%s\n' "${args[@]}"
   exit 0
+fi
+if [ -n "${STREAM_URL:-}" ] && [ "$#" -eq 0 ]; then
+  # Not in argv and not left in hls-swarm's environment either.
+  url=$STREAM_URL
+  unset STREAM_URL
+  exec "$bin" "${args[@]}" 3<<<"$url"
 fi
 exec "$bin" "${args[@]}"

@@ -70,8 +70,10 @@ in
         "${toString ports.nodeExporter}/tcp" = {};
         "${toString ports.nginxExporter}/tcp" = {};
       };
+      # The image has no PATH and no /bin/curl: the check runs curl by its store path,
+      # which is in the image as part of the entrypoint's closure (its runtimeInputs).
       Healthcheck = {
-        Test = ["CMD" "curl" "-sf" "http://127.0.0.1:${toString ports.origin}/health"];
+        Test = ["CMD" (lib.getExe curl) "-sf" "http://127.0.0.1:${toString ports.origin}/health"];
         Interval = 10000000000;
         Timeout = 3000000000;
         Retries = 3;

@@ -16,6 +16,10 @@
 #                            (default node_exporter, nginx-prometheus-exporter)
 #   HLS_ORIGIN_NODE_PORT, HLS_ORIGIN_NGINX_EXPORTER_PORT  (default 9100, 9113)
 #   HLS_ORIGIN_COLLECTORS    node_exporter collectors, space-separated
+#   HLS_ORIGIN_LOG_MAX_BYTES the access log is renamed to access.log.1 (replacing the
+#                            previous one) once larger than this, and nginx reopens it
+#                            (default 67108864: the log takes at most about twice that)
+#   HLS_ORIGIN_LOG_CHECK_SECONDS  how often its size is looked at (default 10)
 set -euo pipefail
 
 conf=${HLS_ORIGIN_NGINX_CONF:?set HLS_ORIGIN_NGINX_CONF}
@@ -38,6 +42,10 @@ pids=()
 stop() {
   local rc=$?
   trap - EXIT INT TERM
+  if [ -n "${rotator:-}" ]; then
+    kill -TERM "$rotator" 2>/dev/null || true
+    wait "$rotator" 2>/dev/null || true
+  fi
   if [ "${#pids[@]}" -gt 0 ]; then
     kill -TERM "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
@@ -53,6 +61,28 @@ trap 'exit 143' TERM
 pids+=("$!")
 nginx -c "$conf" -p "$prefix/" -e stderr &
 pids+=("$!")
+
+# The access log is bounded (the container's and the runner's directories may be in RAM):
+# renamed by size, then nginx (its master: the second PID) reopens it on USR1.
+log_max=${HLS_ORIGIN_LOG_MAX_BYTES:-67108864}
+log_every=${HLS_ORIGIN_LOG_CHECK_SECONDS:-10}
+nginx_pid=${pids[1]}
+(
+  # The sleep runs in the background so that TERM ends this loop at once, sleep included.
+  sleeper=""
+  trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM
+  while :; do
+    sleep "$log_every" &
+    sleeper=$!
+    wait "$sleeper" || true
+    size=$(stat -c %s "$prefix/logs/access.log" 2>/dev/null || echo 0)
+    if [ "$size" -gt "$log_max" ]; then
+      mv -f "$prefix/logs/access.log" "$prefix/logs/access.log.1"
+      kill -USR1 "$nginx_pid" 2>/dev/null || exit 0
+    fi
+  done
+) &
+rotator=$!
 
 healthy=0
 for _ in $(seq 40); do

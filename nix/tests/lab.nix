@@ -1,9 +1,12 @@
 # checks.<system>.vm-lab: the lab in NixOS VMs. One origin (services.hls-test-origin,
 # profile ci) and two clients (services.hls-swarm, 50 viewers × 60 s each) on the lab
-# addresses. Asserted: via /metrics, every viewer active and no errors while running; at
-# the end, each swarm's per-kind request counts and body bytes (its --output report, since
-# /metrics goes away with the process) equal the origin's nginx access log lines from that
-# client, and every viewer was active with zero errors.
+# addresses. Asserted: neither swarm starts by itself at boot; client2 reads its URL from a
+# credential (streamUrlFile) and the URL is not on its command line; via /metrics, every
+# viewer active and no errors while running; at the end, each swarm's per-kind request
+# counts and body bytes (its --output report, since /metrics goes away with the process)
+# equal the origin's nginx access log lines from that client, and every viewer was active
+# with zero errors; the units' sandboxing is what the modules set and systemd-analyze
+# rates each unit's exposure at most 4.5 (of 10). Never run here (no Nix, no KVM in CI).
 {
   pkgs,
   self,
@@ -13,7 +16,7 @@
   viewers = 50;
   originAddress = labLib.origin.address;
 
-  client = i: {lib, ...}: {
+  client = i: {
     imports = [self.nixosModules.swarm-client self.nixosModules.load-tuning];
     virtualisation.memorySize = 1536;
     virtualisation.cores = 2;
@@ -24,9 +27,18 @@
       }
     ];
     hls-swarm.loadTuning.enable = true;
+    # client1 has the URL in its unit; client2 reads it from a credential file.
+    environment.etc."hls-swarm/stream-url".text = labLib.streamUrl {profileName = profile;} + "\n";
     services.hls-swarm = {
       enable = true;
-      streamUrl = labLib.streamUrl {profileName = profile;};
+      streamUrl =
+        if i == 1
+        then labLib.streamUrl {profileName = profile;}
+        else null;
+      streamUrlFile =
+        if i == 1
+        then null
+        else "/etc/hls-swarm/stream-url";
       clients = viewers;
       rampRate = 25;
       duration = "60s";
@@ -37,8 +49,8 @@
         "-client-id-offset=${toString ((i - 1) * viewers)}"
       ];
     };
-    # Started by the test script once the origin serves a stream.
-    systemd.services.hls-swarm.wantedBy = lib.mkForce [];
+    # Not started at boot (autoStart defaults to false): the test script starts it once
+    # the origin serves a stream.
   };
 in
   pkgs.testers.runNixOSTest {
@@ -109,11 +121,21 @@ in
           origin.wait_for_open_port(${toString labLib.ports.nginxExporter})
           origin.succeed("curl -sf http://127.0.0.1:${toString labLib.ports.nginxExporter}/metrics | grep -q '^nginx_up 1'")
 
-      with subtest("both swarms start"):
+      with subtest("no swarm starts by itself"):
           for name, (node, _) in CLIENTS.items():
               node.wait_for_unit("multi-user.target")
+              node.fail("systemctl is-active --quiet hls-swarm.service")
+              assert node.succeed("systemctl show -p ActiveEnterTimestampMonotonic --value hls-swarm.service").strip() == "0", name
+
+      with subtest("both swarms start"):
+          for name, (node, _) in CLIENTS.items():
               node.wait_until_succeeds("curl -sf http://${originAddress}:${toString labLib.ports.origin}/health", timeout=60)
               node.succeed("systemctl start hls-swarm.service")
+
+      with subtest("client2's URL comes from its credential, not its command line"):
+          pid = client2.succeed("systemctl show -p MainPID --value hls-swarm.service").strip()
+          cmdline = client2.succeed(f"tr '\\0' ' ' < /proc/{pid}/cmdline")
+          assert "-url-file=" in cmdline and "http://" not in cmdline, cmdline
 
       with subtest("/metrics: every viewer active, no errors"):
           for name, (node, _) in CLIENTS.items():
@@ -154,8 +176,35 @@ in
               assert not [l for l in mine if kind(l["uri"]) == "other"], f"{name}: unexpected paths"
               assert report["total_bytes"] == sum(l["bytes"] for l in mine), f"{name}: total bytes"
 
-      with subtest("hardening report"):
-          origin.log(origin.succeed("systemd-analyze security hls-origin-nginx.service hls-origin-generator.service"))
-          client1.log(client1.succeed("systemd-analyze security hls-swarm.service"))
+      with subtest("hardening: the sandboxing the modules set, and systemd's exposure rating"):
+          import re
+
+          def props(node, unit, names):
+              out = node.succeed(f"systemctl show -p {','.join(names)} {unit}")
+              return dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+
+          def exposure(node, unit):
+              out = node.succeed(f"systemd-analyze security --no-pager {unit}")
+              node.log(out)
+              m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
+              assert m, f"{unit}: no exposure level in: {out[-300:]}"
+              return float(m.group(1))
+
+          common = ["NoNewPrivileges", "PrivateTmp", "ProtectSystem", "ProtectHome", "PrivateDevices",
+                    "CapabilityBoundingSet", "RestrictNamespaces", "SystemCallArchitectures"]
+          for node, unit in [(client1, "hls-swarm.service"), (origin, "hls-origin-nginx.service"),
+                             (origin, "hls-origin-generator.service")]:
+              p = props(node, unit, common + ["DynamicUser", "PrivateNetwork", "RestrictAddressFamilies"])
+              assert p["NoNewPrivileges"] == "yes", (unit, p)
+              assert p["PrivateTmp"] == "yes", (unit, p)
+              assert p["ProtectSystem"] == "strict", (unit, p)
+              assert p["PrivateDevices"] == "yes", (unit, p)
+              assert p["CapabilityBoundingSet"] == "", (unit, p)
+              assert p["RestrictNamespaces"] == "yes", (unit, p)
+              assert "AF_NETLINK" not in p["RestrictAddressFamilies"] and "AF_PACKET" not in p["RestrictAddressFamilies"], (unit, p)
+              level = exposure(node, unit)
+              assert level <= 4.5, f"{unit}: exposure {level} > 4.5"
+          assert props(client1, "hls-swarm.service", ["DynamicUser"])["DynamicUser"] == "yes"
+          assert props(origin, "hls-origin-generator.service", ["PrivateNetwork"])["PrivateNetwork"] == "yes"
     '';
   }

@@ -3,7 +3,7 @@
 # facts or stops at the first broken one (CI: scripts/lab-checks.sh; flake: checks.pure-eval).
 let
   l = import ../lib {};
-  inherit (builtins) all elem elemAt genList length match stringLength;
+  inherit (builtins) all concatStringsSep elem elemAt genList head length match stringLength;
   check = name: cond:
     if cond
     then name
@@ -24,6 +24,65 @@ let
     system = "x86_64-linux";
   };
   hasArg = args: a: elem a args;
+
+  # The package and the images, evaluated against stand-ins for nixpkgs (nothing built):
+  # what their Nix code computes from the files it reads.
+  fake = name: {
+    type = "derivation";
+    inherit name;
+    version = "0.0.0";
+    outPath = "/nix/store/00000000000000000000000000000000-${name}";
+    meta.mainProgram = name;
+  };
+  standIns = {
+    lib = {
+      importTOML = f: builtins.fromTOML (builtins.readFile f);
+      importJSON = f: builtins.fromJSON (builtins.readFile f);
+      fileset = {
+        unions = xs: xs;
+        toSource = a: a;
+      };
+      makeBinPath = xs: concatStringsSep ":" (map (x: "${x}/bin") xs);
+      platforms.linux = ["x86_64-linux"];
+      getExe = d: "${d.outPath}/bin/${d.meta.mainProgram}";
+      inherit (builtins) concatStringsSep;
+      concatMapStrings = f: xs: concatStringsSep "" (map f xs);
+    };
+    rustPlatform.buildRustPackage = a: a;
+    dockerTools.buildLayeredImage = a: a;
+    writeShellApplication = a: fake a.name // {inherit (a) runtimeInputs;};
+    writeText = name: _: "/nix/store/00000000000000000000000000000000-${name}";
+    writeTextDir = name: _: fake (builtins.baseNameOf name);
+  };
+  # Call a package file with stand-ins: any other argument is a fake package of its name.
+  callStandIn = f: extra: let
+    fn = import f;
+    wanted = builtins.functionArgs fn;
+    byName = builtins.listToAttrs (map (n: {
+      name = n;
+      value = fake n;
+    }) (builtins.attrNames wanted));
+  in
+    fn (builtins.intersectAttrs wanted (byName // standIns // extra));
+  spec = builtins.fromJSON (builtins.readFile ../package-spec.json);
+  pkg = callStandIn ../package.nix {};
+  originImage = callStandIn ../test-origin/container.nix {
+    labLib = l;
+    profile = "ci";
+    version = "0.0.0";
+  };
+  swarmImage = callStandIn ../swarm-client/container.nix {
+    labLib = l;
+    hls-swarm = fake "hls-swarm";
+  };
+  # A command the image can run: a store path inside a package the image holds (its
+  # contents or the entrypoint's runtime inputs, all in its closure), or a bare name
+  # that one of its contents puts in /bin.
+  runnable = image: cmd: let
+    closure = image.contents ++ builtins.concatMap (c: c.runtimeInputs or []) image.contents;
+  in
+    builtins.any (p: cmd == "${p.outPath}/bin/${p.meta.mainProgram}") closure
+    || builtins.any (p: cmd == p.meta.mainProgram) image.contents;
   argAfter = args: flag: let
     idx = builtins.filter (i: elemAt args i == flag) (genList (x: x) (length args));
   in
@@ -49,6 +108,13 @@ let
   ];
 in
   [
+    (check "the package builds from exactly nix/package-spec.json's paths, which exist" (
+      pkg.src.fileset == map (p: ../.. + "/${p}") spec.src && all (p: builtins.pathExists (../.. + "/${p}")) spec.src
+    ))
+    (check "the package's check phase skips exactly the spec's tests" (pkg.checkFlags == map (t: "--skip=${t}") spec.checkSkip))
+    (check "origin image: the health check's command is in the image" (runnable originImage (elemAt originImage.config.Healthcheck.Test 1)))
+    (check "origin image: the entrypoint is in the image" (runnable originImage (head originImage.config.Entrypoint)))
+    (check "swarm image: the entrypoint is in the image" (runnable swarmImage (head swarmImage.config.Entrypoint)))
     (check "instance addresses unique" (unique (field "address")))
     (check "instance MACs unique" (unique (field "mac")))
     (check "instance TAPs unique" (unique (field "tap")))

@@ -105,10 +105,10 @@ pub struct HttpSettings {
     /// Redirects followed per fetch before giving up with [`ErrorClass::Other`].
     pub max_redirects: u32,
     /// `--max-playlist-size`: the largest body kept in memory (`keep_body`, i.e. a
-    /// playlist), as sent and — for a compressed one — once decoded. A larger one fails
+    /// playlist), counted after decoding when the origin compressed it. A larger one fails
     /// with [`ErrorClass::PlaylistTooLarge`]: refused from its Content-Length before any
-    /// body byte is read, else reading (or decoding) stops as soon as the limit is passed,
-    /// so memory stays bounded by the limit whatever the origin sends.
+    /// body byte is read, else reading stops as soon as the limit is passed (on the wire
+    /// or decoded), so memory stays bounded by the limit whatever the origin sends.
     pub max_kept_body: u64,
     /// Lazily built, shared TLS client configuration.
     tls: OnceLock<Arc<rustls::ClientConfig>>,
@@ -610,14 +610,12 @@ impl Connections {
         match sink.finish() {
             Ok(body) => Ok(body),
             Err(e) => {
-                let class = match e {
-                    // Bigger than --max-playlist-size once decoded: too large, like a
-                    // plain body of that size.
+                read.cause = Some(e.to_string());
+                // Decoding past the limit is the same failure as a plain body past it.
+                Err(match e {
                     decode::DecodeError::TooLarge { .. } => ErrorClass::PlaylistTooLarge,
                     _ => ErrorClass::Decoding,
-                };
-                read.cause = Some(e.to_string());
-                Err(class)
+                })
             }
         }
     }

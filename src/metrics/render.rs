@@ -581,6 +581,14 @@ fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
         "Events the stats pipeline dropped (a full channel).",
         s.events_dropped as f64,
     );
+    if let Some(tasks) = s.runtime_tasks {
+        e.single(
+            "hls_swarm_runtime_tasks",
+            Kind::Gauge,
+            "Tokio tasks alive now in the swarm process (viewer runtimes and the main runtime); flat in a steady run, growth is a task leak.",
+            tasks as f64,
+        );
+    }
 }
 
 /// How late the viewer runtimes woke (src/stats/lag.rs); only with the native engine.
@@ -1038,5 +1046,14 @@ mod tests {
             ),
             3.0
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn runtime_tasks_gauge_is_the_snapshot_count() {
+        let mut s = snapshot(&[], None).await;
+        assert!(!render(&s, &info()).contains("hls_swarm_runtime_tasks"));
+        s.runtime_tasks = Some(4321);
+        let samples = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(value(&samples, "hls_swarm_runtime_tasks", &[]), 4321.0);
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::faults::{ErrorRate, ErrorWindow, FaultKind, Freeze};
+use super::faults::{ErrorRate, ErrorWindow, FaultConfig, FaultKind, Freeze};
 use super::{OriginConfig, asset, check_variants, check_window};
 
 const KINDS: &str = "master|playlist|segment|all";
@@ -56,6 +56,10 @@ pub struct OriginArgs {
     /// Freeze media playlists from FROM for DUR after origin start, e.g. 20s+8s.
     #[arg(long, value_name = "FROM+DUR")]
     pub fault_freeze: Option<String>,
+    /// Serve the fault API on the origin's listener, to loopback clients only: GET, PUT
+    /// (one --fault-* flag per line) or DELETE /control/faults switches faults at runtime.
+    #[arg(long)]
+    pub fault_api: bool,
 }
 
 impl OriginArgs {
@@ -116,9 +120,52 @@ impl OriginArgs {
         }
         cfg.audio_rendition = self.audio_rendition;
         cfg.access_log = self.access_log.clone();
+        cfg.fault_api = self.fault_api;
 
-        let f = &mut cfg.faults;
-        for v in &self.fault_delay {
+        let fault_flags = FaultFlags {
+            delay: self.fault_delay.clone(),
+            body_rate: self.fault_body_rate.clone(),
+            error: self.fault_error.clone(),
+            error_window: self.fault_error_window.clone(),
+            reset: self.fault_reset.clone(),
+            freeze: self.fault_freeze.clone(),
+        };
+        match fault_flags.to_config() {
+            Ok(f) => cfg.faults = f,
+            Err(e) => errs.extend(e),
+        }
+        if errs.is_empty() { Ok(cfg) } else { Err(errs) }
+    }
+}
+
+/// The values of the `--fault-*` flags as given (also the lines of a `PUT /control/faults`
+/// body, see [`super::control`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultFlags {
+    /// `--fault-delay` values (`KIND=DUR`).
+    pub delay: Vec<String>,
+    /// `--fault-body-rate` value (`BYTES_PER_S`).
+    pub body_rate: Option<String>,
+    /// `--fault-error` values (`KIND:STATUS:PROB`).
+    pub error: Vec<String>,
+    /// `--fault-error-window` values (`KIND:STATUS:FROM+DUR`).
+    pub error_window: Vec<String>,
+    /// `--fault-reset` values (`KIND:PROB`).
+    pub reset: Vec<String>,
+    /// `--fault-freeze` value (`FROM+DUR`).
+    pub freeze: Option<String>,
+}
+
+impl FaultFlags {
+    /// Validates every value and builds the fault configuration, or returns all problems
+    /// found, each naming its flag.
+    pub fn to_config(&self) -> Result<FaultConfig, Vec<String>> {
+        let mut errs = Vec::new();
+        let mut err =
+            |flag: &str, value: &str, msg: String| errs.push(format!("--{flag} {value:?}: {msg}"));
+        let mut cfg = FaultConfig::default();
+        let f = &mut cfg;
+        for v in &self.delay {
             match v
                 .split_once('=')
                 .ok_or_else(String::new)
@@ -132,7 +179,7 @@ impl OriginArgs {
                 ),
             }
         }
-        if let Some(v) = &self.fault_body_rate {
+        if let Some(v) = &self.body_rate {
             match parse_rate(v) {
                 Ok(r) if r > 0 => f.segment_body_rate = Some(r),
                 Ok(_) => err(
@@ -147,7 +194,7 @@ impl OriginArgs {
                 ),
             }
         }
-        for v in &self.fault_error {
+        for v in &self.error {
             let parsed = match v.split(':').collect::<Vec<_>>()[..] {
                 [k, s, p] => (|| Ok((kinds(k)?, parse_status(s)?, parse_prob(p)?)))(),
                 _ => Err(String::new()),
@@ -166,7 +213,7 @@ impl OriginArgs {
                 ),
             }
         }
-        for v in &self.fault_error_window {
+        for v in &self.error_window {
             let parsed = match v.split(':').collect::<Vec<_>>()[..] {
                 [k, s, w] => (|| Ok((kinds(k)?, parse_status(s)?, parse_window(w)?)))(),
                 _ => Err(String::new()),
@@ -187,7 +234,7 @@ impl OriginArgs {
                 ),
             }
         }
-        for v in &self.fault_reset {
+        for v in &self.reset {
             let parsed = v
                 .split_once(':')
                 .ok_or_else(String::new)
@@ -201,7 +248,7 @@ impl OriginArgs {
                 ),
             }
         }
-        if let Some(v) = &self.fault_freeze {
+        if let Some(v) = &self.freeze {
             match parse_window(v) {
                 Ok((from, duration)) => f.freeze = Some(Freeze { from, duration }),
                 Err(e) => err("fault-freeze", v, with_syntax(e, "FROM+DUR, e.g. 20s+8s")),

@@ -11,6 +11,8 @@
 //! * Faults ([`faults`]): delays, slow segment bodies, error statuses (random or
 //!   scheduled), mid-body connection resets, playlist freezes; seeded and changeable at
 //!   runtime through [`OriginHandle::faults`].
+//! * Fault API ([`control`], `--fault-api`, off by default): `GET`/`PUT`/`DELETE`
+//!   `/control/faults` on the origin's own listener switches faults from outside.
 //! * Access log ([`access_log`]): JSON Lines, one record per request, exact byte counts.
 
 #![warn(missing_docs)]
@@ -20,6 +22,7 @@ pub mod asset;
 pub mod body;
 pub mod cache;
 pub mod cli;
+pub mod control;
 pub mod faults;
 pub mod playlist;
 pub mod routes;
@@ -67,6 +70,8 @@ pub struct OriginConfig {
     pub access_log: Option<PathBuf>,
     /// Faults active from the start.
     pub faults: FaultConfig,
+    /// Serve the fault API ([`control`]) at `/control/faults` to loopback peers.
+    pub fault_api: bool,
 }
 
 impl Default for OriginConfig {
@@ -80,6 +85,7 @@ impl Default for OriginConfig {
             seed: 1,
             access_log: None,
             faults: FaultConfig::default(),
+            fault_api: false,
         }
     }
 }
@@ -159,6 +165,7 @@ pub async fn start(cfg: OriginConfig) -> anyhow::Result<OriginHandle> {
         audio_rendition: cfg.audio_rendition,
         faults: FaultControl::new(cfg.seed, cfg.faults),
         log: log.as_ref().map(access_log::AccessLog::sender),
+        fault_api: cfg.fault_api,
         start: Instant::now(),
         start_wall: SystemTime::now(),
     }));

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -18,6 +19,7 @@ use super::access_log::{AccessLogSender, LogRecord, unix_seconds};
 use super::asset::{Flavor, Media};
 use super::body::{AbortFlag, AbortableStream, OriginBody, PendingLog};
 use super::cache::{PlaylistCache, SegmentRing};
+use super::control;
 use super::faults::{FaultControl, FaultKind};
 use super::playlist::{self, VariantInfo};
 use super::routes::{self, Route, Track};
@@ -59,6 +61,7 @@ pub struct State {
     /// Live fault configuration.
     pub faults: FaultControl,
     log: Option<AccessLogSender>,
+    fault_api: bool,
 }
 
 /// Inputs of [`State::new`].
@@ -80,6 +83,8 @@ pub struct StateParams {
     pub start: Instant,
     /// Origin start (wall clock).
     pub start_wall: SystemTime,
+    /// Serve the fault API ([`control`]) to loopback peers.
+    pub fault_api: bool,
 }
 
 impl State {
@@ -141,6 +146,7 @@ impl State {
             audio,
             faults: p.faults,
             log: p.log,
+            fault_api: p.fault_api,
         }
     }
 
@@ -182,9 +188,10 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, cancel: Cancellatio
 
 async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationToken) {
     let _ = stream.set_nodelay(true);
+    let loopback = stream.peer_addr().is_ok_and(control::allowed_peer);
     let abort = AbortFlag::default();
     let io = TokioIo::new(AbortableStream::new(stream, abort.clone()));
-    let svc = service_fn(move |req| handle(state.clone(), abort.clone(), req));
+    let svc = service_fn(move |req| handle(state.clone(), abort.clone(), loopback, req));
     let conn = http1::Builder::new()
         .keep_alive(true)
         .serve_connection(io, svc);
@@ -210,6 +217,7 @@ fn log_kind(route: Route) -> &'static str {
 async fn handle(
     state: Arc<State>,
     abort: AbortFlag,
+    loopback: bool,
     req: Request<Incoming>,
 ) -> Result<Response<OriginBody>, Infallible> {
     let arrived = Instant::now();
@@ -241,6 +249,9 @@ async fn handle(
     };
     let mut log = PendingLog::new(state.log.clone(), arrived, record);
     let head = req.method() == Method::HEAD;
+    if state.fault_api && req.uri().path() == control::PATH {
+        return Ok(fault_api(&state, req, loopback, log).await);
+    }
     if req.method() != Method::GET && !head {
         let mut r = reply(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -330,6 +341,61 @@ async fn handle(
         body
     };
     Ok(response(StatusCode::OK, ctype, cache, len, body))
+}
+
+/// A request to the fault API ([`control`]); `loopback`: the peer is on loopback.
+async fn fault_api(
+    state: &State,
+    req: Request<Incoming>,
+    loopback: bool,
+    log: PendingLog,
+) -> Response<OriginBody> {
+    let head = req.method() == Method::HEAD;
+    let answer = |status: u16, text: String, log| {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = reply(status, TEXT_TYPE, NO_STORE, Bytes::from(text), head, log);
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            r.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, PUT, DELETE"),
+            );
+        }
+        r
+    };
+    if !loopback {
+        return answer(403, "fault API: loopback clients only\n".into(), log);
+    }
+    let method = req.method().as_str().to_owned();
+    let body = if req.method() == Method::PUT {
+        match Limited::new(req.into_body(), control::MAX_BODY)
+            .collect()
+            .await
+        {
+            Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => {
+                let text = format!(
+                    "fault specification larger than {} bytes\n",
+                    control::MAX_BODY
+                );
+                return answer(413, text, log);
+            }
+            Err(e) => return answer(400, format!("cannot read the body: {e}\n"), log),
+        }
+    } else {
+        Bytes::new()
+    };
+    let r = match control::parse_request(&method, &body) {
+        Ok(request) => {
+            let changes = !matches!(request, control::ControlRequest::Get);
+            let r = control::respond(request, &state.faults);
+            if changes {
+                tracing::info!(method, faults = %r.body.trim_end(), "origin faults changed");
+            }
+            r
+        }
+        Err(r) => r,
+    };
+    answer(r.status, r.body, log)
 }
 
 /// A response with the usual headers; HEAD keeps the Content-Length but sends no body.

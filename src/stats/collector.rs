@@ -47,6 +47,7 @@ pub struct Collector {
     viewers: Option<Arc<ViewerTable>>,
     ffmpeg: Option<Arc<dyn FfmpegStatsSource>>,
     lag: Option<Arc<super::lag::LagMonitor>>,
+    runtimes: Vec<tokio::runtime::Handle>,
 }
 
 impl Collector {
@@ -67,6 +68,7 @@ impl Collector {
             viewers: None,
             ffmpeg: None,
             lag: None,
+            runtimes: Vec::new(),
         }
     }
 
@@ -78,6 +80,11 @@ impl Collector {
     /// Read the viewer runtimes' scheduling lag from `monitor` into every snapshot.
     pub fn set_lag_source(&mut self, monitor: Arc<super::lag::LagMonitor>) {
         self.lag = Some(monitor);
+    }
+
+    /// Count the tasks alive on `runtimes` into every snapshot (`runtime_tasks`).
+    pub fn set_task_source(&mut self, runtimes: Vec<tokio::runtime::Handle>) {
+        self.runtimes = runtimes;
     }
 
     /// Read FFmpeg engine figures from `source` into every snapshot.
@@ -226,6 +233,12 @@ impl Collector {
             tick_ttfb: std::array::from_fn(|i| Percentiles::of(&self.interval.kinds[i].ttfb)),
             ffmpeg: self.ffmpeg.as_ref().map(|f| f.ffmpeg_stats()),
             client_lag: self.lag.as_ref().map(|l| l.take()),
+            runtime_tasks: (!self.runtimes.is_empty()).then(|| {
+                self.runtimes
+                    .iter()
+                    .map(|h| h.metrics().num_alive_tasks() as u64)
+                    .sum()
+            }),
         }
     }
 }
@@ -282,5 +295,32 @@ mod tests {
         let tick = &s.tick_ttfb[RequestKind::Segment.index()];
         assert_eq!(tick.count, 10, "the last tick's requests only");
         assert!((tick.p95 - 0.1).abs() < 0.001);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn runtime_tasks_count_the_live_tasks() {
+        let hub = StatsHub::start(1, 1000);
+        let gauges = LiveGauges::default();
+        let mut col = Collector::new(1, None);
+        let tick = |col: &mut Collector| col.tick(&hub, &gauges, Duration::ZERO, false);
+        assert_eq!(tick(&mut col).runtime_tasks, None, "no runtimes given");
+        col.set_task_source(vec![tokio::runtime::Handle::current()]);
+        let before = tick(&mut col).runtime_tasks.expect("a count");
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let tasks: Vec<_> = (0..25)
+            .map(|_| {
+                let mut rx = rx.clone();
+                tokio::spawn(async move {
+                    let _ = rx.wait_for(|go| *go).await;
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        assert_eq!(tick(&mut col).runtime_tasks, Some(before + 25));
+        tx.send_replace(true);
+        for t in tasks {
+            t.await.expect("task ends");
+        }
+        assert_eq!(tick(&mut col).runtime_tasks, Some(before));
     }
 }

@@ -70,18 +70,17 @@ pub enum ErrorClass {
     Http5xx,
     /// Body shorter than Content-Length (connection ended early).
     Truncated,
-    /// A compressed body (`Content-Encoding`) that could not be decoded: corrupt, cut
-    /// short, or a coding that was not offered; the cause is logged at `-v`. (One that
-    /// decodes to more than `--max-playlist-size` is `PlaylistTooLarge`.)
-    Decoding,
-    /// A playlist body larger than `--max-playlist-size` (as sent, or once decoded):
-    /// reading stopped at the limit.
+    /// A playlist body larger than `--max-playlist-size`: reading stopped at the limit.
     PlaylistTooLarge,
     /// A playlist that arrived whole but could not be parsed (or a multivariant playlist
     /// where a media playlist was expected); the cause is logged at `-v`.
     PlaylistInvalid,
     /// A `2xx` segment or init section with an empty body: nothing to play.
     EmptyBody,
+    /// A compressed body (`Content-Encoding`) that could not be decoded: corrupt, cut
+    /// short, or a coding that was not offered (past the limit once decoded is
+    /// [`ErrorClass::PlaylistTooLarge`]).
+    Decoding,
     /// Too many redirects, bad redirect target, other I/O errors.
     Other,
 }
@@ -97,10 +96,10 @@ impl ErrorClass {
         ErrorClass::Http4xx,
         ErrorClass::Http5xx,
         ErrorClass::Truncated,
-        ErrorClass::Decoding,
         ErrorClass::PlaylistTooLarge,
         ErrorClass::PlaylistInvalid,
         ErrorClass::EmptyBody,
+        ErrorClass::Decoding,
         ErrorClass::Other,
     ];
 
@@ -115,10 +114,10 @@ impl ErrorClass {
             ErrorClass::Http4xx => "http_4xx",
             ErrorClass::Http5xx => "http_5xx",
             ErrorClass::Truncated => "truncated",
-            ErrorClass::Decoding => "decoding",
             ErrorClass::PlaylistTooLarge => "playlist_too_large",
             ErrorClass::PlaylistInvalid => "playlist_invalid",
             ErrorClass::EmptyBody => "empty_body",
+            ErrorClass::Decoding => "decoding",
             ErrorClass::Other => "other",
         }
     }

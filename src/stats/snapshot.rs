@@ -144,6 +144,9 @@ pub struct Snapshot {
     pub ffmpeg: Option<super::ffmpeg::FfmpegStats>,
     /// How late the viewer runtimes woke (`None` when not measured).
     pub client_lag: Option<super::lag::ClientLag>,
+    /// Tokio tasks alive at this tick, summed over the runtimes the collector was given
+    /// (the viewer runtimes and the main one); `None` when it was given none.
+    pub runtime_tasks: Option<u64>,
 }
 
 impl Snapshot {

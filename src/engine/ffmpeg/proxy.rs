@@ -28,8 +28,13 @@
 //!   tunnel only counts bytes.
 
 mod body;
-mod chunked;
-mod head;
+// `chunked` and `head` parse what FFmpeg and the origin send; they are public for the
+// fuzz targets (fuzz/), which is their only use outside this module. Their parsers say
+// only "malformed" (`Err(())`): the proxy answers that with a 400 or drops the connection.
+#[allow(clippy::result_unit_err)]
+pub mod chunked;
+#[allow(clippy::result_unit_err)]
+pub mod head;
 mod splice;
 mod tunnel;
 
@@ -312,8 +317,9 @@ async fn serve_connection(mut client: TcpStream, shared: Arc<Shared>) {
     }
 }
 
-/// `http://host[:port]/path?query` from an absolute-form request target.
-fn absolute_url(target: &str) -> Option<Url> {
+/// `http://host[:port]/path?query` from an absolute-form request target (public for the
+/// fuzz targets).
+pub fn absolute_url(target: &str) -> Option<Url> {
     let url = Url::parse(target).ok()?;
     (url.scheme() == "http" && url.has_host()).then_some(url)
 }
