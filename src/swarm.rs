@@ -228,8 +228,17 @@ pub async fn probe_stream(
     }
     match f.error {
         Some(ErrorClass::PlaylistTooLarge) => anyhow::bail!(
-            "the stream {}'s playlist is larger than --max-playlist-size ({max_kept_body} bytes; playlist_too_large); raise the limit if the playlist is genuine",
-            redact_url(url)
+            "the stream {}'s playlist is larger than --max-playlist-size ({max_kept_body} bytes{}; playlist_too_large); raise the limit if the playlist is genuine",
+            redact_url(url),
+            f.cause
+                .as_deref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
+        ),
+        Some(ErrorClass::Decoding) => anyhow::bail!(
+            "the stream {}'s playlist cannot be decoded (decoding: {})",
+            redact_url(url),
+            f.cause.as_deref().unwrap_or("unknown cause")
         ),
         Some(e) => {
             let detail = match (f.status, &f.cause) {

@@ -692,7 +692,103 @@ fn rows() -> Vec<Row> {
                 check(tracks.len() == 3, format!("{} tracks played", tracks.len()))
             },
         },
+        Row {
+            name: "gzip playlist, offered or not: decoded, 0 errors, wire bytes counted",
+            case: Case::Gzip,
+            late: false,
+            args: &[],
+            expect: |o| {
+                completed(o)?;
+                let errors = o.j()["errors"]["total"].as_u64().unwrap_or(u64::MAX);
+                check(errors == 0, format!("{errors} errors"))?;
+                check(o.served_segments() > 0, "segments played")?;
+                same_playlists_as_served(o)
+            },
+        },
+        Row {
+            name: "gzip only when accepted: offered on playlists, never on segments",
+            case: Case::GzipIfAccepted,
+            late: false,
+            args: &[],
+            expect: |o| {
+                completed(o)?;
+                let errors = o.j()["errors"]["total"].as_u64().unwrap_or(u64::MAX);
+                check(errors == 0, format!("{errors} errors"))?;
+                let offered = |s: &Served| {
+                    s.accept_encoding
+                        .as_deref()
+                        .is_some_and(|v| v.contains("gzip"))
+                };
+                check(
+                    o.served.iter().filter(|s| s.is_playlist()).all(offered),
+                    "every playlist request offers gzip",
+                )?;
+                check(
+                    o.served
+                        .iter()
+                        .filter(|s| s.is_segment())
+                        .all(|s| s.accept_encoding.is_none()),
+                    "no segment request asks for compression",
+                )?;
+                same_playlists_as_served(o)
+            },
+        },
+        Row {
+            name: "endless chunked segment stopped mid-body (-timeout 60s): aborted, bytes as sent",
+            case: Case::EndlessChunked,
+            late: false,
+            args: &["-timeout", "60s"],
+            expect: |o| {
+                completed(o)?;
+                let seg = &o.j()["requests"]["segment"];
+                let aborted = seg["aborted"].as_u64().unwrap_or(0);
+                let served = o.served_segments() as u64;
+                check(
+                    served > 0 && aborted == served && o.count("segment") == served,
+                    format!(
+                        "{served} served, {} counted, {aborted} aborted",
+                        o.count("segment")
+                    ),
+                )?;
+                // The origin's figure includes the chunk framing (a few bytes per chunk).
+                let ratio = o.bytes("segment") as f64 / o.served_segment_bytes() as f64;
+                check(
+                    (0.95..=1.0).contains(&ratio),
+                    format!(
+                        "{} of {} bytes counted ({ratio:.4})",
+                        o.bytes("segment"),
+                        o.served_segment_bytes()
+                    ),
+                )?;
+                // -duration 4 s + the 2 s grace + the cut-off.
+                check(
+                    o.wall < Duration::from_secs(9),
+                    format!("took {:?}", o.wall),
+                )
+            },
+        },
     ]
+}
+
+/// Playlist requests and bytes (the wire bytes) equal what the origin served.
+fn same_playlists_as_served(o: &Outcome) -> Result<(), String> {
+    let counted = o.count("master") + o.count("playlist");
+    let served = o.served_playlists() as u64;
+    check(
+        counted == served,
+        format!("{counted} playlist requests counted, {served} served"),
+    )?;
+    let bytes = o.bytes("master") + o.bytes("playlist");
+    let served_bytes: u64 = o
+        .served
+        .iter()
+        .filter(|s| s.is_playlist())
+        .map(|s| s.body_bytes)
+        .sum();
+    check(
+        bytes == served_bytes,
+        format!("{bytes} playlist bytes counted, {served_bytes} served"),
+    )
 }
 
 #[test]

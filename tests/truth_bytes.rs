@@ -176,6 +176,7 @@ async fn serve(mut stream: TcpStream, mode: Mode, started: Instant, log: Arc<Mut
                     (z[..z.len() / 2].to_vec(), "gzip")
                 }
                 "/gz/seg.ts" => (gzip(&[0x47u8; SEGMENT_LEN]), "gzip"),
+                "/bomb.m3u8" => (gzip(&vec![b'#'; 4 << 20]), "gzip"),
                 _ if gzipped => (gzip(&plain), "gzip"),
                 _ => (plain, ""),
             };
@@ -390,7 +391,9 @@ async fn endless_segments_count_bytes_live_and_as_aborted_at_stop() {
 #[tokio::test]
 async fn undecodable_bodies_are_decoding_errors_with_a_cause_and_gzip_media_is_tolerated() {
     let origin = RawOrigin::start(Mode::PLAIN).await;
-    let mut conn = Connections::new(Arc::new(HttpSettings::default()), "t".into());
+    let mut settings = HttpSettings::default();
+    settings.max_kept_body = 1 << 20;
+    let mut conn = Connections::new(Arc::new(settings), "t".into());
     let at = |path: &str| Url::parse(&format!("http://{}{path}", origin.addr)).expect("url");
     let served_bytes = |path: &str| {
         let log = origin.log.lock().unwrap();
@@ -409,6 +412,15 @@ async fn undecodable_bodies_are_decoding_errors_with_a_cause_and_gzip_media_is_t
         assert_eq!(f.bytes, served_bytes(path), "{path}: wire bytes counted");
         assert!(f.body.is_none());
     }
+    // A small body that decodes to more than --max-playlist-size is too large.
+    let f = conn.get(&at("/bomb.m3u8"), None, true).await;
+    assert_eq!(f.error, Some(ErrorClass::PlaylistTooLarge));
+    assert_eq!(
+        f.cause.as_deref(),
+        Some("gzip body decodes to more than 1048576 bytes")
+    );
+    assert_eq!(f.bytes, served_bytes("/bomb.m3u8"));
+    assert!(f.bytes < 1 << 20);
     // The connection stays usable after a decoding failure (the body was read to its end).
     let f = conn.get(&at("/live.m3u8"), None, true).await;
     assert!(f.is_ok() && !f.connected, "{f:?}");

@@ -544,7 +544,8 @@ impl Connections {
     /// connection to the pool when the body was read completely and the server keeps the
     /// connection alive. With `read.drain_limit`, stops at that many bytes and closes
     /// instead. A body that cannot be decoded is still read to its end and counted, then
-    /// fails with [`ErrorClass::Decoding`] (`read.cause` says why).
+    /// fails with [`ErrorClass::Decoding`] — [`ErrorClass::PlaylistTooLarge`] if it
+    /// decodes to more than `--max-playlist-size` — and `read.cause` says why.
     async fn read_body(
         &mut self,
         resp: Response<Incoming>,

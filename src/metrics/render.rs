@@ -327,7 +327,7 @@ fn request_families(e: &mut Exposition, s: &Snapshot) {
     e.family(
         "hls_swarm_errors_total",
         c,
-        "Requests failed, by error class (timeout, refused, reset, dns, tls, http_4xx, http_5xx, truncated, decoding, other).",
+        "Requests failed, by error class (timeout, refused, reset, dns, tls, http_4xx, http_5xx, truncated, decoding, playlist_too_large, playlist_invalid, empty_body, other).",
     );
     for class in ErrorClass::ALL {
         e.sample(

@@ -379,10 +379,11 @@ impl<'a> Record<'a> {
         let total = self.started.elapsed().max(Duration::from_nanos(1));
         let status_error = self.status.and_then(ErrorClass::from_status);
         let error = error.or(status_error);
-        let body = match (&self.meter.capture, error) {
-            (Some(b), None) => Some(b.as_slice()),
-            _ => None,
-        };
+        let playlist = error
+            .is_none()
+            .then(|| self.meter.playlist_body(self.shared.settings.max_kept_body))
+            .flatten();
+        let body = playlist.as_deref();
         // A body reported live keeps the kind it was reported under.
         let reported = self.meter.live.as_ref().and_then(Live::reported);
         let kind = match reported {
@@ -481,6 +482,7 @@ impl Exchange<'_> {
         };
         record.ttfb = Some(started.elapsed());
         record.status = Some(resp.status);
+        record.meter.coding = resp.coding;
         let mut sides = Sides {
             up: &mut up.stream,
             upbuf: &mut up.buf,
@@ -597,6 +599,66 @@ mod tests {
             }
         });
         (addr, written)
+    }
+
+    /// An origin answering one request with `response` (head and body).
+    async fn one_response(response: Vec<u8>) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut head = Vec::new();
+            while !head.windows(4).any(|x| x == b"\r\n\r\n") {
+                let mut b = [0u8; 1024];
+                match s.read(&mut b).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&b[..n]),
+                }
+            }
+            let _ = s.write_all(&response).await;
+            let mut rest = [0u8; 1024];
+            while matches!(s.read(&mut rest).await, Ok(n) if n > 0) {}
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_gzip_master_is_relayed_as_sent_counted_compressed_and_classified() {
+        use std::io::Write as _;
+        let master = b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nv0/index.m3u8\n";
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(master).unwrap();
+        let gz = z.finish().unwrap();
+        let mut response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            gz.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(&gz);
+        let origin = one_response(response.clone()).await;
+        let mut hub = StatsHub::start(1, 1024);
+        let settings = Arc::new(HttpSettings::new(Duration::from_secs(5), "t".into()));
+        let proxy = Proxy::start(settings, vec![hub.sink(0)], None)
+            .await
+            .unwrap();
+        let mut ffmpeg = TcpStream::connect(proxy.addr).await.unwrap();
+        // Not the entry URL, and named like a media playlist: only its body says master.
+        let req = format!(
+            "GET http://{origin}/live/other.m3u8 HTTP/1.1\r\nHost: {origin}\r\nUser-Agent: t/client-0\r\n\r\n"
+        );
+        ffmpeg.write_all(req.as_bytes()).await.unwrap();
+        let mut got = vec![0u8; response.len()];
+        ffmpeg.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, response, "relayed untouched");
+        proxy.quiesce(Duration::from_secs(2)).await;
+        drop(ffmpeg);
+        proxy.shutdown().await;
+        hub.close(Duration::from_secs(1)).await;
+        let mut acc = Accumulator::default();
+        hub.drain_into(&mut acc);
+        let m = acc.kind(RequestKind::Master);
+        assert_eq!((m.count, m.errors, m.bytes), (1, 0, gz.len() as u64));
+        assert_eq!(acc.kind(RequestKind::Playlist).count, 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,11 +85,22 @@ impl std::error::Error for DecodeError {}
 /// The coding of a response from its `Content-Encoding` headers: `Ok(None)` for none or
 /// `identity`, an error for anything else than one gzip/deflate coding.
 pub fn coding_of(headers: &HeaderMap) -> Result<Option<Coding>, DecodeError> {
+    coding_of_values(
+        headers
+            .get_all(CONTENT_ENCODING)
+            .iter()
+            .map(|v| v.as_bytes()),
+    )
+}
+
+/// [`coding_of`] for the raw values of every `Content-Encoding` header line.
+pub fn coding_of_values<'a>(
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Option<Coding>, DecodeError> {
     let mut found: Option<Coding> = None;
-    for value in headers.get_all(CONTENT_ENCODING) {
-        let text = value.to_str().map_err(|_| {
-            DecodeError::Unsupported(String::from_utf8_lossy(value.as_bytes()).into())
-        })?;
+    for value in values {
+        let text = std::str::from_utf8(value)
+            .map_err(|_| DecodeError::Unsupported(String::from_utf8_lossy(value).into()))?;
         for token in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             let coding = if token.eq_ignore_ascii_case("identity") {
                 continue;

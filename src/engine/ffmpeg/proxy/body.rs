@@ -5,6 +5,7 @@
 //! their first bytes have been seen; playlists (kept for classification), chunked bodies
 //! and bodies delimited by the connection's end are read in userspace.
 
+use std::borrow::Cow;
 use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,6 +19,7 @@ use super::head::Framing;
 use super::splice::{self, Pipe};
 use crate::engine::ffmpeg::classify::{Learner, looks_like_playlist};
 use crate::engine::http::classify::Phase;
+use crate::engine::http::decode::{Coding, decode};
 use crate::stats::event::{ErrorClass, RequestKind};
 use crate::stats::hub::EventSink;
 use crate::stats::live::{LiveBytes, PROGRESS_EVERY};
@@ -34,8 +36,12 @@ const READ_CHUNK: usize = 32 * 1024;
 pub struct Meter<'a> {
     /// Payload bytes received from the origin.
     pub bytes: u64,
-    /// The body so far when it looks like a playlist (≤ 1 MiB).
+    /// The body so far when it looks like a playlist, or is compressed and might be one
+    /// (≤ 1 MiB as sent).
     pub capture: Option<Vec<u8>>,
+    /// The body's `Content-Encoding` (gzip, deflate), if any: a compressed body is kept
+    /// and decoded to classify it. It is relayed and counted as sent.
+    pub coding: Option<Coding>,
     seen_first: bool,
     /// Reports the bytes of a long body while it streams (`None`: only at the end).
     pub live: Option<Live<'a>>,
@@ -93,6 +99,17 @@ impl<'a> Live<'a> {
 }
 
 impl<'a> Meter<'a> {
+    /// The body, decoded if it was compressed, when it is a playlist (kept, and for a
+    /// compressed body decodable to at most `limit` bytes); `None` otherwise.
+    pub fn playlist_body(&self, limit: u64) -> Option<Cow<'_, [u8]>> {
+        let captured = self.capture.as_deref()?;
+        let body = match self.coding {
+            None => Cow::Borrowed(captured),
+            Some(coding) => Cow::Owned(decode(coding, captured, limit).ok()?.to_vec()),
+        };
+        looks_like_playlist(&body).then_some(body)
+    }
+
     /// A meter reporting live through `live` (`None`: only at the end).
     pub fn with_live(live: Option<Live<'a>>) -> Self {
         Meter {
@@ -117,7 +134,7 @@ impl<'a> Meter<'a> {
         }
         if !self.seen_first {
             self.seen_first = true;
-            if looks_like_playlist(data) {
+            if self.coding.is_some() || looks_like_playlist(data) {
                 self.capture = Some(Vec::with_capacity(data.len()));
             }
         }

@@ -7,6 +7,8 @@ use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use url::Url;
 
+use crate::engine::http::decode::{Coding, coding_of_values};
+
 /// Largest head accepted, either direction.
 pub const MAX_HEAD: usize = 64 * 1024;
 /// Most header lines accepted in one head.
@@ -129,6 +131,9 @@ pub struct ResponseHead {
     pub framing: Framing,
     /// The origin keeps the connection open after this response.
     pub keep_alive: bool,
+    /// The body's `Content-Encoding`, when it is one the proxy can decode to classify a
+    /// compressed playlist (gzip, deflate); `None` for none or any other.
+    pub coding: Option<Coding>,
 }
 
 /// Parse a response head at the front of `buf` (`head_request`: the request was HEAD, so
@@ -161,6 +166,14 @@ pub fn parse_response(buf: &[u8], head_request: bool) -> Result<Option<ResponseH
             te = Some(h.value);
         }
     }
+    let coding = coding_of_values(
+        resp.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("content-encoding"))
+            .map(|h| h.value),
+    )
+    .ok()
+    .flatten();
     let tokens = connection_tokens(resp.headers.iter().map(|h| (h.name, h.value)));
     let framing = if head_request || (100..200).contains(&status) || status == 204 || status == 304
     {
@@ -187,6 +200,7 @@ pub fn parse_response(buf: &[u8], head_request: bool) -> Result<Option<ResponseH
         status,
         framing,
         keep_alive,
+        coding,
     }))
 }
 
@@ -311,6 +325,15 @@ mod tests {
             (200, Framing::Length(12), true)
         );
         assert_eq!(r.len, 39);
+        assert_eq!(r.coding, None);
+        let coded = |v: &str| {
+            let raw =
+                format!("HTTP/1.1 200 OK\r\nContent-Encoding: {v}\r\nContent-Length: 1\r\n\r\n");
+            f(raw.as_bytes(), false).coding
+        };
+        assert_eq!(coded("gzip"), Some(Coding::Gzip));
+        assert_eq!(coded("Deflate"), Some(Coding::Deflate));
+        assert_eq!(coded("br"), None, "not decodable: classified by URL");
         let r = f(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
             false,
