@@ -19,7 +19,13 @@
 # wrappers and toolchain versions (the host's rustc and gcc build here), and fetching
 # crates from crates.io by hash (this vendors from the local cargo cache).
 #
-#   scripts/nix-sandbox-check.sh [--spec FILE] [--keep]
+#   scripts/nix-sandbox-check.sh [--spec FILE] [--keep] [--dir DIR] [--target-dir DIR]
+#
+# --spec: another spec (to show that a missing path fails); --keep: leave the build
+# directory; --dir: build in DIR (a directory an earlier --keep run left, or a new one;
+# its source copy is replaced) and --target-dir: a cargo target directory kept across
+# runs. With both, an unchanged file keeps its path and mtime, so cargo rebuilds only
+# what changed: quick, but not a fresh build (CI uses neither).
 #
 # Needs root (namespaces, mounts, dropping to nobody), jq, git, unshare, setpriv, ip.
 set -euo pipefail
@@ -28,11 +34,15 @@ repo=$PWD
 
 spec=nix/package-spec.json
 keep=0
+target_dir=""
+base=""
 while [ "$#" -gt 0 ]; do
   case $1 in
     --spec) spec=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: $0 [--spec FILE] [--keep]" >&2; exit 2 ;;
+    --dir) base=$(realpath -m "$2"); keep=1; shift 2 ;;
+    --target-dir) target_dir=$(realpath -m "$2"); shift 2 ;;
+    *) echo "usage: $0 [--spec FILE] [--keep] [--dir DIR] [--target-dir DIR]" >&2; exit 2 ;;
   esac
 done
 
@@ -42,7 +52,18 @@ for t in jq git unshare setpriv ip rustc cargo; do command -v "$t" >/dev/null ||
 command -v ffmpeg >/dev/null || die "needs ffmpeg (the package's nativeCheckInputs has ffmpeg-headless)"
 
 started=$(date +%s)
-tmp=$(mktemp -d /tmp/hls-nix-sandbox.XXXXXX)
+if [ -z "$base" ]; then
+  tmp=$(mktemp -d /tmp/hls-nix-sandbox.XXXXXX)
+elif [ -e "$base" ]; then
+  # Only a directory this script made is ever emptied.
+  [ -f "$base/.hls-nix-sandbox" ] || die "--dir $base exists and was not made by this script"
+  tmp=$base
+  rm -rf "$tmp/build/source" "$tmp/build/cargo-vendor-dir"
+else
+  mkdir -p "$base"
+  tmp=$base
+fi
+: >"$tmp/.hls-nix-sandbox"
 # The bind mounts live only in the child's mount namespace, so this never reaches the
 # toolchain or /usr/bin.
 # shellcheck disable=SC2317 # reached through the trap
@@ -112,6 +133,12 @@ bash_real=$(readlink -f "$(command -v bash)")
 # its own directory (for its LTO plugin), so it is told.
 gcc_prefix=$(dirname "$(dirname "$(dirname "$(gcc -print-libgcc-file-name)")")")/
 chown -R nobody:nogroup "$build"
+if [ -n "$target_dir" ]; then
+  mkdir -p "$target_dir"
+  chown -R nobody:nogroup "$target_dir"
+  setpriv --reuid=nobody --regid=nogroup --clear-groups -- test -w "$target_dir" ||
+    die "--target-dir $target_dir: not reachable by nobody (a directory above it is private)"
+fi
 
 echo "== build and check phase: offline, loopback only, as nobody, stdenv-like PATH"
 build_cmd=(cargo build -j "$cores" --profile release --target "$host" --frozen)
@@ -123,7 +150,8 @@ echo "+ ${check_cmd[*]}"
 # for the tool links, then the Debian tool directories emptied.
 {
   echo 'set -euo pipefail'
-  printf 'T=%q; SYSROOT=%q; BASH_REAL=%q; CORES=%q; GCC_PREFIX=%q\n' "$tmp" "$sysroot" "$bash_real" "$cores" "$gcc_prefix"
+  printf 'T=%q; SYSROOT=%q; BASH_REAL=%q; CORES=%q; GCC_PREFIX=%q; TARGET_DIR=%q\n' \
+    "$tmp" "$sysroot" "$bash_real" "$cores" "$gcc_prefix" "$target_dir"
   printf 'BUILD=(%s)\n' "$(printf '%q ' "${build_cmd[@]}")"
   printf 'CHECK=(%s)\n' "$(printf '%q ' "${check_cmd[@]}")"
   cat <<'INNER'
@@ -141,7 +169,8 @@ run() {
     --bounding-set=-all --no-new-privs -- \
     "$H/env" -i PATH="$T/toolchain/bin:$T/tools" HOME=/homeless-shelter \
     TMPDIR="$T/build" TMP="$T/build" NIX_BUILD_TOP="$T/build" NIX_BUILD_CORES="$CORES" \
-    TERM=dumb SOURCE_DATE_EPOCH=315532800 GCC_EXEC_PREFIX="$GCC_PREFIX" "$@"
+    TERM=dumb SOURCE_DATE_EPOCH=315532800 GCC_EXEC_PREFIX="$GCC_PREFIX" \
+    ${TARGET_DIR:+CARGO_TARGET_DIR="$TARGET_DIR"} "$@"
 }
 # What the build user sees: no route off loopback, no capabilities, no Debian tools.
 run "$H/bash" -c '[ "$(id -u)" != 0 ] && ! command -v curl nginx promtool >/dev/null && [ ! -e /usr/bin/env ]' ||

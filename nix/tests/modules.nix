@@ -103,7 +103,8 @@
   eval = modules:
     (lib.evalModules {
       modules = [nixosStandIns {_module.args.pkgs = pkgs;}] ++ modules;
-    }).config;
+    })
+    .config;
   failing = cfg: map (a: a.message) (builtins.filter (a: !a.assertion) cfg.assertions);
 
   url = "http://10.177.0.10:17080/stream.m3u8?token=SECRET";
@@ -170,7 +171,8 @@ in [
     (unit byUrl).serviceConfig.LimitNOFILE == labLib.limitNofile {clients = 50;}
   ))
   (check "load-tuning: conntrack table sized while the firewall is on" (
-    byUrl.boot.kernel.sysctl."net.netfilter.nf_conntrack_max" == labLib.lab.conntrackMax.client
+    byUrl.boot.kernel.sysctl."net.netfilter.nf_conntrack_max"
+    == labLib.lab.conntrackMax.client
     && builtins.elem "nf_conntrack" byUrl.boot.kernelModules
   ))
   (check "load-tuning: no conntrack setting without the firewall" (
@@ -183,7 +185,8 @@ in [
     origin.boot.kernel.sysctl."net.netfilter.nf_conntrack_max" == labLib.lab.conntrackMax.origin
   ))
   (check "origin: the access log is rotated by size, every minute" (
-    origin.systemd.timers ? hls-origin-logrotate
+    origin.systemd.timers
+    ? hls-origin-logrotate
     && origin.systemd.timers.hls-origin-logrotate.timerConfig.OnCalendar == "minutely"
     && lib.hasInfix "logrotate" origin.systemd.services.hls-origin-logrotate.serviceConfig.ExecStart
   ))
