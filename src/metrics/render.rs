@@ -832,6 +832,40 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn hostile_playlist_counters_and_classes_are_the_snapshot_totals() {
+        let mut empty = req(RequestKind::Segment, 4, 200, 0);
+        if let Event::Request(r) = &mut empty {
+            r.error = Some(ErrorClass::EmptyBody);
+        }
+        let events = vec![
+            Event::Playback(PlaybackEvent::StreamReset),
+            Event::Playback(PlaybackEvent::StreamReset),
+            Event::Playback(PlaybackEvent::TimingClamped),
+            Event::Playback(PlaybackEvent::SegmentsExpired { count: u64::MAX }),
+            Event::Playback(PlaybackEvent::SegmentsExpired { count: 5 }),
+            empty,
+        ];
+        let s = snapshot(&events, None).await;
+        let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        let v = |n: &str| value(&m, n, &[]);
+        assert_eq!(v("hls_swarm_stream_resets_total"), 2.0);
+        assert_eq!(v("hls_swarm_playlist_timing_clamped_total"), 1.0);
+        // Saturates instead of wrapping (or panicking in debug).
+        assert_eq!(v("hls_swarm_segments_expired_total"), u64::MAX as f64);
+        for (class, n) in [
+            ("empty_body", 1.0),
+            ("playlist_invalid", 0.0),
+            ("playlist_too_large", 0.0),
+        ] {
+            assert_eq!(
+                value(&m, "hls_swarm_errors_total", &[("error_class", class)]),
+                n,
+                "{class}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn counters_and_histograms_are_the_snapshot_totals() {
         let events = vec![
             Event::Lifecycle(LifecycleEvent::Started),
