@@ -18,12 +18,13 @@
 # ramped in about 30 s) run on 127.0.0.1. Every --fault-period the origin's faults change
 # through its fault API, in cycles of four phases: errors+resets → none → delays+slow
 # bodies → none. Every --interval the swarm process is sampled: RSS and threads
-# (/proc/PID/status), open descriptors (/proc/PID/fd) and live tokio tasks (its
-# hls_swarm_runtime_tasks metric).
+# (/proc/PID/status), lazily freed pages (LazyFree, /proc/PID/smaps_rollup), open
+# descriptors (/proc/PID/fd) and live tokio tasks (its hls_swarm_runtime_tasks metric).
 #
 # The complete fault cycles after the warm-up (at least 3) are split into thirds, and the
 # first third is compared with the last:
-#   RSS      median of the per-cycle medians: last ≤ first × 1.05          (< 5 % growth)
+#   RSS      in use (RSS − LazyFree: pages freed with MADV_FREE stay in RSS until the
+#            kernel reclaims them), median of the per-cycle medians: last ≤ first × 1.05
 #   fds      lowest count in the last third ≤ lowest in the first third + max(16, 2 %)
 #   tasks    the same, on hls_swarm_runtime_tasks
 #   threads  the same, + 2 (tokio's blocking pool may start a thread)
@@ -163,16 +164,17 @@ fault-body-rate=100k'
 toggler_pid=$!
 
 # Samples until the swarm exits.
-echo "epoch,t,rss_kb,fds,threads,tasks" >"$out/samples.csv"
+echo "epoch,t,rss_kb,lazyfree_kb,fds,threads,tasks" >"$out/samples.csv"
 start=$(date +%s)
 while kill -0 "$swarm_pid" 2>/dev/null; do
   now=$(date +%s)
   rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$swarm_pid/status" 2>/dev/null || true)
   threads=$(awk '/^Threads:/ {print $2}' "/proc/$swarm_pid/status" 2>/dev/null || true)
+  lazy=$(awk '/^LazyFree:/ {print $2}' "/proc/$swarm_pid/smaps_rollup" 2>/dev/null || true)
   fds=$(find "/proc/$swarm_pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || true)
   tasks=$(curl -fsS --max-time 2 "$metrics" 2>/dev/null | awk '$1 == "hls_swarm_runtime_tasks" {print $2}' || true)
   if [ -n "$rss" ] && [ -n "$threads" ]; then
-    echo "$now,$((now - start)),$rss,$fds,$threads,${tasks:-}" >>"$out/samples.csv"
+    echo "$now,$((now - start)),$rss,${lazy:-0},$fds,$threads,${tasks:-}" >>"$out/samples.csv"
   fi
   sleep "$interval"
 done

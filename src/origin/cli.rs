@@ -341,6 +341,15 @@ fn parse_rate(s: &str) -> Result<u64, String> {
         Some((i, 'g' | 'G')) => (&t[..i], 1e9),
         _ => (t, 1.0),
     };
+    // Whole numbers exactly: through f64, 9007199254740993 would become ...992.
+    if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
+        return num
+            .parse::<u64>()
+            .ok()
+            .and_then(|v| v.checked_mul(mult as u64))
+            .filter(|&v| v <= u64::MAX / 2)
+            .ok_or_else(|| format!("{s:?} is too large"));
+    }
     match num.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 && v * mult <= u64::MAX as f64 / 2.0 => {
             let r = (v * mult).round();
@@ -464,6 +473,21 @@ mod tests {
                 "{e} should show the syntax"
             );
         }
+    }
+
+    #[test]
+    fn whole_rates_are_exact() {
+        assert_eq!(parse_rate("9007199254740993"), Ok(9_007_199_254_740_993));
+        assert_eq!(parse_rate("9223372036854775807"), Ok(u64::MAX / 2));
+        assert!(parse_rate("9223372036854775808").is_err());
+        assert_eq!(parse_rate("2M"), Ok(2_000_000));
+        assert_eq!(
+            parse_rate("4611686018427387k"),
+            Ok(4_611_686_018_427_387_000)
+        );
+        assert!(parse_rate("9223372036854776k").is_err());
+        assert!(parse_rate("99999999999999999999").is_err());
+        assert_eq!(parse_rate("1.5k"), Ok(1500));
     }
 
     #[test]
