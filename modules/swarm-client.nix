@@ -186,8 +186,8 @@ in {
 
     systemd.services.hls-swarm = {
       description = "hls-swarm: ${toString cfg.clients} simulated HLS viewers";
-      # A finite load test never starts by surprise: not at boot unless autoStart, and a
-      # nixos-rebuild switch neither starts nor restarts it.
+      # A load test never starts by surprise: not at boot or on a switch unless autoStart,
+      # and a nixos-rebuild switch never restarts a running one.
       wantedBy = optional cfg.autoStart "multi-user.target";
       restartIfChanged = false;
       wants = ["network-online.target"];

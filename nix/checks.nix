@@ -146,7 +146,9 @@ in {
       RAMP_RATE=5 RAMP_JITTER=100 DURATION=30s METRICS_PORT=17091 VARIANT=lowest TIMEOUT=10 \
       NO_CACHE=1 RESOLVE_IP=127.0.0.1 DANGEROUS=1 ENGINE=native JOB_COMPLETION_INDEX=3 \
       EXTRA_ARGS="-seg-retry 2 -reconnect=false" bash ${../nix/swarm-client/entrypoint.sh})
-    bash ${../tests/lab/check-cmdline.sh} --strict --bin ${lib.getExe hls-swarm} --name container -- "''${args[@]}"
+    # The entrypoint hands STREAM_URL over on fd 3 (-url-file /proc/self/fd/3).
+    bash ${../tests/lab/check-cmdline.sh} --strict --bin ${lib.getExe hls-swarm} --name container -- "''${args[@]}" \
+      3<<<"http://127.0.0.1:9/lab.m3u8"
     touch $out
   '';
 

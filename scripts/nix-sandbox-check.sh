@@ -22,10 +22,10 @@
 #   scripts/nix-sandbox-check.sh [--spec FILE] [--keep] [--dir DIR] [--target-dir DIR]
 #
 # --spec: another spec (to show that a missing path fails); --keep: leave the build
-# directory; --dir: build in DIR (a directory an earlier --keep run left, or a new one;
-# its source copy is replaced) and --target-dir: a cargo target directory kept across
-# runs. With both, an unchanged file keeps its path and mtime, so cargo rebuilds only
-# what changed: quick, but not a fresh build (CI uses neither).
+# directory; --dir: build in DIR (a directory an earlier run left, or a new one): its
+# source copy is replaced but its target/ kept, so an unchanged file keeps its path and
+# mtime and cargo rebuilds only what changed: quick, not a fresh build; --target-dir: a
+# cargo target directory elsewhere. CI uses none of them.
 #
 # Needs root (namespaces, mounts, dropping to nobody), jq, git, unshare, setpriv, ip.
 set -euo pipefail
@@ -58,7 +58,9 @@ elif [ -e "$base" ]; then
   # Only a directory this script made is ever emptied.
   [ -f "$base/.hls-nix-sandbox" ] || die "--dir $base exists and was not made by this script"
   tmp=$base
-  rm -rf "$tmp/build/source" "$tmp/build/cargo-vendor-dir"
+  # The source copy is replaced; its target/ stays (test binaries embed its paths).
+  [ ! -d "$tmp/build/source" ] || find "$tmp/build/source" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
+  rm -rf "$tmp/build/cargo-vendor-dir"
 else
   mkdir -p "$base"
   tmp=$base

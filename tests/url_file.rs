@@ -6,22 +6,16 @@
 
 mod common;
 
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hls_swarm::origin::FaultConfig;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hls-swarm");
 const SECRET: &str = "s3cr3t-T0KEN-7f1c9a";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -54,9 +48,8 @@ async fn the_url_from_a_file_is_played_and_its_token_is_never_shown() {
     let url_file = write(dir.path(), "stream-url", &format!("\n  {url}  \n"));
     let json = dir.path().join("report.json");
     let html = dir.path().join("report.html");
-    let port = free_port();
 
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args(["-url-file"])
         .arg(&url_file)
         .args([
@@ -67,8 +60,9 @@ async fn the_url_from_a_file_is_played_and_its_token_is_never_shown() {
             "-duration",
             "4s",
             "-tui=false",
+            "-metrics",
+            "127.0.0.1:0",
         ])
-        .args(["-metrics", &format!("127.0.0.1:{port}")])
         .arg("--output")
         .arg(&json)
         .arg("--report")
@@ -79,6 +73,44 @@ async fn the_url_from_a_file_is_played_and_its_token_is_never_shown() {
         .spawn()
         .expect("spawn hls-swarm");
     let pid = child.id();
+    // stderr is read as it comes: it announces the metrics address.
+    let err_text = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let err_text = err_text.clone();
+        let mut pipe = BufReader::new(child.stderr.take().expect("stderr"));
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while pipe.read_line(&mut line).is_ok_and(|n| n > 0) {
+                err_text.lock().expect("lock").push_str(&line);
+                line.clear();
+            }
+        })
+    };
+    let start = Instant::now();
+    let metrics_url = loop {
+        let text = err_text.lock().expect("lock").clone();
+        if let Some(rest) = text.split("Prometheus metrics on ").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            panic!("hls-swarm exited ({st}) before serving /metrics: {text}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no metrics address: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let port: u16 = metrics_url
+        .trim_start_matches("http://127.0.0.1:")
+        .split('/')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("metrics address {metrics_url}"));
 
     // While it runs: its argv names the file, never the URL; /metrics never shows it.
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
@@ -86,9 +118,8 @@ async fn the_url_from_a_file_is_played_and_its_token_is_never_shown() {
     assert!(cmdline.contains("-url-file"), "{cmdline}");
     assert!(!cmdline.contains(SECRET), "the token is in argv: {cmdline}");
     assert!(!cmdline.contains("http://"), "a URL is in argv: {cmdline}");
-    let start = Instant::now();
     let mut metrics = String::new();
-    while start.elapsed() < Duration::from_secs(3) {
+    while start.elapsed() < Duration::from_secs(10) {
         metrics = get(port, "/metrics");
         if metrics.contains("hls_swarm_requests_total") {
             break;
@@ -105,9 +136,10 @@ async fn the_url_from_a_file_is_played_and_its_token_is_never_shown() {
         .await
         .expect("join")
         .expect("wait");
+    reader.join().expect("stderr reader");
     let log = lab.finish().await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = err_text.lock().expect("lock").clone();
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
 
     // The URL from the file was played: the origin served playlists and segments.
