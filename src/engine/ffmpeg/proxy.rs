@@ -374,6 +374,15 @@ impl<'a> Record<'a> {
         }
     }
 
+    /// The request's kind: the one its body was reported live under, if any (a report
+    /// keeps its kind), else learned from the URL and `body`.
+    fn kind(&self, reported: Option<(RequestKind, u64)>, body: Option<&[u8]>) -> RequestKind {
+        match reported {
+            Some((kind, _)) => kind,
+            None => self.shared.learner.kind(self.url, body),
+        }
+    }
+
     fn emit(mut self, error: Option<ErrorClass>) {
         self.emitted = true;
         let total = self.started.elapsed().max(Duration::from_nanos(1));
@@ -386,10 +395,7 @@ impl<'a> Record<'a> {
         let body = playlist.as_deref();
         // A body reported live keeps the kind it was reported under.
         let reported = self.meter.live.as_ref().and_then(Live::reported);
-        let kind = match reported {
-            Some((kind, _)) => kind,
-            None => self.shared.learner.kind(self.url, body),
-        };
+        let kind = self.kind(reported, body);
         // As in the native engine: a 2xx segment or init section without a body byte
         // holds no media.
         let empty = matches!(kind, RequestKind::Segment | RequestKind::Init)
@@ -421,10 +427,7 @@ impl Drop for Record<'_> {
         }
         let Some(sink) = self.sink else { return };
         let reported = self.meter.live.as_ref().and_then(Live::reported);
-        let kind = match reported {
-            Some((kind, _)) => kind,
-            None => self.shared.learner.kind(self.url, None),
-        };
+        let kind = self.kind(reported, None);
         let mut done = RequestDone::new(kind);
         done.status = self.status;
         done.ttfb = self.ttfb;
@@ -580,13 +583,8 @@ mod tests {
         let w = written.clone();
         tokio::spawn(async move {
             let (mut s, _) = l.accept().await.unwrap();
-            let mut head = Vec::new();
-            while !head.windows(4).any(|x| x == b"\r\n\r\n") {
-                let mut b = [0u8; 1024];
-                match s.read(&mut b).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&b[..n]),
-                }
+            if !read_request_head(&mut s).await {
+                return;
             }
             let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n";
             if s.write_all(resp).await.is_err() {
@@ -601,19 +599,27 @@ mod tests {
         (addr, written)
     }
 
+    /// Reads one request head from `s`; false if the client went away first.
+    async fn read_request_head(s: &mut tokio::net::TcpStream) -> bool {
+        let mut head = Vec::new();
+        while !head.windows(4).any(|x| x == b"\r\n\r\n") {
+            let mut b = [0u8; 1024];
+            match s.read(&mut b).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => head.extend_from_slice(&b[..n]),
+            }
+        }
+        true
+    }
+
     /// An origin answering one request with `response` (head and body).
     async fn one_response(response: Vec<u8>) -> SocketAddr {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         tokio::spawn(async move {
             let (mut s, _) = l.accept().await.unwrap();
-            let mut head = Vec::new();
-            while !head.windows(4).any(|x| x == b"\r\n\r\n") {
-                let mut b = [0u8; 1024];
-                match s.read(&mut b).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&b[..n]),
-                }
+            if !read_request_head(&mut s).await {
+                return;
             }
             let _ = s.write_all(&response).await;
             let mut rest = [0u8; 1024];
