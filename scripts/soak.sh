@@ -164,7 +164,7 @@ fault-body-rate=100k'
 toggler_pid=$!
 
 # Samples until the swarm exits.
-echo "epoch,t,rss_kb,lazyfree_kb,fds,threads,tasks" >"$out/samples.csv"
+echo "epoch,t,rss_kb,lazyfree_kb,fds,threads,tasks,heap_kb" >"$out/samples.csv"
 start=$(date +%s)
 while kill -0 "$swarm_pid" 2>/dev/null; do
   now=$(date +%s)
@@ -172,9 +172,11 @@ while kill -0 "$swarm_pid" 2>/dev/null; do
   threads=$(awk '/^Threads:/ {print $2}' "/proc/$swarm_pid/status" 2>/dev/null || true)
   lazy=$(awk '/^LazyFree:/ {print $2}' "/proc/$swarm_pid/smaps_rollup" 2>/dev/null || true)
   fds=$(find "/proc/$swarm_pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || true)
-  tasks=$(curl -fsS --max-time 2 "$metrics" 2>/dev/null | awk '$1 == "hls_swarm_runtime_tasks" {print $2}' || true)
+  scrape=$(curl -fsS --max-time 2 "$metrics" 2>/dev/null || true)
+  tasks=$(awk '$1 == "hls_swarm_runtime_tasks" {print $2}' <<<"$scrape")
+  heap=$(awk '$1 == "hls_swarm_heap_live_bytes" {printf "%d", $2 / 1024}' <<<"$scrape")
   if [ -n "$rss" ] && [ -n "$threads" ]; then
-    echo "$now,$((now - start)),$rss,${lazy:-0},$fds,$threads,${tasks:-}" >>"$out/samples.csv"
+    echo "$now,$((now - start)),$rss,${lazy:-0},$fds,$threads,${tasks:-},${heap:-}" >>"$out/samples.csv"
   fi
   sleep "$interval"
 done

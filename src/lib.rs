@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod heap;
 pub mod hls;
 pub mod listener;
 pub mod metrics;

@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 /// mimalloc instead of glibc malloc: thousands of viewers allocate and free small buffers
 /// on every request, and glibc's arena bookkeeping was a tenth of the client's CPU.
+/// Metered, so `hls_swarm_heap_live_bytes` can tell a leak from allocator retention.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: hls_swarm::heap::MeteredAlloc<mimalloc::MiMalloc> =
+    hls_swarm::heap::MeteredAlloc::new(mimalloc::MiMalloc);
 
 fn main() -> ExitCode {
     let cli = match hls_swarm::cli::parse_from(std::env::args_os()) {

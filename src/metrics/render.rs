@@ -589,6 +589,14 @@ fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
             tasks as f64,
         );
     }
+    if let Some(bytes) = s.heap_live_bytes {
+        e.single(
+            "hls_swarm_heap_live_bytes",
+            Kind::Gauge,
+            "Heap bytes the swarm process holds now (allocated and not freed, counted by its allocator wrapper); unlike RSS it excludes memory the allocator kept after a free, so growth here is the program's.",
+            bytes as f64,
+        );
+    }
 }
 
 /// How late the viewer runtimes woke (src/stats/lag.rs); only with the native engine.
@@ -1089,5 +1097,18 @@ mod tests {
         s.runtime_tasks = Some(4321);
         let samples = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(value(&samples, "hls_swarm_runtime_tasks", &[]), 4321.0);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn heap_gauge_is_the_snapshot_figure() {
+        let mut s = snapshot(&[], None).await;
+        s.heap_live_bytes = None;
+        assert!(!render(&s, &info()).contains("hls_swarm_heap_live_bytes"));
+        s.heap_live_bytes = Some(123_456_789);
+        let samples = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            value(&samples, "hls_swarm_heap_live_bytes", &[]),
+            123_456_789.0
+        );
     }
 }

@@ -239,6 +239,7 @@ impl Collector {
                     .map(|h| h.metrics().num_alive_tasks() as u64)
                     .sum()
             }),
+            heap_live_bytes: crate::heap::live_bytes(),
         }
     }
 }

@@ -147,6 +147,9 @@ pub struct Snapshot {
     /// Tokio tasks alive at this tick, summed over the runtimes the collector was given
     /// (the viewer runtimes and the main one); `None` when it was given none.
     pub runtime_tasks: Option<u64>,
+    /// Heap bytes the process holds at this tick (src/heap.rs); `None` when the process
+    /// does not allocate through the metered allocator.
+    pub heap_live_bytes: Option<u64>,
 }
 
 impl Snapshot {
