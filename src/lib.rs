@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod hls;
+pub mod host_limits;
 pub mod listener;
 pub mod metrics;
 pub mod origin;
@@ -20,7 +21,9 @@ pub mod ramp;
 pub mod signals;
 pub mod slo;
 pub mod stats;
+pub mod stream;
 pub mod swarm;
+pub mod verdict;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -17,27 +17,26 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
 use crate::backoff::Backoff;
-use crate::config::{Config, Target, redact_url};
+use crate::config::{Config, redact_url};
 use crate::engine::ffmpeg::{self, EngineInputs, FfmpegEngine};
-use crate::engine::http::{Connections, HttpSettings};
+use crate::engine::http::HttpSettings;
 use crate::engine::native::{Viewer, ViewerExit, ViewerParams, run_viewer};
 use crate::engine::runtimes::ViewerRuntimes;
-use crate::origin::{self, OriginHandle};
 use crate::output::console::say;
 use crate::output::progress;
 use crate::output::series::{Series, SeriesRecorder};
 use crate::ramp::RampSchedule;
 use crate::signals::{StopSignal, StopSignals};
 use crate::stats::collector::Collector;
-use crate::stats::event::{ErrorClass, Event, LifecycleEvent, RequestDone, RequestKind};
+use crate::stats::event::{Event, LifecycleEvent};
 use crate::stats::gauges::LiveGauges;
-use crate::stats::hub::{EventSink, StatsHub};
+use crate::stats::hub::StatsHub;
 use crate::stats::snapshot::Snapshot;
 use crate::stats::viewer_state::startup_timer;
 use crate::stats::viewers::{MAX_VIEWER_SERIES, SERIES_PER_VIEWER, ViewerTable};
+use crate::{host_limits, stream};
 
 /// Stats tick.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -140,142 +139,19 @@ pub struct RunInfo {
     pub engine: &'static str,
 }
 
-/// Build the HTTP settings every viewer shares from the config.
-pub fn http_settings(cfg: &Config, stream: &Url) -> Arc<HttpSettings> {
-    let mut headers = http::HeaderMap::new();
-    for h in &cfg.headers {
-        headers.append(h.name.clone(), h.value.clone());
-    }
-    let mut s = HttpSettings::new(cfg.timeout, cfg.user_agent.clone());
-    s.extra_headers = headers;
-    s.resolve = cfg.resolve;
-    s.max_kept_body = cfg.max_playlist_size;
-    s.resolve_host = stream.host_str().map(str::to_string);
-    s.insecure_tls = cfg.dangerous;
-    Arc::new(s)
-}
-
-/// Raise the soft open-files limit to the hard limit (each viewer holds a few sockets).
-pub fn raise_nofile_limit() -> Option<(u64, u64)> {
-    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return None;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                lim.rlim_cur = lim.rlim_max;
-            }
-        }
-        Some((lim.rlim_cur, lim.rlim_max))
-    }
-}
-
-/// Start the built-in origin if the config has no URL; returns the stream URL.
-pub async fn resolve_target(cfg: &Config) -> Result<(Url, Option<OriginHandle>)> {
-    match &cfg.target {
-        Target::Url(u) => Ok((u.clone(), None)),
-        Target::Builtin => {
-            let handle = origin::start(origin::OriginConfig::default())
-                .await
-                .context("starting the built-in origin")?;
-            let url = Url::parse(&handle.master_url()).context("built-in origin URL")?;
-            Ok((url, Some(handle)))
-        }
-    }
-}
-
-/// Fetch the entry URL once so an unreachable stream fails fast (exit 1) instead of
-/// ramping a swarm of failing viewers. The request is reported to `sink` like any other,
-/// so counts still match the origin's log.
-pub async fn probe_stream(
-    settings: Arc<HttpSettings>,
-    url: &Url,
-    ua: &str,
-    sink: Option<&EventSink>,
-) -> Result<()> {
-    let max_kept_body = settings.max_kept_body;
-    let mut conn = Connections::new(settings, ua.to_string());
-    let f = conn.get(url, None, true).await;
-    let parsed = match (f.error, &f.body) {
-        (None, Some(body)) => Some(crate::hls::parse(body, &f.final_url)),
-        _ => None,
-    };
-    if let Some(sink) = sink {
-        sink.send(Event::Request(RequestDone {
-            kind: RequestKind::Master,
-            status: f.status,
-            ttfb: f.ttfb,
-            total: f.total,
-            bytes: f.bytes,
-            streamed: 0,
-            error: match parsed {
-                Some(Err(_)) => Some(ErrorClass::PlaylistInvalid),
-                _ => f.error,
-            },
-            redirects: f.redirects,
-            retry: false,
-            aborted: false,
-        }));
-    }
-    match f.error {
-        Some(ErrorClass::PlaylistTooLarge) => anyhow::bail!(
-            "the stream {}'s playlist is larger than --max-playlist-size ({max_kept_body} bytes{}; playlist_too_large); raise the limit if the playlist is genuine",
-            redact_url(url),
-            f.cause
-                .as_deref()
-                .map(|c| format!(": {c}"))
-                .unwrap_or_default()
-        ),
-        Some(ErrorClass::Decoding) => anyhow::bail!(
-            "the stream {}'s playlist cannot be decoded (decoding: {})",
-            redact_url(url),
-            f.cause.as_deref().unwrap_or("unknown cause")
-        ),
-        Some(e) => {
-            let detail = match (f.status, &f.cause) {
-                (_, Some(cause)) => format!(" ({cause})"),
-                (Some(s), None) => format!(" (HTTP {s})"),
-                (None, None) => String::new(),
-            };
-            anyhow::bail!(
-                "the stream {} is not reachable: {}{detail}; check the URL, -resolve and the origin",
-                redact_url(url),
-                e.as_str()
-            );
-        }
-        None => {}
-    }
-    if let Some(Err(e)) = parsed {
-        anyhow::bail!(
-            "the stream {} is not a valid HLS playlist (playlist_invalid): {e}",
-            redact_url(url)
-        );
-    }
-    Ok(())
-}
-
 /// Run a swarm to completion.
 pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
-    raise_nofile_limit();
-    let (url, origin) = resolve_target(&cfg).await?;
+    host_limits::raise_nofile_limit();
+    let (url, origin) = stream::resolve(&cfg).await?;
     if origin.is_some() {
         say!("hls-swarm: no URL given; playing the built-in origin at {url}");
     }
-    let settings = http_settings(&cfg, &url);
+    let settings = HttpSettings::for_run(&cfg, &url);
     // Native viewers and the stats shards they report to live on one runtime per core.
     let runtimes = Arc::new(ViewerRuntimes::per_core().context("starting the viewer runtimes")?);
     let shards = runtimes.handles().len();
     let mut hub = StatsHub::start_on(runtimes.handles(), EVENT_BUFFER);
-    probe_stream(settings.clone(), &url, &cfg.user_agent, Some(&hub.sink(0))).await?;
+    stream::probe(settings.clone(), &url, &cfg.user_agent, Some(&hub.sink(0))).await?;
     if cfg.dangerous {
         tracing::warn!("--dangerous: TLS certificate verification is DISABLED");
         say!("hls-swarm: WARNING --dangerous: TLS certificate verification is disabled");

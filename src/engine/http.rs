@@ -44,7 +44,8 @@ use url::{Host, Position, Url};
 use self::classify::{Phase, classify_hyper, is_stale_connection};
 use self::connect::{PooledConn, Target, connect};
 use self::decode::BodyDecoder;
-use crate::stats::event::ErrorClass;
+use crate::config::Config;
+use crate::stats::event::{ErrorClass, RequestDone, RequestKind};
 
 /// Default per-request timeout of [`HttpSettings::default`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -140,6 +141,23 @@ impl HttpSettings {
         }
     }
 
+    /// The settings every request of a run shares (viewers, probes, the measuring
+    /// proxy's upstream side), from the run's config; `stream` is the stream played
+    /// (`-resolve` applies to its host).
+    pub fn for_run(cfg: &Config, stream: &Url) -> Arc<Self> {
+        let mut headers = HeaderMap::new();
+        for h in &cfg.headers {
+            headers.append(h.name.clone(), h.value.clone());
+        }
+        let mut s = HttpSettings::new(cfg.timeout, cfg.user_agent.clone());
+        s.extra_headers = headers;
+        s.resolve = cfg.resolve;
+        s.max_kept_body = cfg.max_playlist_size;
+        s.resolve_host = stream.host_str().map(str::to_string);
+        s.insecure_tls = cfg.dangerous;
+        Arc::new(s)
+    }
+
     /// The rustls client configuration (ring provider, webpki roots or — with
     /// `insecure_tls` — no verification), built on first call and cached.
     ///
@@ -230,6 +248,29 @@ impl Fetch {
     /// True when the fetch succeeded (2xx, complete body).
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// This finished fetch as the one event model's request: reported as `kind` with
+    /// `error` (the caller's verdict, e.g. a 200 whose playlist did not parse), `retry`
+    /// when it repeats a failed request. The only place a [`Fetch`] becomes an event.
+    pub fn request_done(
+        &self,
+        kind: RequestKind,
+        error: Option<ErrorClass>,
+        retry: bool,
+    ) -> RequestDone {
+        RequestDone {
+            kind,
+            status: self.status,
+            ttfb: self.ttfb,
+            total: self.total,
+            bytes: self.bytes,
+            streamed: 0,
+            error,
+            redirects: self.redirects,
+            retry,
+            aborted: false,
+        }
     }
 }
 

@@ -14,11 +14,11 @@ use super::{EngineInputs, FfmpegEngine, choose, command, plan_for, probe_binary}
 use crate::config::{Config, Target};
 use crate::engine::http::HttpSettings;
 use crate::engine::native::{Viewer, ViewerParams};
-use crate::preflight::Check;
 use crate::stats::accumulator::Accumulator;
 use crate::stats::event::RequestKind;
 use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::StatsHub;
+use crate::verdict::Check;
 
 /// How long the check plays the stream.
 pub const PLAY_FOR: Duration = Duration::from_secs(5);
@@ -220,7 +220,7 @@ pub async fn print_cmd(cfg: &Config) -> Result<String> {
         );
     };
     let caps = probe_binary(cfg).await?;
-    let settings = crate::swarm::http_settings(cfg, url);
+    let settings = HttpSettings::for_run(cfg, url);
     let choice = choose(cfg, url, settings, None).await?;
     let plan = plan_for(cfg, &choice);
     let id = cfg.client_id_offset;
