@@ -18,23 +18,20 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
 use crate::config::{Config, redact_url};
-use crate::engine::ffmpeg::{self, EngineInputs, FfmpegEngine};
 use crate::engine::http::HttpSettings;
-use crate::engine::native::{Viewer, ViewerExit, ViewerParams, run_viewer};
 use crate::engine::runtimes::ViewerRuntimes;
+use crate::engine::slot::run_slot;
+use crate::engine::{self, EngineInputs, Viewer};
 use crate::output::console::say;
 use crate::output::progress;
 use crate::output::series::{Series, SeriesRecorder};
 use crate::ramp::RampSchedule;
 use crate::signals::{StopSignal, StopSignals};
 use crate::stats::collector::Collector;
-use crate::stats::event::{Event, LifecycleEvent};
 use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::StatsHub;
 use crate::stats::snapshot::Snapshot;
-use crate::stats::viewer_state::startup_timer;
 use crate::stats::viewers::{MAX_VIEWER_SERIES, SERIES_PER_VIEWER, ViewerTable};
 use crate::{host_limits, stream};
 
@@ -157,19 +154,6 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         say!("hls-swarm: WARNING --dangerous: TLS certificate verification is disabled");
     }
 
-    let params = Arc::new(ViewerParams {
-        url: url.clone(),
-        http: settings,
-        variant: cfg.variant,
-        seg_retry: cfg.seg_retry,
-        max_tracks: cfg.max_tracks,
-        reconnect: cfg.reconnect,
-        startup_buffer: Duration::from_millis(1),
-        seed: cfg.seed,
-        restart_on_stall: cfg.restart_on_stall,
-        stall_threshold: cfg.stall_threshold,
-        startup_timeout: cfg.startup_timeout,
-    });
     if let Some(tx) = &hooks.info {
         tx.send_replace(Some(RunInfo {
             stream_url: redact_url(&url),
@@ -205,35 +189,33 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         .origin_metrics
         .as_ref()
         .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.dangerous, start));
-    let engine = match cfg.engine {
-        crate::config::Engine::Native => None,
-        crate::config::Engine::Ffmpeg => {
-            let e = FfmpegEngine::start(EngineInputs {
-                cfg: &cfg,
-                url: &url,
-                settings: params.http.clone(),
-                sinks: (0..shards as u64).map(|i| hub.sink(i)).collect(),
-                gauges: gauges.clone(),
-                counters: hub.counters(),
-            })
-            .await?;
-            collector.set_ffmpeg_source(e.clone());
-            Some(e)
-        }
-    };
-    let halt = engine.as_ref().map(|e| e.ramp_halt()).unwrap_or_default();
-    let abort = engine.as_ref().map(|e| e.abort()).unwrap_or_default();
+    let started = engine::start(
+        EngineInputs {
+            cfg: &cfg,
+            url: &url,
+            settings,
+            sinks: (0..shards as u64).map(|i| hub.sink(i)).collect(),
+            gauges: gauges.clone(),
+            counters: hub.counters(),
+        },
+        runtimes.clone(),
+    )
+    .await?;
+    if let Some(f) = started.ffmpeg {
+        collector.set_ffmpeg_source(f);
+    }
+    let engine = started.engine;
+    let halt = engine.ramp_halt();
+    let abort = engine.abort();
 
     // The ramp.
     let ramp = {
         let cfg = cfg.clone();
-        let params = params.clone();
         let gauges = gauges.clone();
         let cancel = cancel.clone();
         let engine = engine.clone();
         let sinks: Vec<_> = (0..shards as u64).map(|i| hub.sink(i)).collect();
         let viewer_table = viewer_table.clone();
-        let runtimes = runtimes.clone();
         tokio::spawn(async move {
             let schedule = RampSchedule::new(cfg.ramp_rate, cfg.ramp_jitter, cfg.seed);
             let mut slots = JoinSet::new();
@@ -248,17 +230,17 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                 let viewer = Viewer {
                     id,
                     user_agent: cfg.viewer_user_agent(id),
-                    params: params.clone(),
                     sink: sinks[(id as usize) % sinks.len()]
                         .for_viewer(viewer_table.as_ref().and_then(|t| t.cell(id)))
                         .with_status(gauges.new_viewer()),
                     gauges: gauges.clone(),
                     cancel: cancel.child_token(),
+                    startup_timeout: cfg.startup_timeout,
                 };
-                match &engine {
-                    // FFmpeg viewers are processes; their supervision stays here.
-                    Some(e) => slots.spawn(viewer_slot(viewer, Some(e.clone()))),
-                    None => slots.spawn_on(viewer_slot(viewer, None), runtimes.for_viewer(id)),
+                let slot = run_slot(viewer, engine.clone().player(id));
+                match engine.runtime(id) {
+                    Some(rt) => slots.spawn_on(slot, &rt),
+                    None => slots.spawn(slot),
                 };
             }
             drop(sinks);
@@ -308,8 +290,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         StopReason::Signal(sig) => Some(sig.name().to_string()),
         // The message's first line; the whole text (with FFmpeg's stderr) is in `ffmpeg`.
         StopReason::CrashLoop => engine
-            .as_ref()
-            .and_then(|e| e.crash_message())
+            .abort_message()
             .and_then(|m| m.lines().next().map(str::to_string)),
         StopReason::SloAbort => slo_failure.clone(),
         StopReason::Duration | StopReason::Requested => None,
@@ -345,24 +326,16 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         r = tokio::time::timeout(STOP_GRACE, &mut ramp) => (r.is_ok(), false),
         _ = signals.recv() => (false, true),
     };
-    if !ramp_done && engine.is_none() {
-        // Native requests still running after the grace (an endless or stalled body) are
-        // cut off: aborting the ramp drops its set of viewer slots, which aborts them, and
+    if !ramp_done && engine.cut_off_after_grace() {
+        // Requests still running after the grace (an endless or stalled body) are cut
+        // off: aborting the ramp drops its set of viewer slots, which aborts them, and
         // each request still in flight reports itself as aborted as its task is dropped.
-        // The handle is awaited only here, never after it completed above. (FFmpeg slots
-        // supervise processes: the engine's shutdown below kills those, and the measuring
-        // proxy reports its own requests in flight as aborted.)
+        // The handle is awaited only here, never after it completed above. (An engine
+        // that stops its viewers itself does so in its shutdown below.)
         ramp.abort();
         let _ = tokio::time::timeout(ABORT_WAIT, &mut ramp).await;
     }
-    if let Some(e) = &engine {
-        e.shutdown(if second_signal {
-            Duration::ZERO
-        } else {
-            ffmpeg::process::KILL_GRACE
-        })
-        .await;
-    }
+    engine.shutdown(second_signal).await;
     hub.close(if second_signal {
         Duration::ZERO
     } else {
@@ -394,53 +367,4 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         stalled_at_end,
         series: series.series(),
     })
-}
-
-/// One viewer slot: keeps a viewer running until the swarm stops, replacing it when it
-/// finishes (VOD end), stalls too long (`-restart-on-stall`) or fails (after a backoff).
-/// FFmpeg viewers are supervised by their engine.
-async fn viewer_slot(viewer: Viewer, engine: Option<Arc<FfmpegEngine>>) {
-    if let Some(engine) = engine {
-        return ffmpeg::run_slot(viewer, engine).await;
-    }
-    let sink = viewer.sink.clone();
-    let gauges = viewer.gauges.clone();
-    sink.send(Event::Lifecycle(LifecycleEvent::Started));
-    gauges.add_ramped();
-    let mut backoff = Backoff::standard(viewer.params.seed ^ viewer.id ^ 0xA5A5);
-    loop {
-        let began = Instant::now();
-        // The run that just tuned in (Started/Restarted) has its startup timeout.
-        let exit = tokio::select! {
-            exit = run_viewer(viewer.clone()) => exit,
-            never = startup_timer(&sink, viewer.params.startup_timeout) => match never {},
-        };
-        match exit {
-            ViewerExit::Cancelled => {
-                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: false }));
-                return;
-            }
-            ViewerExit::Finished => {
-                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: false }));
-                backoff.reset();
-            }
-            ViewerExit::StallRestart => {
-                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: false }));
-                backoff.reset();
-            }
-            ViewerExit::Failed => {
-                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: true }));
-                backoff.healthy_for(began.elapsed());
-                let delay = backoff.next_delay();
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = viewer.cancel.cancelled() => return,
-                }
-            }
-        }
-        if viewer.cancel.is_cancelled() {
-            return;
-        }
-        sink.send(Event::Lifecycle(LifecycleEvent::Restarted));
-    }
 }

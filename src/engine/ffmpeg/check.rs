@@ -10,10 +10,10 @@ use url::Url;
 
 use super::caps::{self, Capabilities};
 use super::supervisor::{KillReason, run_process};
-use super::{EngineInputs, FfmpegEngine, choose, command, plan_for, probe_binary};
+use super::{FfmpegEngine, choose, command, plan_for, probe_binary};
 use crate::config::{Config, Target};
 use crate::engine::http::HttpSettings;
-use crate::engine::native::{Viewer, ViewerParams};
+use crate::engine::{EngineInputs, Viewer};
 use crate::stats::accumulator::Accumulator;
 use crate::stats::event::RequestKind;
 use crate::stats::gauges::LiveGauges;
@@ -110,7 +110,7 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
     let engine = match FfmpegEngine::start(EngineInputs {
         cfg,
         url,
-        settings: settings.clone(),
+        settings,
         sinks: vec![hub.sink(0)],
         gauges: gauges.clone(),
         counters: hub.counters(),
@@ -133,22 +133,10 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
     let viewer = Viewer {
         id: cfg.client_id_offset,
         user_agent: cfg.viewer_user_agent(cfg.client_id_offset),
-        params: Arc::new(ViewerParams {
-            url: url.clone(),
-            http: settings,
-            variant: cfg.variant,
-            seg_retry: cfg.seg_retry,
-            max_tracks: cfg.max_tracks,
-            reconnect: cfg.reconnect,
-            startup_buffer: Duration::from_millis(1),
-            seed: cfg.seed,
-            restart_on_stall: false,
-            stall_threshold: None,
-            startup_timeout: cfg.startup_timeout,
-        }),
         sink: hub.sink(0),
         gauges,
         cancel: cancel.clone(),
+        startup_timeout: cfg.startup_timeout,
     };
     let stopper = {
         let cancel = cancel.clone();
@@ -159,14 +147,14 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
     };
     let end = run_process(&engine, &viewer).await;
     stopper.abort();
-    engine.shutdown(Duration::from_secs(1)).await;
+    engine.stop(Duration::from_secs(1)).await;
     drop(viewer);
     hub.close(Duration::from_secs(1)).await;
     let mut acc = Accumulator::default();
     hub.drain_into(&mut acc);
     let segments = acc.kind(RequestKind::Segment);
     let errors = acc.total_errors();
-    let approx = engine.plan.https();
+    let approx = engine.recipe.plan.https();
     let figures = format!(
         "{} requests ({} segments, {} errors){}, output {:.1} s",
         acc.total_requests(),
