@@ -474,7 +474,7 @@ impl Connections {
                 }
                 Err(class) => {
                     if let Some(cause) = &cause {
-                        tracing::debug!(url = %crate::config::redact_url(&current), %cause, "response body not decoded");
+                        tracing::debug!(url = %crate::config::parse::redact_url(&current), %cause, "response body not decoded");
                     }
                     fetch.error = Some(class);
                     fetch.cause = cause;

@@ -2,65 +2,13 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::faults::{ErrorRate, ErrorWindow, FaultConfig, FaultKind, Freeze};
 use super::{OriginConfig, asset, check_variants, check_window};
+pub use crate::config::cli::OriginArgs;
 
 const KINDS: &str = "master|playlist|segment|all";
-
-/// Flags of the `hls-swarm origin` subcommand.
-#[derive(clap::Args, Debug, Clone, PartialEq)]
-pub struct OriginArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:17080")]
-    pub listen: String,
-    /// Variant ladder: comma-separated bitrates in bit/s with optional k/M/G suffix.
-    #[arg(long, value_name = "LIST", default_value = "200k,800k,2M")]
-    pub variants: String,
-    /// Segment duration: a whole number of seconds from 1s to 60s (e.g. 1s, 2s, 6s).
-    #[arg(long, value_name = "DURATION", default_value = "2s")]
-    pub segment_duration: String,
-    /// Segments per media playlist (1–10000).
-    #[arg(long, value_name = "N", default_value = "10")]
-    pub window: String,
-    /// Serve audio as a separate EXT-X-MEDIA rendition (/a/…) with video-only variants.
-    #[arg(long)]
-    pub audio_rendition: bool,
-    /// Seed of the fault decisions (same seed + same request order = same faults).
-    #[arg(long, value_name = "N", default_value = "1")]
-    pub seed: String,
-    /// Write a JSON Lines access log to FILE (one line per request).
-    #[arg(long, value_name = "FILE")]
-    pub access_log: Option<PathBuf>,
-    /// Delay before answering requests of KIND (master|playlist|segment|all), e.g.
-    /// segment=200ms. Repeatable.
-    #[arg(long, value_name = "KIND=DUR")]
-    pub fault_delay: Vec<String>,
-    /// Send segment bodies at this many bytes per second (k/M/G suffixes allowed).
-    #[arg(long, value_name = "BYTES_PER_S")]
-    pub fault_body_rate: Option<String>,
-    /// Answer requests of KIND with STATUS (400–599) with probability PROB (0–1), e.g.
-    /// segment:503:0.05. Repeatable.
-    #[arg(long, value_name = "KIND:STATUS:PROB")]
-    pub fault_error: Vec<String>,
-    /// Answer every request of KIND with STATUS from FROM to FROM+DUR after origin start,
-    /// e.g. playlist:503:30s+10s. Repeatable.
-    #[arg(long, value_name = "KIND:STATUS:FROM+DUR")]
-    pub fault_error_window: Vec<String>,
-    /// Reset the connection mid-body for requests of KIND with probability PROB, e.g.
-    /// segment:0.01. Repeatable.
-    #[arg(long, value_name = "KIND:PROB")]
-    pub fault_reset: Vec<String>,
-    /// Freeze media playlists from FROM for DUR after origin start, e.g. 20s+8s.
-    #[arg(long, value_name = "FROM+DUR")]
-    pub fault_freeze: Option<String>,
-    /// Serve the fault API on the origin's listener, to loopback clients only: GET, PUT
-    /// (one --fault-* flag per line) or DELETE /control/faults switches faults at runtime.
-    #[arg(long)]
-    pub fault_api: bool,
-}
 
 impl OriginArgs {
     /// Validates every flag and builds the configuration, or returns all problems found.
