@@ -175,6 +175,26 @@ mod tests {
     }
 
     #[test]
+    fn durations_take_the_grammar_every_flag_shares() {
+        let c = cfg(&[
+            "-duration",
+            "1min 30s",
+            "-ramp-jitter",
+            ".5s",
+            "-timeout",
+            "1.5s",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.audience.duration, Some(Duration::from_secs(90)));
+        assert_eq!(c.audience.ramp_jitter, Duration::from_millis(500));
+        assert_eq!(c.http.timeout, Duration::from_millis(1500));
+        let e = cfg(&["-duration", "90"])
+            .err()
+            .unwrap_or_else(|| panic!("no unit"));
+        assert!(e.to_string().contains("-duration: '90' has no unit"), "{e}");
+    }
+
+    #[test]
     fn every_error_is_reported_at_once() {
         let e = cfg(&[
             "-clients",

@@ -473,7 +473,7 @@ mod tests {
     }
 
     #[test]
-    fn whole_si_counts_are_exact() {
+    fn whole_rates_are_exact() {
         assert_eq!(si_count("9007199254740993"), Ok(9_007_199_254_740_993));
         assert_eq!(si_count("9223372036854775807"), Ok(u64::MAX / 2));
         assert!(si_count("9223372036854775808").is_err());

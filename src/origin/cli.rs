@@ -1,4 +1,7 @@
-//! `hls-swarm origin` flags, their validation (all errors at once) and the command itself.
+//! Validation of the `hls-swarm origin` flags (defined with every other flag in
+//! [`crate::config::cli`]; all errors at once, by the convention of
+//! [`crate::config::problems`], values read by [`crate::config::parse`]) and the command
+//! itself.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -7,16 +10,18 @@ use std::time::Duration;
 use super::faults::{ErrorRate, ErrorWindow, FaultConfig, FaultKind, Freeze};
 use super::{OriginConfig, asset, check_variants, check_window};
 pub use crate::config::cli::OriginArgs;
+use crate::config::parse;
+use crate::config::{ConfigErrors, Problems};
 
 const KINDS: &str = "master|playlist|segment|all";
 
 impl OriginArgs {
     /// Validates every flag and builds the configuration, or returns all problems found.
-    pub fn to_config(&self) -> Result<OriginConfig, Vec<String>> {
-        let mut errs = Vec::new();
+    pub fn to_config(&self) -> Result<OriginConfig, ConfigErrors> {
+        let mut p = Problems::new();
         let mut cfg = OriginConfig::default();
         let mut err =
-            |flag: &str, value: &str, msg: String| errs.push(format!("--{flag} {value:?}: {msg}"));
+            |flag: &str, value: &str, msg: String| p.push(format!("--{flag} {value:?}: {msg}"));
 
         match self.listen.parse::<SocketAddr>() {
             Ok(a) => cfg.listen = a,
@@ -78,11 +83,10 @@ impl OriginArgs {
             reset: self.fault_reset.clone(),
             freeze: self.fault_freeze.clone(),
         };
-        match fault_flags.to_config() {
-            Ok(f) => cfg.faults = f,
-            Err(e) => errs.extend(e),
+        if let Some(f) = p.absorb(fault_flags.to_config()) {
+            cfg.faults = f;
         }
-        if errs.is_empty() { Ok(cfg) } else { Err(errs) }
+        p.finish(cfg)
     }
 }
 
@@ -107,10 +111,10 @@ pub struct FaultFlags {
 impl FaultFlags {
     /// Validates every value and builds the fault configuration, or returns all problems
     /// found, each naming its flag.
-    pub fn to_config(&self) -> Result<FaultConfig, Vec<String>> {
-        let mut errs = Vec::new();
+    pub fn to_config(&self) -> Result<FaultConfig, ConfigErrors> {
+        let mut p = Problems::new();
         let mut err =
-            |flag: &str, value: &str, msg: String| errs.push(format!("--{flag} {value:?}: {msg}"));
+            |flag: &str, value: &str, msg: String| p.push(format!("--{flag} {value:?}: {msg}"));
         let mut cfg = FaultConfig::default();
         let f = &mut cfg;
         for v in &self.delay {
@@ -128,7 +132,7 @@ impl FaultFlags {
             }
         }
         if let Some(v) = &self.body_rate {
-            match parse_rate(v) {
+            match parse::si_count(v) {
                 Ok(r) if r > 0 => f.segment_body_rate = Some(r),
                 Ok(_) => err(
                     "fault-body-rate",
@@ -202,7 +206,7 @@ impl FaultFlags {
                 Err(e) => err("fault-freeze", v, with_syntax(e, "FROM+DUR, e.g. 20s+8s")),
             }
         }
-        if errs.is_empty() { Ok(cfg) } else { Err(errs) }
+        p.finish(cfg)
     }
 }
 
@@ -256,8 +260,9 @@ fn kinds(s: &str) -> Result<Vec<FaultKind>, String> {
     }
 }
 
+/// A duration in the grammar every flag shares ([`parse::duration`]).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("bad duration {s:?} ({e})"))
+    parse::duration(s).map_err(|e| format!("bad duration {s:?} ({e})"))
 }
 
 /// `FROM+DUR` → (from, duration).
@@ -280,38 +285,8 @@ fn parse_prob(s: &str) -> Result<f64, String> {
     }
 }
 
-/// A number with an optional k/M/G (×1000) suffix, e.g. `1.5M`.
-fn parse_rate(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
-        Some((i, 'm' | 'M')) => (&t[..i], 1e6),
-        Some((i, 'g' | 'G')) => (&t[..i], 1e9),
-        _ => (t, 1.0),
-    };
-    // Whole numbers exactly: through f64, 9007199254740993 would become ...992.
-    if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
-        return num
-            .parse::<u64>()
-            .ok()
-            .and_then(|v| v.checked_mul(mult as u64))
-            .filter(|&v| v <= u64::MAX / 2)
-            .ok_or_else(|| format!("{s:?} is too large"));
-    }
-    match num.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v * mult <= u64::MAX as f64 / 2.0 => {
-            let r = (v * mult).round();
-            if (r - v * mult).abs() > 1e-6 {
-                return Err(format!("{s:?} is not a whole number"));
-            }
-            Ok(r as u64)
-        }
-        _ => Err(format!("{s:?} is not a number with optional k/M/G suffix")),
-    }
-}
-
 fn parse_list(s: &str) -> Result<Vec<u64>, String> {
-    s.split(',').map(parse_rate).collect()
+    s.split(',').map(parse::si_count).collect()
 }
 
 #[cfg(test)]
@@ -424,24 +399,34 @@ mod tests {
     }
 
     #[test]
-    fn whole_rates_are_exact() {
-        assert_eq!(parse_rate("9007199254740993"), Ok(9_007_199_254_740_993));
-        assert_eq!(parse_rate("9223372036854775807"), Ok(u64::MAX / 2));
-        assert!(parse_rate("9223372036854775808").is_err());
-        assert_eq!(parse_rate("2M"), Ok(2_000_000));
+    fn durations_take_the_grammar_every_flag_shares() {
+        let c = args(&[
+            "--segment-duration=2000ms",
+            "--fault-delay=segment=.25s",
+            "--fault-delay=master=1min 30s",
+            "--fault-freeze=1h30m+1.5s",
+        ])
+        .to_config()
+        .unwrap();
+        assert_eq!(c.segment_duration, Duration::from_secs(2));
+        assert_eq!(c.faults.delay.segment, Duration::from_millis(250));
+        assert_eq!(c.faults.delay.master, Duration::from_secs(90));
+        let f = c.faults.freeze.unwrap();
         assert_eq!(
-            parse_rate("4611686018427387k"),
-            Ok(4_611_686_018_427_387_000)
+            (f.from, f.duration),
+            (Duration::from_secs(5400), Duration::from_millis(1500))
         );
-        assert!(parse_rate("9223372036854776k").is_err());
-        assert!(parse_rate("99999999999999999999").is_err());
-        assert_eq!(parse_rate("1.5k"), Ok(1500));
+        let errs = args(&["--fault-delay=segment=5", "--fault-freeze=-1s+1s"])
+            .to_config()
+            .unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs[0].contains("no unit"), "{errs:?}");
     }
 
     #[test]
     fn odd_inputs_never_panic() {
         for v in ["", ",", "k", "-1", "1e400", "NaN", "∞", "1.5k5", "0.0001"] {
-            let _ = parse_rate(v);
+            let _ = parse::si_count(v);
             let mut a = args(&[]);
             a.variants = v.into();
             a.fault_error = vec![v.into()];
