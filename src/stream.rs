@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use url::Url;
 
-use crate::config::{Config, Target, redact_url};
+use crate::config::{Config, StreamSource, redact_url};
 use crate::engine::http::{Connections, HttpSettings};
 use crate::origin::{self, OriginHandle};
 use crate::stats::event::{ErrorClass, Event, RequestKind};
@@ -15,9 +15,9 @@ use crate::stats::hub::EventSink;
 /// Start the built-in origin if the config has no URL; returns the stream URL and the
 /// origin to shut down at the end (if one was started).
 pub async fn resolve(cfg: &Config) -> Result<(Url, Option<OriginHandle>)> {
-    match &cfg.target {
-        Target::Url(u) => Ok((u.clone(), None)),
-        Target::Builtin => {
+    match &cfg.stream.source {
+        StreamSource::Url(u) => Ok((u.clone(), None)),
+        StreamSource::Builtin => {
             let handle = origin::start(origin::OriginConfig::default())
                 .await
                 .context("starting the built-in origin")?;

@@ -148,8 +148,14 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let runtimes = Arc::new(ViewerRuntimes::per_core().context("starting the viewer runtimes")?);
     let shards = runtimes.handles().len();
     let mut hub = StatsHub::start_on(runtimes.handles(), EVENT_BUFFER);
-    stream::probe(settings.clone(), &url, &cfg.user_agent, Some(&hub.sink(0))).await?;
-    if cfg.dangerous {
+    stream::probe(
+        settings.clone(),
+        &url,
+        &cfg.http.user_agent,
+        Some(&hub.sink(0)),
+    )
+    .await?;
+    if cfg.http.dangerous {
         tracing::warn!("--dangerous: TLS certificate verification is DISABLED");
         say!("hls-swarm: WARNING --dangerous: TLS certificate verification is disabled");
     }
@@ -157,23 +163,26 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     if let Some(tx) = &hooks.info {
         tx.send_replace(Some(RunInfo {
             stream_url: redact_url(&url),
-            engine: cfg.engine.as_str(),
+            engine: cfg.engine.kind.as_str(),
         }));
     }
     let started_at = SystemTime::now();
     let start = Instant::now();
     let gauges = Arc::new(LiveGauges::default());
-    let mut collector = Collector::new(cfg.clients, cfg.duration);
-    if matches!(cfg.engine, crate::config::Engine::Native) {
+    let mut collector = Collector::new(cfg.audience.viewers, cfg.audience.duration);
+    if matches!(cfg.engine.kind, crate::config::Engine::Native) {
         collector.set_lag_source(runtimes.lag());
     }
     // Live tasks of every runtime the swarm uses (scripts/soak.sh watches it for leaks).
     let mut task_runtimes = runtimes.handles().to_vec();
     task_runtimes.push(tokio::runtime::Handle::current());
     collector.set_task_source(task_runtimes);
-    let viewer_table = cfg
-        .prom_client_metrics
-        .then(|| Arc::new(ViewerTable::new(cfg.client_id_offset, cfg.clients)));
+    let viewer_table = cfg.outputs.metrics.is_some_and(|m| m.per_viewer).then(|| {
+        Arc::new(ViewerTable::new(
+            cfg.audience.first_viewer_id,
+            cfg.audience.viewers,
+        ))
+    });
     if let Some(t) = &viewer_table {
         collector.set_viewers(t.clone());
         say!(
@@ -188,7 +197,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let origin_metrics = cfg
         .origin_metrics
         .as_ref()
-        .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.dangerous, start));
+        .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.http.dangerous, start));
     let started = engine::start(
         EngineInputs {
             cfg: &cfg,
@@ -217,25 +226,29 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         let sinks: Vec<_> = (0..shards as u64).map(|i| hub.sink(i)).collect();
         let viewer_table = viewer_table.clone();
         tokio::spawn(async move {
-            let schedule = RampSchedule::new(cfg.ramp_rate, cfg.ramp_jitter, cfg.seed);
+            let schedule = RampSchedule::new(
+                cfg.audience.ramp_rate,
+                cfg.audience.ramp_jitter,
+                cfg.audience.seed,
+            );
             let mut slots = JoinSet::new();
-            for i in 0..cfg.clients {
+            for i in 0..cfg.audience.viewers {
                 let at = start + schedule.start_offset(i);
                 tokio::select! {
                     _ = sleep_until(at) => {}
                     _ = cancel.cancelled() => break,
                     _ = halt.cancelled() => break,
                 }
-                let id = cfg.client_id_offset + i;
+                let id = cfg.audience.first_viewer_id + i;
                 let viewer = Viewer {
                     id,
-                    user_agent: cfg.viewer_user_agent(id),
+                    user_agent: cfg.http.viewer_user_agent(id),
                     sink: sinks[(id as usize) % sinks.len()]
                         .for_viewer(viewer_table.as_ref().and_then(|t| t.cell(id)))
                         .with_status(gauges.new_viewer()),
                     gauges: gauges.clone(),
                     cancel: cancel.child_token(),
-                    startup_timeout: cfg.startup_timeout,
+                    startup_timeout: cfg.stalls.startup_timeout,
                 };
                 let slot = run_slot(viewer, engine.clone().player(id));
                 match engine.runtime(id) {
@@ -250,12 +263,13 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
 
     // Ticks until the end.
     let mut signals = StopSignals::install().context("installing the signal handlers")?;
-    let deadline = cfg.duration.map(|d| start + d);
+    let deadline = cfg.audience.duration.map(|d| start + d);
     let mut ticker = interval_at(start + TICK, TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_progress = start;
     let mut slo_watch = cfg
-        .slo_abort
+        .slo
+        .abort
         .map(|grace| crate::slo::AbortWatch::new(cfg.slo.clone(), grace));
     let mut slo_failure = None;
     let stop_reason = loop {
@@ -358,11 +372,11 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     Ok(RunReport {
         snapshot,
         stream_url: redact_url(&url),
-        engine: cfg.engine.as_str(),
+        engine: cfg.engine.kind.as_str(),
         started_at,
         stop_reason,
         stop_detail,
-        startup_timeout: cfg.startup_timeout,
+        startup_timeout: cfg.stalls.startup_timeout,
         active_at_end,
         stalled_at_end,
         series: series.series(),

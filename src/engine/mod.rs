@@ -147,7 +147,7 @@ pub async fn start(
     inp: EngineInputs<'_>,
     runtimes: Arc<runtimes::ViewerRuntimes>,
 ) -> Result<Started> {
-    Ok(match inp.cfg.engine {
+    Ok(match inp.cfg.engine.kind {
         crate::config::Engine::Native => Started {
             engine: Arc::new(native::NativeEngine::new(
                 inp.cfg,

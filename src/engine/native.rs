@@ -83,14 +83,14 @@ impl NativeEngine {
         let params = Arc::new(ViewerParams {
             url: url.clone(),
             http,
-            variant: cfg.variant,
-            seg_retry: cfg.seg_retry,
-            max_tracks: cfg.max_tracks,
-            reconnect: cfg.reconnect,
+            variant: cfg.stream.variant,
+            seg_retry: cfg.http.seg_retry,
+            max_tracks: cfg.limits.max_tracks,
+            reconnect: cfg.http.reconnect,
             startup_buffer: Duration::from_millis(1),
-            seed: cfg.seed,
-            restart_on_stall: cfg.restart_on_stall,
-            stall_threshold: cfg.stall_threshold,
+            seed: cfg.audience.seed,
+            restart_on_stall: cfg.stalls.restart,
+            stall_threshold: cfg.stalls.threshold,
         });
         NativeEngine { params, runtimes }
     }
