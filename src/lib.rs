@@ -3,6 +3,11 @@
 //! The pipeline (DESIGN.md): CLI → [`config::Config`] → [`swarm`] (ramp, viewers of an
 //! [`engine`]) → [`stats`] events → one [`stats::snapshot::Snapshot`] per tick → [`output`]
 //! sinks. [`origin`] is the built-in live test origin; [`preflight`] is `--check`.
+//!
+//! Before the first viewer, [`stream`] settles the stream (the URL, or the built-in
+//! origin) and probes it once, and [`host_limits`] raises the open-files limit. The engine
+//! boundary (and where a new engine goes) is documented in [`engine`]; [`verdict`] is one
+//! line of the `--check` verdict, shared by the checks of every part.
 
 pub mod backoff;
 pub mod config;
