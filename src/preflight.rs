@@ -248,12 +248,15 @@ pub async fn run(cfg: &Config) -> anyhow::Result<(String, bool)> {
     let (url, origin) = swarm::resolve_target(cfg).await?;
     checks.push(Check::pass("URL", redact_url(&url)));
     let settings = swarm::http_settings(cfg, &url);
-    check_stream(settings.clone(), &url, &cfg.user_agent, &mut checks).await;
-    if cfg.engine == crate::config::Engine::Ffmpeg {
+    check_stream(settings.clone(), &url, &cfg.http.user_agent, &mut checks).await;
+    if cfg.engine.kind == crate::config::Engine::Ffmpeg {
         checks.extend(crate::engine::ffmpeg::check::checks(cfg, &url, settings).await);
     }
-    checks.push(check_nofile(swarm::raise_nofile_limit(), cfg.clients));
-    checks.push(check_ports(read_port_range(), cfg.clients));
+    checks.push(check_nofile(
+        swarm::raise_nofile_limit(),
+        cfg.audience.viewers,
+    ));
+    checks.push(check_ports(read_port_range(), cfg.audience.viewers));
     if let Some(o) = origin {
         o.shutdown().await;
     }

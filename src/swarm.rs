@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::backoff::Backoff;
-use crate::config::{Config, Target, redact_url};
+use crate::config::{Config, StreamSource, redact_url};
 use crate::engine::ffmpeg::{self, EngineInputs, FfmpegEngine};
 use crate::engine::http::{Connections, HttpSettings};
 use crate::engine::native::{Viewer, ViewerExit, ViewerParams, run_viewer};
@@ -143,15 +143,15 @@ pub struct RunInfo {
 /// Build the HTTP settings every viewer shares from the config.
 pub fn http_settings(cfg: &Config, stream: &Url) -> Arc<HttpSettings> {
     let mut headers = http::HeaderMap::new();
-    for h in &cfg.headers {
+    for h in &cfg.http.headers {
         headers.append(h.name.clone(), h.value.clone());
     }
-    let mut s = HttpSettings::new(cfg.timeout, cfg.user_agent.clone());
+    let mut s = HttpSettings::new(cfg.http.timeout, cfg.http.user_agent.clone());
     s.extra_headers = headers;
-    s.resolve = cfg.resolve;
-    s.max_kept_body = cfg.max_playlist_size;
+    s.resolve = cfg.http.resolve;
+    s.max_kept_body = cfg.limits.max_playlist_size;
     s.resolve_host = stream.host_str().map(str::to_string);
-    s.insecure_tls = cfg.dangerous;
+    s.insecure_tls = cfg.http.dangerous;
     Arc::new(s)
 }
 
@@ -181,9 +181,9 @@ pub fn raise_nofile_limit() -> Option<(u64, u64)> {
 
 /// Start the built-in origin if the config has no URL; returns the stream URL.
 pub async fn resolve_target(cfg: &Config) -> Result<(Url, Option<OriginHandle>)> {
-    match &cfg.target {
-        Target::Url(u) => Ok((u.clone(), None)),
-        Target::Builtin => {
+    match &cfg.stream.source {
+        StreamSource::Url(u) => Ok((u.clone(), None)),
+        StreamSource::Builtin => {
             let handle = origin::start(origin::OriginConfig::default())
                 .await
                 .context("starting the built-in origin")?;
@@ -275,8 +275,14 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let runtimes = Arc::new(ViewerRuntimes::per_core().context("starting the viewer runtimes")?);
     let shards = runtimes.handles().len();
     let mut hub = StatsHub::start_on(runtimes.handles(), EVENT_BUFFER);
-    probe_stream(settings.clone(), &url, &cfg.user_agent, Some(&hub.sink(0))).await?;
-    if cfg.dangerous {
+    probe_stream(
+        settings.clone(),
+        &url,
+        &cfg.http.user_agent,
+        Some(&hub.sink(0)),
+    )
+    .await?;
+    if cfg.http.dangerous {
         tracing::warn!("--dangerous: TLS certificate verification is DISABLED");
         say!("hls-swarm: WARNING --dangerous: TLS certificate verification is disabled");
     }
@@ -284,36 +290,39 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let params = Arc::new(ViewerParams {
         url: url.clone(),
         http: settings,
-        variant: cfg.variant,
-        seg_retry: cfg.seg_retry,
-        max_tracks: cfg.max_tracks,
-        reconnect: cfg.reconnect,
+        variant: cfg.stream.variant,
+        seg_retry: cfg.http.seg_retry,
+        max_tracks: cfg.limits.max_tracks,
+        reconnect: cfg.http.reconnect,
         startup_buffer: Duration::from_millis(1),
-        seed: cfg.seed,
-        restart_on_stall: cfg.restart_on_stall,
-        stall_threshold: cfg.stall_threshold,
-        startup_timeout: cfg.startup_timeout,
+        seed: cfg.audience.seed,
+        restart_on_stall: cfg.stalls.restart,
+        stall_threshold: cfg.stalls.threshold,
+        startup_timeout: cfg.stalls.startup_timeout,
     });
     if let Some(tx) = &hooks.info {
         tx.send_replace(Some(RunInfo {
             stream_url: redact_url(&url),
-            engine: cfg.engine.as_str(),
+            engine: cfg.engine.kind.as_str(),
         }));
     }
     let started_at = SystemTime::now();
     let start = Instant::now();
     let gauges = Arc::new(LiveGauges::default());
-    let mut collector = Collector::new(cfg.clients, cfg.duration);
-    if matches!(cfg.engine, crate::config::Engine::Native) {
+    let mut collector = Collector::new(cfg.audience.viewers, cfg.audience.duration);
+    if matches!(cfg.engine.kind, crate::config::Engine::Native) {
         collector.set_lag_source(runtimes.lag());
     }
     // Live tasks of every runtime the swarm uses (scripts/soak.sh watches it for leaks).
     let mut task_runtimes = runtimes.handles().to_vec();
     task_runtimes.push(tokio::runtime::Handle::current());
     collector.set_task_source(task_runtimes);
-    let viewer_table = cfg
-        .prom_client_metrics
-        .then(|| Arc::new(ViewerTable::new(cfg.client_id_offset, cfg.clients)));
+    let viewer_table = cfg.outputs.metrics.is_some_and(|m| m.per_viewer).then(|| {
+        Arc::new(ViewerTable::new(
+            cfg.audience.first_viewer_id,
+            cfg.audience.viewers,
+        ))
+    });
     if let Some(t) = &viewer_table {
         collector.set_viewers(t.clone());
         say!(
@@ -328,8 +337,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let origin_metrics = cfg
         .origin_metrics
         .as_ref()
-        .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.dangerous, start));
-    let engine = match cfg.engine {
+        .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.http.dangerous, start));
+    let engine = match cfg.engine.kind {
         crate::config::Engine::Native => None,
         crate::config::Engine::Ffmpeg => {
             let e = FfmpegEngine::start(EngineInputs {
@@ -359,19 +368,23 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         let viewer_table = viewer_table.clone();
         let runtimes = runtimes.clone();
         tokio::spawn(async move {
-            let schedule = RampSchedule::new(cfg.ramp_rate, cfg.ramp_jitter, cfg.seed);
+            let schedule = RampSchedule::new(
+                cfg.audience.ramp_rate,
+                cfg.audience.ramp_jitter,
+                cfg.audience.seed,
+            );
             let mut slots = JoinSet::new();
-            for i in 0..cfg.clients {
+            for i in 0..cfg.audience.viewers {
                 let at = start + schedule.start_offset(i);
                 tokio::select! {
                     _ = sleep_until(at) => {}
                     _ = cancel.cancelled() => break,
                     _ = halt.cancelled() => break,
                 }
-                let id = cfg.client_id_offset + i;
+                let id = cfg.audience.first_viewer_id + i;
                 let viewer = Viewer {
                     id,
-                    user_agent: cfg.viewer_user_agent(id),
+                    user_agent: cfg.http.viewer_user_agent(id),
                     params: params.clone(),
                     sink: sinks[(id as usize) % sinks.len()]
                         .for_viewer(viewer_table.as_ref().and_then(|t| t.cell(id)))
@@ -392,12 +405,13 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
 
     // Ticks until the end.
     let mut signals = StopSignals::install().context("installing the signal handlers")?;
-    let deadline = cfg.duration.map(|d| start + d);
+    let deadline = cfg.audience.duration.map(|d| start + d);
     let mut ticker = interval_at(start + TICK, TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_progress = start;
     let mut slo_watch = cfg
-        .slo_abort
+        .slo
+        .abort
         .map(|grace| crate::slo::AbortWatch::new(cfg.slo.clone(), grace));
     let mut slo_failure = None;
     let stop_reason = loop {
@@ -509,11 +523,11 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     Ok(RunReport {
         snapshot,
         stream_url: redact_url(&url),
-        engine: cfg.engine.as_str(),
+        engine: cfg.engine.kind.as_str(),
         started_at,
         stop_reason,
         stop_detail,
-        startup_timeout: cfg.startup_timeout,
+        startup_timeout: cfg.stalls.startup_timeout,
         active_at_end,
         stalled_at_end,
         series: series.series(),

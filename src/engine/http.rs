@@ -42,7 +42,7 @@ use tokio::time::{Instant, Sleep, sleep_until};
 use url::{Host, Position, Url};
 
 use self::classify::{Phase, classify_hyper, is_stale_connection};
-use self::connect::{PooledConn, Target, connect};
+use self::connect::{Authority, PooledConn, connect};
 use self::decode::BodyDecoder;
 use crate::stats::event::ErrorClass;
 
@@ -474,7 +474,7 @@ impl Connections {
                 }
                 Err(class) => {
                     if let Some(cause) = &cause {
-                        tracing::debug!(url = %crate::config::redact_url(&current), %cause, "response body not decoded");
+                        tracing::debug!(url = %crate::config::parse::redact_url(&current), %cause, "response body not decoded");
                     }
                     fetch.error = Some(class);
                     fetch.cause = cause;
@@ -494,20 +494,20 @@ impl Connections {
         deadline: &mut Deadline<'_>,
         connected: &mut bool,
     ) -> Result<(Response<Incoming>, Instant, PooledConn), Failure> {
-        let target = Target::from_url(url).ok_or_else(Failure::local)?;
+        let authority = Authority::from_url(url).ok_or_else(Failure::local)?;
         // Validate the request before touching the network.
         let mut request = Some(
             self.build_request(url, range, compressed)
                 .ok_or_else(Failure::local)?,
         );
-        let mut pooled = self.take(&target);
+        let mut pooled = self.take(&authority);
         loop {
             let reused = pooled.is_some();
             let mut conn = match pooled.take() {
                 Some(conn) => conn,
                 None => {
                     *connected = true;
-                    connect(&self.settings, &target, deadline.at()).await?
+                    connect(&self.settings, &authority, deadline.at()).await?
                 }
             };
             if reused {
@@ -620,9 +620,9 @@ impl Connections {
         }
     }
 
-    /// Removes and returns the most recently used live idle connection for `target`,
+    /// Removes and returns the most recently used live idle connection for `authority`,
     /// closing connections that the server closed or that idled past [`IDLE_TIMEOUT`].
-    fn take(&mut self, target: &Target<'_>) -> Option<PooledConn> {
+    fn take(&mut self, authority: &Authority<'_>) -> Option<PooledConn> {
         let now = Instant::now();
         let mut pool = self.idle();
         let stale: Vec<PooledConn> = pool
@@ -632,7 +632,7 @@ impl Connections {
             .collect();
         let found = pool
             .iter()
-            .rposition(|c| c.key.matches(target))
+            .rposition(|c| c.key.matches(authority))
             .map(|i| pool.remove(i));
         drop(pool);
         drop(stale);
@@ -733,7 +733,7 @@ fn redirect_location(resp: &Response<Incoming>) -> Option<Option<&str>> {
 /// The redirect target: `location` resolved against `current`, if it is http(s) with a host.
 fn follow(current: &Url, location: &str) -> Option<Url> {
     let next = current.join(location.trim()).ok()?;
-    Target::from_url(&next)?;
+    Authority::from_url(&next)?;
     Some(next)
 }
 

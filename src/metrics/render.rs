@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 use prometheus::proto::MetricFamily;
 
 use super::text::{self, Exposition, Kind};
-use crate::config::{Config, Target, redact_url};
+use crate::config::{Config, StreamSource, redact_url};
 use crate::stats::event::{ErrorClass, RequestKind};
 use crate::stats::snapshot::{Percentiles, Snapshot};
 
@@ -47,10 +47,10 @@ impl Info {
     pub fn new(cfg: &Config) -> Self {
         Info {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            engine: cfg.engine.as_str().to_string(),
-            stream: match &cfg.target {
-                Target::Url(u) => redact_url(u),
-                Target::Builtin => "builtin".to_string(),
+            engine: cfg.engine.kind.as_str().to_string(),
+            stream: match &cfg.stream.source {
+                StreamSource::Url(u) => redact_url(u),
+                StreamSource::Builtin => "builtin".to_string(),
             },
         }
     }
@@ -1013,7 +1013,7 @@ mod tests {
 
     #[test]
     fn info_labels_carry_no_credentials_or_query() {
-        let cli = crate::cli::parse_from([
+        let cli = crate::config::cli::parse_from([
             "hls-swarm",
             "https://user:pw@cdn.example/live/x.m3u8?token=s3cr3t#t",
         ])

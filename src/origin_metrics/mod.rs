@@ -14,8 +14,6 @@
 //! `Snapshot::origin`; sinks render it ([`report`], [`export`], the JSON report).
 //! User documentation: docs/origin-metrics.md.
 
-pub mod cli;
-pub mod config;
 pub mod export;
 pub mod interfaces;
 pub mod prom;
@@ -25,9 +23,7 @@ pub mod scrape;
 pub mod view;
 pub mod window;
 
-pub use config::OriginMetricsConfig;
 pub use export::{origin_metric_families, write_families, write_prometheus};
-pub use interfaces::InterfaceFilter;
 pub use sampler::{OriginSampler, Source};
 pub use scrape::OriginScraper;
 pub use view::{FigureStats, OriginStats, SourceStats};

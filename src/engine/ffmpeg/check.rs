@@ -11,7 +11,7 @@ use url::Url;
 use super::caps::{self, Capabilities};
 use super::supervisor::{KillReason, run_process};
 use super::{EngineInputs, FfmpegEngine, choose, command, plan_for, probe_binary};
-use crate::config::{Config, Target};
+use crate::config::{Config, StreamSource};
 use crate::engine::http::HttpSettings;
 use crate::engine::native::{Viewer, ViewerParams};
 use crate::preflight::Check;
@@ -75,7 +75,7 @@ pub fn options_check(c: &Capabilities) -> Check {
 /// The engine's checks for `--check`.
 pub async fn checks(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Vec<Check> {
     let mut out = Vec::new();
-    let caps = match caps::probe(&cfg.ffmpeg.binary).await {
+    let caps = match caps::probe(&cfg.engine.ffmpeg.binary).await {
         Ok(c) => c,
         Err(e) => {
             out.push(check(
@@ -131,20 +131,20 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
     };
     let cancel = CancellationToken::new();
     let viewer = Viewer {
-        id: cfg.client_id_offset,
-        user_agent: cfg.viewer_user_agent(cfg.client_id_offset),
+        id: cfg.audience.first_viewer_id,
+        user_agent: cfg.http.viewer_user_agent(cfg.audience.first_viewer_id),
         params: Arc::new(ViewerParams {
             url: url.clone(),
             http: settings,
-            variant: cfg.variant,
-            seg_retry: cfg.seg_retry,
-            max_tracks: cfg.max_tracks,
-            reconnect: cfg.reconnect,
+            variant: cfg.stream.variant,
+            seg_retry: cfg.http.seg_retry,
+            max_tracks: cfg.limits.max_tracks,
+            reconnect: cfg.http.reconnect,
             startup_buffer: Duration::from_millis(1),
-            seed: cfg.seed,
+            seed: cfg.audience.seed,
             restart_on_stall: false,
             stall_threshold: None,
-            startup_timeout: cfg.startup_timeout,
+            startup_timeout: cfg.stalls.startup_timeout,
         }),
         sink: hub.sink(0),
         gauges,
@@ -214,7 +214,7 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
 
 /// `--print-cmd`: the exact command of the first viewer, shell-quoted, secrets redacted.
 pub async fn print_cmd(cfg: &Config) -> Result<String> {
-    let Target::Url(url) = &cfg.target else {
+    let StreamSource::Url(url) = &cfg.stream.source else {
         anyhow::bail!(
             "--print-cmd needs the stream URL: FFmpeg's input and -map depend on its playlists"
         );
@@ -223,7 +223,7 @@ pub async fn print_cmd(cfg: &Config) -> Result<String> {
     let settings = crate::swarm::http_settings(cfg, url);
     let choice = choose(cfg, url, settings, None).await?;
     let plan = plan_for(cfg, &choice);
-    let id = cfg.client_id_offset;
+    let id = cfg.audience.first_viewer_id;
     Ok(format!(
         "# FFmpeg {} command of viewer {id}; viewer N differs only in /client-N.\n\
          # PORT: the swarm's measuring proxy listens on a free loopback port chosen at start.\n\

@@ -264,7 +264,8 @@ pub struct EngineInputs<'a> {
 
 /// The headers of the config as `-headers` entries.
 pub fn header_args(cfg: &Config) -> Vec<HeaderArg> {
-    cfg.headers
+    cfg.http
+        .headers
         .iter()
         .map(|h| HeaderArg {
             name: h.name.to_string(),
@@ -281,22 +282,23 @@ pub fn plan_for(cfg: &Config, choice: &Choice) -> Plan {
         input: choice.input.clone(),
         map: choice.map,
         loglevel: cfg
+            .engine
             .ffmpeg
             .loglevel
             .clone()
             .unwrap_or_else(|| if https { "debug" } else { "warning" }.to_string()),
-        user_agent: cfg.user_agent.clone(),
+        user_agent: cfg.http.user_agent.clone(),
         headers: header_args(cfg),
-        timeout: cfg.timeout,
-        reconnect: cfg.reconnect,
-        seg_retry: cfg.seg_retry,
-        dangerous: cfg.dangerous,
+        timeout: cfg.http.timeout,
+        reconnect: cfg.http.reconnect,
+        seg_retry: cfg.http.seg_retry,
+        dangerous: cfg.http.dangerous,
     }
 }
 
 /// Probe the binary and fail with a clear message if it lacks what the engine needs.
 pub async fn probe_binary(cfg: &Config) -> Result<Capabilities> {
-    let caps = caps::probe(&cfg.ffmpeg.binary).await?;
+    let caps = caps::probe(&cfg.engine.ffmpeg.binary).await?;
     let missing = caps.missing_required();
     if !missing.is_empty() {
         anyhow::bail!(
@@ -316,9 +318,17 @@ pub async fn choose(
     settings: Arc<HttpSettings>,
     sink: Option<&EventSink>,
 ) -> Result<Choice> {
-    match probe::choose(url, cfg.variant, settings, &cfg.user_agent, sink).await {
+    match probe::choose(
+        url,
+        cfg.stream.variant,
+        settings,
+        &cfg.http.user_agent,
+        sink,
+    )
+    .await
+    {
         Ok(c) => Ok(c),
-        Err(e) => match cfg.ffmpeg.probe_failure_policy {
+        Err(e) => match cfg.engine.ffmpeg.probe_failure_policy {
             ProbeFailurePolicy::Fail => anyhow::bail!(
                 "variant probe failed: {e} (-probe-failure-policy fail; use fallback to play the URL as given)"
             ),
@@ -340,7 +350,8 @@ impl FfmpegEngine {
         let caps = probe_binary(cfg).await?;
         let choice = choose(cfg, inp.url, inp.settings.clone(), inp.sinks.first()).await?;
         let stall_threshold = cfg
-            .stall_threshold
+            .stalls
+            .threshold
             .or(choice.target_duration.map(|td| td * 2))
             .unwrap_or(FALLBACK_STALL_THRESHOLD);
         let plan = plan_for(cfg, &choice);
@@ -359,9 +370,9 @@ impl FfmpegEngine {
             caps,
             plan,
             stall_threshold,
-            restart_on_stall: cfg.restart_on_stall,
-            stderr_buffer: cfg.ffmpeg.stderr_buffer,
-            seed: cfg.seed,
+            restart_on_stall: cfg.stalls.restart,
+            stderr_buffer: cfg.engine.ffmpeg.stderr_buffer,
+            seed: cfg.audience.seed,
             speed: SpeedGauge::default(),
             proxy: Mutex::new(Some(proxy)),
             gauges: inp.gauges,

@@ -158,14 +158,14 @@ async fn fetch(
     match (f.error, parsed) {
         (Some(e), _) => Err(format!(
             "GET {}: {}{}",
-            crate::config::redact_url(url),
+            crate::config::parse::redact_url(url),
             e.as_str(),
             f.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
         )),
         (None, Some(Ok(pl))) => Ok((pl, f.final_url)),
         (None, Some(Err(e))) => Err(format!(
             "{} is not a valid playlist: {e}",
-            crate::config::redact_url(url)
+            crate::config::parse::redact_url(url)
         )),
         (None, None) => Err("empty response".into()),
     }
@@ -191,7 +191,7 @@ pub async fn choose(
                 (Playlist::Master(_), _) => {
                     return Err(format!(
                         "variant {} is a master playlist, not a media playlist",
-                        crate::config::redact_url(media_url)
+                        crate::config::parse::redact_url(media_url)
                     ));
                 }
             }
