@@ -2,9 +2,10 @@
 //! and `/readyz`; [`render`] turns one tick's Snapshot into the `hls_swarm_*` families
 //! documented in docs/metrics.md; [`collector`] is the `prometheus` crate's collector over
 //! the snapshot feed; [`text`] builds the crate's metric families and encodes (and reads
-//! back) the text format.
+//! back, through [`parse`], the one reader of the format) the text format.
 
 pub mod collector;
+pub mod parse;
 pub mod render;
 pub mod server;
 pub mod text;

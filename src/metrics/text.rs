@@ -1,11 +1,12 @@
 //! The Prometheus text exposition (format 0.0.4): a builder of the `prometheus` crate's
-//! [`MetricFamily`] values, encoded by its [`TextEncoder`] (and a reader for tests).
+//! [`MetricFamily`] values, encoded by its [`TextEncoder`].
 //!
 //! Every value already exists in the tick's
 //! [`Snapshot`](crate::stats::snapshot::Snapshot), so a scrape is a pure function from a
 //! snapshot to families: nothing is registered, nothing keeps state between scrapes
 //! ([`SnapshotCollector`](super::collector::SnapshotCollector) is the crate's custom-collector
-//! hook over the latest snapshot). The crate does the format's rules: escaping of HELP
+//! hook over the latest snapshot). Reading the format back is [`super::parse`]'s job (the
+//! crate has no reader). The crate does the format's rules: escaping of HELP
 //! text and label values, one `# HELP`/`# TYPE` per family, histogram `_bucket` lines
 //! ending in `+Inf`, `_sum` and `_count`.
 //!
@@ -212,115 +213,13 @@ fn escape_help(v: &str) -> String {
     v.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
-/// One sample read back from a text exposition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    /// Sample name (with `_bucket`/`_sum`/`_count` for histogram parts).
-    pub name: String,
-    /// Labels in written order.
-    pub labels: Vec<(String, String)>,
-    /// Value.
-    pub value: f64,
-}
+pub use super::parse::Sample;
 
-impl Sample {
-    /// The value of label `k`, if present.
-    pub fn label(&self, k: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Read the samples of a text exposition (comments skipped). Lines that do not parse are
-/// reported as errors with their line number. Used by tests and tooling that check what
-/// an endpoint serves.
+/// Read back every sample of a text exposition (comments skipped), with the one parser
+/// ([`super::parse`]); a line that does not parse is an error naming its line number.
+/// Used by tests and tooling that check what an endpoint serves.
 pub fn parse(text: &str) -> Result<Vec<Sample>, String> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        out.push(parse_line(line).map_err(|e| format!("line {}: {e}: {line}", i + 1))?);
-    }
-    Ok(out)
-}
-
-fn parse_line(line: &str) -> Result<Sample, String> {
-    let name_end = line
-        .find(|c: char| c == '{' || c.is_whitespace())
-        .ok_or("no value")?;
-    let name = line[..name_end].to_string();
-    let mut rest = &line[name_end..];
-    let mut labels = Vec::new();
-    if let Some(r) = rest.strip_prefix('{') {
-        let mut chars = r.char_indices().peekable();
-        let mut end = None;
-        loop {
-            // Skip separators.
-            while let Some((_, c)) = chars.peek() {
-                if *c == ',' || c.is_whitespace() {
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            match chars.peek() {
-                Some((i, '}')) => {
-                    end = Some(*i);
-                    break;
-                }
-                None => break,
-                _ => {}
-            }
-            let mut key = String::new();
-            for (_, c) in chars.by_ref() {
-                if c == '=' {
-                    break;
-                }
-                key.push(c);
-            }
-            if chars.next().map(|(_, c)| c) != Some('"') {
-                return Err("label value not quoted".into());
-            }
-            let mut val = String::new();
-            let mut closed = false;
-            while let Some((_, c)) = chars.next() {
-                match c {
-                    '\\' => match chars.next().map(|(_, c)| c) {
-                        Some('n') => val.push('\n'),
-                        Some(c) => val.push(c),
-                        None => return Err("dangling escape".into()),
-                    },
-                    '"' => {
-                        closed = true;
-                        break;
-                    }
-                    c => val.push(c),
-                }
-            }
-            if !closed {
-                return Err("unterminated label value".into());
-            }
-            labels.push((key.trim().to_string(), val));
-        }
-        let end = end.ok_or("unterminated label set")?;
-        rest = &r[end + 1..];
-    }
-    let value_text = rest.split_whitespace().next().ok_or("no value")?;
-    let value = match value_text {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        "NaN" => f64::NAN,
-        v => v.parse::<f64>().map_err(|_| format!("bad value {v}"))?,
-    };
-    Ok(Sample {
-        name,
-        labels,
-        value,
-    })
+    super::parse::samples(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
