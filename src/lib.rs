@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod config;
 pub mod engine;
 pub mod hls;
+pub mod host;
 pub mod listener;
 pub mod metrics;
 pub mod origin;
