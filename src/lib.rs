@@ -13,6 +13,7 @@ pub mod backoff;
 pub mod config;
 pub mod engine;
 pub mod hls;
+pub mod host;
 pub mod host_limits;
 pub mod listener;
 pub mod metrics;

@@ -59,12 +59,6 @@ pub fn check_ports(range: Option<(u64, u64)>, clients: u64) -> Check {
     }
 }
 
-fn read_port_range() -> Option<(u64, u64)> {
-    let s = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
-    let mut it = s.split_whitespace().map(|x| x.parse::<u64>().ok());
-    Some((it.next()??, it.next()??))
-}
-
 async fn check_stream(settings: Arc<HttpSettings>, url: &Url, ua: &str, out: &mut Vec<Check>) {
     let host = url.host_str().unwrap_or_default().to_string();
     let port = url.port_or_known_default().unwrap_or(80);
@@ -226,12 +220,20 @@ pub async fn run(cfg: &Config) -> anyhow::Result<(String, bool)> {
         host_limits::raise_nofile_limit(),
         cfg.audience.viewers,
     ));
-    checks.push(check_ports(read_port_range(), cfg.audience.viewers));
+    // After the raise, so the open-files line shows what a run gets.
+    let facts = crate::host::gather();
+    let ports = facts
+        .local_port_range
+        .map(|(lo, hi)| (u64::from(lo), u64::from(hi)));
+    checks.push(check_ports(ports, cfg.audience.viewers));
     if let Some(o) = origin {
         o.shutdown().await;
     }
     let ok = checks.iter().all(|c| c.ok);
-    let mut out = String::from("hls-swarm --check\n");
+    let mut out = String::from("hls-swarm --check\nhost:\n");
+    for (name, value) in facts.lines() {
+        let _ = writeln!(out, "    {name:<16} {value}");
+    }
     for c in &checks {
         let _ = writeln!(
             out,

@@ -109,6 +109,8 @@ pub struct RunReport {
     pub stalled_at_end: u64,
     /// The run over time, one sample per tick (bounded; see `output::series`).
     pub series: Series,
+    /// The load host (read once at the start, after the open-files limit was raised).
+    pub host: crate::host::HostFacts,
 }
 
 /// Hooks for embedding a run (tests, future TUI): a stop token and a snapshot feed.
@@ -139,6 +141,7 @@ pub struct RunInfo {
 /// Run a swarm to completion.
 pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     host_limits::raise_nofile_limit();
+    let host = crate::host::gather();
     let (url, origin) = stream::resolve(&cfg).await?;
     if origin.is_some() {
         say!("hls-swarm: no URL given; playing the built-in origin at {url}");
@@ -380,5 +383,6 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         active_at_end,
         stalled_at_end,
         series: series.series(),
+        host,
     })
 }

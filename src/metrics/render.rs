@@ -4,8 +4,9 @@
 //! docs/metrics.md documents each family; keep the two in step.
 
 use hdrhistogram::Histogram;
+use prometheus::proto::MetricFamily;
 
-use super::text::{Exposition, Kind};
+use super::text::{self, Exposition, Kind};
 use crate::config::{Config, StreamSource, redact_url};
 use crate::stats::event::{ErrorClass, RequestKind};
 use crate::stats::snapshot::{Percentiles, Snapshot};
@@ -100,10 +101,15 @@ fn histogram_series(
 }
 
 /// Families that exist before the first tick (the run is starting).
-pub fn render_starting(info: &Info) -> String {
+pub fn starting_families(info: &Info) -> Vec<MetricFamily> {
     let mut e = Exposition::new();
     write_info(&mut e, info);
-    e.finish()
+    e.families()
+}
+
+/// The text of [`starting_families`].
+pub fn render_starting(info: &Info) -> String {
+    text::encode(&starting_families(info))
 }
 
 fn write_info(e: &mut Exposition, info: &Info) {
@@ -123,8 +129,13 @@ fn write_info(e: &mut Exposition, info: &Info) {
     );
 }
 
-/// The whole exposition for one snapshot.
+/// The whole exposition for one snapshot, as text.
 pub fn render(s: &Snapshot, info: &Info) -> String {
+    text::encode(&families(s, info))
+}
+
+/// Every family of one snapshot, in exposition order.
+pub fn families(s: &Snapshot, info: &Info) -> Vec<MetricFamily> {
     let mut e = Exposition::new();
     write_info(&mut e, info);
     run_families(&mut e, s);
@@ -144,7 +155,7 @@ pub fn render(s: &Snapshot, info: &Info) -> String {
     if let Some(f) = &s.ffmpeg {
         ffmpeg_families(&mut e, f);
     }
-    e.finish()
+    e.families()
 }
 
 fn run_families(e: &mut Exposition, s: &Snapshot) {

@@ -3,7 +3,8 @@
 //!
 //! Pure core, thin shell (DESIGN.md principle 6):
 //!
-//! * [`prom`] — a small Prometheus text-format parser that keeps only wanted families;
+//! * the exporters' scrapes are read with [`crate::metrics::parse`] (the one Prometheus
+//!   text-format parser), keeping only wanted families;
 //! * [`sampler::OriginSampler`] — scrape text + time in, figures out: rates from counter
 //!   deltas (first sample and counter resets give no rate), interface selection
 //!   ([`interfaces`]), bounded trailing windows and run-long p50/max ([`window`]);
@@ -16,7 +17,6 @@
 
 pub mod export;
 pub mod interfaces;
-pub mod prom;
 pub mod report;
 pub mod sampler;
 pub mod scrape;
