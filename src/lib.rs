@@ -3,13 +3,19 @@
 //! The pipeline (DESIGN.md): CLI → [`config::Config`] → [`swarm`] (ramp, viewers of an
 //! [`engine`]) → [`stats`] events → one [`stats::snapshot::Snapshot`] per tick → [`output`]
 //! sinks. [`origin`] is the built-in live test origin; [`preflight`] is `--check`.
+//!
+//! Before the first viewer, [`stream`] settles the stream (the URL, or the built-in
+//! origin) and probes it once, and [`host_limits`] raises the open-files limit. The engine
+//! boundary (and where a new engine goes) is documented in [`engine`]; [`verdict`] is one
+//! line of the `--check` verdict, shared by the checks of every part.
 
 pub mod backoff;
-pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod heap;
 pub mod hls;
+pub mod host;
+pub mod host_limits;
 pub mod listener;
 pub mod metrics;
 pub mod origin;
@@ -21,14 +27,16 @@ pub mod ramp;
 pub mod signals;
 pub mod slo;
 pub mod stats;
+pub mod stream;
 pub mod swarm;
+pub mod verdict;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cli::{Cli, Command};
-use config::{Config, LogFormat};
+use config::cli::{Cli, Command};
+use config::{Config, LogFormat, Mode};
 use output::console::say;
 
 /// Exit code: everything fine.
@@ -76,17 +84,18 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let tui_on = !cfg.check && cfg.tui_enabled(std::io::stdout().is_terminal());
-    if tui_on || cfg.log_file.is_some() {
+    let tui_on =
+        cfg.mode != Mode::Check && cfg.outputs.tui_enabled(std::io::stdout().is_terminal());
+    if tui_on || cfg.outputs.log.file.is_some() {
         if let Err(e) = output::tui::logs::init_logging(&cfg, tui_on) {
             eprintln!("Error: {e:#}");
             return ExitCode::from(EXIT_USAGE);
         }
     } else {
-        init_logging(cfg.log_format, cfg.verbose);
+        init_logging(cfg.outputs.log.format, cfg.outputs.log.verbose);
     }
 
-    if cfg.print_cmd {
+    if cfg.mode == Mode::PrintCmd {
         return match engine::ffmpeg::check::print_cmd(&cfg).await {
             Ok(text) => {
                 print!("{text}");
@@ -99,7 +108,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         };
     }
 
-    if cfg.check {
+    if cfg.mode == Mode::Check {
         return match preflight::run(&cfg).await {
             Ok((text, ok)) => {
                 output::console::out(&text);
@@ -158,11 +167,11 @@ pub async fn start_metrics(
     Option<tokio::sync::watch::Sender<Option<stats::snapshot::Snapshot>>>,
     Option<metrics::MetricsServer>,
 )> {
-    let Some(addr) = cfg.metrics else {
+    let Some(endpoint) = cfg.outputs.metrics else {
         return Ok((None, None));
     };
     let (tx, rx) = tokio::sync::watch::channel(None);
-    let server = metrics::MetricsServer::start(addr, rx, metrics::Info::new(cfg)).await?;
+    let server = metrics::MetricsServer::start(endpoint.addr, rx, metrics::Info::new(cfg)).await?;
     say!("hls-swarm: Prometheus metrics on {}", server.url());
     Ok((Some(tx), Some(server)))
 }
@@ -216,13 +225,13 @@ pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
         // Nothing was measured: every FFmpeg crash-looped (the message was printed).
         code = EXIT_FAILURE;
     }
-    if let Some(path) = &cfg.output
+    if let Some(path) = &cfg.outputs.json_report
         && let Err(e) = output::json::write(path, &output::json::Report::new(report, &slo))
     {
         say!("Error: {e:#}");
         code = EXIT_FAILURE;
     }
-    if let Some(path) = &cfg.report
+    if let Some(path) = &cfg.outputs.html_report
         && let Err(e) = output::html::write(path, report, &slo)
     {
         say!("Error: {e:#}");

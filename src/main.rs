@@ -10,7 +10,7 @@ static GLOBAL: hls_swarm::heap::MeteredAlloc<mimalloc::MiMalloc> =
     hls_swarm::heap::MeteredAlloc::new(mimalloc::MiMalloc);
 
 fn main() -> ExitCode {
-    let cli = match hls_swarm::cli::parse_from(std::env::args_os()) {
+    let cli = match hls_swarm::config::cli::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         // clap prints help/version (exit 0) or the offending flag (exit 2).
         Err(e) => e.exit(),

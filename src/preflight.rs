@@ -9,39 +9,9 @@ use url::Url;
 use crate::config::{Config, redact_url};
 use crate::engine::http::{Connections, HttpSettings};
 use crate::hls::{self, Playlist};
-use crate::swarm;
-
-/// One check's outcome.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Check {
-    /// What was checked.
-    pub name: String,
-    /// Passed.
-    pub ok: bool,
-    /// What was found.
-    pub detail: String,
-    /// How to fix it (for failures).
-    pub fix: Option<String>,
-}
-
-impl Check {
-    fn pass(name: &str, detail: String) -> Self {
-        Check {
-            name: name.into(),
-            ok: true,
-            detail,
-            fix: None,
-        }
-    }
-    fn fail(name: &str, detail: String, fix: &str) -> Self {
-        Check {
-            name: name.into(),
-            ok: false,
-            detail,
-            fix: Some(fix.into()),
-        }
-    }
-}
+use crate::host_limits;
+use crate::stream;
+pub use crate::verdict::Check;
 
 /// File descriptors a run of `clients` viewers needs: 1024 + 5 per viewer.
 pub fn required_nofile(clients: u64) -> u64 {
@@ -87,12 +57,6 @@ pub fn check_ports(range: Option<(u64, u64)>, clients: u64) -> Check {
         ),
         None => Check::pass("ephemeral ports", "range unknown (not Linux?)".into()),
     }
-}
-
-fn read_port_range() -> Option<(u64, u64)> {
-    let s = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
-    let mut it = s.split_whitespace().map(|x| x.parse::<u64>().ok());
-    Some((it.next()??, it.next()??))
 }
 
 async fn check_stream(settings: Arc<HttpSettings>, url: &Url, ua: &str, out: &mut Vec<Check>) {
@@ -245,20 +209,31 @@ async fn check_stream(settings: Arc<HttpSettings>, url: &Url, ua: &str, out: &mu
 /// Run every check and return the verdict text and whether all passed.
 pub async fn run(cfg: &Config) -> anyhow::Result<(String, bool)> {
     let mut checks = Vec::new();
-    let (url, origin) = swarm::resolve_target(cfg).await?;
+    let (url, origin) = stream::resolve(cfg).await?;
     checks.push(Check::pass("URL", redact_url(&url)));
-    let settings = swarm::http_settings(cfg, &url);
-    check_stream(settings.clone(), &url, &cfg.user_agent, &mut checks).await;
-    if cfg.engine == crate::config::Engine::Ffmpeg {
+    let settings = HttpSettings::for_run(cfg, &url);
+    check_stream(settings.clone(), &url, &cfg.http.user_agent, &mut checks).await;
+    if cfg.engine.kind == crate::config::Engine::Ffmpeg {
         checks.extend(crate::engine::ffmpeg::check::checks(cfg, &url, settings).await);
     }
-    checks.push(check_nofile(swarm::raise_nofile_limit(), cfg.clients));
-    checks.push(check_ports(read_port_range(), cfg.clients));
+    checks.push(check_nofile(
+        host_limits::raise_nofile_limit(),
+        cfg.audience.viewers,
+    ));
+    // After the raise, so the open-files line shows what a run gets.
+    let facts = crate::host::gather();
+    let ports = facts
+        .local_port_range
+        .map(|(lo, hi)| (u64::from(lo), u64::from(hi)));
+    checks.push(check_ports(ports, cfg.audience.viewers));
     if let Some(o) = origin {
         o.shutdown().await;
     }
     let ok = checks.iter().all(|c| c.ok);
-    let mut out = String::from("hls-swarm --check\n");
+    let mut out = String::from("hls-swarm --check\nhost:\n");
+    for (name, value) in facts.lines() {
+        let _ = writeln!(out, "    {name:<16} {value}");
+    }
     for c in &checks {
         let _ = writeln!(
             out,

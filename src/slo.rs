@@ -101,9 +101,6 @@ pub fn evaluate(slo: &Slo, s: &Snapshot) -> SloResult {
     }
 }
 
-/// Default of `--slo-abort-grace`.
-pub const DEFAULT_ABORT_GRACE: Duration = Duration::from_secs(30);
-
 /// How a check may fail for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Recovery {

@@ -17,27 +17,23 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
-use crate::backoff::Backoff;
-use crate::config::{Config, Target, redact_url};
-use crate::engine::ffmpeg::{self, EngineInputs, FfmpegEngine};
-use crate::engine::http::{Connections, HttpSettings};
-use crate::engine::native::{Viewer, ViewerExit, ViewerParams, run_viewer};
+use crate::config::{Config, redact_url};
+use crate::engine::http::HttpSettings;
 use crate::engine::runtimes::ViewerRuntimes;
-use crate::origin::{self, OriginHandle};
+use crate::engine::slot::run_slot;
+use crate::engine::{self, EngineInputs, Viewer};
 use crate::output::console::say;
 use crate::output::progress;
 use crate::output::series::{Series, SeriesRecorder};
 use crate::ramp::RampSchedule;
 use crate::signals::{StopSignal, StopSignals};
 use crate::stats::collector::Collector;
-use crate::stats::event::{ErrorClass, Event, LifecycleEvent, RequestDone, RequestKind};
 use crate::stats::gauges::LiveGauges;
-use crate::stats::hub::{EventSink, StatsHub};
+use crate::stats::hub::StatsHub;
 use crate::stats::snapshot::Snapshot;
-use crate::stats::viewer_state::startup_timer;
 use crate::stats::viewers::{MAX_VIEWER_SERIES, SERIES_PER_VIEWER, ViewerTable};
+use crate::{host_limits, stream};
 
 /// Stats tick.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -113,6 +109,8 @@ pub struct RunReport {
     pub stalled_at_end: u64,
     /// The run over time, one sample per tick (bounded; see `output::series`).
     pub series: Series,
+    /// The load host (read once at the start, after the open-files limit was raised).
+    pub host: crate::host::HostFacts,
 }
 
 /// Hooks for embedding a run (tests, future TUI): a stop token and a snapshot feed.
@@ -140,180 +138,54 @@ pub struct RunInfo {
     pub engine: &'static str,
 }
 
-/// Build the HTTP settings every viewer shares from the config.
-pub fn http_settings(cfg: &Config, stream: &Url) -> Arc<HttpSettings> {
-    let mut headers = http::HeaderMap::new();
-    for h in &cfg.headers {
-        headers.append(h.name.clone(), h.value.clone());
-    }
-    let mut s = HttpSettings::new(cfg.timeout, cfg.user_agent.clone());
-    s.extra_headers = headers;
-    s.resolve = cfg.resolve;
-    s.max_kept_body = cfg.max_playlist_size;
-    s.resolve_host = stream.host_str().map(str::to_string);
-    s.insecure_tls = cfg.dangerous;
-    Arc::new(s)
-}
-
-/// Raise the soft open-files limit to the hard limit (each viewer holds a few sockets).
-pub fn raise_nofile_limit() -> Option<(u64, u64)> {
-    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return None;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                lim.rlim_cur = lim.rlim_max;
-            }
-        }
-        Some((lim.rlim_cur, lim.rlim_max))
-    }
-}
-
-/// Start the built-in origin if the config has no URL; returns the stream URL.
-pub async fn resolve_target(cfg: &Config) -> Result<(Url, Option<OriginHandle>)> {
-    match &cfg.target {
-        Target::Url(u) => Ok((u.clone(), None)),
-        Target::Builtin => {
-            let handle = origin::start(origin::OriginConfig::default())
-                .await
-                .context("starting the built-in origin")?;
-            let url = Url::parse(&handle.master_url()).context("built-in origin URL")?;
-            Ok((url, Some(handle)))
-        }
-    }
-}
-
-/// Fetch the entry URL once so an unreachable stream fails fast (exit 1) instead of
-/// ramping a swarm of failing viewers. The request is reported to `sink` like any other,
-/// so counts still match the origin's log.
-pub async fn probe_stream(
-    settings: Arc<HttpSettings>,
-    url: &Url,
-    ua: &str,
-    sink: Option<&EventSink>,
-) -> Result<()> {
-    let max_kept_body = settings.max_kept_body;
-    let mut conn = Connections::new(settings, ua.to_string());
-    let f = conn.get(url, None, true).await;
-    let parsed = match (f.error, &f.body) {
-        (None, Some(body)) => Some(crate::hls::parse(body, &f.final_url)),
-        _ => None,
-    };
-    if let Some(sink) = sink {
-        sink.send(Event::Request(RequestDone {
-            kind: RequestKind::Master,
-            status: f.status,
-            ttfb: f.ttfb,
-            total: f.total,
-            bytes: f.bytes,
-            streamed: 0,
-            error: match parsed {
-                Some(Err(_)) => Some(ErrorClass::PlaylistInvalid),
-                _ => f.error,
-            },
-            redirects: f.redirects,
-            retry: false,
-            aborted: false,
-        }));
-    }
-    match f.error {
-        Some(ErrorClass::PlaylistTooLarge) => anyhow::bail!(
-            "the stream {}'s playlist is larger than --max-playlist-size ({max_kept_body} bytes{}; playlist_too_large); raise the limit if the playlist is genuine",
-            redact_url(url),
-            f.cause
-                .as_deref()
-                .map(|c| format!(": {c}"))
-                .unwrap_or_default()
-        ),
-        Some(ErrorClass::Decoding) => anyhow::bail!(
-            "the stream {}'s playlist cannot be decoded (decoding: {})",
-            redact_url(url),
-            f.cause.as_deref().unwrap_or("unknown cause")
-        ),
-        Some(e) => {
-            let detail = match (f.status, &f.cause) {
-                (_, Some(cause)) => format!(" ({cause})"),
-                (Some(s), None) => format!(" (HTTP {s})"),
-                (None, None) => String::new(),
-            };
-            anyhow::bail!(
-                "the stream {} is not reachable: {}{detail}; check the URL, -resolve and the origin",
-                redact_url(url),
-                e.as_str()
-            );
-        }
-        None => {}
-    }
-    if let Some(Err(e)) = parsed {
-        anyhow::bail!(
-            "the stream {} is not a valid HLS playlist (playlist_invalid): {e}",
-            redact_url(url)
-        );
-    }
-    Ok(())
-}
-
 /// Run a swarm to completion.
 pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
-    raise_nofile_limit();
-    let (url, origin) = resolve_target(&cfg).await?;
+    host_limits::raise_nofile_limit();
+    let host = crate::host::gather();
+    let (url, origin) = stream::resolve(&cfg).await?;
     if origin.is_some() {
         say!("hls-swarm: no URL given; playing the built-in origin at {url}");
     }
-    let settings = http_settings(&cfg, &url);
+    let settings = HttpSettings::for_run(&cfg, &url);
     // Native viewers and the stats shards they report to live on one runtime per core.
     let runtimes = Arc::new(ViewerRuntimes::per_core().context("starting the viewer runtimes")?);
     let shards = runtimes.handles().len();
     let mut hub = StatsHub::start_on(runtimes.handles(), EVENT_BUFFER);
-    probe_stream(settings.clone(), &url, &cfg.user_agent, Some(&hub.sink(0))).await?;
-    if cfg.dangerous {
+    stream::probe(
+        settings.clone(),
+        &url,
+        &cfg.http.user_agent,
+        Some(&hub.sink(0)),
+    )
+    .await?;
+    if cfg.http.dangerous {
         tracing::warn!("--dangerous: TLS certificate verification is DISABLED");
         say!("hls-swarm: WARNING --dangerous: TLS certificate verification is disabled");
     }
 
-    let params = Arc::new(ViewerParams {
-        url: url.clone(),
-        http: settings,
-        variant: cfg.variant,
-        seg_retry: cfg.seg_retry,
-        max_tracks: cfg.max_tracks,
-        reconnect: cfg.reconnect,
-        startup_buffer: Duration::from_millis(1),
-        seed: cfg.seed,
-        restart_on_stall: cfg.restart_on_stall,
-        stall_threshold: cfg.stall_threshold,
-        startup_timeout: cfg.startup_timeout,
-    });
     if let Some(tx) = &hooks.info {
         tx.send_replace(Some(RunInfo {
             stream_url: redact_url(&url),
-            engine: cfg.engine.as_str(),
+            engine: cfg.engine.kind.as_str(),
         }));
     }
     let started_at = SystemTime::now();
     let start = Instant::now();
     let gauges = Arc::new(LiveGauges::default());
-    let mut collector = Collector::new(cfg.clients, cfg.duration);
-    if matches!(cfg.engine, crate::config::Engine::Native) {
+    let mut collector = Collector::new(cfg.audience.viewers, cfg.audience.duration);
+    if matches!(cfg.engine.kind, crate::config::Engine::Native) {
         collector.set_lag_source(runtimes.lag());
     }
     // Live tasks of every runtime the swarm uses (scripts/soak.sh watches it for leaks).
     let mut task_runtimes = runtimes.handles().to_vec();
     task_runtimes.push(tokio::runtime::Handle::current());
     collector.set_task_source(task_runtimes);
-    let viewer_table = cfg
-        .prom_client_metrics
-        .then(|| Arc::new(ViewerTable::new(cfg.client_id_offset, cfg.clients)));
+    let viewer_table = cfg.outputs.metrics.is_some_and(|m| m.per_viewer).then(|| {
+        Arc::new(ViewerTable::new(
+            cfg.audience.first_viewer_id,
+            cfg.audience.viewers,
+        ))
+    });
     if let Some(t) = &viewer_table {
         collector.set_viewers(t.clone());
         say!(
@@ -328,61 +200,63 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let origin_metrics = cfg
         .origin_metrics
         .as_ref()
-        .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.dangerous, start));
-    let engine = match cfg.engine {
-        crate::config::Engine::Native => None,
-        crate::config::Engine::Ffmpeg => {
-            let e = FfmpegEngine::start(EngineInputs {
-                cfg: &cfg,
-                url: &url,
-                settings: params.http.clone(),
-                sinks: (0..shards as u64).map(|i| hub.sink(i)).collect(),
-                gauges: gauges.clone(),
-                counters: hub.counters(),
-            })
-            .await?;
-            collector.set_ffmpeg_source(e.clone());
-            Some(e)
-        }
-    };
-    let halt = engine.as_ref().map(|e| e.ramp_halt()).unwrap_or_default();
-    let abort = engine.as_ref().map(|e| e.abort()).unwrap_or_default();
+        .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.http.dangerous, start));
+    let started = engine::start(
+        EngineInputs {
+            cfg: &cfg,
+            url: &url,
+            settings,
+            sinks: (0..shards as u64).map(|i| hub.sink(i)).collect(),
+            gauges: gauges.clone(),
+            counters: hub.counters(),
+        },
+        runtimes.clone(),
+    )
+    .await?;
+    if let Some(f) = started.ffmpeg {
+        collector.set_ffmpeg_source(f);
+    }
+    let engine = started.engine;
+    let halt = engine.ramp_halt();
+    let abort = engine.abort();
 
     // The ramp.
     let ramp = {
         let cfg = cfg.clone();
-        let params = params.clone();
         let gauges = gauges.clone();
         let cancel = cancel.clone();
         let engine = engine.clone();
         let sinks: Vec<_> = (0..shards as u64).map(|i| hub.sink(i)).collect();
         let viewer_table = viewer_table.clone();
-        let runtimes = runtimes.clone();
         tokio::spawn(async move {
-            let schedule = RampSchedule::new(cfg.ramp_rate, cfg.ramp_jitter, cfg.seed);
+            let schedule = RampSchedule::new(
+                cfg.audience.ramp_rate,
+                cfg.audience.ramp_jitter,
+                cfg.audience.seed,
+            );
             let mut slots = JoinSet::new();
-            for i in 0..cfg.clients {
+            for i in 0..cfg.audience.viewers {
                 let at = start + schedule.start_offset(i);
                 tokio::select! {
                     _ = sleep_until(at) => {}
                     _ = cancel.cancelled() => break,
                     _ = halt.cancelled() => break,
                 }
-                let id = cfg.client_id_offset + i;
+                let id = cfg.audience.first_viewer_id + i;
                 let viewer = Viewer {
                     id,
-                    user_agent: cfg.viewer_user_agent(id),
-                    params: params.clone(),
+                    user_agent: cfg.http.viewer_user_agent(id),
                     sink: sinks[(id as usize) % sinks.len()]
                         .for_viewer(viewer_table.as_ref().and_then(|t| t.cell(id)))
                         .with_status(gauges.new_viewer()),
                     gauges: gauges.clone(),
                     cancel: cancel.child_token(),
+                    startup_timeout: cfg.stalls.startup_timeout,
                 };
-                match &engine {
-                    // FFmpeg viewers are processes; their supervision stays here.
-                    Some(e) => slots.spawn(viewer_slot(viewer, Some(e.clone()))),
-                    None => slots.spawn_on(viewer_slot(viewer, None), runtimes.for_viewer(id)),
+                let slot = run_slot(viewer, engine.clone().player(id));
+                match engine.runtime(id) {
+                    Some(rt) => slots.spawn_on(slot, &rt),
+                    None => slots.spawn(slot),
                 };
             }
             drop(sinks);
@@ -392,12 +266,13 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
 
     // Ticks until the end.
     let mut signals = StopSignals::install().context("installing the signal handlers")?;
-    let deadline = cfg.duration.map(|d| start + d);
+    let deadline = cfg.audience.duration.map(|d| start + d);
     let mut ticker = interval_at(start + TICK, TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_progress = start;
     let mut slo_watch = cfg
-        .slo_abort
+        .slo
+        .abort
         .map(|grace| crate::slo::AbortWatch::new(cfg.slo.clone(), grace));
     let mut slo_failure = None;
     let stop_reason = loop {
@@ -432,8 +307,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         StopReason::Signal(sig) => Some(sig.name().to_string()),
         // The message's first line; the whole text (with FFmpeg's stderr) is in `ffmpeg`.
         StopReason::CrashLoop => engine
-            .as_ref()
-            .and_then(|e| e.crash_message())
+            .abort_message()
             .and_then(|m| m.lines().next().map(str::to_string)),
         StopReason::SloAbort => slo_failure.clone(),
         StopReason::Duration | StopReason::Requested => None,
@@ -469,24 +343,16 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         r = tokio::time::timeout(STOP_GRACE, &mut ramp) => (r.is_ok(), false),
         _ = signals.recv() => (false, true),
     };
-    if !ramp_done && engine.is_none() {
-        // Native requests still running after the grace (an endless or stalled body) are
-        // cut off: aborting the ramp drops its set of viewer slots, which aborts them, and
+    if !ramp_done && engine.cut_off_after_grace() {
+        // Requests still running after the grace (an endless or stalled body) are cut
+        // off: aborting the ramp drops its set of viewer slots, which aborts them, and
         // each request still in flight reports itself as aborted as its task is dropped.
-        // The handle is awaited only here, never after it completed above. (FFmpeg slots
-        // supervise processes: the engine's shutdown below kills those, and the measuring
-        // proxy reports its own requests in flight as aborted.)
+        // The handle is awaited only here, never after it completed above. (An engine
+        // that stops its viewers itself does so in its shutdown below.)
         ramp.abort();
         let _ = tokio::time::timeout(ABORT_WAIT, &mut ramp).await;
     }
-    if let Some(e) = &engine {
-        e.shutdown(if second_signal {
-            Duration::ZERO
-        } else {
-            ffmpeg::process::KILL_GRACE
-        })
-        .await;
-    }
+    engine.shutdown(second_signal).await;
     hub.close(if second_signal {
         Duration::ZERO
     } else {
@@ -509,62 +375,14 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     Ok(RunReport {
         snapshot,
         stream_url: redact_url(&url),
-        engine: cfg.engine.as_str(),
+        engine: cfg.engine.kind.as_str(),
         started_at,
         stop_reason,
         stop_detail,
-        startup_timeout: cfg.startup_timeout,
+        startup_timeout: cfg.stalls.startup_timeout,
         active_at_end,
         stalled_at_end,
         series: series.series(),
+        host,
     })
-}
-
-/// One viewer slot: keeps a viewer running until the swarm stops, replacing it when it
-/// finishes (VOD end), stalls too long (`-restart-on-stall`) or fails (after a backoff).
-/// FFmpeg viewers are supervised by their engine.
-async fn viewer_slot(viewer: Viewer, engine: Option<Arc<FfmpegEngine>>) {
-    if let Some(engine) = engine {
-        return ffmpeg::run_slot(viewer, engine).await;
-    }
-    let sink = viewer.sink.clone();
-    let gauges = viewer.gauges.clone();
-    sink.send(Event::Lifecycle(LifecycleEvent::Started));
-    gauges.add_ramped();
-    let mut backoff = Backoff::standard(viewer.params.seed ^ viewer.id ^ 0xA5A5);
-    loop {
-        let began = Instant::now();
-        // The run that just tuned in (Started/Restarted) has its startup timeout.
-        let exit = tokio::select! {
-            exit = run_viewer(viewer.clone()) => exit,
-            never = startup_timer(&sink, viewer.params.startup_timeout) => match never {},
-        };
-        match exit {
-            ViewerExit::Cancelled => {
-                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: false }));
-                return;
-            }
-            ViewerExit::Finished => {
-                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: false }));
-                backoff.reset();
-            }
-            ViewerExit::StallRestart => {
-                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: false }));
-                backoff.reset();
-            }
-            ViewerExit::Failed => {
-                sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure: true }));
-                backoff.healthy_for(began.elapsed());
-                let delay = backoff.next_delay();
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = viewer.cancel.cancelled() => return,
-                }
-            }
-        }
-        if viewer.cancel.is_cancelled() {
-            return;
-        }
-        sink.send(Event::Lifecycle(LifecycleEvent::Restarted));
-    }
 }

@@ -263,7 +263,7 @@ const PAYLOADS: [&str; 5] = [
 /// A real short run's report with a payload (and a terminal escape) in every string that
 /// can come from the origin or the command line.
 async fn hostile_report() -> (hls_swarm::swarm::RunReport, hls_swarm::slo::SloResult) {
-    let cli = hls_swarm::cli::parse_from([
+    let cli = hls_swarm::config::cli::parse_from([
         "hls-swarm",
         "-clients",
         "2",

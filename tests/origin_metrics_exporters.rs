@@ -171,7 +171,7 @@ fn proc_stat_cpus() -> u64 {
 fn config(args: &[String]) -> Config {
     let mut v = vec!["hls-swarm".to_string()];
     v.extend(args.iter().cloned());
-    let cli = hls_swarm::cli::parse_from(v).expect("cli parses");
+    let cli = hls_swarm::config::cli::parse_from(v).expect("cli parses");
     Config::from_args(&cli.run).unwrap_or_else(|e| panic!("config: {e}"))
 }
 

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hls_swarm::config::Config;
-use hls_swarm::origin_metrics::{OriginMetricsConfig, OriginScraper, OriginStats};
+use hls_swarm::config::OriginMetricsConfig;
+use hls_swarm::origin_metrics::{OriginScraper, OriginStats};
 use hls_swarm::swarm::{self, RunHooks};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -217,7 +218,7 @@ async fn a_run_with_broken_exporters_completes_and_reports_the_errors() {
         "--output".into(),
         out.display().to_string(),
     ];
-    let cli = hls_swarm::cli::parse_from(args).expect("cli");
+    let cli = hls_swarm::config::cli::parse_from(args).expect("cli");
     let cfg = Arc::new(Config::from_args(&cli.run).unwrap_or_else(|e| panic!("{e}")));
     let report = timeout(
         Duration::from_secs(30),
@@ -248,8 +249,8 @@ async fn a_run_with_broken_exporters_completes_and_reports_the_errors() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn no_origin_flags_no_origin_figures() {
-    let cli =
-        hls_swarm::cli::parse_from(["hls-swarm", "-duration", "1s", "-clients", "1"]).expect("cli");
+    let cli = hls_swarm::config::cli::parse_from(["hls-swarm", "-duration", "1s", "-clients", "1"])
+        .expect("cli");
     let cfg = Arc::new(Config::from_args(&cli.run).unwrap_or_else(|e| panic!("{e}")));
     assert!(cfg.origin_metrics.is_none());
     let report = swarm::run(cfg.clone(), RunHooks::default())

@@ -364,7 +364,7 @@ async fn the_metrics_server_dying_mid_run_does_not_end_or_lose_the_run() {
         "--output",
         json.to_str().expect("utf-8 path"),
     ];
-    let cli = hls_swarm::cli::parse_from(args).expect("cli");
+    let cli = hls_swarm::config::cli::parse_from(args).expect("cli");
     let cfg = std::sync::Arc::new(hls_swarm::config::Config::from_args(&cli.run).expect("cfg"));
     let (snapshots, server) = hls_swarm::start_metrics(&cfg).await.expect("metrics");
     let server = server.expect("a metrics server");

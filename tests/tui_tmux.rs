@@ -355,7 +355,7 @@ fn panicking_tui_child() {
     use hls_swarm::output::series::SeriesRecorder;
     use hls_swarm::output::tui::{Tui, TuiParams};
     use std::sync::Arc;
-    let cli = hls_swarm::cli::parse_from(["hls-swarm", "-clients", "2"])
+    let cli = hls_swarm::config::cli::parse_from(["hls-swarm", "-clients", "2"])
         .unwrap_or_else(|e| panic!("{e}"));
     let cfg = hls_swarm::config::Config::from_args(&cli.run).unwrap_or_else(|e| panic!("{e}"));
     let (_snap_tx, snapshots) = tokio::sync::watch::channel(None);

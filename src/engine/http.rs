@@ -42,9 +42,10 @@ use tokio::time::{Instant, Sleep, sleep_until};
 use url::{Host, Position, Url};
 
 use self::classify::{Phase, classify_hyper, is_stale_connection};
-use self::connect::{PooledConn, Target, connect};
+use self::connect::{Authority, PooledConn, connect};
 use self::decode::BodyDecoder;
-use crate::stats::event::ErrorClass;
+use crate::config::Config;
+use crate::stats::event::{ErrorClass, RequestDone, RequestKind};
 
 /// Default per-request timeout of [`HttpSettings::default`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -140,6 +141,23 @@ impl HttpSettings {
         }
     }
 
+    /// The settings every request of a run shares (viewers, probes, the measuring
+    /// proxy's upstream side), from the run's config; `stream` is the stream played
+    /// (`-resolve` applies to its host).
+    pub fn for_run(cfg: &Config, stream: &Url) -> Arc<Self> {
+        let mut headers = HeaderMap::new();
+        for h in &cfg.http.headers {
+            headers.append(h.name.clone(), h.value.clone());
+        }
+        let mut s = HttpSettings::new(cfg.http.timeout, cfg.http.user_agent.clone());
+        s.extra_headers = headers;
+        s.resolve = cfg.http.resolve;
+        s.max_kept_body = cfg.limits.max_playlist_size;
+        s.resolve_host = stream.host_str().map(str::to_string);
+        s.insecure_tls = cfg.http.dangerous;
+        Arc::new(s)
+    }
+
     /// The rustls client configuration (ring provider, webpki roots or — with
     /// `insecure_tls` — no verification), built on first call and cached.
     ///
@@ -230,6 +248,29 @@ impl Fetch {
     /// True when the fetch succeeded (2xx, complete body).
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// This finished fetch as the one event model's request: reported as `kind` with
+    /// `error` (the caller's verdict, e.g. a 200 whose playlist did not parse), `retry`
+    /// when it repeats a failed request. The only place a [`Fetch`] becomes an event.
+    pub fn request_done(
+        &self,
+        kind: RequestKind,
+        error: Option<ErrorClass>,
+        retry: bool,
+    ) -> RequestDone {
+        RequestDone {
+            kind,
+            status: self.status,
+            ttfb: self.ttfb,
+            total: self.total,
+            bytes: self.bytes,
+            streamed: 0,
+            error,
+            redirects: self.redirects,
+            retry,
+            aborted: false,
+        }
     }
 }
 
@@ -474,7 +515,7 @@ impl Connections {
                 }
                 Err(class) => {
                     if let Some(cause) = &cause {
-                        tracing::debug!(url = %crate::config::redact_url(&current), %cause, "response body not decoded");
+                        tracing::debug!(url = %crate::config::parse::redact_url(&current), %cause, "response body not decoded");
                     }
                     fetch.error = Some(class);
                     fetch.cause = cause;
@@ -494,20 +535,20 @@ impl Connections {
         deadline: &mut Deadline<'_>,
         connected: &mut bool,
     ) -> Result<(Response<Incoming>, Instant, PooledConn), Failure> {
-        let target = Target::from_url(url).ok_or_else(Failure::local)?;
+        let authority = Authority::from_url(url).ok_or_else(Failure::local)?;
         // Validate the request before touching the network.
         let mut request = Some(
             self.build_request(url, range, compressed)
                 .ok_or_else(Failure::local)?,
         );
-        let mut pooled = self.take(&target);
+        let mut pooled = self.take(&authority);
         loop {
             let reused = pooled.is_some();
             let mut conn = match pooled.take() {
                 Some(conn) => conn,
                 None => {
                     *connected = true;
-                    connect(&self.settings, &target, deadline.at()).await?
+                    connect(&self.settings, &authority, deadline.at()).await?
                 }
             };
             if reused {
@@ -620,9 +661,9 @@ impl Connections {
         }
     }
 
-    /// Removes and returns the most recently used live idle connection for `target`,
+    /// Removes and returns the most recently used live idle connection for `authority`,
     /// closing connections that the server closed or that idled past [`IDLE_TIMEOUT`].
-    fn take(&mut self, target: &Target<'_>) -> Option<PooledConn> {
+    fn take(&mut self, authority: &Authority<'_>) -> Option<PooledConn> {
         let now = Instant::now();
         let mut pool = self.idle();
         let stale: Vec<PooledConn> = pool
@@ -632,7 +673,7 @@ impl Connections {
             .collect();
         let found = pool
             .iter()
-            .rposition(|c| c.key.matches(target))
+            .rposition(|c| c.key.matches(authority))
             .map(|i| pool.remove(i));
         drop(pool);
         drop(stale);
@@ -733,7 +774,7 @@ fn redirect_location(resp: &Response<Incoming>) -> Option<Option<&str>> {
 /// The redirect target: `location` resolved against `current`, if it is http(s) with a host.
 fn follow(current: &Url, location: &str) -> Option<Url> {
     let next = current.join(location.trim()).ok()?;
-    Target::from_url(&next)?;
+    Authority::from_url(&next)?;
     Some(next)
 }
 

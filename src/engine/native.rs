@@ -18,19 +18,19 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::backoff::Backoff;
+use crate::config::Config;
 use crate::engine::http::{Connections, Fetch, HttpSettings};
 use crate::engine::reload::{LoadOutcome, ReloadScheduler};
 use crate::engine::request_meter::RequestMeter;
+use crate::engine::runtimes::ViewerRuntimes;
 use crate::engine::sequence::{self, Step};
+use crate::engine::{BoxFuture, Engine, LifeEnd, SlotPlayer, Viewer};
 use crate::hls::{self, MediaPlaylist, Playlist, VariantChoice};
 use crate::player::{Player, PlayerState, Transition};
 use crate::stats::event::{ErrorClass, Event, LifecycleEvent, PlaybackEvent, RequestKind};
-use crate::stats::gauges::LiveGauges;
-use crate::stats::hub::EventSink;
 
 /// VOD/ENDLIST streams are paced at real time with at most this much buffered ahead.
 pub const VOD_BUFFER_CAP: Duration = Duration::from_secs(30);
@@ -60,27 +60,73 @@ pub struct ViewerParams {
     pub restart_on_stall: bool,
     /// `-stall-threshold`; `None` = 2 × the target duration of the viewer's first track.
     pub stall_threshold: Option<Duration>,
-    /// `-startup-timeout`: no first media this long after tune-in counts as stalled.
-    pub startup_timeout: Duration,
     /// `--max-tracks`: most tracks (variants plus audio renditions) one viewer plays.
     pub max_tracks: usize,
 }
 
-/// One viewer's identity and outlets.
-#[derive(Debug, Clone)]
-pub struct Viewer {
-    /// Viewer id (includes `-client-id-offset`).
-    pub id: u64,
-    /// Full User-Agent.
-    pub user_agent: String,
-    /// Shared settings.
-    pub params: Arc<ViewerParams>,
-    /// Event outlet.
-    pub sink: EventSink,
-    /// Live state counts.
-    pub gauges: Arc<LiveGauges>,
-    /// Cancelled when the swarm stops.
-    pub cancel: CancellationToken,
+/// The native engine of one run: every viewer plays with the same [`ViewerParams`], its
+/// slot on the per-core runtime of its id.
+#[derive(Debug)]
+pub struct NativeEngine {
+    params: Arc<ViewerParams>,
+    runtimes: Arc<ViewerRuntimes>,
+}
+
+impl NativeEngine {
+    /// The engine for a run of `cfg` playing `url`.
+    pub fn new(
+        cfg: &Config,
+        url: &Url,
+        http: Arc<HttpSettings>,
+        runtimes: Arc<ViewerRuntimes>,
+    ) -> Self {
+        let params = Arc::new(ViewerParams {
+            url: url.clone(),
+            http,
+            variant: cfg.stream.variant,
+            seg_retry: cfg.http.seg_retry,
+            max_tracks: cfg.limits.max_tracks,
+            reconnect: cfg.http.reconnect,
+            startup_buffer: Duration::from_millis(1),
+            seed: cfg.audience.seed,
+            restart_on_stall: cfg.stalls.restart,
+            stall_threshold: cfg.stalls.threshold,
+        });
+        NativeEngine { params, runtimes }
+    }
+}
+
+impl Engine for NativeEngine {
+    fn player(self: Arc<Self>, _id: u64) -> Box<dyn SlotPlayer> {
+        Box::new(NativePlayer {
+            params: self.params.clone(),
+        })
+    }
+
+    fn runtime(&self, id: u64) -> Option<tokio::runtime::Handle> {
+        Some(self.runtimes.for_viewer(id).clone())
+    }
+}
+
+/// A native viewer slot: each life is a fresh [`run_viewer`].
+struct NativePlayer {
+    params: Arc<ViewerParams>,
+}
+
+impl SlotPlayer for NativePlayer {
+    fn backoff_seed(&self, viewer: &Viewer) -> u64 {
+        self.params.seed ^ viewer.id ^ 0xA5A5
+    }
+
+    fn play<'a>(&'a mut self, viewer: &'a Viewer) -> BoxFuture<'a, LifeEnd> {
+        Box::pin(async move {
+            match run_viewer(viewer.clone(), self.params.clone()).await {
+                ViewerExit::Cancelled => LifeEnd::Stopped,
+                ViewerExit::Finished | ViewerExit::StallRestart => LifeEnd::Replaced,
+                ViewerExit::Failed => LifeEnd::Ended { failure: true },
+            }
+        })
+    }
 }
 
 /// How a viewer's run ended.
@@ -105,6 +151,7 @@ struct Playback {
 
 struct Shared {
     viewer: Viewer,
+    params: Arc<ViewerParams>,
     playback: Mutex<Playback>,
     changed: Notify,
     /// Target duration of track 0 in ms (for the default stall threshold).
@@ -181,7 +228,7 @@ impl Shared {
 
     /// With `-restart-on-stall`: how long a stall may last before the viewer is replaced.
     fn stall_limit(&self) -> Option<Duration> {
-        let p = &self.viewer.params;
+        let p = &self.params;
         p.restart_on_stall.then(|| {
             p.stall_threshold.unwrap_or_else(|| {
                 Duration::from_millis(self.target_ms.load(Ordering::Relaxed)) * 2
@@ -210,8 +257,7 @@ enum TrackEnd {
 }
 
 /// Play the stream as one viewer until cancelled, finished or failed.
-pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
-    let params = viewer.params.clone();
+pub async fn run_viewer(viewer: Viewer, params: Arc<ViewerParams>) -> ViewerExit {
     let tune_in = Instant::now();
     let mut entry_conn = Connections::new(params.http.clone(), viewer.user_agent.clone());
     let mut backoff = Backoff::standard(params.seed ^ viewer.id);
@@ -301,6 +347,7 @@ pub async fn run_viewer(viewer: Viewer) -> ViewerExit {
         changed: Notify::new(),
         target_ms: AtomicU64::new(DEFAULT_TARGET.as_millis() as u64),
         viewer,
+        params,
     });
 
     // 3. Tracks and the stall watchdog, until the player ends or the swarm stops.
@@ -423,7 +470,7 @@ async fn playlist_loop(
     mut conn: Connections,
     tx: watch::Sender<Option<Arc<MediaPlaylist>>>,
 ) -> TrackEnd {
-    let params = &shared.viewer.params;
+    let params = &shared.params;
     let mut sched = ReloadScheduler::new();
     let mut backoff = Backoff::standard(params.seed ^ shared.viewer.id ^ ((track as u64) << 32));
     let mut target = DEFAULT_TARGET;
@@ -539,7 +586,7 @@ async fn segment_loop(
     mut conn: Connections,
     mut rx: watch::Receiver<Option<Arc<MediaPlaylist>>>,
 ) -> TrackEnd {
-    let params = &shared.viewer.params;
+    let params = &shared.params;
     let mut backoff =
         Backoff::standard(params.seed ^ shared.viewer.id.rotate_left(17) ^ track as u64);
     let mut next_msn: Option<u64> = None;
@@ -792,7 +839,7 @@ async fn fetch_with_retries(
     range: Option<(u64, u64)>,
     kind: RequestKind,
 ) -> Fetched {
-    let params = &shared.viewer.params;
+    let params = &shared.params;
     let mut attempt = 0u32;
     loop {
         let (f, meter) = shared

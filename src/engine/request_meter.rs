@@ -50,25 +50,9 @@ impl<'a> RequestMeter<'a> {
         // Bytes reported live were counted under the starting kind; the final event
         // carries the rest (`bytes - streamed`) under `kind`, so totals stay exact even
         // when the two differ (only for a slow entry playlist).
-        let mut done = request(f, kind, error, self.retry);
+        let mut done = f.request_done(kind, error, self.retry);
         done.streamed = self.live.streamed();
         self.sink.send(Event::Request(done));
-    }
-}
-
-/// The finished request `f` as an event.
-fn request(f: &Fetch, kind: RequestKind, error: Option<ErrorClass>, retry: bool) -> RequestDone {
-    RequestDone {
-        kind,
-        status: f.status,
-        ttfb: f.ttfb,
-        total: f.total,
-        bytes: f.bytes,
-        streamed: 0,
-        error,
-        redirects: f.redirects,
-        retry,
-        aborted: false,
     }
 }
 

@@ -1,7 +1,11 @@
 //! The Prometheus endpoint (`-metrics ADDR`): [`server`] serves `/metrics`, `/healthz`
 //! and `/readyz`; [`render`] turns one tick's Snapshot into the `hls_swarm_*` families
-//! documented in docs/metrics.md; [`text`] writes (and reads back) the text format.
+//! documented in docs/metrics.md; [`collector`] is the `prometheus` crate's collector over
+//! the snapshot feed; [`text`] builds the crate's metric families and encodes (and reads
+//! back, through [`parse`], the one reader of the format) the text format.
 
+pub mod collector;
+pub mod parse;
 pub mod render;
 pub mod server;
 pub mod text;

@@ -4,9 +4,10 @@
 //! docs/metrics.md documents each family; keep the two in step.
 
 use hdrhistogram::Histogram;
+use prometheus::proto::MetricFamily;
 
-use super::text::{Exposition, Kind};
-use crate::config::{Config, Target, redact_url};
+use super::text::{self, Exposition, Kind};
+use crate::config::{Config, StreamSource, redact_url};
 use crate::stats::event::{ErrorClass, RequestKind};
 use crate::stats::snapshot::{Percentiles, Snapshot};
 
@@ -46,10 +47,10 @@ impl Info {
     pub fn new(cfg: &Config) -> Self {
         Info {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            engine: cfg.engine.as_str().to_string(),
-            stream: match &cfg.target {
-                Target::Url(u) => redact_url(u),
-                Target::Builtin => "builtin".to_string(),
+            engine: cfg.engine.kind.as_str().to_string(),
+            stream: match &cfg.stream.source {
+                StreamSource::Url(u) => redact_url(u),
+                StreamSource::Builtin => "builtin".to_string(),
             },
         }
     }
@@ -100,10 +101,15 @@ fn histogram_series(
 }
 
 /// Families that exist before the first tick (the run is starting).
-pub fn render_starting(info: &Info) -> String {
+pub fn starting_families(info: &Info) -> Vec<MetricFamily> {
     let mut e = Exposition::new();
     write_info(&mut e, info);
-    e.finish()
+    e.families()
+}
+
+/// The text of [`starting_families`].
+pub fn render_starting(info: &Info) -> String {
+    text::encode(&starting_families(info))
 }
 
 fn write_info(e: &mut Exposition, info: &Info) {
@@ -123,8 +129,13 @@ fn write_info(e: &mut Exposition, info: &Info) {
     );
 }
 
-/// The whole exposition for one snapshot.
+/// The whole exposition for one snapshot, as text.
 pub fn render(s: &Snapshot, info: &Info) -> String {
+    text::encode(&families(s, info))
+}
+
+/// Every family of one snapshot, in exposition order.
+pub fn families(s: &Snapshot, info: &Info) -> Vec<MetricFamily> {
     let mut e = Exposition::new();
     write_info(&mut e, info);
     run_families(&mut e, s);
@@ -144,7 +155,7 @@ pub fn render(s: &Snapshot, info: &Info) -> String {
     if let Some(f) = &s.ffmpeg {
         ffmpeg_families(&mut e, f);
     }
-    e.finish()
+    e.families()
 }
 
 fn run_families(e: &mut Exposition, s: &Snapshot) {
@@ -1010,7 +1021,7 @@ mod tests {
 
     #[test]
     fn info_labels_carry_no_credentials_or_query() {
-        let cli = crate::cli::parse_from([
+        let cli = crate::config::cli::parse_from([
             "hls-swarm",
             "https://user:pw@cdn.example/live/x.m3u8?token=s3cr3t#t",
         ])

@@ -26,8 +26,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::render::{self, Info};
-use super::text::CONTENT_TYPE;
+use prometheus::core::Collector as _;
+
+use super::collector::SnapshotCollector;
+use super::render::Info;
+use super::text::{self, CONTENT_TYPE};
 use crate::stats::snapshot::Snapshot;
 
 /// How long shutdown waits for in-flight scrapes.
@@ -56,8 +59,7 @@ impl Readiness {
 }
 
 struct State {
-    snapshots: watch::Receiver<Option<Snapshot>>,
-    info: Info,
+    collector: SnapshotCollector,
 }
 
 /// A running metrics endpoint. Dropping it stops it.
@@ -83,7 +85,9 @@ impl MetricsServer {
             .local_addr()
             .with_context(|| format!("metrics socket on {addr}"))?;
         let cancel = CancellationToken::new();
-        let state = Arc::new(State { snapshots, info });
+        let state = Arc::new(State {
+            collector: SnapshotCollector::new(snapshots, info),
+        });
         let task = tokio::spawn(serve(listener, state, cancel.clone()));
         tracing::info!(%addr, "metrics endpoint listening");
         Ok(MetricsServer {
@@ -157,12 +161,7 @@ fn handle(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     }
     match req.uri().path() {
         "/metrics" => {
-            // Clone out of the watch so a slow render never holds up the next tick.
-            let snap = state.snapshots.borrow().clone();
-            let body = match &snap {
-                Some(s) => render::render(s, &state.info),
-                None => render::render_starting(&state.info),
-            };
+            let body = text::encode(&state.collector.collect());
             let mut r = Response::new(Full::new(Bytes::from(body)));
             r.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
@@ -170,7 +169,7 @@ fn handle(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         }
         // /health and /ready: the spellings go-ffmpeg-hls-swarm also answered.
         "/healthz" | "/health" => text(StatusCode::OK, "ok\n"),
-        "/readyz" | "/ready" => match Readiness::of(state.snapshots.borrow().as_ref()) {
+        "/readyz" | "/ready" => match state.collector.with_latest(Readiness::of) {
             Readiness::Ready => text(StatusCode::OK, "ready\n"),
             Readiness::Starting => text(StatusCode::SERVICE_UNAVAILABLE, "starting\n"),
             Readiness::Stopping => text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n"),

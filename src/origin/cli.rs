@@ -1,74 +1,27 @@
-//! `hls-swarm origin` flags, their validation (all errors at once) and the command itself.
+//! Validation of the `hls-swarm origin` flags (defined with every other flag in
+//! [`crate::config::cli`]; all errors at once, by the convention of
+//! [`crate::config::problems`], values read by [`crate::config::parse`]) and the command
+//! itself.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::faults::{ErrorRate, ErrorWindow, FaultConfig, FaultKind, Freeze};
 use super::{OriginConfig, asset, check_variants, check_window};
+pub use crate::config::cli::OriginArgs;
+use crate::config::parse;
+use crate::config::{ConfigErrors, Problems};
 
 const KINDS: &str = "master|playlist|segment|all";
 
-/// Flags of the `hls-swarm origin` subcommand.
-#[derive(clap::Args, Debug, Clone, PartialEq)]
-pub struct OriginArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:17080")]
-    pub listen: String,
-    /// Variant ladder: comma-separated bitrates in bit/s with optional k/M/G suffix.
-    #[arg(long, value_name = "LIST", default_value = "200k,800k,2M")]
-    pub variants: String,
-    /// Segment duration: a whole number of seconds from 1s to 60s (e.g. 1s, 2s, 6s).
-    #[arg(long, value_name = "DURATION", default_value = "2s")]
-    pub segment_duration: String,
-    /// Segments per media playlist (1–10000).
-    #[arg(long, value_name = "N", default_value = "10")]
-    pub window: String,
-    /// Serve audio as a separate EXT-X-MEDIA rendition (/a/…) with video-only variants.
-    #[arg(long)]
-    pub audio_rendition: bool,
-    /// Seed of the fault decisions (same seed + same request order = same faults).
-    #[arg(long, value_name = "N", default_value = "1")]
-    pub seed: String,
-    /// Write a JSON Lines access log to FILE (one line per request).
-    #[arg(long, value_name = "FILE")]
-    pub access_log: Option<PathBuf>,
-    /// Delay before answering requests of KIND (master|playlist|segment|all), e.g.
-    /// segment=200ms. Repeatable.
-    #[arg(long, value_name = "KIND=DUR")]
-    pub fault_delay: Vec<String>,
-    /// Send segment bodies at this many bytes per second (k/M/G suffixes allowed).
-    #[arg(long, value_name = "BYTES_PER_S")]
-    pub fault_body_rate: Option<String>,
-    /// Answer requests of KIND with STATUS (400–599) with probability PROB (0–1), e.g.
-    /// segment:503:0.05. Repeatable.
-    #[arg(long, value_name = "KIND:STATUS:PROB")]
-    pub fault_error: Vec<String>,
-    /// Answer every request of KIND with STATUS from FROM to FROM+DUR after origin start,
-    /// e.g. playlist:503:30s+10s. Repeatable.
-    #[arg(long, value_name = "KIND:STATUS:FROM+DUR")]
-    pub fault_error_window: Vec<String>,
-    /// Reset the connection mid-body for requests of KIND with probability PROB, e.g.
-    /// segment:0.01. Repeatable.
-    #[arg(long, value_name = "KIND:PROB")]
-    pub fault_reset: Vec<String>,
-    /// Freeze media playlists from FROM for DUR after origin start, e.g. 20s+8s.
-    #[arg(long, value_name = "FROM+DUR")]
-    pub fault_freeze: Option<String>,
-    /// Serve the fault API on the origin's listener, to loopback clients only: GET, PUT
-    /// (one --fault-* flag per line) or DELETE /control/faults switches faults at runtime.
-    #[arg(long)]
-    pub fault_api: bool,
-}
-
 impl OriginArgs {
     /// Validates every flag and builds the configuration, or returns all problems found.
-    pub fn to_config(&self) -> Result<OriginConfig, Vec<String>> {
-        let mut errs = Vec::new();
+    pub fn to_config(&self) -> Result<OriginConfig, ConfigErrors> {
+        let mut p = Problems::new();
         let mut cfg = OriginConfig::default();
         let mut err =
-            |flag: &str, value: &str, msg: String| errs.push(format!("--{flag} {value:?}: {msg}"));
+            |flag: &str, value: &str, msg: String| p.push(format!("--{flag} {value:?}: {msg}"));
 
         match self.listen.parse::<SocketAddr>() {
             Ok(a) => cfg.listen = a,
@@ -130,11 +83,10 @@ impl OriginArgs {
             reset: self.fault_reset.clone(),
             freeze: self.fault_freeze.clone(),
         };
-        match fault_flags.to_config() {
-            Ok(f) => cfg.faults = f,
-            Err(e) => errs.extend(e),
+        if let Some(f) = p.absorb(fault_flags.to_config()) {
+            cfg.faults = f;
         }
-        if errs.is_empty() { Ok(cfg) } else { Err(errs) }
+        p.finish(cfg)
     }
 }
 
@@ -159,10 +111,10 @@ pub struct FaultFlags {
 impl FaultFlags {
     /// Validates every value and builds the fault configuration, or returns all problems
     /// found, each naming its flag.
-    pub fn to_config(&self) -> Result<FaultConfig, Vec<String>> {
-        let mut errs = Vec::new();
+    pub fn to_config(&self) -> Result<FaultConfig, ConfigErrors> {
+        let mut p = Problems::new();
         let mut err =
-            |flag: &str, value: &str, msg: String| errs.push(format!("--{flag} {value:?}: {msg}"));
+            |flag: &str, value: &str, msg: String| p.push(format!("--{flag} {value:?}: {msg}"));
         let mut cfg = FaultConfig::default();
         let f = &mut cfg;
         for v in &self.delay {
@@ -180,7 +132,7 @@ impl FaultFlags {
             }
         }
         if let Some(v) = &self.body_rate {
-            match parse_rate(v) {
+            match parse::si_count(v) {
                 Ok(r) if r > 0 => f.segment_body_rate = Some(r),
                 Ok(_) => err(
                     "fault-body-rate",
@@ -254,7 +206,7 @@ impl FaultFlags {
                 Err(e) => err("fault-freeze", v, with_syntax(e, "FROM+DUR, e.g. 20s+8s")),
             }
         }
-        if errs.is_empty() { Ok(cfg) } else { Err(errs) }
+        p.finish(cfg)
     }
 }
 
@@ -308,8 +260,9 @@ fn kinds(s: &str) -> Result<Vec<FaultKind>, String> {
     }
 }
 
+/// A duration in the grammar every flag shares ([`parse::duration`]).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("bad duration {s:?} ({e})"))
+    parse::duration(s).map_err(|e| format!("bad duration {s:?} ({e})"))
 }
 
 /// `FROM+DUR` → (from, duration).
@@ -332,38 +285,8 @@ fn parse_prob(s: &str) -> Result<f64, String> {
     }
 }
 
-/// A number with an optional k/M/G (×1000) suffix, e.g. `1.5M`.
-fn parse_rate(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
-        Some((i, 'm' | 'M')) => (&t[..i], 1e6),
-        Some((i, 'g' | 'G')) => (&t[..i], 1e9),
-        _ => (t, 1.0),
-    };
-    // Whole numbers exactly: through f64, 9007199254740993 would become ...992.
-    if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
-        return num
-            .parse::<u64>()
-            .ok()
-            .and_then(|v| v.checked_mul(mult as u64))
-            .filter(|&v| v <= u64::MAX / 2)
-            .ok_or_else(|| format!("{s:?} is too large"));
-    }
-    match num.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v * mult <= u64::MAX as f64 / 2.0 => {
-            let r = (v * mult).round();
-            if (r - v * mult).abs() > 1e-6 {
-                return Err(format!("{s:?} is not a whole number"));
-            }
-            Ok(r as u64)
-        }
-        _ => Err(format!("{s:?} is not a number with optional k/M/G suffix")),
-    }
-}
-
 fn parse_list(s: &str) -> Result<Vec<u64>, String> {
-    s.split(',').map(parse_rate).collect()
+    s.split(',').map(parse::si_count).collect()
 }
 
 #[cfg(test)]
@@ -476,24 +399,34 @@ mod tests {
     }
 
     #[test]
-    fn whole_rates_are_exact() {
-        assert_eq!(parse_rate("9007199254740993"), Ok(9_007_199_254_740_993));
-        assert_eq!(parse_rate("9223372036854775807"), Ok(u64::MAX / 2));
-        assert!(parse_rate("9223372036854775808").is_err());
-        assert_eq!(parse_rate("2M"), Ok(2_000_000));
+    fn durations_take_the_grammar_every_flag_shares() {
+        let c = args(&[
+            "--segment-duration=2000ms",
+            "--fault-delay=segment=.25s",
+            "--fault-delay=master=1min 30s",
+            "--fault-freeze=1h30m+1.5s",
+        ])
+        .to_config()
+        .unwrap();
+        assert_eq!(c.segment_duration, Duration::from_secs(2));
+        assert_eq!(c.faults.delay.segment, Duration::from_millis(250));
+        assert_eq!(c.faults.delay.master, Duration::from_secs(90));
+        let f = c.faults.freeze.unwrap();
         assert_eq!(
-            parse_rate("4611686018427387k"),
-            Ok(4_611_686_018_427_387_000)
+            (f.from, f.duration),
+            (Duration::from_secs(5400), Duration::from_millis(1500))
         );
-        assert!(parse_rate("9223372036854776k").is_err());
-        assert!(parse_rate("99999999999999999999").is_err());
-        assert_eq!(parse_rate("1.5k"), Ok(1500));
+        let errs = args(&["--fault-delay=segment=5", "--fault-freeze=-1s+1s"])
+            .to_config()
+            .unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs[0].contains("no unit"), "{errs:?}");
     }
 
     #[test]
     fn odd_inputs_never_panic() {
         for v in ["", ",", "k", "-1", "1e400", "NaN", "∞", "1.5k5", "0.0001"] {
-            let _ = parse_rate(v);
+            let _ = parse::si_count(v);
             let mut a = args(&[]);
             a.variants = v.into();
             a.fault_error = vec![v.into()];

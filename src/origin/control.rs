@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use super::cli::FaultFlags;
 use super::faults::{FaultConfig, FaultControl, FaultKind};
+use crate::config::{ConfigErrors, Problems};
 
 /// The path of the fault API.
 pub const PATH: &str = "/control/faults";
@@ -110,9 +111,9 @@ pub fn respond(req: ControlRequest, faults: &FaultControl) -> ControlReply {
 
 /// Parses a fault specification (one `--fault-*` flag per line, see the module docs)
 /// into a configuration, or returns every problem, each naming its line and flag.
-pub fn parse_spec(text: &str) -> Result<FaultConfig, Vec<String>> {
+pub fn parse_spec(text: &str) -> Result<FaultConfig, ConfigErrors> {
     let mut flags = FaultFlags::default();
-    let mut errs = Vec::new();
+    let mut p = Problems::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -120,16 +121,16 @@ pub fn parse_spec(text: &str) -> Result<FaultConfig, Vec<String>> {
         }
         let no = i + 1;
         let Some((name, value)) = line.split_once('=') else {
-            errs.push(format!(
+            p.push(format!(
                 "line {no}: {line:?}: expected FLAG=VALUE, e.g. fault-error=segment:503:0.05"
             ));
             continue;
         };
         let name = name.trim();
         let value = value.trim().to_owned();
-        let once = |slot: &mut Option<String>, errs: &mut Vec<String>| {
+        let once = |slot: &mut Option<String>, p: &mut Problems| {
             if slot.is_some() {
-                errs.push(format!(
+                p.push(format!(
                     "line {no}: --{flag} given twice",
                     flag = flag(name)
                 ));
@@ -139,25 +140,19 @@ pub fn parse_spec(text: &str) -> Result<FaultConfig, Vec<String>> {
         };
         match flag(name) {
             "fault-delay" => flags.delay.push(value),
-            "fault-body-rate" => once(&mut flags.body_rate, &mut errs),
+            "fault-body-rate" => once(&mut flags.body_rate, &mut p),
             "fault-error" => flags.error.push(value),
             "fault-error-window" => flags.error_window.push(value),
             "fault-reset" => flags.reset.push(value),
-            "fault-freeze" => once(&mut flags.freeze, &mut errs),
-            _ => errs.push(format!(
+            "fault-freeze" => once(&mut flags.freeze, &mut p),
+            _ => p.push(format!(
                 "line {no}: unknown flag {name:?}; expected one of fault-delay, \
                  fault-body-rate, fault-error, fault-error-window, fault-reset, fault-freeze"
             )),
         }
     }
-    match flags.to_config() {
-        Ok(cfg) if errs.is_empty() => Ok(cfg),
-        Ok(_) => Err(errs),
-        Err(more) => {
-            errs.extend(more);
-            Err(errs)
-        }
-    }
+    let cfg = p.absorb(flags.to_config());
+    p.finish(cfg.unwrap_or_default())
 }
 
 /// A flag name without its leading `--`.

@@ -39,6 +39,8 @@ use anyhow::Context as _;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{ConfigErrors, Problems};
+
 pub use cli::{OriginArgs, run_cli};
 pub use faults::{
     Decision, ErrorRate, ErrorWindow, FaultConfig, FaultControl, FaultKind, Freeze, PerKind,
@@ -91,19 +93,14 @@ impl Default for OriginConfig {
 }
 
 impl OriginConfig {
-    /// Every problem with this configuration (empty when valid).
-    pub fn validate(&self) -> Vec<String> {
-        let mut errs = Vec::new();
-        if let Err(e) = check_variants(&self.variants_bps) {
-            errs.push(format!("variants_bps: {e}"));
-        }
-        if let Err(e) = asset::whole_seconds(self.segment_duration) {
-            errs.push(format!("segment_duration: {e}"));
-        }
-        if let Err(e) = check_window(self.window) {
-            errs.push(format!("window: {e}"));
-        }
-        errs
+    /// Every problem with this configuration.
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut p = Problems::new();
+        let _ = p.ok(check_variants(&self.variants_bps).map_err(|e| format!("variants_bps: {e}")));
+        let _ = p.ok(asset::whole_seconds(self.segment_duration)
+            .map_err(|e| format!("segment_duration: {e}")));
+        let _ = p.ok(check_window(self.window).map_err(|e| format!("window: {e}")));
+        p.finish(())
     }
 }
 
@@ -141,8 +138,7 @@ pub struct OriginHandle {
 
 /// Binds `cfg.listen`, spawns the server and returns once it accepts connections.
 pub async fn start(cfg: OriginConfig) -> anyhow::Result<OriginHandle> {
-    let errs = cfg.validate();
-    if !errs.is_empty() {
+    if let Err(errs) = cfg.validate() {
         anyhow::bail!("invalid origin configuration: {}", errs.join("; "));
     }
     let media = asset::Media::for_duration(cfg.segment_duration).map_err(anyhow::Error::msg)?;

@@ -163,7 +163,7 @@ pub fn write_prometheus(o: &OriginStats, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::origin_metrics::prom;
+    use crate::metrics::parse as prom;
     use crate::origin_metrics::view::FigureStats;
 
     fn fig(v: f64) -> FigureStats {

@@ -4,9 +4,10 @@
 //! bridge and the physical NIC, and each counts it. By default only interfaces that are
 //! not loopback and not one of the well-known virtual kinds are summed; an explicit
 //! `-origin-metrics-interfaces eth0,ens3` (a trailing `*` matches a prefix) chooses
-//! exactly instead.
+//! exactly instead. The selection itself is configuration ([`InterfaceFilter`], parsed
+//! with the flags); what it selects is decided here.
 
-use std::fmt;
+use crate::config::InterfaceFilter;
 
 /// Name prefixes of virtual devices excluded by default: loopback, container and VM
 /// plumbing, overlays, VPNs and tunnels.
@@ -51,44 +52,7 @@ pub const VIRTUAL_PREFIXES: &[&str] = &[
     "ovs-system",
 ];
 
-/// An interface selection.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum InterfaceFilter {
-    /// Everything except `lo` and [`VIRTUAL_PREFIXES`].
-    #[default]
-    Physical,
-    /// Exactly these names (an entry ending in `*` matches by prefix).
-    Only(Vec<String>),
-}
-
 impl InterfaceFilter {
-    /// Parse `-origin-metrics-interfaces`: comma-separated names, `*` suffix = prefix.
-    pub fn parse(list: &str) -> Result<Self, String> {
-        let names: Vec<String> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        if names.is_empty() {
-            return Err(format!(
-                "-origin-metrics-interfaces: '{list}' names no interface (e.g. -origin-metrics-interfaces eth0,ens3)"
-            ));
-        }
-        for n in &names {
-            let stem = n.strip_suffix('*').unwrap_or(n);
-            if stem.contains('*')
-                || n.len() > 64
-                || n.chars().any(|c| c.is_whitespace() || c == '/' || c == '"')
-            {
-                return Err(format!(
-                    "-origin-metrics-interfaces: '{n}' is not an interface name (a trailing * matches a prefix: eth*)"
-                ));
-            }
-        }
-        Ok(InterfaceFilter::Only(names))
-    }
-
     /// Whether `device` is summed.
     pub fn selects(&self, device: &str) -> bool {
         match self {
@@ -99,15 +63,6 @@ impl InterfaceFilter {
                 Some(prefix) => device.starts_with(prefix),
                 None => device == n,
             }),
-        }
-    }
-}
-
-impl fmt::Display for InterfaceFilter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InterfaceFilter::Physical => f.write_str("all but loopback and virtual"),
-            InterfaceFilter::Only(n) => f.write_str(&n.join(",")),
         }
     }
 }

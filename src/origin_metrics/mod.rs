@@ -3,7 +3,8 @@
 //!
 //! Pure core, thin shell (DESIGN.md principle 6):
 //!
-//! * [`prom`] — a small Prometheus text-format parser that keeps only wanted families;
+//! * the exporters' scrapes are read with [`crate::metrics::parse`] (the one Prometheus
+//!   text-format parser), keeping only wanted families;
 //! * [`sampler::OriginSampler`] — scrape text + time in, figures out: rates from counter
 //!   deltas (first sample and counter resets give no rate), interface selection
 //!   ([`interfaces`]), bounded trailing windows and run-long p50/max ([`window`]);
@@ -14,20 +15,15 @@
 //! `Snapshot::origin`; sinks render it ([`report`], [`export`], the JSON report).
 //! User documentation: docs/origin-metrics.md.
 
-pub mod cli;
-pub mod config;
 pub mod export;
 pub mod interfaces;
-pub mod prom;
 pub mod report;
 pub mod sampler;
 pub mod scrape;
 pub mod view;
 pub mod window;
 
-pub use config::OriginMetricsConfig;
 pub use export::{origin_metric_families, write_families, write_prometheus};
-pub use interfaces::InterfaceFilter;
 pub use sampler::{OriginSampler, Source};
 pub use scrape::OriginScraper;
 pub use view::{FigureStats, OriginStats, SourceStats};

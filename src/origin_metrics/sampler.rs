@@ -11,10 +11,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::interfaces::InterfaceFilter;
-use super::prom::{self, Families};
 use super::view::{OriginStats, SourceStats};
 use super::window::Figure;
+use crate::config::InterfaceFilter;
+use crate::metrics::parse::{self as prom, Families};
 
 /// node_exporter families read.
 pub const NODE_CPU: &str = "node_cpu_seconds_total";

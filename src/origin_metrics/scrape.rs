@@ -19,10 +19,10 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 use url::{Host, Position, Url};
 
-use super::config::OriginMetricsConfig;
 use super::sampler::{NginxSample, NodeSample, OriginSampler, Source};
 use super::view::OriginStats;
-use crate::config::redact_url;
+use crate::config::OriginMetricsConfig;
+use crate::config::parse::redact_url;
 use crate::engine::http::HttpSettings;
 
 /// Largest scrape body accepted (node_exporter on a big host serves a few hundred kB).

@@ -1,5 +1,5 @@
 //! The `--output FILE.json` report. Schema documented in docs/json-report.md; every key
-//! is derived from the final Snapshot.
+//! is derived from the final Snapshot, but `host`, read once at the start ([`crate::host`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -189,6 +189,8 @@ pub struct Report {
     /// The client's own health (absent with the FFmpeg engine).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<Client>,
+    /// The load host the run ran on.
+    pub host: crate::host::HostFacts,
 }
 
 impl Report {
@@ -280,6 +282,7 @@ impl Report {
                 wakeup_lag_seconds: l.run,
                 saturated: l.saturated(),
             }),
+            host: r.host.clone(),
         }
     }
 }

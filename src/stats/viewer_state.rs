@@ -27,10 +27,6 @@ use std::time::Duration;
 use super::event::{Event, LifecycleEvent, PlaybackEvent};
 use super::hub::EventSink;
 
-/// Default of `--startup-timeout`: a viewer without its first media this long after it
-/// tuned in counts as stalled (it cannot play) rather than starting.
-pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Where one viewer slot is (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ViewerState {

@@ -88,7 +88,7 @@ pub fn read_log(path: &Path) -> Vec<LogLine> {
 pub fn config(args: &[&str]) -> Config {
     let mut v = vec!["hls-swarm".to_string()];
     v.extend(args.iter().map(|s| s.to_string()));
-    let cli = hls_swarm::cli::parse_from(v).expect("cli parses");
+    let cli = hls_swarm::config::cli::parse_from(v).expect("cli parses");
     Config::from_args(&cli.run).unwrap_or_else(|e| panic!("config: {e}"))
 }
 

@@ -10,15 +10,15 @@ use url::Url;
 
 use super::caps::{self, Capabilities};
 use super::supervisor::{KillReason, run_process};
-use super::{EngineInputs, FfmpegEngine, choose, command, plan_for, probe_binary};
-use crate::config::{Config, Target};
+use super::{FfmpegEngine, choose, command, plan_for, probe_binary};
+use crate::config::{Config, StreamSource};
 use crate::engine::http::HttpSettings;
-use crate::engine::native::{Viewer, ViewerParams};
-use crate::preflight::Check;
+use crate::engine::{EngineInputs, Viewer};
 use crate::stats::accumulator::Accumulator;
 use crate::stats::event::RequestKind;
 use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::StatsHub;
+use crate::verdict::Check;
 
 /// How long the check plays the stream.
 pub const PLAY_FOR: Duration = Duration::from_secs(5);
@@ -75,7 +75,7 @@ pub fn options_check(c: &Capabilities) -> Check {
 /// The engine's checks for `--check`.
 pub async fn checks(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Vec<Check> {
     let mut out = Vec::new();
-    let caps = match caps::probe(&cfg.ffmpeg.binary).await {
+    let caps = match caps::probe(&cfg.engine.ffmpeg.binary).await {
         Ok(c) => c,
         Err(e) => {
             out.push(check(
@@ -110,7 +110,7 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
     let engine = match FfmpegEngine::start(EngineInputs {
         cfg,
         url,
-        settings: settings.clone(),
+        settings,
         sinks: vec![hub.sink(0)],
         gauges: gauges.clone(),
         counters: hub.counters(),
@@ -131,24 +131,12 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
     };
     let cancel = CancellationToken::new();
     let viewer = Viewer {
-        id: cfg.client_id_offset,
-        user_agent: cfg.viewer_user_agent(cfg.client_id_offset),
-        params: Arc::new(ViewerParams {
-            url: url.clone(),
-            http: settings,
-            variant: cfg.variant,
-            seg_retry: cfg.seg_retry,
-            max_tracks: cfg.max_tracks,
-            reconnect: cfg.reconnect,
-            startup_buffer: Duration::from_millis(1),
-            seed: cfg.seed,
-            restart_on_stall: false,
-            stall_threshold: None,
-            startup_timeout: cfg.startup_timeout,
-        }),
+        id: cfg.audience.first_viewer_id,
+        user_agent: cfg.http.viewer_user_agent(cfg.audience.first_viewer_id),
         sink: hub.sink(0),
         gauges,
         cancel: cancel.clone(),
+        startup_timeout: cfg.stalls.startup_timeout,
     };
     let stopper = {
         let cancel = cancel.clone();
@@ -159,14 +147,14 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
     };
     let end = run_process(&engine, &viewer).await;
     stopper.abort();
-    engine.shutdown(Duration::from_secs(1)).await;
+    engine.stop(Duration::from_secs(1)).await;
     drop(viewer);
     hub.close(Duration::from_secs(1)).await;
     let mut acc = Accumulator::default();
     hub.drain_into(&mut acc);
     let segments = acc.kind(RequestKind::Segment);
     let errors = acc.total_errors();
-    let approx = engine.plan.https();
+    let approx = engine.recipe.plan.https();
     let figures = format!(
         "{} requests ({} segments, {} errors){}, output {:.1} s",
         acc.total_requests(),
@@ -214,16 +202,16 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
 
 /// `--print-cmd`: the exact command of the first viewer, shell-quoted, secrets redacted.
 pub async fn print_cmd(cfg: &Config) -> Result<String> {
-    let Target::Url(url) = &cfg.target else {
+    let StreamSource::Url(url) = &cfg.stream.source else {
         anyhow::bail!(
             "--print-cmd needs the stream URL: FFmpeg's input and -map depend on its playlists"
         );
     };
     let caps = probe_binary(cfg).await?;
-    let settings = crate::swarm::http_settings(cfg, url);
+    let settings = HttpSettings::for_run(cfg, url);
     let choice = choose(cfg, url, settings, None).await?;
     let plan = plan_for(cfg, &choice);
-    let id = cfg.client_id_offset;
+    let id = cfg.audience.first_viewer_id;
     Ok(format!(
         "# FFmpeg {} command of viewer {id}; viewer N differs only in /client-N.\n\
          # PORT: the swarm's measuring proxy listens on a free loopback port chosen at start.\n\

@@ -20,7 +20,7 @@ use url::Url;
 use super::command::MapChoice;
 use crate::engine::http::{Connections, Fetch, HttpSettings};
 use crate::hls::{self, MediaPlaylist, Playlist, VariantChoice};
-use crate::stats::event::{Event, RequestDone, RequestKind};
+use crate::stats::event::{Event, RequestKind};
 use crate::stats::hub::EventSink;
 
 /// Segments from the end FFmpeg's HLS demuxer starts at (`-live_start_index -3`).
@@ -123,18 +123,7 @@ pub fn tune_in_latency(pl: &MediaPlaylist) -> Duration {
 
 fn report(sink: Option<&EventSink>, kind: RequestKind, f: &Fetch) {
     if let Some(s) = sink {
-        s.send(Event::Request(RequestDone {
-            kind,
-            status: f.status,
-            ttfb: f.ttfb,
-            total: f.total,
-            bytes: f.bytes,
-            streamed: 0,
-            error: f.error,
-            redirects: f.redirects,
-            retry: false,
-            aborted: false,
-        }));
+        s.send(Event::Request(f.request_done(kind, f.error, false)));
     }
 }
 
@@ -158,14 +147,14 @@ async fn fetch(
     match (f.error, parsed) {
         (Some(e), _) => Err(format!(
             "GET {}: {}{}",
-            crate::config::redact_url(url),
+            crate::config::parse::redact_url(url),
             e.as_str(),
             f.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
         )),
         (None, Some(Ok(pl))) => Ok((pl, f.final_url)),
         (None, Some(Err(e))) => Err(format!(
             "{} is not a valid playlist: {e}",
-            crate::config::redact_url(url)
+            crate::config::parse::redact_url(url)
         )),
         (None, None) => Err("empty response".into()),
     }
@@ -191,7 +180,7 @@ pub async fn choose(
                 (Playlist::Master(_), _) => {
                     return Err(format!(
                         "variant {} is a master playlist, not a media playlist",
-                        crate::config::redact_url(media_url)
+                        crate::config::parse::redact_url(media_url)
                     ));
                 }
             }

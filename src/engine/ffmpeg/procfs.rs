@@ -11,14 +11,20 @@
 //! kernel walks every page table entry to compute it (≈ 1–2 ms for one FFmpeg), so callers
 //! measure it for a few processes at a time.
 //!
-//! The `stat` files of the running children are kept open between samples ([`StatFiles`])
-//! and re-read from offset 0: the kernel regenerates the line on every read, and one
-//! `pread` per child and tick is much cheaper than open + read + close (at 200 children
-//! the path lookups were a visible share of the swarm's own CPU).
+//! Which reads use the `procfs` crate and which are by hand: this process's own `stat`
+//! (once a tick), the `smaps_rollup` of a few children at a time, the clock tick and the
+//! page size go through the crate. The per-child `stat` lines, read every tick for every
+//! running FFmpeg (thousands), stay a hand read: their files are kept open between
+//! samples ([`StatFiles`]) and re-read from offset 0 (the kernel regenerates the line on
+//! every read), and only the three fields used are parsed. The crate opens the pid
+//! directory and the file, reads, parses all 52 fields and closes, per child and tick:
+//! benches/proc_stat.rs measured it slower (see the note at [`StatFiles`]).
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
+
+use ::procfs::process::{Process, SmapsRollup};
 
 /// CPU and memory figures of a set of processes.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,15 +40,10 @@ pub struct Usage {
 }
 
 fn clock_ticks() -> f64 {
-    // SAFETY: sysconf only reads a configuration value.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as f64 } else { 100.0 }
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf only reads a configuration value.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u64 } else { 4096 }
+    match ::procfs::ticks_per_second() {
+        0 => 100.0,
+        t => t as f64,
+    }
 }
 
 /// Fields after the `(comm)` of a `/proc/*/stat` line; field 3 (state) is index 0.
@@ -81,19 +82,29 @@ impl Rollup {
     }
 }
 
-/// The `Pss:`, `Private_Clean:` and `Private_Dirty:` lines of `/proc/*/smaps_rollup`.
-pub fn parse_rollup(rollup: &str) -> Option<Rollup> {
-    let kb = |name: &str| -> Option<u64> {
-        let line = rollup.lines().find(|l| l.starts_with(name))?;
-        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-    };
+/// The `Pss`, `Private_Clean` and `Private_Dirty` figures of a `smaps_rollup` as the
+/// `procfs` crate reads it (it converts the kB to bytes).
+pub fn rollup_of(r: &SmapsRollup) -> Option<Rollup> {
+    let map = &r.memory_map_rollup.0.first()?.extension.map;
+    let bytes = |k: &str| map.get(k).copied();
     Some(Rollup {
-        pss: kb("Pss:")?,
-        private: kb("Private_Clean:").unwrap_or(0) + kb("Private_Dirty:").unwrap_or(0),
+        pss: bytes("Pss")?,
+        private: bytes("Private_Clean").unwrap_or(0) + bytes("Private_Dirty").unwrap_or(0),
     })
 }
 
+/// `(utime + stime, cutime + cstime)` of this process, in clock ticks.
+fn self_ticks() -> Option<(u64, u64)> {
+    let s = Process::myself().and_then(|p| p.stat()).ok()?;
+    let reaped = u64::try_from(s.cutime.saturating_add(s.cstime)).unwrap_or(0);
+    Some((s.utime + s.stime, reaped))
+}
+
 /// Open `/proc/<pid>/stat` files, kept from one sample to the next.
+///
+/// Why by hand: `cargo bench --bench proc_stat -- 1000 200` (1,000 `sleep` children, release
+/// build, 2 shared cores) gave medians of 5.6 and 5.1 ms a round (two runs) for this read against
+/// 12.1 and 11.8 ms for the crate's `Process::new(pid)?.stat()` (2.2× and 2.3×; same RSS).
 #[derive(Debug, Default)]
 pub struct StatFiles {
     open: HashMap<u32, File>,
@@ -134,11 +145,8 @@ impl StatFiles {
 /// Measure the running children `pids` (through `files`), and the PSS of `pss_of`.
 pub fn sample(files: &mut StatFiles, pids: &[u32], pss_of: &[u32]) -> Usage {
     let hz = clock_ticks();
-    let page = page_size();
-    let (self_ticks, reaped_ticks) = fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| parse_stat_cpu(&s))
-        .unwrap_or((0, 0));
+    let page = ::procfs::page_size();
+    let (self_ticks, reaped_ticks) = self_ticks().unwrap_or((0, 0));
     let mut live_ticks = 0u64;
     let mut rss = 0u64;
     files.retain(pids);
@@ -156,10 +164,10 @@ pub fn sample(files: &mut StatFiles, pids: &[u32], pss_of: &[u32]) -> Usage {
     let pss = pss_of
         .iter()
         .filter_map(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-                .ok()
-                .and_then(|s| parse_rollup(&s))
-                .map(|b| (*pid, b))
+            let r = Process::new(i32::try_from(*pid).ok()?)
+                .and_then(|p| p.smaps_rollup())
+                .ok()?;
+            rollup_of(&r).map(|b| (*pid, b))
         })
         .collect();
     Usage {
@@ -184,11 +192,19 @@ mod tests {
     #[test]
     fn parses_rollup() {
         let rollup = "55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss:   65000 kB\nPss:   12345 kB\nPss_Anon: 4000 kB\nShared_Clean: 9000 kB\nPrivate_Clean: 300 kB\nPrivate_Dirty: 4045 kB\n";
-        let r = parse_rollup(rollup).expect("rollup");
+        let parse = |text: &str| {
+            <SmapsRollup as ::procfs::FromBufRead>::from_buf_read(text.as_bytes())
+                .ok()
+                .and_then(|r| rollup_of(&r))
+        };
+        let r = parse(rollup).expect("rollup");
         assert_eq!(r.pss, 12345 * 1024);
         assert_eq!(r.private, 4345 * 1024);
         assert_eq!(r.shared_share(), 8000 * 1024);
-        assert_eq!(parse_rollup("Rss: 1 kB\n"), None);
+        assert_eq!(
+            parse("55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss: 1 kB\n"),
+            None
+        );
     }
 
     #[test]

@@ -56,7 +56,7 @@ use self::head::{Framing, RequestHead, ResponseHead, plain_response};
 use self::splice::Pipe;
 use super::classify::Learner;
 use crate::engine::http::HttpSettings;
-use crate::engine::http::connect::{Target, connect_tcp, resolve};
+use crate::engine::http::connect::{Authority, connect_tcp, resolve};
 use crate::stats::event::{ErrorClass, Event, RequestDone, RequestKind};
 use crate::stats::hub::EventSink;
 
@@ -243,8 +243,8 @@ async fn open_upstream(
     url: &Url,
     deadline: Instant,
 ) -> Result<Upstream, ErrorClass> {
-    let target = Target::from_url(url).ok_or(ErrorClass::Other)?;
-    let addrs = resolve(settings, &target, deadline)
+    let authority = Authority::from_url(url).ok_or(ErrorClass::Other)?;
+    let addrs = resolve(settings, &authority, deadline)
         .await
         .map_err(|f| f.class)?;
     let stream = connect_tcp(&addrs, deadline).await.map_err(|f| f.class)?;

@@ -1,8 +1,8 @@
-//! One viewer slot of the FFmpeg engine: spawn FFmpeg, turn its `-progress` and stderr
-//! into events, stop it when the swarm stops or (with `-restart-on-stall`) when it stalls,
-//! and respawn it after every exit with backoff (250 ms × 1.7ⁿ, ≤ 5 s, ±20 %, reset after
-//! 30 s healthy). Exits are classified clean / error / signal; kills the swarm made itself
-//! are neither failures nor crash-loop evidence.
+//! One viewer life of the FFmpeg engine: spawn FFmpeg, turn its `-progress` and stderr
+//! into events, stop it when the swarm stops or (with `-restart-on-stall`) when it stalls.
+//! Exits are classified clean / error / signal; kills the swarm made itself are neither
+//! failures nor crash-loop evidence. The slot around it (respawn, backoff) is the
+//! engine-neutral [`crate::engine::slot`].
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,11 +17,9 @@ use super::crashloop::SlotStreak;
 use super::process::{self, ExitKind, KILL_GRACE};
 use super::progress::{BlockParser, Tracker, Update};
 use super::stderr::{ApproxRequests, Level, LineSplitter, Ring, parse_line};
-use crate::backoff::Backoff;
-use crate::engine::native::Viewer;
-use crate::stats::event::{Event, LifecycleEvent, PlaybackEvent};
+use crate::engine::{BoxFuture, LifeEnd, SlotPlayer, Viewer};
+use crate::stats::event::{Event, PlaybackEvent};
 use crate::stats::hub::EventSink;
-use crate::stats::viewer_state::startup_timer;
 
 /// Why the swarm stopped a process itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,59 +43,64 @@ pub struct ProcessEnd {
     pub ring: Ring,
 }
 
-/// Run one viewer slot until the swarm stops.
-pub async fn run_slot(viewer: Viewer, engine: Arc<FfmpegEngine>) {
-    let sink = viewer.sink.clone();
-    sink.send(Event::Lifecycle(LifecycleEvent::Started));
-    viewer.gauges.add_ramped();
-    let mut backoff = Backoff::standard(engine.seed ^ viewer.id.rotate_left(29) ^ 0xFF_5EED);
-    let mut streak = SlotStreak::default();
-    loop {
-        // Each process tunes in anew (Started/Restarted) and has its startup timeout.
-        let end = tokio::select! {
-            end = run_process(&engine, &viewer) => end,
-            never = startup_timer(&sink, viewer.params.startup_timeout) => match never {},
-        };
-        engine.count_exit(&end);
-        let failure = end.killed.is_none() && end.exit != Some(ExitKind::Clean);
-        sink.send(Event::Lifecycle(LifecycleEvent::Exited { failure }));
-        match end.killed {
-            Some(KillReason::Shutdown) => return,
-            Some(KillReason::Stall) => {
-                engine.slot_healthy(&mut streak);
-                backoff.reset();
-            }
-            None => {
-                if viewer.cancel.is_cancelled() {
-                    return;
-                }
-                engine.own_exit(viewer.id, &mut streak, &end);
-                backoff.healthy_for(end.uptime);
-                let delay = backoff.next_delay();
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = viewer.cancel.cancelled() => return,
-                }
-            }
+/// The player of one FFmpeg viewer slot: each life is one FFmpeg process
+/// ([`run_process`]); the slot's crash-loop streak lives here.
+pub struct FfmpegPlayer {
+    engine: Arc<FfmpegEngine>,
+    streak: SlotStreak,
+}
+
+impl FfmpegPlayer {
+    /// The player of a new slot of `engine`.
+    pub fn new(engine: Arc<FfmpegEngine>) -> Self {
+        FfmpegPlayer {
+            engine,
+            streak: SlotStreak::default(),
         }
-        if viewer.cancel.is_cancelled() {
-            return;
-        }
-        sink.send(Event::Lifecycle(LifecycleEvent::Restarted));
+    }
+}
+
+impl SlotPlayer for FfmpegPlayer {
+    fn backoff_seed(&self, viewer: &Viewer) -> u64 {
+        self.engine.recipe.seed ^ viewer.id.rotate_left(29) ^ 0xFF_5EED
+    }
+
+    fn play<'a>(&'a mut self, viewer: &'a Viewer) -> BoxFuture<'a, LifeEnd> {
+        Box::pin(async move {
+            let engine = &self.engine;
+            let end = run_process(engine, viewer).await;
+            engine.tally.count_exit(&end);
+            match end.killed {
+                // Kills the swarm made itself are neither failures nor crash-loop evidence.
+                Some(KillReason::Shutdown) => LifeEnd::Stopped,
+                Some(KillReason::Stall) => {
+                    engine.guard.healthy(&mut self.streak);
+                    LifeEnd::Replaced
+                }
+                None => {
+                    if !viewer.cancel.is_cancelled() {
+                        engine.guard.own_exit(viewer.id, &mut self.streak, &end);
+                    }
+                    LifeEnd::Ended {
+                        failure: end.exit != Some(ExitKind::Clean),
+                    }
+                }
+            }
+        })
     }
 }
 
 /// Spawn FFmpeg once for `viewer` and follow it until it exits or is stopped.
 pub async fn run_process(engine: &Arc<FfmpegEngine>, viewer: &Viewer) -> ProcessEnd {
-    let args = engine.args(viewer.id);
+    let args = engine.recipe.args(viewer.id);
     let spawned_at = Instant::now();
-    let mut sp = match process::spawn(&engine.caps.binary, &args) {
+    let mut sp = match process::spawn(&engine.recipe.caps.binary, &args) {
         Ok(sp) => sp,
         Err(e) => {
             let mut ring = Ring::default();
-            let line = format!("cannot start {}: {e}", engine.caps.binary);
+            let line = format!("cannot start {}: {e}", engine.recipe.caps.binary);
             ring.push(&line);
-            engine.spawn_failed(&line);
+            engine.tally.spawn_failed(&line);
             return ProcessEnd {
                 exit: None,
                 uptime: Duration::ZERO,
@@ -114,7 +117,11 @@ pub async fn run_process(engine: &Arc<FfmpegEngine>, viewer: &Viewer) -> Process
         viewer.sink.clone(),
         ring.clone(),
     ));
-    let mut tracker = Tracker::new(spawned_at, engine.stall_threshold, engine.tune_in_latency);
+    let mut tracker = Tracker::new(
+        spawned_at,
+        engine.recipe.stall_threshold,
+        engine.recipe.tune_in_latency,
+    );
     let mut play = PlayState {
         sink: &viewer.sink,
         engine,
@@ -151,7 +158,7 @@ pub async fn run_process(engine: &Arc<FfmpegEngine>, viewer: &Viewer) -> Process
                 break process::stop(&mut sp.child, sp.pid, KILL_GRACE).await;
             }
         }
-        if engine.restart_on_stall && tracker.stalled() {
+        if engine.recipe.restart_on_stall && tracker.stalled() {
             killed = Some(KillReason::Stall);
             break process::stop(&mut sp.child, sp.pid, KILL_GRACE).await;
         }
@@ -189,7 +196,7 @@ impl PlayState<'_> {
         for u in updates {
             let ev = match *u {
                 Update::Started { startup } => {
-                    self.engine.played();
+                    self.engine.guard.played();
                     PlaybackEvent::Started { startup }
                 }
                 Update::Played { media } => PlaybackEvent::Played { media },
@@ -215,7 +222,7 @@ async fn read_stderr(
     sink: EventSink,
     ring: Arc<Mutex<Ring>>,
 ) {
-    let (tx, rx) = mpsc::channel::<String>(engine.stderr_buffer.max(1));
+    let (tx, rx) = mpsc::channel::<String>(engine.recipe.stderr_buffer.max(1));
     let parser = tokio::spawn(parse_stderr(rx, engine.clone(), sink, ring));
     let mut splitter = LineSplitter::default();
     let mut buf = vec![0u8; 8192];
@@ -232,14 +239,14 @@ async fn read_stderr(
             Ok(n) => {
                 splitter.feed(&buf[..n], |l| push(l, &mut offered, &mut dropped));
                 if offered >= 256 {
-                    engine.stderr_counted(offered, dropped);
+                    engine.tally.stderr_counted(offered, dropped);
                     (offered, dropped) = (0, 0);
                 }
             }
         }
     }
     splitter.finish(|l| push(l, &mut offered, &mut dropped));
-    engine.stderr_counted(offered, dropped);
+    engine.tally.stderr_counted(offered, dropped);
     drop(tx);
     let _ = parser.await;
 }
@@ -251,9 +258,10 @@ async fn parse_stderr(
     ring: Arc<Mutex<Ring>>,
 ) {
     let mut approx = engine
+        .recipe
         .plan
         .https()
-        .then(|| ApproxRequests::new(engine.classifier.clone()));
+        .then(|| ApproxRequests::new(engine.recipe.classifier.clone()));
     let mut current: Option<Level> = None;
     while let Some(line) = rx.recv().await {
         let p = parse_line(&line);
@@ -267,7 +275,7 @@ async fn parse_stderr(
             if let Ok(mut r) = ring.lock() {
                 r.push(&line);
             }
-            engine.note_error(&line);
+            engine.tally.note_error(&line);
         }
         if let Some(a) = approx.as_mut() {
             a.line(&p, |r| sink.send(Event::Request(r)));

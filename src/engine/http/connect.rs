@@ -22,9 +22,10 @@ use crate::stats::event::ErrorClass;
 /// stream through it frame by frame, so it does not limit body size.
 const MAX_BUF_SIZE: usize = 16 * 1024;
 
-/// Where one request goes: the identity of a pooled connection.
+/// Where one request goes: scheme, host and port (the URL's authority plus whether it is
+/// https), which is also the identity of a pooled connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Target<'a> {
+pub(crate) struct Authority<'a> {
     /// `https` rather than `http`.
     pub(super) https: bool,
     /// Host as parsed by `url` (domains are already lower-cased for http/https).
@@ -33,8 +34,8 @@ pub(crate) struct Target<'a> {
     pub(super) port: u16,
 }
 
-impl<'a> Target<'a> {
-    /// The target of an http/https URL; `None` for other schemes or host-less URLs.
+impl<'a> Authority<'a> {
+    /// The authority of an http/https URL; `None` for other schemes or host-less URLs.
     pub(crate) fn from_url(url: &'a Url) -> Option<Self> {
         let https = match url.scheme() {
             "http" => false,
@@ -49,7 +50,7 @@ impl<'a> Target<'a> {
     }
 }
 
-/// Owned copy of a [`Target`], stored with a pooled connection.
+/// Owned copy of an [`Authority`], stored with a pooled connection.
 #[derive(Debug)]
 pub(super) struct ConnKey {
     https: bool,
@@ -58,11 +59,11 @@ pub(super) struct ConnKey {
 }
 
 impl ConnKey {
-    /// Whether this connection can carry a request for `target`.
-    pub(super) fn matches(&self, target: &Target<'_>) -> bool {
-        self.https == target.https
-            && self.port == target.port
-            && match (&self.host, &target.host) {
+    /// Whether this connection can carry a request for `authority`.
+    pub(super) fn matches(&self, authority: &Authority<'_>) -> bool {
+        self.https == authority.https
+            && self.port == authority.port
+            && match (&self.host, &authority.host) {
                 (Host::Domain(a), Host::Domain(b)) => a.eq_ignore_ascii_case(b),
                 (Host::Ipv4(a), Host::Ipv4(b)) => a == b,
                 (Host::Ipv6(a), Host::Ipv6(b)) => a == b,
@@ -92,27 +93,27 @@ pub(super) struct PooledConn {
     _task: AbortOnDrop,
 }
 
-/// Opens a new connection for `target`, all of it bounded by `deadline`.
+/// Opens a new connection to `authority`, all of it bounded by `deadline`.
 pub(super) async fn connect(
     settings: &HttpSettings,
-    target: &Target<'_>,
+    authority: &Authority<'_>,
     deadline: Instant,
 ) -> Result<PooledConn, Failure> {
-    let addrs = resolve(settings, target, deadline).await?;
+    let addrs = resolve(settings, authority, deadline).await?;
     let tcp = connect_tcp(&addrs, deadline).await?;
     // Small requests and latency measurements: never wait for Nagle.
     let _ = tcp.set_nodelay(true);
 
-    let (sender, task) = if target.https {
-        let tls = tls_handshake(settings, target, tcp, deadline).await?;
+    let (sender, task) = if authority.https {
+        let tls = tls_handshake(settings, authority, tcp, deadline).await?;
         start_http1(tls).await?
     } else {
         start_http1(tcp).await?
     };
     let key = ConnKey {
-        https: target.https,
-        host: target.host.to_owned(),
-        port: target.port,
+        https: authority.https,
+        host: authority.host.to_owned(),
+        port: authority.port,
     };
     Ok(PooledConn {
         key,
@@ -125,17 +126,17 @@ pub(super) async fn connect(
 /// The addresses to try, in order. `-resolve` short-circuits DNS for its host.
 pub(crate) async fn resolve(
     settings: &HttpSettings,
-    target: &Target<'_>,
+    authority: &Authority<'_>,
     deadline: Instant,
 ) -> Result<Vec<SocketAddr>, Failure> {
-    if let Some(ip) = settings.resolve_override(&target.host) {
-        return Ok(vec![SocketAddr::new(ip, target.port)]);
+    if let Some(ip) = settings.resolve_override(&authority.host) {
+        return Ok(vec![SocketAddr::new(ip, authority.port)]);
     }
-    match &target.host {
-        Host::Ipv4(ip) => Ok(vec![SocketAddr::new(IpAddr::V4(*ip), target.port)]),
-        Host::Ipv6(ip) => Ok(vec![SocketAddr::new(IpAddr::V6(*ip), target.port)]),
+    match &authority.host {
+        Host::Ipv4(ip) => Ok(vec![SocketAddr::new(IpAddr::V4(*ip), authority.port)]),
+        Host::Ipv6(ip) => Ok(vec![SocketAddr::new(IpAddr::V6(*ip), authority.port)]),
         Host::Domain(name) => {
-            match timeout_at(deadline, tokio::net::lookup_host((*name, target.port))).await {
+            match timeout_at(deadline, tokio::net::lookup_host((*name, authority.port))).await {
                 Err(_) => Err(Failure::transport(ErrorClass::Timeout)),
                 Ok(Err(_)) => Err(Failure::transport(ErrorClass::Dns)),
                 Ok(Ok(found)) => {
@@ -174,7 +175,7 @@ pub(crate) async fn connect_tcp(
 /// never the `-resolve` address.
 async fn tls_handshake(
     settings: &HttpSettings,
-    target: &Target<'_>,
+    authority: &Authority<'_>,
     tcp: TcpStream,
     deadline: Instant,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
@@ -183,7 +184,7 @@ async fn tls_handshake(
         tracing::warn!(error = %e, "cannot build TLS client configuration");
         tls_fail()
     })?;
-    let server_name = match &target.host {
+    let server_name = match &authority.host {
         Host::Domain(name) => {
             rustls::pki_types::ServerName::try_from(name.to_string()).map_err(|_| tls_fail())?
         }
@@ -228,27 +229,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn target_from_url_covers_defaults_and_rejects_other_schemes() {
+    fn authority_from_url_covers_defaults_and_rejects_other_schemes() {
         let u = Url::parse("https://Example.COM/x").expect("url");
-        let t = Target::from_url(&u).expect("target");
+        let t = Authority::from_url(&u).expect("authority");
         assert!(t.https);
         assert_eq!(t.port, 443);
         assert_eq!(t.host, Host::Domain("example.com"));
 
         let u = Url::parse("http://[::1]:8080/x").expect("url");
-        let t = Target::from_url(&u).expect("target");
+        let t = Authority::from_url(&u).expect("authority");
         assert_eq!(t.port, 8080);
         assert!(matches!(t.host, Host::Ipv6(_)));
 
         let u = Url::parse("ftp://example.com/x").expect("url");
-        assert!(Target::from_url(&u).is_none());
+        assert!(Authority::from_url(&u).is_none());
     }
 
     #[test]
     fn key_matches_same_scheme_host_port_only() {
         let a = Url::parse("http://example.com:8080/a").expect("url");
         let key = {
-            let t = Target::from_url(&a).expect("target");
+            let t = Authority::from_url(&a).expect("authority");
             ConnKey {
                 https: t.https,
                 host: t.host.to_owned(),
@@ -262,7 +263,7 @@ mod tests {
             ("http://other.com:8080/a", false),
         ] {
             let u = Url::parse(u).expect("url");
-            let t = Target::from_url(&u).expect("target");
+            let t = Authority::from_url(&u).expect("authority");
             assert_eq!(key.matches(&t), want, "{u}");
         }
     }

@@ -181,24 +181,28 @@ impl Drop for StderrCapture {
 /// text on stderr (captured by the TUI while it is up). Used when the TUI is on or a log
 /// file is given; otherwise the default stderr logging applies.
 pub fn init_logging(cfg: &Config, tui: bool) -> Result<()> {
-    let level = if cfg.verbose { "debug" } else { "warn" };
+    let level = if cfg.outputs.log.verbose {
+        "debug"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("HLS_SWARM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("hls_swarm={level}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false);
-    let _ = match (&cfg.log_file, tui) {
+    let _ = match (&cfg.outputs.log.file, tui) {
         (Some(path), _) => {
             let file = open_log_file(path)?;
             let b = builder.with_writer(Mutex::new(file));
-            match cfg.log_format {
+            match cfg.outputs.log.format {
                 LogFormat::Json => b.json().try_init(),
                 LogFormat::Text => b.try_init(),
             }
         }
         // The log pane is for people: text, whatever -log-format says.
         (None, true) => builder.with_writer(std::io::stderr).try_init(),
-        (None, false) => match cfg.log_format {
+        (None, false) => match cfg.outputs.log.format {
             LogFormat::Json => builder.with_writer(std::io::stderr).json().try_init(),
             LogFormat::Text => builder.with_writer(std::io::stderr).try_init(),
         },

@@ -25,7 +25,7 @@ use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, Target, redact_url};
+use crate::config::{Config, StreamSource, redact_url};
 use crate::output::origin_view;
 use crate::output::series::SeriesRecorder;
 use crate::stats::snapshot::Snapshot;
@@ -61,7 +61,7 @@ pub struct TuiParams {
 /// The metrics endpoint shown in the header, when the swarm serves one (`-metrics off`:
 /// none). An unspecified listen address is shown as loopback, like the startup line.
 fn metrics_url(cfg: &Config) -> Option<String> {
-    let mut a = cfg.metrics?;
+    let mut a = cfg.outputs.metrics?.addr;
     if a.ip().is_unspecified() {
         a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
@@ -89,14 +89,20 @@ impl Tui {
         let capture = StderrCapture::start(ring.clone())?;
         let shutdown = Arc::new(AtomicBool::new(false));
         let base = Model {
-            stream_hint: match &p.cfg.target {
-                Target::Url(u) => redact_url(u),
-                Target::Builtin => "built-in origin (starting)".into(),
+            stream_hint: match &p.cfg.stream.source {
+                StreamSource::Url(u) => redact_url(u),
+                StreamSource::Builtin => "built-in origin (starting)".into(),
             },
             metrics_url: metrics_url(&p.cfg),
-            ramp_rate: p.cfg.ramp_rate,
+            ramp_rate: p.cfg.audience.ramp_rate,
             error_threshold: p.cfg.slo.max_error_rate.unwrap_or(DEFAULT_ERROR_THRESHOLD),
-            log_file: p.cfg.log_file.as_ref().map(|f| f.display().to_string()),
+            log_file: p
+                .cfg
+                .outputs
+                .log
+                .file
+                .as_ref()
+                .map(|f| f.display().to_string()),
             ..Model::default()
         };
         let looper = Looper {

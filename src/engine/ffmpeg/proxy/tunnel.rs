@@ -13,7 +13,7 @@ use url::Url;
 
 use super::Shared;
 use super::head::{RequestHead, plain_response};
-use crate::engine::http::connect::{Target, connect_tcp, resolve};
+use crate::engine::http::connect::{Authority, connect_tcp, resolve};
 use crate::stats::event::ErrorClass;
 
 /// Serve a CONNECT on `client` until either side closes. `early` holds bytes FFmpeg sent
@@ -30,7 +30,7 @@ pub async fn run(client: &mut TcpStream, req: &RequestHead, early: Vec<u8>, shar
             .await;
         return;
     };
-    let Some(target) = Target::from_url(&url) else {
+    let Some(authority) = Authority::from_url(&url) else {
         let _ = client
             .write_all(&plain_response(
                 400,
@@ -42,7 +42,7 @@ pub async fn run(client: &mut TcpStream, req: &RequestHead, early: Vec<u8>, shar
         return;
     };
     let deadline = Instant::now() + shared.settings.timeout;
-    let tcp = match resolve(&shared.settings, &target, deadline).await {
+    let tcp = match resolve(&shared.settings, &authority, deadline).await {
         Ok(addrs) => connect_tcp(&addrs, deadline).await,
         Err(f) => Err(f),
     };

@@ -1,5 +1,14 @@
-//! A small parser for the Prometheus text exposition format (version 0.0.4, as served by
-//! node_exporter and the nginx exporter), reading only the metric families asked for.
+//! The one parser of the Prometheus text exposition format (version 0.0.4) in hls-swarm:
+//! the origin scraper reads node_exporter's and the nginx exporter's scrapes with it
+//! ([`parse`], only the families asked for), and tests and tools read the swarm's own
+//! `/metrics` with it ([`samples`], every sample in written order).
+//!
+//! Why not a crate: the `prometheus` crate writes the format but does not read it; the
+//! readers on crates.io checked (prometheus-parse 0.2.5, prom-text-format-parser 0.1.0,
+//! openmetrics-parser 0.5.1) either skip lines they cannot match (so an HTML error page
+//! reads as an empty scrape), split label sets on `,` and `=` without unescaping
+//! (a label value holding either is misread), pull in regex and chrono, have a single
+//! release, or are LGPL-3.0. The rules below are what the scraper needs.
 //!
 //! Every line must at least start like a sample (a metric name) or be a comment; a line
 //! of a wanted family must parse completely. Lines of other families are skipped after
@@ -9,9 +18,11 @@
 use std::collections::HashMap;
 use std::fmt;
 
-/// One sample of a wanted family.
+/// One sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// Sample name (with `_bucket`/`_sum`/`_count` for histogram parts).
+    pub name: String,
     /// Label pairs, in the order written.
     pub labels: Vec<(String, String)>,
     /// The value (`+Inf`, `-Inf` and `NaN` allowed).
@@ -81,6 +92,25 @@ fn is_name_char(c: u8) -> bool {
 /// Parse `text`, keeping the samples of the families for which `wanted(name)` is true.
 pub fn parse(text: &str, wanted: impl Fn(&str) -> bool) -> Result<Families, ParseError> {
     let mut out: HashMap<String, Vec<Sample>> = HashMap::new();
+    each_sample(text, wanted, |s| {
+        out.entry(s.name.clone()).or_default().push(s)
+    })?;
+    Ok(Families(out))
+}
+
+/// Every sample of `text`, in the order written.
+pub fn samples(text: &str) -> Result<Vec<Sample>, ParseError> {
+    let mut out = Vec::new();
+    each_sample(text, |_| true, |s| out.push(s))?;
+    Ok(out)
+}
+
+/// Hand each sample of a wanted family to `f`, in the order written.
+fn each_sample(
+    text: &str,
+    wanted: impl Fn(&str) -> bool,
+    mut f: impl FnMut(Sample),
+) -> Result<(), ParseError> {
     for (i, raw) in text.split('\n').enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw).trim_start();
         if line.is_empty() || line.starts_with('#') {
@@ -105,10 +135,15 @@ pub fn parse(text: &str, wanted: impl Fn(&str) -> bool) -> Result<Families, Pars
         if !wanted(name) {
             continue;
         }
-        let sample = parse_rest(&line[name_len..]).map_err(|m| err(format!("{name}: {m}")))?;
-        out.entry(name.to_string()).or_default().push(sample);
+        let (labels, value) =
+            parse_rest(&line[name_len..]).map_err(|m| err(format!("{name}: {m}")))?;
+        f(Sample {
+            name: name.to_string(),
+            labels,
+            value,
+        });
     }
-    Ok(Families(out))
+    Ok(())
 }
 
 /// At most 40 characters of a line, for error messages (never the whole of a big body).
@@ -120,7 +155,7 @@ fn preview(line: &str) -> String {
 }
 
 /// Labels, value and optional timestamp after the metric name.
-fn parse_rest(rest: &str) -> Result<Sample, String> {
+fn parse_rest(rest: &str) -> Result<(Vec<(String, String)>, f64), String> {
     let mut labels = Vec::new();
     let mut rest = rest;
     if let Some(after) = rest.trim_start_matches([' ', '\t']).strip_prefix('{') {
@@ -147,7 +182,7 @@ fn parse_rest(rest: &str) -> Result<Sample, String> {
             }
         }
     }
-    Ok(Sample { labels, value })
+    Ok((labels, value))
 }
 
 fn parse_value(s: &str) -> Option<f64> {
@@ -298,10 +333,46 @@ weird_metric_with_exemplar 1 # {trace_id=\"x\"} 1\n\
     }
 
     #[test]
+    fn samples_keep_names_and_written_order() {
+        let s = samples(TEXT).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "node_cpu_seconds_total",
+                "node_cpu_seconds_total",
+                "node_memory_MemTotal_bytes",
+                "node_filesystem_avail_bytes",
+                "go_gc_duration_seconds",
+                "weird_metric_with_exemplar"
+            ]
+        );
+        assert_eq!(s[1].label("mode"), Some("user"));
+    }
+
+    #[test]
     fn unwanted_lines_are_skipped_after_their_name() {
         // A syntax we do not parse, in a family we do not want, does not fail the scrape.
         let f = parse("other{\"utf8.name\"} 1\nwanted 2\n", |n| n == "wanted")
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.scalar("wanted"), Some(2.0));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_parsed_or_rejected_never_a_panic(text in "\\PC*") {
+            let _ = samples(&text);
+        }
+
+        #[test]
+        fn any_line_after_good_ones_fails_on_its_own_line_or_parses(
+            line in "[a-z_{}=\",. #\\\\0-9+\\-eEInfNa]{0,40}",
+        ) {
+            let text = format!("ok 1\n{line}\n");
+            match samples(&text) {
+                Ok(s) => proptest::prop_assert!(!s.is_empty()),
+                Err(e) => proptest::prop_assert_eq!(e.line, 2),
+            }
+        }
     }
 }

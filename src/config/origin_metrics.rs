@@ -1,13 +1,13 @@
-//! Validation of the `-origin-metrics*` / `-nginx-metrics` flags (called from
-//! [`crate::config::Config::from_args`], which reports every problem at once).
+//! Origin host metrics to scrape: the `-origin-metrics*` / `-nginx-metrics` flags.
 
+use std::fmt;
 use std::time::Duration;
 
 use url::Url;
 
 use super::cli::OriginMetricsArgs;
-use super::interfaces::InterfaceFilter;
-use crate::config::{parse_go_duration, redact_url};
+use super::parse::{duration_in, port, redact_url};
+use super::problems::Problems;
 
 /// Default node_exporter port for `-origin-metrics-host`.
 pub const DEFAULT_NODE_PORT: u16 = 9100;
@@ -54,6 +54,55 @@ impl OriginMetricsConfig {
     }
 }
 
+/// An interface selection.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum InterfaceFilter {
+    /// Everything except `lo` and the virtual kinds
+    /// (`crate::origin_metrics::interfaces::VIRTUAL_PREFIXES`).
+    #[default]
+    Physical,
+    /// Exactly these names (an entry ending in `*` matches by prefix).
+    Only(Vec<String>),
+}
+
+impl InterfaceFilter {
+    /// Parse `-origin-metrics-interfaces`: comma-separated names, `*` suffix = prefix.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let names: Vec<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if names.is_empty() {
+            return Err(format!(
+                "-origin-metrics-interfaces: '{list}' names no interface (e.g. -origin-metrics-interfaces eth0,ens3)"
+            ));
+        }
+        for n in &names {
+            let stem = n.strip_suffix('*').unwrap_or(n);
+            if stem.contains('*')
+                || n.len() > 64
+                || n.chars().any(|c| c.is_whitespace() || c == '/' || c == '"')
+            {
+                return Err(format!(
+                    "-origin-metrics-interfaces: '{n}' is not an interface name (a trailing * matches a prefix: eth*)"
+                ));
+            }
+        }
+        Ok(InterfaceFilter::Only(names))
+    }
+}
+
+impl fmt::Display for InterfaceFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InterfaceFilter::Physical => f.write_str("all but loopback and virtual"),
+            InterfaceFilter::Only(n) => f.write_str(&n.join(",")),
+        }
+    }
+}
+
 /// The scrape timeout for an interval.
 pub fn timeout_for(interval: Duration) -> Duration {
     interval.clamp(Duration::from_secs(1), Duration::from_secs(5))
@@ -81,13 +130,6 @@ fn parse_url(flag: &str, s: &str) -> Result<Url, String> {
     Ok(u)
 }
 
-fn parse_port(flag: &str, s: &str) -> Result<u16, String> {
-    match s.trim().parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err(format!("{flag}: '{s}' is not a port (1..=65535)")),
-    }
-}
-
 fn parse_host_url(host: &str, port: u16) -> Result<Url, String> {
     let h = host.trim();
     if h.is_empty() || h.contains('/') || h.contains('@') || h.contains('?') {
@@ -112,27 +154,12 @@ fn parse_host_url(host: &str, port: u16) -> Result<Url, String> {
     Ok(u)
 }
 
-fn duration(flag: &str, s: &str, range: (Duration, Duration)) -> Result<Duration, String> {
-    let d = parse_go_duration(s).map_err(|e| format!("{flag}: {e} (e.g. {flag} 2s)"))?;
-    if d < range.0 || d > range.1 {
-        return Err(format!(
-            "{flag}: {} is out of range ({}..={})",
-            humantime::format_duration(d),
-            humantime::format_duration(range.0),
-            humantime::format_duration(range.1)
-        ));
-    }
-    Ok(d)
-}
-
-/// Validate the origin-metrics flags of `a`, pushing one message per problem into `errs`.
-/// `None` when no exporter is configured (or when there were errors).
-pub fn from_args(a: &OriginMetricsArgs, errs: &mut Vec<String>) -> Option<OriginMetricsConfig> {
-    let before = errs.len();
+/// Validate the origin-metrics flags of `a`, noting one message per problem in `p`.
+/// `None` when no exporter is configured (or when there were problems).
+pub fn from_args(a: &OriginMetricsArgs, p: &mut Problems) -> Option<OriginMetricsConfig> {
+    let before = p.len();
     let mut push = |r: Result<(), String>| {
-        if let Err(e) = r {
-            errs.push(e);
-        }
+        let _ = p.ok(r);
     };
     let mut node_url = None;
     let mut nginx_url = None;
@@ -145,10 +172,10 @@ pub fn from_args(a: &OriginMetricsArgs, errs: &mut Vec<String>) -> Option<Origin
     let mut node_port = DEFAULT_NODE_PORT;
     let mut nginx_port = DEFAULT_NGINX_PORT;
     if let Some(s) = &a.origin_metrics_node_port {
-        push(parse_port("-origin-metrics-node-port", s).map(|p| node_port = p));
+        push(port("-origin-metrics-node-port", s).map(|p| node_port = p));
     }
     if let Some(s) = &a.origin_metrics_nginx_port {
-        push(parse_port("-origin-metrics-nginx-port", s).map(|p| nginx_port = p));
+        push(port("-origin-metrics-nginx-port", s).map(|p| nginx_port = p));
     }
     match &a.origin_metrics_host {
         Some(host) => {
@@ -216,7 +243,7 @@ pub fn from_args(a: &OriginMetricsArgs, errs: &mut Vec<String>) -> Option<Origin
     let mut interval_ok = true;
     let mut window_ok = true;
     if let Some(s) = &a.origin_metrics_interval {
-        match duration("-origin-metrics-interval", s, INTERVAL_RANGE) {
+        match duration_in("-origin-metrics-interval", s, INTERVAL_RANGE, "2s") {
             Ok(d) => interval = d,
             Err(e) => {
                 interval_ok = false;
@@ -225,7 +252,7 @@ pub fn from_args(a: &OriginMetricsArgs, errs: &mut Vec<String>) -> Option<Origin
         }
     }
     if let Some(s) = &a.origin_metrics_window {
-        match duration("-origin-metrics-window", s, WINDOW_RANGE) {
+        match duration_in("-origin-metrics-window", s, WINDOW_RANGE, "2s") {
             Ok(d) => window = d,
             Err(e) => {
                 window_ok = false;
@@ -249,7 +276,7 @@ pub fn from_args(a: &OriginMetricsArgs, errs: &mut Vec<String>) -> Option<Origin
         }
         push(InterfaceFilter::parse(s).map(|f| interfaces = f));
     }
-    if errs.len() > before {
+    if p.len() > before {
         return None;
     }
     Some(OriginMetricsConfig {
@@ -265,15 +292,15 @@ pub fn from_args(a: &OriginMetricsArgs, errs: &mut Vec<String>) -> Option<Origin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::parse_from;
+    use crate::config::cli::parse_from;
 
     fn om(args: &[&str]) -> (Option<OriginMetricsConfig>, Vec<String>) {
         let mut v = vec!["hls-swarm"];
         v.extend_from_slice(args);
         let cli = parse_from(v).unwrap_or_else(|e| panic!("{e}"));
-        let mut errs = Vec::new();
-        let c = from_args(&cli.run.origin_metrics_args, &mut errs);
-        (c, errs)
+        let mut p = Problems::new();
+        let c = from_args(&cli.run.origin_metrics_args, &mut p);
+        (c, p.finish(()).err().map(|e| e.0).unwrap_or_default())
     }
 
     fn ok(args: &[&str]) -> OriginMetricsConfig {

@@ -7,8 +7,10 @@
 //! with a letter, so an unknown `-bogus` is reported as `--bogus` rather than as a short
 //! `-b`. Short flags (`-v`, `-h`) and negative numbers (`-5s`) pass through untouched.
 //!
-//! Values are kept as strings here and parsed in [`crate::config`], so every invalid value
-//! is reported at once (clap stops at the first).
+//! These are the low-level arguments: values are kept as strings here and parsed into the
+//! high-level [`crate::config::Config`] (and the origin's configuration), so every invalid
+//! value is reported at once (clap stops at the first). The container's environment
+//! mapping to these flags is [`super::env`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -45,7 +47,7 @@ pub enum Command {
     /// Run a swarm (the default when no subcommand is given).
     Run(RunArgs),
     /// Run only the built-in live test origin.
-    Origin(crate::origin::OriginArgs),
+    Origin(OriginArgs),
 }
 
 /// Flags of a swarm run.
@@ -199,7 +201,7 @@ pub struct RunArgs {
     pub prom_client_metrics: bool,
     /// Origin host metrics (-origin-metrics, -nginx-metrics, -origin-metrics-host, …).
     #[command(flatten)]
-    pub origin_metrics_args: Box<crate::origin_metrics::cli::OriginMetricsArgs>,
+    pub origin_metrics_args: Box<OriginMetricsArgs>,
     /// Live terminal dashboard. Default: on when stdout is a terminal; -tui=false prints
     /// progress lines instead.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
@@ -258,6 +260,100 @@ pub struct RunArgs {
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub print_cmd: bool,
+}
+
+/// Origin host metrics flags.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Origin metrics")]
+pub struct OriginMetricsArgs {
+    /// Origin node_exporter metrics URL (e.g. http://origin:9100/metrics): origin CPU,
+    /// memory and network in the TUI, summary, JSON and /metrics.
+    #[arg(long, value_name = "URL")]
+    pub origin_metrics: Option<String>,
+
+    /// Origin nginx exporter metrics URL (e.g. http://origin:9113/metrics): nginx active
+    /// connections and request rate.
+    #[arg(long, value_name = "URL")]
+    pub nginx_metrics: Option<String>,
+
+    /// Origin host: scrape http://HOST:<node port>/metrics and http://HOST:<nginx
+    /// port>/metrics (an explicit -origin-metrics / -nginx-metrics URL wins).
+    #[arg(long, value_name = "HOST")]
+    pub origin_metrics_host: Option<String>,
+
+    /// node_exporter port used with -origin-metrics-host [default: 9100].
+    #[arg(long, value_name = "PORT")]
+    pub origin_metrics_node_port: Option<String>,
+
+    /// nginx exporter port used with -origin-metrics-host [default: 9113].
+    #[arg(long, value_name = "PORT")]
+    pub origin_metrics_nginx_port: Option<String>,
+
+    /// Time between origin metrics scrapes, 250ms..=60s [default: 2s].
+    #[arg(long, value_name = "DURATION")]
+    pub origin_metrics_interval: Option<String>,
+
+    /// Trailing window of the origin p50/max figures, 10s..=300s and at least twice the
+    /// interval [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub origin_metrics_window: Option<String>,
+
+    /// Interfaces summed for origin network rates, comma-separated, trailing * = prefix
+    /// (e.g. eth0,ens*) [default: all but lo and virtual devices].
+    #[arg(long, value_name = "LIST")]
+    pub origin_metrics_interfaces: Option<String>,
+}
+
+/// Flags of the `hls-swarm origin` subcommand.
+#[derive(clap::Args, Debug, Clone, PartialEq)]
+pub struct OriginArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:17080")]
+    pub listen: String,
+    /// Variant ladder: comma-separated bitrates in bit/s with optional k/M/G suffix.
+    #[arg(long, value_name = "LIST", default_value = "200k,800k,2M")]
+    pub variants: String,
+    /// Segment duration: a whole number of seconds from 1s to 60s (e.g. 1s, 2s, 6s).
+    #[arg(long, value_name = "DURATION", default_value = "2s")]
+    pub segment_duration: String,
+    /// Segments per media playlist (1–10000).
+    #[arg(long, value_name = "N", default_value = "10")]
+    pub window: String,
+    /// Serve audio as a separate EXT-X-MEDIA rendition (/a/…) with video-only variants.
+    #[arg(long)]
+    pub audio_rendition: bool,
+    /// Seed of the fault decisions (same seed + same request order = same faults).
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub seed: String,
+    /// Write a JSON Lines access log to FILE (one line per request).
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+    /// Delay before answering requests of KIND (master|playlist|segment|all), e.g.
+    /// segment=200ms. Repeatable.
+    #[arg(long, value_name = "KIND=DUR")]
+    pub fault_delay: Vec<String>,
+    /// Send segment bodies at this many bytes per second (k/M/G suffixes allowed).
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub fault_body_rate: Option<String>,
+    /// Answer requests of KIND with STATUS (400–599) with probability PROB (0–1), e.g.
+    /// segment:503:0.05. Repeatable.
+    #[arg(long, value_name = "KIND:STATUS:PROB")]
+    pub fault_error: Vec<String>,
+    /// Answer every request of KIND with STATUS from FROM to FROM+DUR after origin start,
+    /// e.g. playlist:503:30s+10s. Repeatable.
+    #[arg(long, value_name = "KIND:STATUS:FROM+DUR")]
+    pub fault_error_window: Vec<String>,
+    /// Reset the connection mid-body for requests of KIND with probability PROB, e.g.
+    /// segment:0.01. Repeatable.
+    #[arg(long, value_name = "KIND:PROB")]
+    pub fault_reset: Vec<String>,
+    /// Freeze media playlists from FROM for DUR after origin start, e.g. 20s+8s.
+    #[arg(long, value_name = "FROM+DUR")]
+    pub fault_freeze: Option<String>,
+    /// Serve the fault API on the origin's listener, to loopback clients only: GET, PUT
+    /// (one --fault-* flag per line) or DELETE /control/faults switches faults at runtime.
+    #[arg(long)]
+    pub fault_api: bool,
 }
 
 /// Rewrite Go-style single-dash long flags (`-clients`, `-tui=false`) to `--clients`.

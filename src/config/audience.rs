@@ -1,0 +1,57 @@
+//! Who watches: how many viewers, how fast they arrive, for how long, and their ids.
+
+use std::time::Duration;
+
+use super::cli::RunArgs;
+use super::parse::{count, flag_duration, number};
+use super::problems::Problems;
+
+/// The simulated audience and its ramp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audience {
+    /// `-clients`: concurrent viewers the ramp aims for.
+    pub viewers: u64,
+    /// `-client-id-offset`: id of the first viewer (viewer ids are also in User-Agents).
+    pub first_viewer_id: u64,
+    /// `-ramp-rate`: viewers started per second.
+    pub ramp_rate: f64,
+    /// `-ramp-jitter`: symmetric start jitter bound.
+    pub ramp_jitter: Duration,
+    /// `-duration`: run length; `None` = until stopped.
+    pub duration: Option<Duration>,
+    /// `-seed`: seed of the ramp jitter and backoff.
+    pub seed: u64,
+}
+
+impl Audience {
+    /// Validate `-clients`, the ramp, `-duration`, `-client-id-offset` and `-seed`.
+    pub fn from_args(a: &RunArgs, p: &mut Problems) -> Self {
+        let viewers = p.or(count("-clients", &a.clients, 1, 10_000_000), 1);
+        let ramp_rate = p.or(
+            number(&a.ramp_rate, |r| r > 0.0 && r <= 1_000_000.0, || {
+                format!(
+                    "-ramp-rate: '{}' is not a positive number of viewers per second (e.g. -ramp-rate 5 or 0.5)",
+                    a.ramp_rate
+                )
+            }),
+            1.0,
+        );
+        let ramp_jitter = p.or_default(flag_duration("-ramp-jitter", &a.ramp_jitter));
+        let duration = p.or_default(flag_duration("-duration", &a.duration));
+        let first_viewer_id = p.or_default(count(
+            "-client-id-offset",
+            &a.client_id_offset,
+            0,
+            u64::MAX / 2,
+        ));
+        let seed = p.or_default(count("-seed", &a.seed, 0, u64::MAX));
+        Audience {
+            viewers,
+            first_viewer_id,
+            ramp_rate,
+            ramp_jitter,
+            duration: (!duration.is_zero()).then_some(duration),
+            seed,
+        }
+    }
+}

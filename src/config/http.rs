@@ -1,0 +1,98 @@
+//! How viewers talk HTTP: request headers, User-Agent, timeouts, retries, reconnects and
+//! the `-resolve` / `--dangerous` test-setup overrides.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+
+use super::cli::RunArgs;
+use super::parse::{Header, count, header_line, ip, positive_duration};
+use super::problems::Problems;
+
+/// HTTP client settings shared by every viewer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Extra request headers (from -header, -header-file, -no-cache).
+    pub headers: Vec<Header>,
+    /// User-Agent base; viewers append `/client-<id>`.
+    pub user_agent: String,
+    /// `-timeout`: per-request timeout.
+    pub timeout: Duration,
+    /// `-seg-retry`: segment retries before skipping.
+    pub seg_retry: u32,
+    /// `-reconnect`: reconnect after connection errors.
+    pub reconnect: bool,
+    /// `-resolve`: connect here for the stream host (only with `--dangerous` and a URL).
+    pub resolve: Option<IpAddr>,
+    /// `--dangerous`: TLS certificates are not verified.
+    pub dangerous: bool,
+}
+
+impl HttpConfig {
+    /// Validate the header, User-Agent, timeout, retry and connection flags.
+    pub fn from_args(a: &RunArgs, p: &mut Problems) -> Self {
+        let resolve = p.optional(a.resolve.as_deref(), |s| ip("-resolve", s));
+        p.check(a.resolve.is_some() && !a.dangerous, || {
+            "-resolve requires --dangerous (it also disables TLS certificate verification)".into()
+        });
+        let mut headers = Vec::new();
+        for h in &a.header {
+            headers.extend(p.ok(header_line(h, false).map_err(|e| format!("-header: {e}"))));
+        }
+        if let Some(path) = &a.header_file {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    for (i, line) in text.lines().enumerate() {
+                        let line = line.trim();
+                        if line.is_empty() || line.starts_with('#') {
+                            continue;
+                        }
+                        headers.extend(p.ok(header_line(line, true).map_err(|e| {
+                            format!("-header-file {}: line {}: {e}", path.display(), i + 1)
+                        })));
+                    }
+                }
+                Err(e) => p.push(format!("-header-file: cannot read {}: {e}", path.display())),
+            }
+        }
+        if a.no_cache {
+            for (n, v) in [
+                ("cache-control", "no-cache, no-store, must-revalidate"),
+                ("pragma", "no-cache"),
+            ] {
+                headers.push(Header {
+                    name: HeaderName::from_static(n),
+                    value: HeaderValue::from_static(v),
+                    secret: false,
+                });
+            }
+        }
+        let user_agent = a
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("hls-swarm/{}", env!("CARGO_PKG_VERSION")));
+        p.check(HeaderValue::from_str(&user_agent).is_err(), || {
+            format!("-user-agent: '{user_agent}' has characters not allowed in a header")
+        });
+        let timeout = p.or(
+            positive_duration("-timeout", &a.timeout, "15s"),
+            Duration::from_secs(15),
+        );
+        let seg_retry = p.or_default(count("-seg-retry", &a.seg_retry, 0, 100)) as u32;
+        HttpConfig {
+            headers,
+            user_agent,
+            timeout,
+            seg_retry,
+            reconnect: a.reconnect,
+            resolve,
+            dangerous: a.dangerous,
+        }
+    }
+
+    /// The User-Agent of viewer `id`.
+    pub fn viewer_user_agent(&self, id: u64) -> String {
+        format!("{}/client-{}", self.user_agent, id)
+    }
+}

@@ -1,0 +1,105 @@
+//! Where results and logs go: the report files, the terminal (TUI or progress lines), the
+//! log stream and the Prometheus endpoint.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::cli::RunArgs;
+use super::parse::listen_addr;
+use super::problems::Problems;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `-log-format`.
+    pub format: LogFormat,
+    /// `-v`: debug logging.
+    pub verbose: bool,
+    /// `--log-file`: logs go here instead of stderr or the TUI's log pane.
+    pub file: Option<PathBuf>,
+}
+
+/// The Prometheus endpoint (`-metrics`, unless `off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsEndpoint {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// `-prom-client-metrics`: also export per-viewer series.
+    pub per_viewer: bool,
+}
+
+/// Every output of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outputs {
+    /// `--output`: JSON report path.
+    pub json_report: Option<PathBuf>,
+    /// `--report`: HTML report path.
+    pub html_report: Option<PathBuf>,
+    /// `-tui`: `Some(true/false)` when given, `None` = on iff stdout is a terminal.
+    pub tui: Option<bool>,
+    /// Logging.
+    pub log: LogConfig,
+    /// The metrics endpoint; `None` = `-metrics off`.
+    pub metrics: Option<MetricsEndpoint>,
+}
+
+impl Outputs {
+    /// Validate the output flags. Every file the run writes is checked before it starts,
+    /// so a long run does not find a bad path at its end.
+    pub fn from_args(a: &RunArgs, p: &mut Problems) -> Self {
+        let format = match a.log_format.as_str() {
+            "json" => LogFormat::Json,
+            "text" => LogFormat::Text,
+            other => {
+                p.push(format!("-log-format: '{other}' is not json or text"));
+                LogFormat::Json
+            }
+        };
+        let parsed = p.ok(listen_addr("-metrics", &a.metrics));
+        p.check(a.prom_client_metrics && parsed == Some(None), || {
+            "-prom-client-metrics needs the metrics endpoint; drop -metrics off or the flag".into()
+        });
+        let addr = parsed.flatten();
+        for (flag, path) in [
+            ("--output", &a.output),
+            ("--report", &a.report),
+            ("--log-file", &a.log_file),
+        ] {
+            // The log file is opened, in append mode, right after validation.
+            if let Some(e) = path
+                .as_deref()
+                .and_then(|path| crate::output::file::problem(flag, path))
+            {
+                p.push(e);
+            }
+        }
+        Outputs {
+            json_report: a.output.clone(),
+            html_report: a.report.clone(),
+            tui: a.tui,
+            log: LogConfig {
+                format,
+                verbose: a.verbose,
+                file: a.log_file.clone(),
+            },
+            metrics: addr.map(|addr| MetricsEndpoint {
+                addr,
+                per_viewer: a.prom_client_metrics,
+            }),
+        }
+    }
+
+    /// Whether the TUI runs, given whether stdout is a terminal.
+    pub fn tui_enabled(&self, stdout_is_terminal: bool) -> bool {
+        self.tui.unwrap_or(stdout_is_terminal)
+    }
+}

@@ -1,0 +1,101 @@
+//! What the swarm plays: the stream (a URL, or the built-in origin) and which of its
+//! variants each viewer plays.
+
+use std::path::Path;
+
+use url::Url;
+
+use super::cli::RunArgs;
+use super::parse::{http_url, redact_url};
+use super::problems::Problems;
+use crate::hls::VariantChoice;
+
+/// Where the stream comes from.
+#[derive(Debug, Clone)]
+pub enum StreamSource {
+    /// A stream URL (from the command line or `-url-file`).
+    Url(Url),
+    /// The built-in origin, started in-process on loopback.
+    Builtin,
+}
+
+impl StreamSource {
+    /// The URL, `None` for the built-in origin (whose URL is known once it runs).
+    pub fn url(&self) -> Option<&Url> {
+        match self {
+            StreamSource::Url(u) => Some(u),
+            StreamSource::Builtin => None,
+        }
+    }
+
+    /// Whether the stream is fetched over https.
+    pub fn is_https(&self) -> bool {
+        self.url().is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// The source fit for display: the redacted URL, or `builtin`.
+    pub fn shown(&self) -> String {
+        match self {
+            StreamSource::Url(u) => redact_url(u),
+            StreamSource::Builtin => "builtin".to_string(),
+        }
+    }
+}
+
+/// The stream and the variants played.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// Where the stream comes from.
+    pub source: StreamSource,
+    /// `-variant`: which variants each viewer plays.
+    pub variant: VariantChoice,
+}
+
+impl StreamConfig {
+    /// Validate the URL (or `-url-file`) and `-variant`.
+    pub fn from_args(a: &RunArgs, p: &mut Problems) -> Self {
+        let source = match (a.url.as_deref(), &a.url_file) {
+            (Some(s), _) => p.ok(stream_url(s)),
+            (None, Some(path)) => p.ok(read_url_file(path)),
+            (None, None) => Some(StreamSource::Builtin),
+        };
+        let variant = p.or(
+            a.variant.parse::<VariantChoice>().map_err(|_| {
+                format!(
+                    "-variant: '{}' is not one of all, highest, lowest, first",
+                    a.variant
+                )
+            }),
+            VariantChoice::All,
+        );
+        StreamConfig {
+            source: source.unwrap_or(StreamSource::Builtin),
+            variant,
+        }
+    }
+}
+
+/// The stream URL from `-url-file`: the first non-empty line. The file's text may be a
+/// secret, so no message quotes it; a valid URL is shown redacted like any other.
+fn read_url_file(path: &Path) -> Result<StreamSource, String> {
+    let flag = format!("-url-file {}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{flag}: cannot read it: {e}"))?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .ok_or_else(|| format!("{flag}: the file holds no URL"))?;
+    let u = Url::parse(line).map_err(|e| {
+        format!("{flag}: its first line is not a valid URL ({e}; the file's text is not shown)")
+    })?;
+    http_url(u)
+        .map(StreamSource::Url)
+        .map_err(|e| format!("{flag}: {e}"))
+}
+
+fn stream_url(s: &str) -> Result<StreamSource, String> {
+    let u = Url::parse(s).map_err(|e| {
+        format!("URL '{s}' is not valid: {e} (e.g. http://origin:17080/stream.m3u8)")
+    })?;
+    http_url(u).map(StreamSource::Url)
+}
