@@ -130,9 +130,12 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    // SIGUSR1 during the run: the swarm publishes the run as it stands, this writes it.
+    let (interim_feed, interim) = output::interim::InterimWriter::start(&cfg);
     let mut hooks = swarm::RunHooks {
         progress: true,
         snapshots,
+        interim: Some(interim_feed),
         ..Default::default()
     };
     let tui = if tui_on {
@@ -141,6 +144,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         None
     };
     let result = swarm::run(cfg.clone(), hooks).await;
+    // No interim report may land after, and over, the final ones.
+    interim.stop().await;
     // Give the terminal back before anything is printed.
     if let Some(tui) = tui {
         tui.stop();

@@ -8,6 +8,10 @@
 //! are cut off (each request still in flight is reported as *aborted*, with the bytes it
 //! had received), the stats pipeline is drained, and the final snapshot is returned so
 //! the summary and reports are written. A second signal skips the grace.
+//!
+//! Interim reports: a SIGUSR1 never stops the run. At the next tick the swarm publishes
+//! the run as it stands (that tick's snapshot and the series so far, stop reason
+//! [`StopReason::Running`]) on [`RunHooks::interim`]; the subscriber writes the files.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -27,7 +31,7 @@ use crate::output::console::say;
 use crate::output::progress;
 use crate::output::series::{Series, SeriesRecorder};
 use crate::ramp::RampSchedule;
-use crate::signals::{StopSignal, StopSignals};
+use crate::signals::{REPORT_SIGNAL_NAME, ReportSignals, StopSignal, StopSignals};
 use crate::stats::collector::Collector;
 use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::StatsHub;
@@ -60,6 +64,8 @@ pub enum StopReason {
     CrashLoop,
     /// `--slo-abort`: an SLO failed for good.
     SloAbort,
+    /// Not stopped: an interim report, asked for by SIGUSR1 while the run went on.
+    Running,
 }
 
 impl StopReason {
@@ -71,6 +77,7 @@ impl StopReason {
             StopReason::Requested => "requested",
             StopReason::CrashLoop => "crash_loop",
             StopReason::SloAbort => "slo_abort",
+            StopReason::Running => "running",
         }
     }
 
@@ -82,6 +89,7 @@ impl StopReason {
             StopReason::Requested => "stopped by the user (TUI)",
             StopReason::CrashLoop => "FFmpeg crash loop (breaker tripped)",
             StopReason::SloAbort => "--slo-abort (an SLO failed for good)",
+            StopReason::Running => "nothing yet: still running (interim report)",
         }
     }
 }
@@ -127,6 +135,10 @@ pub struct RunHooks {
     pub series: Option<Arc<SeriesRecorder>>,
     /// Receives the run's stream and engine once the stream answered.
     pub info: Option<watch::Sender<Option<RunInfo>>>,
+    /// Receives an interim report (stop reason [`StopReason::Running`]) at the first tick
+    /// after a SIGUSR1; SIGUSR1s between two ticks make one report. `None` = SIGUSR1 is
+    /// answered with a line saying so and otherwise ignored.
+    pub interim: Option<watch::Sender<Option<Arc<RunReport>>>>,
 }
 
 /// What a run plays, known once it has started (for headers of live sinks).
@@ -140,6 +152,9 @@ pub struct RunInfo {
 
 /// Run a swarm to completion.
 pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
+    // First of all: from here on a SIGUSR1 (whose default action is to kill) can only ask
+    // for an interim report, answered from the first tick on.
+    let mut report_signals = ReportSignals::install().context("installing the SIGUSR1 handler")?;
     host_limits::raise_nofile_limit();
     let host = crate::host::gather();
     let (url, origin) = stream::resolve(&cfg).await?;
@@ -275,6 +290,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         .abort
         .map(|grace| crate::slo::AbortWatch::new(cfg.slo.clone(), grace));
     let mut slo_failure = None;
+    let mut interim_due = false;
     let stop_reason = loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -289,6 +305,23 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                 }
                 series.record(&snap);
                 slo_failure = slo_watch.as_mut().and_then(|w| w.observe(&snap));
+                if interim_due && let Some(tx) = &hooks.interim {
+                    interim_due = false;
+                    // The run as it stands; whoever subscribed writes it, off this loop.
+                    tx.send_replace(Some(Arc::new(RunReport {
+                        snapshot: snap.clone(),
+                        stream_url: redact_url(&url),
+                        engine: cfg.engine.kind.as_str(),
+                        started_at,
+                        stop_reason: StopReason::Running,
+                        stop_detail: Some(REPORT_SIGNAL_NAME.to_string()),
+                        startup_timeout: cfg.stalls.startup_timeout,
+                        active_at_end: snap.active,
+                        stalled_at_end: snap.stalled,
+                        series: series.series(),
+                        host: host.clone(),
+                    })));
+                }
                 if let Some(tx) = &hooks.snapshots {
                     tx.send_replace(Some(snap));
                 }
@@ -298,6 +331,13 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
             }
             _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => break StopReason::Duration,
             sig = signals.recv() => break StopReason::Signal(sig),
+            () = report_signals.recv() => {
+                if hooks.interim.is_some() {
+                    interim_due = true;
+                } else {
+                    say!("hls-swarm: {REPORT_SIGNAL_NAME} ignored: this run publishes no interim reports");
+                }
+            }
             _ = hooks.stop.cancelled() => break StopReason::Requested,
             _ = abort.cancelled() => break StopReason::CrashLoop,
         }
@@ -310,7 +350,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
             .abort_message()
             .and_then(|m| m.lines().next().map(str::to_string)),
         StopReason::SloAbort => slo_failure.clone(),
-        StopReason::Duration | StopReason::Requested => None,
+        // `Running` only names interim reports; it never ends the loop above.
+        StopReason::Duration | StopReason::Requested | StopReason::Running => None,
     };
     if let Some(why) = &slo_failure {
         say!("hls-swarm: --slo-abort: {why}; stopping");

@@ -127,16 +127,34 @@ pub fn problem(flag: &str, path: &Path) -> Option<String> {
 pub fn write(flag: &str, path: &Path, bytes: &[u8]) -> Result<()> {
     let target = classify(flag, path).map_err(anyhow::Error::msg)?;
     match target {
-        Target::New => replace_atomically(path, bytes),
-        Target::Regular => {
-            // Replace the file a symlink points to, never the link.
-            let real = fs::canonicalize(path)
-                .with_context(|| format!("{flag}: cannot resolve {}", path.display()))?;
-            replace_atomically(&real, bytes)
-        }
+        Target::New | Target::Regular => replace_file(flag, path, target, bytes),
         Target::Stream => write_through(path, bytes),
     }
     .with_context(|| format!("{flag}: writing {}", path.display()))
+}
+
+/// Like [`write`], but only into a file: a new or regular file is created or replaced
+/// atomically (true); a character device or FIFO is left alone (false). For the interim
+/// reports of a running swarm: whoever reads a stream expects one report, the final one.
+pub fn write_if_file(flag: &str, path: &Path, bytes: &[u8]) -> Result<bool> {
+    let target = classify(flag, path).map_err(anyhow::Error::msg)?;
+    if target == Target::Stream {
+        return Ok(false);
+    }
+    replace_file(flag, path, target, bytes)
+        .with_context(|| format!("{flag}: writing {}", path.display()))?;
+    Ok(true)
+}
+
+/// Create (`New`) or replace (`Regular`) the file at `path` atomically.
+fn replace_file(flag: &str, path: &Path, target: Target, bytes: &[u8]) -> Result<()> {
+    if target == Target::Regular {
+        // Replace the file a symlink points to, never the link.
+        let real = fs::canonicalize(path)
+            .with_context(|| format!("{flag}: cannot resolve {}", path.display()))?;
+        return replace_atomically(&real, bytes);
+    }
+    replace_atomically(path, bytes)
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -369,6 +387,29 @@ mod tests {
                 .file_type()
                 .is_fifo()
         );
+    }
+
+    #[test]
+    fn write_if_file_writes_files_and_leaves_streams_alone() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let file = d.path().join("r.json");
+        assert!(write_if_file("--output", &file, b"first").expect("new file"));
+        assert!(write_if_file("--output", &file, b"second").expect("regular file"));
+        assert_eq!(fs::read_to_string(&file).expect("read"), "second");
+        // A FIFO without a reader: left alone, neither an error nor a hang.
+        let f = mkfifo(d.path(), "pipe");
+        assert!(!write_if_file("--output", &f, b"x").expect("fifo"));
+        assert!(
+            fs::symlink_metadata(&f)
+                .expect("lstat")
+                .file_type()
+                .is_fifo()
+        );
+        assert!(
+            write_if_file("--output", d.path(), b"x").is_err(),
+            "a directory"
+        );
+        assert_eq!(only_entries(d.path()), vec!["pipe", "r.json"]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::output::series::{Point, Series};
 use crate::slo::SloResult;
 use crate::stats::event::RequestKind;
 use crate::stats::snapshot::{Percentiles, Snapshot};
-use crate::swarm::RunReport;
+use crate::swarm::{RunReport, StopReason};
 
 /// `v` as JSON to embed in a `<script>` element: `<`, `>` and `&` are written as JSON
 /// `\u003c`-style escapes, so no string in it (a hostile origin's text, say) can close
@@ -479,6 +479,25 @@ fn kv_table(o: &mut String, title: &str, rows: &[(&str, String)]) {
     o.push_str("</table></section>");
 }
 
+/// The header's word on the ending, as HTML: what ended the run, or, in an interim
+/// report, that it had not ended.
+fn ending(r: &RunReport) -> String {
+    if r.stop_reason == StopReason::Running {
+        let asked = r.stop_detail.as_deref().unwrap_or("request");
+        return format!("<b>still running</b> (interim report on {})", esc(asked));
+    }
+    format!("ended by <b>{}</b>", esc(&ended_by(r)))
+}
+
+/// What an interim report says about itself, under the header; empty for a final one.
+fn interim_note(r: &RunReport) -> &'static str {
+    if r.stop_reason != StopReason::Running {
+        return "";
+    }
+    r#"<p class="meta"><b>Interim report</b>, written while the run went on: every figure is as of the run time above (“at end” means then), and the final report replaces this file when the run ends.</p>
+"#
+}
+
 /// What ended the run, with its detail.
 fn ended_by(r: &RunReport) -> String {
     match &r.stop_detail {
@@ -838,13 +857,14 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
 <title>hls-swarm report — {stream} — {started}</title>
 <style>{STYLE}</style></head><body>
 <h1>hls-swarm run report</h1>
-<p class="meta">stream <b>{stream}</b> · engine <b>{engine}</b> · started <b>{started}</b> · run time <b>{run}</b> · ended by <b>{reason}</b> · hls-swarm {version}</p>
-"#,
+<p class="meta">stream <b>{stream}</b> · engine <b>{engine}</b> · started <b>{started}</b> · run time <b>{run}</b> · {ending} · hls-swarm {version}</p>
+{note}"#,
         stream = esc(&r.stream_url),
         engine = esc(r.engine),
         started = esc(&started),
         run = clock(s.elapsed.as_secs_f64()),
-        reason = esc(&ended_by(r)),
+        ending = ending(r),
+        note = interim_note(r),
         version = env!("CARGO_PKG_VERSION"),
     );
     kpis(&mut o, r, slo);

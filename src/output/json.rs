@@ -155,7 +155,8 @@ pub struct Report {
     pub started_at: String,
     /// Run time.
     pub duration_seconds: f64,
-    /// What ended the run: duration, signal, requested, crash_loop or slo_abort.
+    /// What ended the run: duration, signal, requested, crash_loop or slo_abort; `running`
+    /// in an interim report (SIGUSR1), written while the run went on.
     pub stop_reason: &'static str,
     /// The detail of the ending (the signal's name, the failed SLO, the crash-loop
     /// message); `null` when there is none.
@@ -290,6 +291,11 @@ impl Report {
 /// Write the report to `path` (see [`super::file`]: created or replaced atomically,
 /// written through to a device or FIFO, never replacing what it did not create).
 pub fn write(path: &Path, report: &Report) -> Result<()> {
+    super::file::write("--output", path, &to_bytes(report)?)
+}
+
+/// The report as the file holds it: pretty-printed JSON and a final newline.
+pub fn to_bytes(report: &Report) -> Result<Vec<u8>> {
     let text = serde_json::to_string_pretty(report).context("serialising the JSON report")?;
-    super::file::write("--output", path, (text + "\n").as_bytes())
+    Ok((text + "\n").into_bytes())
 }

@@ -4,6 +4,7 @@ pub mod console;
 pub mod file;
 pub mod format;
 pub mod html;
+pub mod interim;
 pub mod json;
 pub mod origin_view;
 pub mod progress;
