@@ -11,6 +11,7 @@
 
 pub mod backoff;
 pub mod config;
+pub mod console;
 pub mod engine;
 pub mod heap;
 pub mod hls;
@@ -29,6 +30,7 @@ pub mod slo;
 pub mod stats;
 pub mod stream;
 pub mod swarm;
+pub mod units;
 pub mod verdict;
 
 use std::io::IsTerminal;
@@ -37,7 +39,7 @@ use std::sync::Arc;
 
 use config::cli::{Cli, Command};
 use config::{Config, LogFormat, Mode};
-use output::console::say;
+use console::say;
 
 /// Exit code: everything fine.
 pub const EXIT_OK: u8 = 0;
@@ -111,7 +113,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     if cfg.mode == Mode::Check {
         return match preflight::run(&cfg).await {
             Ok((text, ok)) => {
-                output::console::out(&text);
+                console::out(&text);
                 ExitCode::from(if ok { EXIT_OK } else { EXIT_FAILURE })
             }
             Err(e) => {
@@ -237,6 +239,6 @@ pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
         say!("Error: {e:#}");
         code = EXIT_FAILURE;
     }
-    output::console::out(&output::summary::render(report, &slo));
+    console::out(&output::summary::render(report, &slo));
     ExitCode::from(code)
 }

@@ -19,11 +19,11 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
+use crate::console::say;
 use crate::engine::http::HttpSettings;
 use crate::engine::runtimes::ViewerRuntimes;
 use crate::engine::slot::run_slot;
 use crate::engine::{self, EngineInputs, Viewer};
-use crate::output::console::say;
 use crate::output::progress;
 use crate::output::series::{Series, SeriesRecorder};
 use crate::ramp::RampSchedule;

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::view::{FigureStats, OriginStats, SourceStats};
-use crate::output::format::bytes;
+use crate::units::bytes;
 
 /// Shown for an unknown figure.
 const UNKNOWN: &str = "—";

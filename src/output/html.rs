@@ -14,12 +14,12 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::output::format::{bytes, clock, pct, secs};
 use crate::output::series::{Point, Series};
 use crate::slo::SloResult;
 use crate::stats::event::RequestKind;
 use crate::stats::snapshot::{Percentiles, Snapshot};
 use crate::swarm::RunReport;
+use crate::units::{bytes, clock, pct, secs};
 
 /// `v` as JSON to embed in a `<script>` element: `<`, `>` and `&` are written as JSON
 /// `\u003c`-style escapes, so no string in it (a hostile origin's text, say) can close

@@ -1,8 +1,8 @@
 //! The one-line progress report printed to stderr every few seconds without a TUI.
 
-use crate::output::format::{bytes, clock, pct, secs};
 use crate::stats::event::RequestKind;
 use crate::stats::snapshot::Snapshot;
+use crate::units::{bytes, clock, pct, secs};
 
 /// `[00:00:15] viewers 10/10 | 14.0 req/s | 1.23 MB/s | seg TTFB p95 2.1ms | errors 0 (0.00%) | stalled 0`,
 /// plus a `CLIENT SATURATED` warning when the viewer runtimes woke late in the last tick.

@@ -4,11 +4,11 @@
 
 use std::fmt::Write;
 
-use crate::output::format::{bytes, clock, pct, secs};
 use crate::slo::SloResult;
 use crate::stats::event::RequestKind;
 use crate::stats::snapshot::{Percentiles, Snapshot};
 use crate::swarm::RunReport;
+use crate::units::{bytes, clock, pct, secs};
 
 const RULE: &str =
     "═══════════════════════════════════════════════════════════════════════════════";
@@ -300,5 +300,5 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     }
     let _ = writeln!(o, "{RULE}");
     // Strings from the origin or FFmpeg's log are in there: no terminal escapes.
-    crate::output::format::printable(&o).into_owned()
+    crate::console::printable(&o).into_owned()
 }

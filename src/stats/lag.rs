@@ -70,7 +70,7 @@ impl ClientLag {
         (self.window_max > SATURATED_P99.as_secs_f64()).then(|| {
             format!(
                 "CLIENT SATURATED: woke {} late; latencies include client-side delay",
-                crate::output::format::secs(self.window_max)
+                crate::units::secs(self.window_max)
             )
         })
     }

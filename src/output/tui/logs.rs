@@ -51,7 +51,7 @@ impl LogRing {
     pub fn push(&self, line: &str) {
         let line = line.trim_end_matches(['\n', '\r']);
         // Replayed on the terminal after the TUI: no escape sequences from anywhere.
-        let line = crate::output::format::printable(line);
+        let line = crate::console::printable(line);
         let line = if line.len() > MAX_LINE {
             format!("{}…", &line[..line.floor_char_boundary(MAX_LINE)])
         } else {

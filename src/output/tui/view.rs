@@ -8,12 +8,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph, Row, Sparkline, Table};
 
-use crate::output::format::{bytes, clock, pct, secs};
 use crate::output::origin_view::OriginView;
 use crate::output::series::Point;
 use crate::stats::event::RequestKind;
 use crate::stats::snapshot::{Percentiles, Snapshot};
 use crate::swarm::RunInfo;
+use crate::units::{bytes, clock, pct, secs};
 
 /// Everything one frame shows.
 #[derive(Debug, Clone, Default)]
