@@ -13,6 +13,7 @@ pub mod backoff;
 pub mod config;
 pub mod console;
 pub mod engine;
+pub mod file;
 pub mod heap;
 pub mod hls;
 pub mod host;
@@ -133,7 +134,6 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     };
     let mut hooks = swarm::RunHooks {
-        progress: true,
         snapshots,
         ..Default::default()
     };
@@ -142,10 +142,16 @@ pub async fn run(cli: Cli) -> ExitCode {
     } else {
         None
     };
+    // Without a TUI, progress lines on stderr: one more subscriber to the snapshot feed.
+    let progress = tui.is_none().then(|| start_progress(&mut hooks));
     let result = swarm::run(cfg.clone(), hooks).await;
     // Give the terminal back before anything is printed.
     if let Some(tui) = tui {
         tui.stop();
+    }
+    if let Some(progress) = progress {
+        progress.abort();
+        let _ = progress.await;
     }
     let report = match result {
         Ok(r) => r,
@@ -178,8 +184,17 @@ pub async fn start_metrics(
     Ok((Some(tx), Some(server)))
 }
 
-/// Start the TUI on `hooks` (progress lines off); on failure say why and keep the progress
-/// lines.
+/// Subscribe the progress lines to the snapshot feed of `hooks` (made here when no other
+/// sink has made one).
+fn start_progress(hooks: &mut swarm::RunHooks) -> tokio::task::JoinHandle<()> {
+    let feed = hooks
+        .snapshots
+        .get_or_insert_with(|| tokio::sync::watch::channel(None).0);
+    output::progress::spawn(feed.subscribe())
+}
+
+/// Start the TUI on `hooks`; on failure say why (the caller prints progress lines
+/// instead).
 fn start_tui(cfg: &Arc<Config>, hooks: &mut swarm::RunHooks) -> Option<output::tui::Tui> {
     // One snapshot feed for every sink: the TUI subscribes to the metrics server's, if any.
     let (snap_tx, snap_rx) = match &hooks.snapshots {
@@ -187,7 +202,7 @@ fn start_tui(cfg: &Arc<Config>, hooks: &mut swarm::RunHooks) -> Option<output::t
         None => tokio::sync::watch::channel(None),
     };
     let (info_tx, info_rx) = tokio::sync::watch::channel(None);
-    let series = Arc::new(output::series::SeriesRecorder::default());
+    let series = Arc::new(stats::series::SeriesRecorder::default());
     let params = output::tui::TuiParams {
         cfg: cfg.clone(),
         snapshots: snap_rx,
@@ -197,7 +212,6 @@ fn start_tui(cfg: &Arc<Config>, hooks: &mut swarm::RunHooks) -> Option<output::t
     };
     match output::tui::Tui::start(params) {
         Ok(tui) => {
-            hooks.progress = false;
             hooks.snapshots = Some(snap_tx);
             hooks.info = Some(info_tx);
             hooks.series = Some(series);

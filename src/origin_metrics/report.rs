@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::view::{FigureStats, OriginStats, SourceStats};
+use crate::stats::origin::{FigureStats, OriginStats, SourceStats};
 use crate::units::bytes;
 
 /// Shown for an unknown figure.

@@ -1,10 +1,8 @@
 //! Sinks: they render the Snapshot and compute nothing of their own (DESIGN.md principle 3).
 
-pub mod file;
 pub mod html;
 pub mod json;
 pub mod origin_view;
 pub mod progress;
-pub mod series;
 pub mod summary;
 pub mod tui;

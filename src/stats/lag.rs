@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use tokio::time::{Instant, sleep_until};
 
 use super::accumulator::{duration_histogram, record_duration};
-use super::snapshot::Percentiles;
+use super::percentiles::Percentiles;
 
 /// How often each viewer runtime's probe wakes.
 pub const PROBE_EVERY: Duration = Duration::from_millis(100);

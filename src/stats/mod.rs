@@ -6,12 +6,19 @@
 
 pub mod accumulator;
 pub mod collector;
+pub mod distribution;
 pub mod event;
 pub mod ffmpeg;
 pub mod gauges;
 pub mod hub;
 pub mod lag;
 pub mod live;
+pub mod origin;
+pub mod percentiles;
+pub mod report;
+pub mod sections;
+pub mod series;
 pub mod snapshot;
+pub mod totals;
 pub mod viewer_state;
 pub mod viewers;

@@ -221,8 +221,7 @@ fn open_log_file(path: &Path) -> Result<File> {
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .with_context(|| format!("--log-file: cannot open {}", path.display()))?;
-    crate::output::file::blocking(&file)
-        .with_context(|| format!("--log-file: {}", path.display()))?;
+    crate::file::blocking(&file).with_context(|| format!("--log-file: {}", path.display()))?;
     Ok(file)
 }
 
