@@ -1,13 +1,43 @@
 //! hls-swarm: simulate N live HLS viewers and measure exactly what they experience.
 //!
-//! The pipeline (DESIGN.md): CLI → [`config::Config`] → [`swarm`] (ramp, viewers of an
-//! [`engine`]) → [`stats`] events → one [`stats::snapshot::Snapshot`] per tick → [`output`]
-//! sinks. [`origin`] is the built-in live test origin; [`preflight`] is `--check`.
+//! # The pipeline (one direction)
+//! CLI → [`config::Config`] → [`swarm`] → viewers of an [`engine`] → [`stats`] events →
+//! one [`stats::snapshot::Snapshot`] per tick → sinks. The swarm *publishes* (a snapshot
+//! feed while it runs, a [`stats::report::RunReport`] when it ends) and knows no sink;
+//! the sinks *subscribe* (the TUI, /metrics and the progress lines to the feed; the
+//! summary, JSON and HTML reports to the report) and only format figures that Stats
+//! computed. docs/architecture.md is the newcomer's map; this is the same map by module.
 //!
-//! Before the first viewer, [`stream`] settles the stream (the URL, or the built-in
-//! origin) and probes it once, and [`host_limits`] raises the open-files limit. The engine
-//! boundary (and where a new engine goes) is documented in [`engine`]; [`verdict`] is one
-//! line of the `--check` verdict, shared by the checks of every part.
+//! # Module map
+//! * **Configuration**: [`config`] (clap args → typed `Config` parts, one parsing and one
+//!   validation convention).
+//! * **The run**: [`swarm`] (ramp, ticks, stop), [`ramp`], [`stream`] (settle and probe
+//!   the stream once), [`host_limits`] (open-files limit), [`signals`] (INT/TERM/HUP).
+//! * **Viewers**: [`engine`] (the engine boundary and the one slot loop; `native`,
+//!   `ffmpeg`, the HTTP client), [`player`] (the pure buffer model), [`hls`] (the
+//!   playlist parser), [`backoff`].
+//! * **Measurement**: [`stats`] (events → accumulator → Snapshot; the report model
+//!   `stats::report`/`stats::sections`, the time series `stats::series`),
+//!   [`origin_metrics`] (scrapes the origin host's exporters into `Snapshot::origin`),
+//!   [`heap`] (live heap bytes), [`host`] (host facts), [`slo`] (SLO verdicts over a
+//!   Snapshot).
+//! * **Sinks**: [`output`] (summary, JSON, HTML, progress lines, TUI), [`metrics`]
+//!   (Prometheus /metrics and the one Prometheus text parser).
+//! * **Neutral helpers** (depend on no part above): [`console`] (printing that never
+//!   panics, terminal-safe text), [`units`] (durations, bytes, percentages for people),
+//!   [`file`](mod@file) (writing report files safely), [`listener`], [`verdict`] (one `--check`
+//!   line).
+//! * **Beside the pipeline**: [`origin`] (the built-in live test origin, `hls-swarm
+//!   origin`) and [`preflight`] (`--check`).
+//!
+//! # Layers
+//! Each layer uses only those before it, so there are no import cycles between modules:
+//! leaf helpers (`console`, `units`, `file`, `listener`, `verdict`, `heap`, `host`,
+//! `signals`, `backoff`, `ramp`, `hls`, `player`) → `config` → `stats` → `engine` →
+//! `metrics`, `origin_metrics`, `slo`, `origin` → `output` → `stream`, `swarm`,
+//! `preflight` → this crate root, which starts the sinks and hands them the run's feeds.
+//! The swarm is below no sink: `output` and `metrics` never see `swarm`, and `swarm`
+//! never sees them.
 
 pub mod backoff;
 pub mod config;

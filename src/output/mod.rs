@@ -1,4 +1,7 @@
-//! Sinks: they render the Snapshot and compute nothing of their own (DESIGN.md principle 3).
+//! Sinks: they format what Stats computed and compute nothing of their own (DESIGN.md
+//! principle 3). Live sinks subscribe to the run's snapshot feed ([`progress`], [`tui`]);
+//! the written ones take the finished run's report ([`summary`], [`json`], [`html`]).
+//! No sink knows the swarm, and the swarm knows none of them.
 
 pub mod html;
 pub mod json;

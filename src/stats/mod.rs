@@ -1,8 +1,13 @@
-//! Stats pipeline: events in, one merged Snapshot per tick out.
+//! Stats pipeline: events in, one merged Snapshot per tick out, and the end-of-run report
+//! model. Every figure a sink shows is computed here, once (DESIGN.md principle 3).
 //!
 //! Viewers → [`hub::EventSink`] (bounded, lossy, counted) → per-shard
 //! [`accumulator::Accumulator`] → [`collector::Collector`] (once per tick) →
-//! [`snapshot::Snapshot`] → every sink.
+//! [`snapshot::Snapshot`] (named figures: [`totals::Totals`], [`percentiles::Percentiles`],
+//! window rates, [`distribution::Distributions`] for bucketed sinks) → every live sink.
+//! Each tick also goes into the run's [`series::Series`] (downsampled history). When the
+//! run ends, [`report::RunReport`] holds the final snapshot and the series, and
+//! [`sections::Sections`] computes the sections the written reports lay out.
 
 pub mod accumulator;
 pub mod collector;
