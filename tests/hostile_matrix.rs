@@ -33,6 +33,8 @@ struct Outcome {
     exit: Option<i32>,
     /// Peak resident set (VmHWM) seen while it ran, KiB.
     peak_rss_kib: u64,
+    /// Peak of the summed resident sets of its child processes (FFmpeg viewers), KiB.
+    peak_children_rss_kib: u64,
     /// Killed for memory (over [`KILL_RSS_KIB`]) or for not ending in time.
     killed: Option<&'static str>,
     json: Option<Value>,
@@ -98,6 +100,23 @@ fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
+/// The pids of `pid`'s child processes (every thread's children: a child belongs to the
+/// thread that spawned it).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
 /// Run the binary against `url` with `args` (after the common ones), sampling its memory;
 /// killed past [`KILL_RSS_KIB`] or `deadline`.
 fn run(url: &str, args: &[String], deadline: Duration) -> Outcome {
@@ -131,11 +150,17 @@ fn run(url: &str, args: &[String], deadline: Duration) -> Outcome {
         .expect("spawn hls-swarm");
     let pid = child.id();
     let mut peak = 0;
+    let mut peak_children = 0;
     let mut killed = None;
     let status = loop {
         if let Some((hwm, rss)) = rss_kib(pid) {
             peak = peak.max(hwm).max(rss);
-            if rss > KILL_RSS_KIB && killed.is_none() {
+            let kids: u64 = children(pid)
+                .into_iter()
+                .filter_map(|c| rss_kib(c).map(|(_, rss)| rss))
+                .sum();
+            peak_children = peak_children.max(kids);
+            if (rss > KILL_RSS_KIB || kids > KILL_RSS_KIB) && killed.is_none() {
                 killed = Some("memory");
                 let _ = child.kill();
             }
@@ -153,6 +178,7 @@ fn run(url: &str, args: &[String], deadline: Duration) -> Outcome {
     Outcome {
         exit: status.code(),
         peak_rss_kib: peak,
+        peak_children_rss_kib: peak_children,
         killed,
         json: std::fs::read_to_string(&json)
             .ok()
@@ -180,6 +206,13 @@ fn common(o: &Outcome) -> Result<(), String> {
     check(
         o.peak_rss_kib < MAX_RSS_KIB,
         format!("peak RSS {} KiB over {MAX_RSS_KIB} KiB", o.peak_rss_kib),
+    )?;
+    check(
+        o.peak_children_rss_kib < MAX_RSS_KIB,
+        format!(
+            "children's peak RSS {} KiB over {MAX_RSS_KIB} KiB",
+            o.peak_children_rss_kib
+        ),
     )?;
     o.no_panic()
 }
@@ -292,6 +325,36 @@ fn rows() -> Vec<Row> {
             args: &["-duration", "6s"],
             expect: |o| {
                 completed(o)?;
+                check(o.class("playlist_too_large") > 0, "playlist_too_large")?;
+                check(o.class("other") == 0, "nothing unnamed")
+            },
+        },
+        Row {
+            name: "endless playlist mid-run, FFmpeg engine: the proxy cuts it at the limit, FFmpeg bounded",
+            case: Case::EndlessPlaylist,
+            late: true,
+            // Long enough for an unbounded FFmpeg to pass the memory bound (it took ~60 MB
+            // more per second of endless playlist). FFmpeg keeps every entry it parsed, so
+            // even a playlist cut at the 8 MiB default costs it ~70 MB: the row uses 1 MiB
+            // to keep clear of the bound on a loaded machine.
+            args: &[
+                "-engine",
+                "ffmpeg",
+                "-duration",
+                "12s",
+                "--max-playlist-size",
+                "1MiB",
+            ],
+            expect: |o| {
+                // FFmpeg exits on the cut playlist and is respawned; as the hostile media
+                // never plays, the crash-loop breaker may end the run first (exit 1).
+                common(o)?;
+                check(o.json.is_some(), "JSON report written")?;
+                let stop = o.j()["stop_reason"].as_str().unwrap_or("");
+                check(
+                    o.exit == Some(0) || (o.exit == Some(1) && stop == "crash_loop"),
+                    format!("exit {:?}, stop reason {stop}", o.exit),
+                )?;
                 check(o.class("playlist_too_large") > 0, "playlist_too_large")?;
                 check(o.class("other") == 0, "nothing unnamed")
             },
@@ -827,10 +890,11 @@ fn hostile_matrix() {
     for h in handles {
         let (row, o, verdict) = h.join().expect("row thread");
         let line = format!(
-            "{:<80} exit {:?} rss {:>6} KiB wall {:>5.1}s served {:>5} {}",
+            "{:<80} exit {:?} rss {:>6} KiB children {:>6} KiB wall {:>5.1}s served {:>5} {}",
             row.name,
             o.exit,
             o.peak_rss_kib,
+            o.peak_children_rss_kib,
             o.wall.as_secs_f64(),
             o.served.len(),
             match &verdict {

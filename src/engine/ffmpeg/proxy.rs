@@ -51,7 +51,7 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use self::body::{Live, Meter, Sides, classify_io};
+use self::body::{Live, Meter, PlaylistLimit, Sides, classify_io};
 use self::head::{Framing, RequestHead, ResponseHead, plain_response};
 use self::splice::Pipe;
 use super::classify::Learner;
@@ -486,6 +486,16 @@ impl Exchange<'_> {
         record.ttfb = Some(started.elapsed());
         record.status = Some(resp.status);
         record.meter.coding = resp.coding;
+        // Only a compressed body needs its URL to tell whether it is a playlist.
+        let url_is_playlist = resp.coding.is_some()
+            && matches!(
+                self.shared.learner.kind(&url, None),
+                RequestKind::Master | RequestKind::Playlist
+            );
+        record.meter.set_playlist_limit(PlaylistLimit {
+            max_bytes: self.shared.settings.max_kept_body,
+            url_is_playlist,
+        });
         let mut sides = Sides {
             up: &mut up.stream,
             upbuf: &mut up.buf,

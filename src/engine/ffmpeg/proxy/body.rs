@@ -4,6 +4,12 @@
 //! Bodies of known length that are not playlists go through [`splice`] (zero-copy) once
 //! their first bytes have been seen; playlists (kept for classification), chunked bodies
 //! and bodies delimited by the connection's end are read in userspace.
+//!
+//! A playlist is relayed up to `--max-playlist-size` only: FFmpeg keeps every entry of a
+//! playlist it reads, so an endless one would grow the FFmpeg process without bound
+//! (measured: ~60 MB/s of RSS from a slow Python origin). Past the limit the exchange
+//! fails with [`ErrorClass::PlaylistTooLarge`] and both connections are closed, as the
+//! native engine stops reading at the same limit.
 
 use std::borrow::Cow;
 use std::io;
@@ -45,6 +51,21 @@ pub struct Meter<'a> {
     seen_first: bool,
     /// Reports the bytes of a long body while it streams (`None`: only at the end).
     pub live: Option<Live<'a>>,
+    /// The playlist size limit, and whether the request's URL names a playlist (what
+    /// decides for a compressed body, whose first bytes say nothing).
+    limit: Option<PlaylistLimit>,
+    /// The body is a playlist: its first bytes look like one, or it is compressed and its
+    /// URL names one.
+    is_playlist: bool,
+}
+
+/// `--max-playlist-size` as the proxy applies it to one response.
+#[derive(Debug, Clone, Copy)]
+pub struct PlaylistLimit {
+    /// Largest playlist body relayed, in bytes as sent.
+    pub max_bytes: u64,
+    /// The request's URL names a playlist (`.m3u8`, `.m3u` or the master's URL).
+    pub url_is_playlist: bool,
 }
 
 /// Live byte reports of one proxied request (see [`crate::stats::live`]). A body still
@@ -118,6 +139,20 @@ impl<'a> Meter<'a> {
         }
     }
 
+    /// Apply `limit` to a body that turns out to be a playlist.
+    pub fn set_playlist_limit(&mut self, limit: PlaylistLimit) {
+        self.limit = Some(limit);
+    }
+
+    /// The body is a playlist past the size limit: already (`bytes`), or by the length
+    /// its head announced.
+    fn over_limit(&self, announced: Option<u64>) -> bool {
+        match self.limit {
+            Some(l) if self.is_playlist => self.bytes.max(announced.unwrap_or(0)) > l.max_bytes,
+            _ => false,
+        }
+    }
+
     /// `n` more body bytes arrived (counted; reported live unless kept for classifying).
     fn add(&mut self, n: u64) {
         self.bytes += n;
@@ -134,9 +169,12 @@ impl<'a> Meter<'a> {
         }
         if !self.seen_first {
             self.seen_first = true;
-            if self.coding.is_some() || looks_like_playlist(data) {
+            let looks = looks_like_playlist(data);
+            if self.coding.is_some() || looks {
                 self.capture = Some(Vec::with_capacity(data.len()));
             }
+            self.is_playlist =
+                looks || (self.coding.is_some() && self.limit.is_some_and(|l| l.url_is_playlist));
         }
         if let Some(c) = self.capture.as_mut() {
             if c.len() + data.len() <= MAX_CAPTURE {
@@ -213,6 +251,10 @@ pub async fn relay(
         _ => u64::MAX,
     };
     let mut chunked = (framing == Framing::Chunked).then(Chunked::default);
+    let announced = match framing {
+        Framing::Length(n) => Some(n),
+        _ => None,
+    };
     loop {
         let done = match framing {
             Framing::Empty => true,
@@ -258,6 +300,10 @@ pub async fn relay(
                 data.len()
             }
         };
+        if meter.over_limit(announced) {
+            // Nothing past the limit reaches FFmpeg; the caller closes both sides.
+            return Err(ErrorClass::PlaylistTooLarge);
+        }
         s.pass(head + take).await;
         head = 0;
     }
@@ -301,6 +347,16 @@ mod tests {
         head_len: usize,
         framing: Framing,
     ) -> (Result<(), ErrorClass>, Meter<'static>, Vec<u8>, Vec<u8>) {
+        run_with(wire, head_len, framing, Meter::default()).await
+    }
+
+    /// [`run`] with a meter set up by the caller (a playlist limit, a coding).
+    async fn run_with(
+        wire: Vec<u8>,
+        head_len: usize,
+        framing: Framing,
+        mut meter: Meter<'static>,
+    ) -> (Result<(), ErrorClass>, Meter<'static>, Vec<u8>, Vec<u8>) {
         let (mut origin, mut up) = pair().await;
         let (mut client, mut ffmpeg) = pair().await;
         let w = tokio::spawn(async move {
@@ -316,7 +372,6 @@ mod tests {
             up.read_buf(&mut upbuf).await.unwrap();
         }
         let mut pipe = None;
-        let mut meter = Meter::default();
         let r = {
             let mut s = Sides {
                 up: &mut up,
@@ -380,6 +435,124 @@ mod tests {
         wire.extend_from_slice(b"12345");
         let (r, m, got, _) = run(wire.clone(), head.len(), Framing::Close).await;
         assert_eq!((r, m.bytes), (Ok(()), 5));
+        assert_eq!(got, wire);
+    }
+
+    /// A meter with a 10 KiB playlist limit; `url_is_playlist` as given.
+    fn limited(url_is_playlist: bool, coding: Option<Coding>) -> Meter<'static> {
+        let mut m = Meter {
+            coding,
+            ..Meter::default()
+        };
+        m.set_playlist_limit(PlaylistLimit {
+            max_bytes: 10 * 1024,
+            url_is_playlist,
+        });
+        m
+    }
+
+    /// A media playlist of about `len` bytes.
+    fn playlist(len: usize) -> Vec<u8> {
+        let mut pl = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n".to_vec();
+        let mut i = 0;
+        while pl.len() < len {
+            pl.extend_from_slice(format!("#EXTINF:2.0,\nseg{i:09}.ts\n").as_bytes());
+            i += 1;
+        }
+        pl
+    }
+
+    #[tokio::test]
+    async fn a_chunked_playlist_past_the_limit_is_cut_off_before_ffmpeg_gets_more() {
+        let pl = playlist(200 * 1024);
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut wire = head.clone();
+        for part in pl.chunks(4096) {
+            wire.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+            wire.extend_from_slice(part);
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(b"0\r\n\r\n");
+        let (r, m, got, _) =
+            run_with(wire, head.len(), Framing::Chunked, limited(false, None)).await;
+        assert_eq!(r, Err(ErrorClass::PlaylistTooLarge));
+        assert!(m.bytes > 10 * 1024, "counted what came: {}", m.bytes);
+        // FFmpeg got the head and at most the limit's worth of payload (plus chunk framing).
+        assert!(
+            got.len() <= head.len() + 10 * 1024 + 10 * 1024 / 4096 * 8 + 8,
+            "relayed {} bytes",
+            got.len()
+        );
+
+        // The same playlist under the limit passes whole.
+        let small = playlist(8 * 1024);
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", small.len());
+        let mut wire = head.clone().into_bytes();
+        wire.extend_from_slice(&small);
+        let framing = Framing::Length(small.len() as u64);
+        let (r, _, got, _) =
+            run_with(wire.clone(), head.len(), framing, limited(false, None)).await;
+        assert_eq!(r, Ok(()));
+        assert_eq!(got, wire);
+    }
+
+    #[tokio::test]
+    async fn a_playlist_announced_past_the_limit_is_refused_at_its_first_bytes() {
+        let pl = playlist(64 * 1024);
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", pl.len());
+        let mut wire = head.clone().into_bytes();
+        wire.extend_from_slice(&pl);
+        let framing = Framing::Length(pl.len() as u64);
+        let (r, _, got, _) = run_with(wire, head.len(), framing, limited(false, None)).await;
+        assert_eq!(r, Err(ErrorClass::PlaylistTooLarge));
+        assert!(
+            got.len() <= head.len(),
+            "no body byte relayed: {}",
+            got.len()
+        );
+    }
+
+    #[tokio::test]
+    async fn media_bodies_are_not_playlists_and_compressed_ones_go_by_their_url() {
+        // A 64 KiB segment passes a 10 KiB playlist limit.
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut wire = head.clone();
+        for _ in 0..16 {
+            wire.extend_from_slice(b"1000\r\n");
+            wire.extend(std::iter::repeat_n(0x47u8, 4096));
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(b"0\r\n\r\n");
+        let (r, m, got, _) = run_with(
+            wire.clone(),
+            head.len(),
+            Framing::Chunked,
+            limited(false, None),
+        )
+        .await;
+        assert_eq!((r, m.bytes), (Ok(()), 64 * 1024));
+        assert_eq!(got, wire);
+
+        // Compressed bytes say nothing by themselves: the URL decides.
+        let gz = {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+            e.write_all(&playlist(64 * 1024)).unwrap();
+            e.finish().unwrap()
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            gz.len()
+        );
+        let mut wire = head.clone().into_bytes();
+        wire.extend_from_slice(&gz);
+        let framing = Framing::Length(gz.len() as u64);
+        let m = limited(true, Some(Coding::Gzip));
+        let (r, _, _, _) = run_with(wire.clone(), head.len(), framing, m).await;
+        assert_eq!(r, Err(ErrorClass::PlaylistTooLarge));
+        let m = limited(false, Some(Coding::Gzip));
+        let (r, _, got, _) = run_with(wire.clone(), head.len(), framing, m).await;
+        assert_eq!(r, Ok(()));
         assert_eq!(got, wire);
     }
 }
