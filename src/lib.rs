@@ -1,17 +1,49 @@
 //! hls-swarm: simulate N live HLS viewers and measure exactly what they experience.
 //!
-//! The pipeline (DESIGN.md): CLI → [`config::Config`] → [`swarm`] (ramp, viewers of an
-//! [`engine`]) → [`stats`] events → one [`stats::snapshot::Snapshot`] per tick → [`output`]
-//! sinks. [`origin`] is the built-in live test origin; [`preflight`] is `--check`.
+//! # The pipeline (one direction)
+//! CLI → [`config::Config`] → [`swarm`] → viewers of an [`engine`] → [`stats`] events →
+//! one [`stats::snapshot::Snapshot`] per tick → sinks. The swarm *publishes* (a snapshot
+//! feed while it runs, a [`stats::report::RunReport`] when it ends) and knows no sink;
+//! the sinks *subscribe* (the TUI, /metrics and the progress lines to the feed; the
+//! summary, JSON and HTML reports to the report) and only format figures that Stats
+//! computed. docs/architecture.md is the newcomer's map; this is the same map by module.
 //!
-//! Before the first viewer, [`stream`] settles the stream (the URL, or the built-in
-//! origin) and probes it once, and [`host_limits`] raises the open-files limit. The engine
-//! boundary (and where a new engine goes) is documented in [`engine`]; [`verdict`] is one
-//! line of the `--check` verdict, shared by the checks of every part.
+//! # Module map
+//! * **Configuration**: [`config`] (clap args → typed `Config` parts, one parsing and one
+//!   validation convention).
+//! * **The run**: [`swarm`] (ramp, ticks, stop), [`ramp`], [`stream`] (settle and probe
+//!   the stream once), [`host_limits`] (open-files limit), [`signals`] (INT/TERM/HUP).
+//! * **Viewers**: [`engine`] (the engine boundary and the one slot loop; `native`,
+//!   `ffmpeg`, the HTTP client), [`player`] (the pure buffer model), [`hls`] (the
+//!   playlist parser), [`backoff`].
+//! * **Measurement**: [`stats`] (events → accumulator → Snapshot; the report model
+//!   `stats::report`/`stats::sections`, the time series `stats::series`),
+//!   [`origin_metrics`] (scrapes the origin host's exporters into `Snapshot::origin`),
+//!   [`heap`] (live heap bytes), [`host`] (host facts), [`slo`] (SLO verdicts over a
+//!   Snapshot).
+//! * **Sinks**: [`output`] (summary, JSON, HTML, progress lines, TUI), [`metrics`]
+//!   (Prometheus /metrics and the one Prometheus text parser).
+//! * **Neutral helpers** (depend on no part above): [`console`] (printing that never
+//!   panics, terminal-safe text), [`units`] (durations, bytes, percentages for people),
+//!   [`file`](mod@file) (writing report files safely), [`listener`], [`verdict`] (one `--check`
+//!   line).
+//! * **Beside the pipeline**: [`origin`] (the built-in live test origin, `hls-swarm
+//!   origin`) and [`preflight`] (`--check`).
+//!
+//! # Layers
+//! Each layer uses only those before it, so there are no import cycles between modules:
+//! leaf helpers (`console`, `units`, `file`, `listener`, `verdict`, `heap`, `host`,
+//! `signals`, `backoff`, `ramp`, `hls`, `player`) → `config` → `stats` → `engine` →
+//! `metrics`, `origin_metrics`, `slo`, `origin` → `output` → `stream`, `swarm`,
+//! `preflight` → this crate root, which starts the sinks and hands them the run's feeds.
+//! The swarm is below no sink: `output` and `metrics` never see `swarm`, and `swarm`
+//! never sees them.
 
 pub mod backoff;
 pub mod config;
+pub mod console;
 pub mod engine;
+pub mod file;
 pub mod heap;
 pub mod hls;
 pub mod host;
@@ -29,6 +61,7 @@ pub mod slo;
 pub mod stats;
 pub mod stream;
 pub mod swarm;
+pub mod units;
 pub mod verdict;
 
 use std::io::IsTerminal;
@@ -37,7 +70,7 @@ use std::sync::Arc;
 
 use config::cli::{Cli, Command};
 use config::{Config, LogFormat, Mode};
-use output::console::say;
+use console::say;
 
 /// Exit code: everything fine.
 pub const EXIT_OK: u8 = 0;
@@ -111,7 +144,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     if cfg.mode == Mode::Check {
         return match preflight::run(&cfg).await {
             Ok((text, ok)) => {
-                output::console::out(&text);
+                console::out(&text);
                 ExitCode::from(if ok { EXIT_OK } else { EXIT_FAILURE })
             }
             Err(e) => {
@@ -133,7 +166,6 @@ pub async fn run(cli: Cli) -> ExitCode {
     // SIGUSR1 during the run: the swarm publishes the run as it stands, this writes it.
     let (interim_feed, interim) = output::interim::InterimWriter::start(&cfg);
     let mut hooks = swarm::RunHooks {
-        progress: true,
         snapshots,
         interim: Some(interim_feed),
         ..Default::default()
@@ -143,12 +175,18 @@ pub async fn run(cli: Cli) -> ExitCode {
     } else {
         None
     };
+    // Without a TUI, progress lines on stderr: one more subscriber to the snapshot feed.
+    let progress = tui.is_none().then(|| start_progress(&mut hooks));
     let result = swarm::run(cfg.clone(), hooks).await;
     // No interim report may land after, and over, the final ones.
     interim.stop().await;
     // Give the terminal back before anything is printed.
     if let Some(tui) = tui {
         tui.stop();
+    }
+    if let Some(progress) = progress {
+        progress.abort();
+        let _ = progress.await;
     }
     let report = match result {
         Ok(r) => r,
@@ -181,8 +219,17 @@ pub async fn start_metrics(
     Ok((Some(tx), Some(server)))
 }
 
-/// Start the TUI on `hooks` (progress lines off); on failure say why and keep the progress
-/// lines.
+/// Subscribe the progress lines to the snapshot feed of `hooks` (made here when no other
+/// sink has made one).
+fn start_progress(hooks: &mut swarm::RunHooks) -> tokio::task::JoinHandle<()> {
+    let feed = hooks
+        .snapshots
+        .get_or_insert_with(|| tokio::sync::watch::channel(None).0);
+    output::progress::spawn(feed.subscribe())
+}
+
+/// Start the TUI on `hooks`; on failure say why (the caller prints progress lines
+/// instead).
 fn start_tui(cfg: &Arc<Config>, hooks: &mut swarm::RunHooks) -> Option<output::tui::Tui> {
     // One snapshot feed for every sink: the TUI subscribes to the metrics server's, if any.
     let (snap_tx, snap_rx) = match &hooks.snapshots {
@@ -190,7 +237,7 @@ fn start_tui(cfg: &Arc<Config>, hooks: &mut swarm::RunHooks) -> Option<output::t
         None => tokio::sync::watch::channel(None),
     };
     let (info_tx, info_rx) = tokio::sync::watch::channel(None);
-    let series = Arc::new(output::series::SeriesRecorder::default());
+    let series = Arc::new(stats::series::SeriesRecorder::default());
     let params = output::tui::TuiParams {
         cfg: cfg.clone(),
         snapshots: snap_rx,
@@ -200,7 +247,6 @@ fn start_tui(cfg: &Arc<Config>, hooks: &mut swarm::RunHooks) -> Option<output::t
     };
     match output::tui::Tui::start(params) {
         Ok(tui) => {
-            hooks.progress = false;
             hooks.snapshots = Some(snap_tx);
             hooks.info = Some(info_tx);
             hooks.series = Some(series);
@@ -242,6 +288,6 @@ pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
         say!("Error: {e:#}");
         code = EXIT_FAILURE;
     }
-    output::console::out(&output::summary::render(report, &slo));
+    console::out(&output::summary::render(report, &slo));
     ExitCode::from(code)
 }

@@ -208,7 +208,6 @@ mod tests {
     use crate::stats::event::{ErrorClass, Event, RequestDone};
     use crate::stats::gauges::LiveGauges;
     use crate::stats::hub::StatsHub;
-    use std::sync::Arc;
 
     const S: Duration = Duration::from_secs(1);
 
@@ -240,7 +239,7 @@ mod tests {
                 aborted: false,
             }));
         }
-        s.totals = Arc::new(acc);
+        s.totals = crate::stats::totals::Totals::of(&acc);
         s
     }
 

@@ -1,6 +1,6 @@
 //! The orchestrator: starts the built-in origin when needed, ramps viewers at the exact
-//! mean rate, ticks the stats once a second, stops on duration or signal, and hands the
-//! final snapshot to the outputs.
+//! mean rate, ticks the stats once a second, stops on duration or signal, and returns the
+//! run's report.
 //!
 //! Shutdown: the first SIGINT/SIGTERM/SIGHUP (or the end of `-duration`, a quit from the
 //! TUI, an `--slo-abort`, the FFmpeg crash-loop breaker) stops the ramp and cancels every
@@ -8,6 +8,10 @@
 //! are cut off (each request still in flight is reported as *aborted*, with the bytes it
 //! had received), the stats pipeline is drained, and the final snapshot is returned so
 //! the summary and reports are written. A second signal skips the grace.
+//!
+//! The swarm publishes and knows no sink: each tick's snapshot goes to the feed in
+//! [`RunHooks::snapshots`] (the TUI, /metrics and the progress lines subscribe to it), and
+//! the run ends with a [`RunReport`] for the written reports.
 //!
 //! Interim reports: a SIGUSR1 never stops the run. At the next tick the swarm publishes
 //! the run as it stands (that tick's snapshot and the series so far, stop reason
@@ -23,26 +27,26 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
+use crate::console::say;
 use crate::engine::http::HttpSettings;
 use crate::engine::runtimes::ViewerRuntimes;
 use crate::engine::slot::run_slot;
 use crate::engine::{self, EngineInputs, Viewer};
-use crate::output::console::say;
-use crate::output::progress;
-use crate::output::series::{Series, SeriesRecorder};
 use crate::ramp::RampSchedule;
-use crate::signals::{REPORT_SIGNAL_NAME, ReportSignals, StopSignal, StopSignals};
+use crate::signals::{REPORT_SIGNAL_NAME, ReportSignals, StopSignals};
 use crate::stats::collector::Collector;
 use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::StatsHub;
+use crate::stats::series::SeriesRecorder;
 use crate::stats::snapshot::Snapshot;
 use crate::stats::viewers::{MAX_VIEWER_SERIES, SERIES_PER_VIEWER, ViewerTable};
 use crate::{host_limits, stream};
 
+// The run's report model lives in Stats; re-exported here because `run` returns it.
+pub use crate::stats::report::{RunInfo, RunReport, StopReason};
+
 /// Stats tick.
 pub const TICK: Duration = Duration::from_secs(1);
-/// How often the progress line is printed when there is no TUI.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// Grace for viewers to finish their requests in flight after cancellation.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// After the grace, how long cutting the viewers off may take (their tasks are aborted,
@@ -51,85 +55,15 @@ const ABORT_WAIT: Duration = Duration::from_secs(1);
 /// Capacity of each stats shard's event channel.
 pub const EVENT_BUFFER: usize = 65_536;
 
-/// Why the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    /// `-duration` elapsed.
-    Duration,
-    /// SIGINT, SIGTERM or SIGHUP.
-    Signal(StopSignal),
-    /// Stopped by the embedding code (tests, TUI quit).
-    Requested,
-    /// The FFmpeg engine's crash-loop breaker tripped and no FFmpeg ever played.
-    CrashLoop,
-    /// `--slo-abort`: an SLO failed for good.
-    SloAbort,
-    /// Not stopped: an interim report, asked for by SIGUSR1 while the run went on.
-    Running,
-}
-
-impl StopReason {
-    /// The name in the JSON report (`stop_reason`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StopReason::Duration => "duration",
-            StopReason::Signal(_) => "signal",
-            StopReason::Requested => "requested",
-            StopReason::CrashLoop => "crash_loop",
-            StopReason::SloAbort => "slo_abort",
-            StopReason::Running => "running",
-        }
-    }
-
-    /// What ended the run, for people (summary, HTML report).
-    pub fn describe(self) -> &'static str {
-        match self {
-            StopReason::Duration => "-duration elapsed",
-            StopReason::Signal(_) => "signal",
-            StopReason::Requested => "stopped by the user (TUI)",
-            StopReason::CrashLoop => "FFmpeg crash loop (breaker tripped)",
-            StopReason::SloAbort => "--slo-abort (an SLO failed for good)",
-            StopReason::Running => "nothing yet: still running (interim report)",
-        }
-    }
-}
-
-/// What a finished run hands to the outputs.
-#[derive(Debug, Clone)]
-pub struct RunReport {
-    /// The final snapshot.
-    pub snapshot: Snapshot,
-    /// The stream played, safe to print (no credentials, no query).
-    pub stream_url: String,
-    /// Engine name.
-    pub engine: &'static str,
-    /// Wall-clock start.
-    pub started_at: SystemTime,
-    /// Why it stopped.
-    pub stop_reason: StopReason,
-    /// What exactly ended it, for people (the signal, the failed SLO, the crash loop).
-    pub stop_detail: Option<String>,
-    /// `-startup-timeout` of the run (for the summary's wording).
-    pub startup_timeout: Duration,
-    /// Viewers active (playing) when the stop began.
-    pub active_at_end: u64,
-    /// Viewers stalled when the stop began (out of buffer, or never started).
-    pub stalled_at_end: u64,
-    /// The run over time, one sample per tick (bounded; see `output::series`).
-    pub series: Series,
-    /// The load host (read once at the start, after the open-files limit was raised).
-    pub host: crate::host::HostFacts,
-}
-
-/// Hooks for embedding a run (tests, future TUI): a stop token and a snapshot feed.
+/// Hooks for embedding a run (the CLI, tests): a stop token and the feeds the run
+/// publishes to. Sinks (TUI, /metrics, progress lines) subscribe to the snapshot feed;
+/// the run knows none of them.
 #[derive(Debug, Clone, Default)]
 pub struct RunHooks {
     /// Cancel to stop the run as if by signal.
     pub stop: CancellationToken,
     /// Receives every tick's snapshot.
     pub snapshots: Option<watch::Sender<Option<Snapshot>>>,
-    /// Print progress lines to stderr.
-    pub progress: bool,
     /// Where the run records its time series (shared with a live sink such as the TUI);
     /// `None` = a recorder of its own. Either way the series ends up in the report.
     pub series: Option<Arc<SeriesRecorder>>,
@@ -139,15 +73,6 @@ pub struct RunHooks {
     /// after a SIGUSR1; SIGUSR1s between two ticks make one report. `None` = SIGUSR1 is
     /// answered with a line saying so and otherwise ignored.
     pub interim: Option<watch::Sender<Option<Arc<RunReport>>>>,
-}
-
-/// What a run plays, known once it has started (for headers of live sinks).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunInfo {
-    /// The stream played, safe to print (no credentials, no query).
-    pub stream_url: String,
-    /// Engine name.
-    pub engine: &'static str,
 }
 
 /// Run a swarm to completion.
@@ -284,7 +209,6 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let deadline = cfg.audience.duration.map(|d| start + d);
     let mut ticker = interval_at(start + TICK, TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut last_progress = start;
     let mut slo_watch = cfg
         .slo
         .abort
@@ -296,13 +220,6 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
             _ = ticker.tick() => {
                 let mut snap = collector.tick(&hub, &gauges, start.elapsed(), false);
                 snap.origin = origin_metrics.as_ref().map(|m| m.stats(snap.elapsed));
-                if hooks.progress && last_progress.elapsed() + Duration::from_millis(50) >= PROGRESS_EVERY {
-                    last_progress = Instant::now();
-                    say!("{}", progress::line(&snap));
-                    if let Some(o) = &snap.origin {
-                        say!("{}", crate::origin_metrics::report::status_line(o));
-                    }
-                }
                 series.record(&snap);
                 slo_failure = slo_watch.as_mut().and_then(|w| w.observe(&snap));
                 if interim_due && let Some(tx) = &hooks.interim {

@@ -352,8 +352,8 @@ fn panicking_tui_child() {
     if std::env::var_os(CHILD).is_none() {
         return;
     }
-    use hls_swarm::output::series::SeriesRecorder;
     use hls_swarm::output::tui::{Tui, TuiParams};
+    use hls_swarm::stats::series::SeriesRecorder;
     use std::sync::Arc;
     let cli = hls_swarm::config::cli::parse_from(["hls-swarm", "-clients", "2"])
         .unwrap_or_else(|e| panic!("{e}"));

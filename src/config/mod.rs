@@ -17,7 +17,7 @@
 //!
 //! This module depends on no other part of the program but the HLS model's
 //! [`VariantChoice`](crate::hls::VariantChoice) and the report-path check of
-//! [`crate::output::file`]; everything else depends on it.
+//! [`crate::file`]; everything else depends on it.
 
 pub mod audience;
 pub mod cli;

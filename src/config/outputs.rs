@@ -77,7 +77,7 @@ impl Outputs {
             // The log file is opened, in append mode, right after validation.
             if let Some(e) = path
                 .as_deref()
-                .and_then(|path| crate::output::file::problem(flag, path))
+                .and_then(|path| crate::file::problem(flag, path))
             {
                 p.push(e);
             }

@@ -4,12 +4,15 @@
 //! 250 ms × 1.7ⁿ, ≤ 5 s, ±20 %, reset after 30 s healthy). Each life has its startup
 //! timeout and its Started/Restarted and Exited events.
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 use super::{LifeEnd, SlotPlayer, Viewer};
 use crate::backoff::Backoff;
-use crate::stats::event::{Event, LifecycleEvent};
-use crate::stats::viewer_state::startup_timer;
+use crate::stats::event::{Event, LifecycleEvent, PlaybackEvent};
+use crate::stats::hub::EventSink;
+use crate::stats::viewer_state::ViewerState;
 
 /// Run the slot of `viewer` with `player` until the swarm stops.
 pub async fn run_slot(viewer: Viewer, mut player: Box<dyn SlotPlayer>) {
@@ -46,6 +49,17 @@ pub async fn run_slot(viewer: Viewer, mut player: Box<dyn SlotPlayer>) {
         }
         sink.send(Event::Lifecycle(LifecycleEvent::Restarted));
     }
+}
+
+/// Wait out the startup timeout of the viewer run that has just tuned in on `sink`; if
+/// it is still starting then, report [`PlaybackEvent::StartupTimedOut`] (it becomes
+/// stalled). Never returns: engines select it against the run it times.
+async fn startup_timer(sink: &EventSink, timeout: Duration) -> std::convert::Infallible {
+    tokio::time::sleep(timeout).await;
+    if sink.state() == Some(ViewerState::Starting) {
+        sink.send(Event::Playback(PlaybackEvent::StartupTimedOut));
+    }
+    std::future::pending().await
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! back, through [`parse`], the one reader of the format) the text format.
 
 pub mod collector;
+pub mod origin;
 pub mod parse;
 pub mod render;
 pub mod server;

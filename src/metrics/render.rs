@@ -1,13 +1,13 @@
 //! Every `hls_swarm_*` family, rendered from one tick's Snapshot. Nothing is computed
-//! here beyond unit conversion and reading bucket counts out of the cumulative HDR
-//! histograms (DESIGN.md principle 3); windows, rates and percentiles come from Stats.
+//! here beyond unit conversion (DESIGN.md principle 3): counts, windows, rates,
+//! percentiles and the bucket counts at this module's bounds all come from Stats.
 //! docs/metrics.md documents each family; keep the two in step.
 
-use hdrhistogram::Histogram;
 use prometheus::proto::MetricFamily;
 
 use super::text::{self, Exposition, Kind};
 use crate::config::{Config, StreamSource, redact_url};
+use crate::stats::distribution::Measure;
 use crate::stats::event::{ErrorClass, RequestKind};
 use crate::stats::snapshot::{Percentiles, Snapshot};
 
@@ -56,48 +56,16 @@ impl Info {
     }
 }
 
-/// Cumulative bucket counts of `h` (µs) at `bounds` (seconds). A recorded value counts
-/// toward a bound when the bottom of its HDR bucket is at or below it: a value equal to a
-/// bound is always inside (`le` is inclusive), and values above it by less than the
-/// histogram's resolution (3 significant figures, < 0.1 %) may be too.
-pub fn buckets(h: &Histogram<u64>, bounds: &[f64]) -> Vec<(f64, u64)> {
-    let mut per = vec![0u64; bounds.len()];
-    if !h.is_empty() {
-        for v in h.iter_recorded() {
-            let secs = h.lowest_equivalent(v.value_iterated_to()) as f64 / 1e6;
-            if let Some(i) = bounds.iter().position(|b| secs <= *b) {
-                per[i] += v.count_at_value();
-            }
-        }
-    }
-    let mut run = 0;
-    bounds
-        .iter()
-        .zip(per)
-        .map(|(b, n)| {
-            run += n;
-            (*b, run)
-        })
-        .collect()
-}
-
-/// Sum of a histogram's samples in seconds (mean × count, at the histogram's resolution).
-fn sum_seconds(h: &Histogram<u64>) -> f64 {
-    if h.is_empty() {
-        0.0
-    } else {
-        h.mean() * h.len() as f64 / 1e6
-    }
-}
-
 fn histogram_series(
     e: &mut Exposition,
     name: &str,
     labels: &[(&str, &str)],
-    h: &Histogram<u64>,
+    s: &Snapshot,
+    m: Measure,
     bounds: &[f64],
 ) {
-    e.histogram(name, labels, &buckets(h, bounds), sum_seconds(h), h.len());
+    let d = s.distributions.buckets(m, bounds);
+    e.histogram(name, labels, &d.buckets, d.sum_seconds, d.count);
 }
 
 /// Families that exist before the first tick (the run is starting).
@@ -150,7 +118,7 @@ pub fn families(s: &Snapshot, info: &Info) -> Vec<MetricFamily> {
         wakeup_lag_families(&mut e, lag);
     }
     if let Some(o) = &s.origin {
-        crate::origin_metrics::export::write_families(&mut e, o);
+        super::origin::write_families(&mut e, o);
     }
     if let Some(f) = &s.ffmpeg {
         ffmpeg_families(&mut e, f);
@@ -278,7 +246,7 @@ fn viewer_families(e: &mut Exposition, s: &Snapshot) {
 fn request_families(e: &mut Exposition, s: &Snapshot) {
     let (g, c) = (Kind::Gauge, Kind::Counter);
     let t = &s.totals;
-    let count = |k: RequestKind| t.kind(k).count as f64;
+    let count = |k: RequestKind| s.kind(k).count as f64;
     e.single(
         "hls_swarm_manifest_requests_total",
         c,
@@ -315,25 +283,25 @@ fn request_families(e: &mut Exposition, s: &Snapshot) {
         e,
         "hls_swarm_requests_total",
         "Requests finished (successful or not), by kind.",
-        |k| t.kind(k).count as f64,
+        |k| s.kind(k).count as f64,
     );
     per_kind(
         e,
         "hls_swarm_request_errors_total",
         "Requests failed, by kind.",
-        |k| t.kind(k).errors as f64,
+        |k| s.kind(k).errors as f64,
     );
     per_kind(
         e,
         "hls_swarm_requests_aborted_total",
         "Requests still in flight when the run stopped, cut off after the stop's grace (neither successes nor errors; their bytes so far are counted), by kind.",
-        |k| t.kind(k).aborted as f64,
+        |k| s.kind(k).aborted as f64,
     );
     per_kind(
         e,
         "hls_swarm_request_retries_total",
         "Requests that were retries of a failed one, by kind.",
-        |k| t.kind(k).retries as f64,
+        |k| s.kind(k).retries as f64,
     );
     e.family(
         "hls_swarm_errors_total",
@@ -399,13 +367,13 @@ fn throughput_families(e: &mut Exposition, s: &Snapshot) {
         e,
         "hls_swarm_response_bytes_total",
         "Response body bytes received, by kind.",
-        |k| t.kind(k).bytes as f64,
+        |k| s.kind(k).bytes as f64,
     );
     e.single(
         "hls_swarm_segment_bytes_downloaded_total",
         c,
         "Segment and LL-HLS part body bytes received (measured, not looked up).",
-        (t.kind(RequestKind::Segment).bytes + t.kind(RequestKind::Part).bytes) as f64,
+        (s.kind(RequestKind::Segment).bytes + s.kind(RequestKind::Part).bytes) as f64,
     );
     e.single(
         "hls_swarm_throughput_bytes_per_second",
@@ -446,7 +414,6 @@ fn latency_families(e: &mut Exposition, s: &Snapshot) {
             v,
         );
     }
-    let t = &s.totals;
     e.family(
         "hls_swarm_inferred_latency_seconds",
         Kind::Histogram,
@@ -456,7 +423,8 @@ fn latency_families(e: &mut Exposition, s: &Snapshot) {
         e,
         "hls_swarm_inferred_latency_seconds",
         &[],
-        &t.kind(RequestKind::Segment).total,
+        s,
+        Measure::Download(RequestKind::Segment),
         &GO_INFERRED_BUCKETS,
     );
     e.family(
@@ -469,7 +437,8 @@ fn latency_families(e: &mut Exposition, s: &Snapshot) {
             e,
             "hls_swarm_request_ttfb_seconds",
             &[("kind", k.as_str())],
-            &t.kind(k).ttfb,
+            s,
+            Measure::Ttfb(k),
             &REQUEST_BUCKETS,
         );
     }
@@ -483,7 +452,8 @@ fn latency_families(e: &mut Exposition, s: &Snapshot) {
             e,
             "hls_swarm_request_duration_seconds",
             &[("kind", k.as_str())],
-            &t.kind(k).total,
+            s,
+            Measure::Download(k),
             &REQUEST_BUCKETS,
         );
     }
@@ -501,7 +471,8 @@ fn playback_families(e: &mut Exposition, s: &Snapshot) {
         e,
         "hls_swarm_startup_seconds",
         &[],
-        &t.startup,
+        s,
+        Measure::Startup,
         &STARTUP_BUCKETS,
     );
     e.family(
@@ -513,7 +484,8 @@ fn playback_families(e: &mut Exposition, s: &Snapshot) {
         e,
         "hls_swarm_stall_duration_seconds",
         &[],
-        &t.stall_durations,
+        s,
+        Measure::StallDuration,
         &STALL_BUCKETS,
     );
     e.family(
@@ -525,7 +497,8 @@ fn playback_families(e: &mut Exposition, s: &Snapshot) {
         e,
         "hls_swarm_live_latency_seconds",
         &[],
-        &t.live_latency,
+        s,
+        Measure::LiveLatency,
         &LIVE_LATENCY_BUCKETS,
     );
     e.single(
@@ -538,13 +511,13 @@ fn playback_families(e: &mut Exposition, s: &Snapshot) {
         "hls_swarm_stall_seconds_total",
         c,
         "Total length of finished stalls.",
-        t.stall_time.as_secs_f64(),
+        t.stall_seconds,
     );
     e.single(
         "hls_swarm_played_seconds_total",
         c,
         "Media time played, all viewers.",
-        t.played.as_secs_f64(),
+        t.played_seconds,
     );
     e.single(
         "hls_swarm_segments_expired_total",
@@ -1041,7 +1014,7 @@ mod tests {
         for us in [999u64, 1000, 1001, 2500, 2501, 2503, 40_000_000] {
             h.record(us).unwrap_or_else(|e| panic!("{e}"));
         }
-        let b = buckets(&h, &REQUEST_BUCKETS);
+        let b = crate::stats::distribution::buckets(&h, &REQUEST_BUCKETS);
         assert_eq!(b[0], (0.001, 2));
         assert_eq!(b[1], (0.0025, 5));
         assert_eq!(b[2], (0.005, 6));

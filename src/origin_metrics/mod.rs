@@ -11,19 +11,18 @@
 //! * [`scrape::OriginScraper`] — one task per exporter, with timeout and body cap;
 //!   failures are counted and shown, never fatal.
 //!
-//! The swarm reads [`view::OriginStats`] from the scraper once per tick into
-//! `Snapshot::origin`; sinks render it ([`report`], [`export`], the JSON report).
+//! The swarm reads [`OriginStats`] (defined in [`crate::stats::origin`], as the Snapshot
+//! carries it) from the scraper once per tick into `Snapshot::origin`; sinks render it
+//! ([`report`] here for the summary and status line, `metrics::origin` for /metrics, the
+//! JSON report).
 //! User documentation: docs/origin-metrics.md.
 
-pub mod export;
 pub mod interfaces;
 pub mod report;
 pub mod sampler;
 pub mod scrape;
-pub mod view;
 pub mod window;
 
-pub use export::{origin_metric_families, write_families, write_prometheus};
-pub use sampler::{OriginSampler, Source};
+pub use crate::stats::origin::{FigureStats, OriginStats, Source, SourceStats};
+pub use sampler::OriginSampler;
 pub use scrape::OriginScraper;
-pub use view::{FigureStats, OriginStats, SourceStats};

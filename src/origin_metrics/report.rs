@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::view::{FigureStats, OriginStats, SourceStats};
-use crate::output::format::bytes;
+use crate::stats::origin::{FigureStats, OriginStats, SourceStats};
+use crate::units::bytes;
 
 /// Shown for an unknown figure.
 const UNKNOWN: &str = "—";

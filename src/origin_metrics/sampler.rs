@@ -11,10 +11,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::view::{OriginStats, SourceStats};
 use super::window::Figure;
 use crate::config::InterfaceFilter;
 use crate::metrics::parse::{self as prom, Families};
+use crate::stats::origin::{OriginStats, Source, SourceStats};
 
 /// node_exporter families read.
 pub const NODE_CPU: &str = "node_cpu_seconds_total";
@@ -48,33 +48,6 @@ const NODE_FAMILIES: [&str; 8] = [
     NODE_NET_TX,
 ];
 const NGINX_FAMILIES: [&str; 3] = [NGINX_ACTIVE, NGINX_REQUESTS, NGINX_UP];
-
-/// Which exporter a scrape came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// node_exporter.
-    Node,
-    /// nginx-prometheus-exporter.
-    Nginx,
-}
-
-impl Source {
-    /// Name used in messages.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Source::Node => "node_exporter",
-            Source::Nginx => "nginx exporter",
-        }
-    }
-
-    /// Value of the `source` label in exported metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Source::Node => "node",
-            Source::Nginx => "nginx",
-        }
-    }
-}
 
 /// What one node_exporter scrape said. A field is `None` when its family was absent.
 #[derive(Debug, Clone, Default, PartialEq)]

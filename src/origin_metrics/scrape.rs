@@ -19,11 +19,11 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 use url::{Host, Position, Url};
 
-use super::sampler::{NginxSample, NodeSample, OriginSampler, Source};
-use super::view::OriginStats;
+use super::sampler::{NginxSample, NodeSample, OriginSampler};
 use crate::config::OriginMetricsConfig;
 use crate::config::parse::redact_url;
 use crate::engine::http::HttpSettings;
+use crate::stats::origin::{OriginStats, Source};
 
 /// Largest scrape body accepted (node_exporter on a big host serves a few hundred kB).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;

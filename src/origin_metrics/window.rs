@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+
+use crate::stats::origin::FigureStats;
 
 /// Hard cap on samples kept per window (300 s at the fastest 250 ms interval is 1200).
 pub const MAX_WINDOW_SAMPLES: usize = 2048;
@@ -13,25 +14,6 @@ pub const MAX_WINDOW_SAMPLES: usize = 2048;
 /// Values are kept in the run histogram in thousandths, so rates below 1/s and CPU
 /// percentages keep their decimals.
 const SCALE: f64 = 1000.0;
-
-/// What sinks see of one figure. `None` means "not known" (never a fake zero).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct FigureStats {
-    /// Value from the latest scrape of its source; `None` if that scrape failed, or the
-    /// figure could not be computed from it (first sample of a rate, counter reset,
-    /// family missing).
-    pub last: Option<f64>,
-    /// Median of the values within the trailing window (nearest rank).
-    pub window_p50: Option<f64>,
-    /// Largest value within the trailing window.
-    pub window_max: Option<f64>,
-    /// Median over the whole run (3 significant figures).
-    pub run_p50: Option<f64>,
-    /// Largest value over the whole run.
-    pub run_max: Option<f64>,
-    /// Values recorded over the whole run.
-    pub samples: u64,
-}
 
 /// The history of one figure.
 #[derive(Debug, Clone)]

@@ -14,12 +14,13 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::output::format::{bytes, clock, pct, secs};
-use crate::output::series::{Point, Series};
 use crate::slo::SloResult;
 use crate::stats::event::RequestKind;
-use crate::stats::snapshot::{Percentiles, Snapshot};
-use crate::swarm::{RunReport, StopReason};
+use crate::stats::report::{RunReport, StopReason};
+use crate::stats::sections::Sections;
+use crate::stats::series::{Point, Series};
+use crate::stats::snapshot::Percentiles;
+use crate::units::{bytes, clock, pct, secs};
 
 /// `v` as JSON to embed in a `<script>` element: `<`, `>` and `&` are written as JSON
 /// `\u003c`-style escapes, so no string in it (a hostile origin's text, say) can close
@@ -486,7 +487,7 @@ fn ending(r: &RunReport) -> String {
         let asked = r.stop_detail.as_deref().unwrap_or("request");
         return format!("<b>still running</b> (interim report on {})", esc(asked));
     }
-    format!("ended by <b>{}</b>", esc(&ended_by(r)))
+    format!("ended by <b>{}</b>", esc(&r.ended_by()))
 }
 
 /// What an interim report says about itself, under the header; empty for a final one.
@@ -498,104 +499,86 @@ fn interim_note(r: &RunReport) -> &'static str {
 "#
 }
 
-/// What ended the run, with its detail.
-fn ended_by(r: &RunReport) -> String {
-    match &r.stop_detail {
-        Some(d) => format!("{} ({d})", r.stop_reason.describe()),
-        None => r.stop_reason.describe().to_string(),
-    }
-}
-
-fn tables(o: &mut String, r: &RunReport, slo: &SloResult) {
-    let s: &Snapshot = &r.snapshot;
-    let t = &s.totals;
+fn tables(o: &mut String, r: &RunReport, x: &Sections, slo: &SloResult) {
+    let (v, p, e) = (&x.viewers, &x.playback, &x.errors);
     o.push_str(r#"<div class="cards">"#);
-    let reached = if s.peak_active >= s.target {
-        "yes"
-    } else {
-        "NO"
-    };
+    let reached = if v.target_reached { "yes" } else { "NO" };
     kv_table(
         o,
         "Viewers",
         &[
-            ("target", s.target.to_string()),
+            ("target", v.target.to_string()),
             (
                 "target reached",
-                format!("{reached} (peak {} active)", s.peak_active),
+                format!("{reached} (peak {} active)", v.peak_active),
             ),
-            ("active at end", r.active_at_end.to_string()),
-            ("started", t.viewers_started.to_string()),
-            ("restarts", t.restarts.to_string()),
-            ("failures", t.exits_failure.to_string()),
-            ("reconnects", t.reconnects.to_string()),
+            ("active at end", v.active_at_end.to_string()),
+            ("started", v.started.to_string()),
+            ("restarts", v.restarts.to_string()),
+            ("failures", v.failures.to_string()),
+            ("reconnects", v.reconnects.to_string()),
         ],
     );
     kv_table(
         o,
         "Playback",
         &[
-            ("stalls", s.stalls().to_string()),
-            ("stall time", secs(s.stall_seconds())),
-            ("rebuffer ratio", pct(s.rebuffer_ratio())),
-            ("peak stalled", s.peak_stalled.to_string()),
-            ("stalled at end", r.stalled_at_end.to_string()),
-            ("media played", secs(t.played.as_secs_f64())),
+            ("stalls", p.stalls.to_string()),
+            ("stall time", secs(p.stall_seconds)),
+            ("rebuffer ratio", pct(p.rebuffer_ratio)),
+            ("peak stalled", p.peak_stalled.to_string()),
+            ("stalled at end", p.stalled_at_end.to_string()),
+            ("media played", secs(p.played_seconds)),
             (
                 "segments lost",
                 format!(
                     "{} expired, {} skipped",
-                    t.segments_expired, t.segments_skipped
+                    p.segments_expired, p.segments_skipped
                 ),
             ),
-            ("stream resets", t.stream_resets.to_string()),
-            ("timing clamped", t.timing_clamped.to_string()),
+            ("stream resets", p.stream_resets.to_string()),
+            ("timing clamped", p.timing_clamped.to_string()),
         ],
     );
     let mut errors = vec![
         (
-            "failed",
-            format!("{} of {} requests", s.total_errors(), s.total_requests()),
+            "failed".to_string(),
+            format!("{} of {} requests", e.total, x.total_requests),
         ),
-        ("error rate", pct(s.error_rate())),
+        ("error rate".to_string(), pct(e.rate)),
     ];
-    let classes = s.errors_by_class();
-    let statuses: Vec<(String, u64)> = t
-        .by_status
+    for (c, n) in &e.by_class {
+        errors.push((c.to_string(), n.to_string()));
+    }
+    for (k, n) in &e.by_status {
+        errors.push((format!("HTTP {k}"), n.to_string()));
+    }
+    let errors: Vec<(&str, String)> = errors
         .iter()
-        .map(|(k, v)| (format!("HTTP {k}"), *v))
+        .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
-    for (c, n) in &classes {
-        errors.push((c, n.to_string()));
-    }
-    for (k, n) in &statuses {
-        errors.push((k.as_str(), n.to_string()));
-    }
     kv_table(o, "Errors", &errors);
     kv_table(
         o,
         "Throughput",
         &[
-            ("total bytes", bytes(t.total_bytes() as f64)),
-            ("requests", s.total_requests().to_string()),
-            ("mean", format!("{}/s", bytes(s.mean_bytes_per_second()))),
-            (
-                "last 30 s",
-                format!("{}/s", bytes(s.window(30).bytes_per_second)),
-            ),
-            ("redirects", t.redirects.to_string()),
+            ("total bytes", bytes(x.total_bytes as f64)),
+            ("requests", x.total_requests.to_string()),
+            ("mean", format!("{}/s", bytes(x.throughput.mean))),
+            ("last 30 s", format!("{}/s", bytes(x.throughput.last_30s))),
+            ("redirects", x.redirects.to_string()),
             (
                 "stats pipeline",
                 format!(
                     "{} events, {} dropped ({})",
-                    s.events_offered,
-                    s.events_dropped,
-                    pct(s.drop_rate())
+                    x.pipeline.events,
+                    x.pipeline.dropped,
+                    pct(x.pipeline.drop_rate)
                 ),
             ),
         ],
     );
-    if let Some(f) = &s.ffmpeg {
+    if let Some(f) = &r.snapshot.ffmpeg {
         let mut rows = vec![("binary", f.binary.clone()), ("version", f.version.clone())];
         if let Some(e) = &f.last_error {
             rows.push(("last FFmpeg error", e.clone()));
@@ -608,39 +591,31 @@ fn tables(o: &mut String, r: &RunReport, slo: &SloResult) {
     o.push_str("</div>");
 
     o.push_str(r#"<section class="card wide"><h2>Requests</h2><table class="num"><tr><th>kind</th><th>requests</th><th>errors</th><th>retries</th><th>bytes</th></tr>"#);
-    for k in RequestKind::ALL {
-        let ks = s.kind(k);
-        if ks.count == 0 {
-            continue;
-        }
+    for (k, q) in x.requested() {
         let _ = write!(
             o,
             "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             k.as_str(),
-            ks.count,
-            ks.errors,
-            ks.retries,
-            esc(&bytes(ks.bytes as f64))
+            q.count,
+            q.errors,
+            q.retries,
+            esc(&bytes(q.bytes as f64))
         );
     }
     o.push_str("</table></section>");
 
     o.push_str(r#"<section class="card wide"><h2>Latency</h2><table class="num"><tr><th></th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr>"#);
-    for k in RequestKind::ALL {
-        let ks = s.kind(k);
-        if ks.count == 0 {
-            continue;
-        }
+    for (k, q) in x.requested() {
         let _ = write!(o, "<tr><th>{} TTFB</th>", k.as_str());
-        dist_cells(o, &ks.ttfb);
+        dist_cells(o, &q.ttfb_seconds);
         let _ = write!(o, "</tr><tr><th>{} download</th>", k.as_str());
-        dist_cells(o, &ks.download);
+        dist_cells(o, &q.download_seconds);
         o.push_str("</tr>");
     }
     for (name, p) in [
-        ("startup", &s.startup),
-        ("live latency", &s.live_latency),
-        ("stall length", &s.stall_durations),
+        ("startup", &p.startup_seconds),
+        ("live latency", &p.live_latency_seconds),
+        ("stall length", &p.stall_duration_seconds),
     ] {
         let _ = write!(o, "<tr><th>{name}</th>");
         dist_cells(o, p);
@@ -677,52 +652,44 @@ fn tables(o: &mut String, r: &RunReport, slo: &SloResult) {
     }
 }
 
-fn kpis(o: &mut String, r: &RunReport, slo: &SloResult) {
-    let s = &r.snapshot;
-    let seg = s.kind(RequestKind::Segment);
+fn kpis(o: &mut String, x: &Sections, slo: &SloResult) {
+    let (v, p, e) = (&x.viewers, &x.playback, &x.errors);
+    let seg = x
+        .requests
+        .iter()
+        .find(|(k, _)| *k == RequestKind::Segment)
+        .map(|(_, q)| q.ttfb_seconds)
+        .unwrap_or_default();
+    let p95_or_dash = |d: &Percentiles| {
+        if d.count > 0 {
+            secs(d.p95)
+        } else {
+            "—".into()
+        }
+    };
     let mut cards: Vec<(&str, String, &str)> = vec![
         (
             "peak viewers",
-            format!("{} / {}", s.peak_active, s.target),
-            if s.peak_active >= s.target {
-                "ok"
-            } else {
-                "bad"
-            },
+            format!("{} / {}", v.peak_active, v.target),
+            if v.target_reached { "ok" } else { "bad" },
         ),
         (
             "mean throughput",
-            format!("{}/s", bytes(s.mean_bytes_per_second())),
+            format!("{}/s", bytes(x.throughput.mean)),
             "",
         ),
         (
             "error rate",
-            pct(s.error_rate()),
-            if s.total_errors() == 0 { "ok" } else { "bad" },
+            pct(e.rate),
+            if e.total == 0 { "ok" } else { "bad" },
         ),
         (
             "stalls",
-            s.stalls().to_string(),
-            if s.stalls() == 0 { "ok" } else { "warn" },
+            p.stalls.to_string(),
+            if p.stalls == 0 { "ok" } else { "warn" },
         ),
-        (
-            "segment TTFB p95",
-            if seg.ttfb.count > 0 {
-                secs(seg.ttfb.p95)
-            } else {
-                "—".into()
-            },
-            "",
-        ),
-        (
-            "startup p95",
-            if s.startup.count > 0 {
-                secs(s.startup.p95)
-            } else {
-                "—".into()
-            },
-            "",
-        ),
+        ("segment TTFB p95", p95_or_dash(&seg), ""),
+        ("startup p95", p95_or_dash(&p.startup_seconds), ""),
     ];
     if !slo.checks.is_empty() {
         cards.push((
@@ -844,7 +811,7 @@ const SCRIPT: &str = r#"
 
 /// Render the report of a finished run.
 pub fn render(r: &RunReport, slo: &SloResult) -> String {
-    let s = &r.snapshot;
+    let x = Sections::of(r);
     let series: &Series = &r.series;
     let history = series.history();
     let ts: Vec<f64> = history.iter().map(|p| p.t).collect();
@@ -862,12 +829,12 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         stream = esc(&r.stream_url),
         engine = esc(r.engine),
         started = esc(&started),
-        run = clock(s.elapsed.as_secs_f64()),
+        run = clock(x.run_seconds),
         ending = ending(r),
         note = interim_note(r),
         version = env!("CARGO_PKG_VERSION"),
     );
-    kpis(&mut o, r, slo);
+    kpis(&mut o, &x, slo);
     if history.is_empty() {
         o.push_str(r#"<p class="meta">The run ended before its first tick: no charts.</p>"#);
     } else {
@@ -877,7 +844,7 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         }
         o.push_str("</div>");
     }
-    tables(&mut o, r, slo);
+    tables(&mut o, r, &x, slo);
     let ticks = history.iter().map(|p| u64::from(p.ticks)).sum::<u64>();
     let _ = write!(
         o,
@@ -891,10 +858,10 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     o
 }
 
-/// Write the report to `path` (see [`super::file`]: created or replaced atomically,
+/// Write the report to `path` (see [`crate::file`]: created or replaced atomically,
 /// written through to a device or FIFO, never replacing what it did not create).
 pub fn write(path: &Path, r: &RunReport, slo: &SloResult) -> Result<()> {
-    super::file::write("--report", path, render(r, slo).as_bytes())
+    crate::file::write("--report", path, render(r, slo).as_bytes())
 }
 
 #[cfg(test)]

@@ -24,15 +24,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::console::say;
-use super::format::clock;
-use super::{file, html, json};
+use super::{html, json};
 use crate::config::Config;
 use crate::config::Slo;
+use crate::console::say;
+use crate::file;
 use crate::signals::REPORT_SIGNAL_NAME;
-use crate::swarm::RunReport;
+use crate::stats::report::RunReport;
+use crate::units::clock;
 
-/// The feed the swarm publishes interim reports on ([`crate::swarm::RunHooks::interim`]).
+/// The feed the swarm publishes interim reports on (its `RunHooks::interim` hook).
 pub type InterimFeed = watch::Sender<Option<Arc<RunReport>>>;
 
 /// The task that writes interim reports; see the module doc.

@@ -1,13 +1,12 @@
-//! Sinks: they render the Snapshot and compute nothing of their own (DESIGN.md principle 3).
+//! Sinks: they format what Stats computed and compute nothing of their own (DESIGN.md
+//! principle 3). Live sinks subscribe to the run's snapshot feed ([`progress`], [`tui`]);
+//! the written ones take the finished run's report ([`summary`], [`json`], [`html`]).
+//! No sink knows the swarm, and the swarm knows none of them.
 
-pub mod console;
-pub mod file;
-pub mod format;
 pub mod html;
 pub mod interim;
 pub mod json;
 pub mod origin_view;
 pub mod progress;
-pub mod series;
 pub mod summary;
 pub mod tui;

@@ -1,8 +1,63 @@
-//! The one-line progress report printed to stderr every few seconds without a TUI.
+//! The one-line progress report printed to stderr every few seconds without a TUI: a
+//! subscriber to the run's snapshot feed, started by the caller like the TUI and /metrics.
 
-use crate::output::format::{bytes, clock, pct, secs};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::console::say;
 use crate::stats::event::RequestKind;
 use crate::stats::snapshot::Snapshot;
+use crate::units::{bytes, clock, pct, secs};
+
+/// How often the progress line is printed, in run time.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// Slack for a tick that lands a little early (ticks are 1 s apart, not exactly).
+const SLACK: Duration = Duration::from_millis(50);
+
+/// Print the progress line (and the origin's status line, when origin metrics are on) for
+/// the feed's snapshots every [`PROGRESS_EVERY`] of run time, until the feed closes. The
+/// snapshots of the stop are not printed: the summary follows them.
+pub fn spawn(mut feed: watch::Receiver<Option<Snapshot>>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut cadence = Cadence::default();
+        while feed.changed().await.is_ok() {
+            let lines = match &*feed.borrow_and_update() {
+                Some(s) if !s.stopping && cadence.due(s.elapsed) => Some((
+                    line(s),
+                    s.origin
+                        .as_ref()
+                        .map(crate::origin_metrics::report::status_line),
+                )),
+                _ => None,
+            };
+            if let Some((progress, origin)) = lines {
+                say!("{progress}");
+                if let Some(o) = origin {
+                    say!("{o}");
+                }
+            }
+        }
+    })
+}
+
+/// When the next line is due: [`PROGRESS_EVERY`] after the last one, from the run's start.
+#[derive(Debug, Default)]
+struct Cadence {
+    last: Duration,
+}
+
+impl Cadence {
+    /// Whether a snapshot at `elapsed` gets a line (and if so, counts from it).
+    fn due(&mut self, elapsed: Duration) -> bool {
+        let due = elapsed + SLACK >= self.last + PROGRESS_EVERY;
+        if due {
+            self.last = elapsed;
+        }
+        due
+    }
+}
 
 /// `[00:00:15] viewers 10/10 | 14.0 req/s | 1.23 MB/s | seg TTFB p95 2.1ms | errors 0 (0.00%) | stalled 0`,
 /// plus a `CLIENT SATURATED` warning when the viewer runtimes woke late in the last tick.
@@ -49,6 +104,21 @@ mod tests {
     use crate::stats::gauges::LiveGauges;
     use crate::stats::hub::StatsHub;
     use crate::stats::lag::LagMonitor;
+
+    #[test]
+    fn a_line_every_five_seconds_of_run_time() {
+        let mut c = Cadence::default();
+        let printed: Vec<u64> = (1..=16)
+            .filter(|t| c.due(Duration::from_secs(*t)))
+            .collect();
+        assert_eq!(printed, vec![5, 10, 15]);
+        // A late tick (the feed skipped one) prints, and the next counts from it.
+        let mut c = Cadence::default();
+        assert!(!c.due(Duration::from_millis(4_900)));
+        assert!(c.due(Duration::from_millis(6_000)));
+        assert!(!c.due(Duration::from_millis(10_000)));
+        assert!(c.due(Duration::from_millis(10_960)), "within the slack");
+    }
 
     #[tokio::test]
     async fn warns_while_the_client_is_saturated() {

@@ -4,11 +4,11 @@
 
 use std::fmt::Write;
 
-use crate::output::format::{bytes, clock, pct, secs};
 use crate::slo::SloResult;
-use crate::stats::event::RequestKind;
-use crate::stats::snapshot::{Percentiles, Snapshot};
-use crate::swarm::RunReport;
+use crate::stats::report::RunReport;
+use crate::stats::sections::Sections;
+use crate::stats::snapshot::Percentiles;
+use crate::units::{bytes, clock, pct, secs};
 
 const RULE: &str =
     "═══════════════════════════════════════════════════════════════════════════════";
@@ -36,28 +36,19 @@ fn ffmpeg_section(o: &mut String, f: &crate::stats::ffmpeg::FfmpegStats) {
         "  Processes:         {} spawned ({} failed to start); exits: clean {}, error {}, signal {}, stopped by swarm {}; stall restarts {}",
         f.spawns, f.spawn_failures, e.clean, e.error, e.signal, e.killed_by_swarm, f.stall_restarts
     );
-    let share = if f.cpu_seconds_total > 0.0 {
-        format!(
-            " ({} of the children's)",
-            pct(f.swarm_cpu_seconds / f.cpu_seconds_total)
-        )
-    } else {
-        String::new()
-    };
+    let share = f
+        .swarm_cpu_share()
+        .map(|r| format!(" ({} of the children's)", pct(r)))
+        .unwrap_or_default();
     let _ = writeln!(
         o,
         "  CPU:               FFmpeg {:.1} s; swarm itself {:.1} s{share}",
         f.cpu_seconds_total, f.swarm_cpu_seconds
     );
     let per = |b: u64| {
-        if f.processes_at_pss_peak > 0 {
-            format!(
-                " ({} per process)",
-                bytes(b as f64 / f.processes_at_pss_peak as f64)
-            )
-        } else {
-            String::new()
-        }
+        f.per_process_at_peak(b)
+            .map(|v| format!(" ({} per process)", bytes(v)))
+            .unwrap_or_default()
     };
     let _ = writeln!(
         o,
@@ -94,8 +85,8 @@ fn ffmpeg_section(o: &mut String, f: &crate::stats::ffmpeg::FfmpegStats) {
 
 /// Render the summary.
 pub fn render(r: &RunReport, slo: &SloResult) -> String {
-    let s: &Snapshot = &r.snapshot;
-    let t = &s.totals;
+    let s = &r.snapshot;
+    let x = Sections::of(r);
     let mut o = String::new();
     let _ = writeln!(o, "{RULE}");
     let _ = writeln!(
@@ -106,43 +97,37 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     );
     let _ = writeln!(o, "{RULE}");
     let _ = writeln!(o, "  Stream:            {}", r.stream_url);
-    let _ = writeln!(o, "  Run time:          {}", clock(s.elapsed.as_secs_f64()));
-    let _ = match &r.stop_detail {
-        Some(d) => writeln!(o, "  Ended by:          {} ({d})", r.stop_reason.describe()),
-        None => writeln!(o, "  Ended by:          {}", r.stop_reason.describe()),
-    };
+    let _ = writeln!(o, "  Run time:          {}", clock(x.run_seconds));
+    let _ = writeln!(o, "  Ended by:          {}", r.ended_by());
 
+    let v = &x.viewers;
     let _ = writeln!(o, "{THIN}\n  Viewers");
-    let reached = if s.peak_active >= s.target {
-        "yes"
-    } else {
-        "NO"
-    };
+    let reached = if v.target_reached { "yes" } else { "NO" };
     let _ = writeln!(
         o,
         "  Target reached:    {reached} (peak {} of {} playing at once)",
-        s.peak_active, s.target
+        v.peak_active, v.target
     );
     let _ = writeln!(
         o,
         "  At end:            {} playing, {} stalled, {} starting, {} failed",
-        r.active_at_end, r.stalled_at_end, s.starting, s.failed
+        v.active_at_end, x.playback.stalled_at_end, v.starting_at_end, v.failed_at_end
     );
-    if s.startup_timeouts() > 0 {
+    if v.startup_timeouts > 0 {
         let _ = writeln!(
             o,
             "  NEVER STARTED:     {} viewer runs had no media {} after tuning in (counted as stalled)",
-            s.startup_timeouts(),
+            v.startup_timeouts,
             secs(r.startup_timeout.as_secs_f64())
         );
     }
     let _ = writeln!(
         o,
         "  Started:           {}   restarts {}   failures {}   reconnects {}",
-        t.viewers_started, t.restarts, t.exits_failure, t.reconnects
+        v.started, v.restarts, v.failures, v.reconnects
     );
 
-    let approx = if s.ffmpeg.as_ref().is_some_and(|f| f.requests_approximate) {
+    let approx = if x.requests_approximate {
         " (APPROXIMATE: from FFmpeg's log, https://)"
     } else {
         ""
@@ -151,36 +136,32 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     let _ = writeln!(
         o,
         "  Total:             {} in {} requests ({} mean, {} last 30 s)",
-        bytes(t.total_bytes() as f64),
-        s.total_requests(),
-        bytes(s.mean_bytes_per_second()) + "/s",
-        bytes(s.window(30).bytes_per_second) + "/s",
+        bytes(x.total_bytes as f64),
+        x.total_requests,
+        bytes(x.throughput.mean) + "/s",
+        bytes(x.throughput.last_30s) + "/s",
     );
     let _ = writeln!(
         o,
         "  {:<10} {:>10} {:>8} {:>8} {:>12}",
         "Kind", "Requests", "Errors", "Retries", "Bytes"
     );
-    for k in RequestKind::ALL {
-        let ks = s.kind(k);
-        if ks.count == 0 {
-            continue;
-        }
+    for (k, q) in x.requested() {
         let _ = writeln!(
             o,
             "  {:<10} {:>10} {:>8} {:>8} {:>12}",
             k.as_str(),
-            ks.count,
-            ks.errors,
-            ks.retries,
-            bytes(ks.bytes as f64)
+            q.count,
+            q.errors,
+            q.retries,
+            bytes(q.bytes as f64)
         );
     }
-    let aborted = s.totals.total_aborted();
-    if aborted > 0 {
+    if x.total_aborted > 0 {
         let _ = writeln!(
             o,
-            "  Aborted:    {aborted} still in flight at the stop, cut off (counted above with their bytes; not errors)"
+            "  Aborted:    {} still in flight at the stop, cut off (counted above with their bytes; not errors)",
+            x.total_aborted
         );
     }
 
@@ -198,78 +179,81 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         "p99",
         "max"
     );
-    for k in RequestKind::ALL {
-        let ks = s.kind(k);
-        if ks.count == 0 {
-            continue;
-        }
-        dist_row(&mut o, &format!("{} TTFB", k.as_str()), &ks.ttfb);
-        dist_row(&mut o, &format!("{} download", k.as_str()), &ks.download);
+    for (k, q) in x.requested() {
+        dist_row(&mut o, &format!("{} TTFB", k.as_str()), &q.ttfb_seconds);
+        dist_row(
+            &mut o,
+            &format!("{} download", k.as_str()),
+            &q.download_seconds,
+        );
     }
-    if let Some(lag) = &s.client_lag {
+    if let Some(client) = &x.client {
         // The client's own queueing delay, included in every figure above.
-        dist_row(&mut o, "client wake-up lag", &lag.run);
-        if lag.saturated() {
+        dist_row(&mut o, "client wake-up lag", &client.wakeup_lag_seconds);
+        if client.saturated {
             let _ = writeln!(
                 o,
                 "  WARNING: the client was saturated (wake-up lag p99 {} > {}): the latencies above include client-side delay; give the swarm more cores or spread it over hosts",
-                secs(lag.run.p99),
+                secs(client.wakeup_lag_seconds.p99),
                 secs(crate::stats::lag::SATURATED_P99.as_secs_f64())
             );
         }
     }
 
+    let p = &x.playback;
     let _ = writeln!(o, "{THIN}\n  Playback");
-    dist_row(&mut o, "startup", &s.startup);
-    dist_row(&mut o, "live latency", &s.live_latency);
+    dist_row(&mut o, "startup", &p.startup_seconds);
+    dist_row(&mut o, "live latency", &p.live_latency_seconds);
     let _ = writeln!(
         o,
         "  Stalls:            {} ({} total, rebuffer ratio {}), stalled at end {}, peak stalled {}",
-        s.stalls(),
-        secs(s.stall_seconds()),
-        pct(s.rebuffer_ratio()),
-        r.stalled_at_end,
-        s.peak_stalled
+        p.stalls,
+        secs(p.stall_seconds),
+        pct(p.rebuffer_ratio),
+        p.stalled_at_end,
+        p.peak_stalled
     );
-    if t.segments_expired.saturating_add(t.segments_skipped) > 0 {
+    if p.segments_expired.saturating_add(p.segments_skipped) > 0 {
         let _ = writeln!(
             o,
             "  Segments lost:     {} expired before loading, {} skipped after retries",
-            t.segments_expired, t.segments_skipped
+            p.segments_expired, p.segments_skipped
         );
     }
-    if t.stream_resets + t.timing_clamped > 0 {
+    if p.stream_resets + p.timing_clamped > 0 {
         let _ = writeln!(
             o,
             "  Hostile playlists: {} stream resets (media sequence jumped), {} loads with absurd timing clamped",
-            t.stream_resets, t.timing_clamped
+            p.stream_resets, p.timing_clamped
         );
     }
 
+    let e = &x.errors;
     let _ = writeln!(o, "{THIN}\n  Errors");
-    if s.total_errors() == 0 {
+    if e.total == 0 {
         let _ = writeln!(o, "  none");
     } else {
         let _ = writeln!(
             o,
             "  Total:             {} ({} of requests)",
-            s.total_errors(),
-            pct(s.error_rate())
+            e.total,
+            pct(e.rate)
         );
-        for (class, n) in s.errors_by_class() {
+        for (class, n) in &e.by_class {
             let _ = writeln!(o, "  {class:<18} {n}");
         }
-        for (status, n) in &t.by_status {
+        for (status, n) in &e.by_status {
             let _ = writeln!(o, "  HTTP {status:<13} {n}");
         }
     }
-    if s.events_dropped > 0 {
+    let pipe = &x.pipeline;
+    if pipe.dropped > 0 {
         let _ = writeln!(
             o,
             "  WARNING: the stats pipeline dropped {} of {} events ({}); figures are undercounted",
-            s.events_dropped,
-            s.events_offered,
-            pct(s.drop_rate())
+            pipe.dropped,
+            pipe.events,
+            pct(pipe.drop_rate)
         );
     }
 
@@ -300,5 +284,5 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     }
     let _ = writeln!(o, "{RULE}");
     // Strings from the origin or FFmpeg's log are in there: no terminal escapes.
-    crate::output::format::printable(&o).into_owned()
+    crate::console::printable(&o).into_owned()
 }

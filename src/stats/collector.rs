@@ -8,11 +8,13 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::accumulator::Accumulator;
+use super::distribution::Distributions;
 use super::event::RequestKind;
 use super::ffmpeg::FfmpegStatsSource;
 use super::gauges::LiveGauges;
 use super::hub::{PipelineCounters, StatsHub};
 use super::snapshot::{KindSummary, Percentiles, Snapshot, WINDOWS, WindowRates, ratio};
+use super::totals::Totals;
 use super::viewers::ViewerTable;
 
 /// Trailing window for the "recent" latency percentiles.
@@ -223,7 +225,8 @@ impl Collector {
             recent_segment_download: Self::recent(&self.recent_download),
             events_offered: counters.offered(),
             events_dropped: counters.dropped(),
-            totals: Arc::new(self.cumulative.clone()),
+            totals: Totals::of(c),
+            distributions: Arc::new(Distributions::of(c)),
             viewers: self
                 .viewers
                 .as_ref()

@@ -95,6 +95,19 @@ pub struct FfmpegStats {
     pub last_error: Option<String>,
 }
 
+impl FfmpegStats {
+    /// The swarm's own CPU time as a share of the children's (`None` before they used any).
+    pub fn swarm_cpu_share(&self) -> Option<f64> {
+        (self.cpu_seconds_total > 0.0).then(|| self.swarm_cpu_seconds / self.cpu_seconds_total)
+    }
+
+    /// `bytes` (a peak figure) per process measured at the PSS peak (`None` before a
+    /// sample measured any).
+    pub fn per_process_at_peak(&self, bytes: u64) -> Option<f64> {
+        (self.processes_at_pss_peak > 0).then(|| bytes as f64 / self.processes_at_pss_peak as f64)
+    }
+}
+
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }

@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use tokio::time::{Instant, sleep_until};
 
 use super::accumulator::{duration_histogram, record_duration};
-use super::snapshot::Percentiles;
+use super::percentiles::Percentiles;
 
 /// How often each viewer runtime's probe wakes.
 pub const PROBE_EVERY: Duration = Duration::from_millis(100);
@@ -70,7 +70,7 @@ impl ClientLag {
         (self.window_max > SATURATED_P99.as_secs_f64()).then(|| {
             format!(
                 "CLIENT SATURATED: woke {} late; latencies include client-side delay",
-                crate::output::format::secs(self.window_max)
+                crate::units::secs(self.window_max)
             )
         })
     }

@@ -4,50 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::accumulator::Accumulator;
+use super::distribution::Distributions;
 use super::event::{ErrorClass, RequestKind};
+pub use super::percentiles::Percentiles;
+use super::totals::Totals;
 use super::viewers::ViewerFigures;
-
-/// Percentiles of a duration distribution, in seconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Percentiles {
-    /// Samples.
-    pub count: u64,
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 95th percentile.
-    pub p95: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Largest sample.
-    pub max: f64,
-    /// Mean.
-    pub mean: f64,
-}
-
-impl Percentiles {
-    /// Summarise a histogram of microseconds.
-    pub fn of(h: &Histogram<u64>) -> Self {
-        if h.is_empty() {
-            return Percentiles::default();
-        }
-        let s = |us: u64| us as f64 / 1e6;
-        Percentiles {
-            count: h.len(),
-            p50: s(h.value_at_quantile(0.50)),
-            p90: s(h.value_at_quantile(0.90)),
-            p95: s(h.value_at_quantile(0.95)),
-            p99: s(h.value_at_quantile(0.99)),
-            max: s(h.max()),
-            mean: h.mean() / 1e6,
-        }
-    }
-}
 
 /// Totals for one request kind.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -132,12 +95,14 @@ pub struct Snapshot {
     pub events_offered: u64,
     /// Events the pipeline dropped.
     pub events_dropped: u64,
-    /// Cumulative totals (histograms included) for sinks that need raw buckets.
-    pub totals: Arc<Accumulator>,
+    /// Whole-run counts.
+    pub totals: Totals,
+    /// Whole-run distributions, for sinks that lay them out in buckets of their own.
+    pub distributions: Arc<Distributions>,
     /// Per-viewer figures (`-prom-client-metrics`, capped); empty when off.
     pub viewers: Arc<[ViewerFigures]>,
     /// Origin host figures (node_exporter / nginx exporter); `None` when not configured.
-    pub origin: Option<crate::origin_metrics::OriginStats>,
+    pub origin: Option<super::origin::OriginStats>,
     /// TTFB of the requests finished during the last tick, per kind (time series).
     pub tick_ttfb: [Percentiles; 5],
     /// FFmpeg engine figures (`None` with the native engine).
@@ -164,14 +129,30 @@ impl Snapshot {
         &self.windows[i]
     }
 
+    /// Whether `viewers` playing at once reach the target (the one judgement of "target
+    /// reached": the reports ask it of the peak, live views of the viewers playing now).
+    pub fn reaches_target(&self, viewers: u64) -> bool {
+        viewers >= self.target
+    }
+
+    /// Whether the target was reached at some tick of the run.
+    pub fn target_reached(&self) -> bool {
+        self.reaches_target(self.peak_active)
+    }
+
     /// Requests finished, all kinds.
     pub fn total_requests(&self) -> u64 {
-        self.totals.total_requests()
+        self.totals.requests
     }
 
     /// Failed requests, all kinds.
     pub fn total_errors(&self) -> u64 {
-        self.totals.total_errors()
+        self.totals.errors
+    }
+
+    /// Requests cut off in flight at the stop, all kinds.
+    pub fn total_aborted(&self) -> u64 {
+        self.totals.aborted
     }
 
     /// Failed / finished over the whole run.
@@ -200,13 +181,13 @@ impl Snapshot {
 
     /// Stall seconds of finished stalls.
     pub fn stall_seconds(&self) -> f64 {
-        self.totals.stall_time.as_secs_f64()
+        self.totals.stall_seconds
     }
 
     /// Stall time / (played + stall time).
     pub fn rebuffer_ratio(&self) -> f64 {
-        let stall = self.totals.stall_time.as_secs_f64();
-        let played = self.totals.played.as_secs_f64();
+        let stall = self.totals.stall_seconds;
+        let played = self.totals.played_seconds;
         if stall + played > 0.0 {
             stall / (stall + played)
         } else {
@@ -223,7 +204,7 @@ impl Snapshot {
     pub fn mean_bytes_per_second(&self) -> f64 {
         let s = self.elapsed.as_secs_f64();
         if s > 0.0 {
-            self.totals.total_bytes() as f64 / s
+            self.totals.bytes as f64 / s
         } else {
             0.0
         }

@@ -22,10 +22,8 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::time::Duration;
 
 use super::event::{Event, LifecycleEvent, PlaybackEvent};
-use super::hub::EventSink;
 
 /// Where one viewer slot is (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,21 +201,11 @@ impl Drop for ViewerStatus {
     }
 }
 
-/// Wait out the startup timeout of the viewer run that has just tuned in on `sink`; if
-/// it is still starting then, report [`PlaybackEvent::StartupTimedOut`] (it becomes
-/// stalled). Never returns: engines select it against the run it times.
-pub async fn startup_timer(sink: &EventSink, timeout: Duration) -> std::convert::Infallible {
-    tokio::time::sleep(timeout).await;
-    if sink.state() == Some(ViewerState::Starting) {
-        sink.send(Event::Playback(PlaybackEvent::StartupTimedOut));
-    }
-    std::future::pending().await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use ViewerState::*;
+    use std::time::Duration;
 
     #[test]
     fn the_state_machine() {

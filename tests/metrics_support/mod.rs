@@ -41,7 +41,6 @@ pub async fn start(cfg: Config) -> LiveSwarm {
     let hooks = RunHooks {
         stop: stop.clone(),
         snapshots: tx,
-        progress: false,
         ..RunHooks::default()
     };
     let run = tokio::spawn(swarm::run(Arc::new(cfg), hooks));

@@ -113,7 +113,7 @@ impl CrashGuard {
         }
         msg.push_str("  hint: ");
         msg.push_str(crashloop::hint(&lines));
-        crate::output::console::say!("hls-swarm: {msg}");
+        crate::console::say!("hls-swarm: {msg}");
         tracing::debug!(viewer = id, "crash-loop breaker tripped");
         if let Ok(mut c) = self.state.lock() {
             *c = CrashLoopState {

@@ -51,7 +51,7 @@ impl LogRing {
     pub fn push(&self, line: &str) {
         let line = line.trim_end_matches(['\n', '\r']);
         // Replayed on the terminal after the TUI: no escape sequences from anywhere.
-        let line = crate::output::format::printable(line);
+        let line = crate::console::printable(line);
         let line = if line.len() > MAX_LINE {
             format!("{}…", &line[..line.floor_char_boundary(MAX_LINE)])
         } else {
@@ -221,8 +221,7 @@ fn open_log_file(path: &Path) -> Result<File> {
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .with_context(|| format!("--log-file: cannot open {}", path.display()))?;
-    crate::output::file::blocking(&file)
-        .with_context(|| format!("--log-file: {}", path.display()))?;
+    crate::file::blocking(&file).with_context(|| format!("--log-file: {}", path.display()))?;
     Ok(file)
 }
 

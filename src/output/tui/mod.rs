@@ -1,6 +1,6 @@
 //! The live terminal dashboard (ratatui + crossterm).
 //!
-//! It runs beside [`crate::swarm::run`] on its own thread and only reads: the latest
+//! It runs beside the run on its own thread and only reads: the latest
 //! Snapshot from the swarm's watch channel, the series recorder for sparklines and the log
 //! ring. It redraws at a fixed [`FRAME`] rate whatever the swarm does, and the swarm never
 //! waits for it. `q`, Esc or Ctrl+C cancel the run's stop token: the run stops as if
@@ -27,9 +27,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, StreamSource, redact_url};
 use crate::output::origin_view;
-use crate::output::series::SeriesRecorder;
+use crate::stats::report::RunInfo;
+use crate::stats::series::SeriesRecorder;
 use crate::stats::snapshot::Snapshot;
-use crate::swarm::RunInfo;
 use logs::{LogRing, RING_LINES, StderrCapture};
 use terminal::TerminalGuard;
 use view::Model;

@@ -8,12 +8,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph, Row, Sparkline, Table};
 
-use crate::output::format::{bytes, clock, pct, secs};
 use crate::output::origin_view::OriginView;
-use crate::output::series::Point;
 use crate::stats::event::RequestKind;
+use crate::stats::report::RunInfo;
+use crate::stats::series::Point;
 use crate::stats::snapshot::{Percentiles, Snapshot};
-use crate::swarm::RunInfo;
+use crate::units::{bytes, clock, pct, secs};
 
 /// Everything one frame shows.
 #[derive(Debug, Clone, Default)]
@@ -209,7 +209,7 @@ fn draw_viewers(f: &mut Frame, area: Rect, s: &Snapshot, m: &Model) {
     } else {
         0.0
     };
-    let color = if s.active >= s.target {
+    let color = if s.reaches_target(s.active) {
         Color::Green
     } else {
         Color::Yellow
@@ -306,7 +306,7 @@ fn draw_requests(f: &mut Frame, area: Rect, s: &Snapshot, m: &Model) {
             format!(
                 "{} requests · {}",
                 s.total_requests(),
-                bytes(s.totals.total_bytes() as f64)
+                bytes(s.totals.bytes as f64)
             ),
         )),
         total,
@@ -423,7 +423,7 @@ fn draw_playback(f: &mut Frame, area: Rect, s: &Snapshot) {
         kv("rebuffer", pct(s.rebuffer_ratio())),
         kv(
             "played",
-            format!("{} of media", seconds_or_zero(t.played.as_secs_f64())),
+            format!("{} of media", seconds_or_zero(t.played_seconds)),
         ),
         kv(
             "lost segments",

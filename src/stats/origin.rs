@@ -1,8 +1,54 @@
-//! [`OriginStats`]: what every sink shows of the origin host, built once per tick.
+//! [`OriginStats`]: what every sink shows of the origin host, built once per tick by the
+//! origin-metrics scraper ([`crate::origin_metrics`]) into `Snapshot::origin`. The types
+//! live in Stats because the Snapshot carries them; the scraper fills them in.
 
 use serde::Serialize;
 
-pub use super::window::FigureStats;
+/// What sinks see of one figure. `None` means "not known" (never a fake zero).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct FigureStats {
+    /// Value from the latest scrape of its source; `None` if that scrape failed, or the
+    /// figure could not be computed from it (first sample of a rate, counter reset,
+    /// family missing).
+    pub last: Option<f64>,
+    /// Median of the values within the trailing window (nearest rank).
+    pub window_p50: Option<f64>,
+    /// Largest value within the trailing window.
+    pub window_max: Option<f64>,
+    /// Median over the whole run (3 significant figures).
+    pub run_p50: Option<f64>,
+    /// Largest value over the whole run.
+    pub run_max: Option<f64>,
+    /// Values recorded over the whole run.
+    pub samples: u64,
+}
+
+/// Which exporter a scrape came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// node_exporter.
+    Node,
+    /// nginx-prometheus-exporter.
+    Nginx,
+}
+
+impl Source {
+    /// Name used in messages.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Source::Node => "node_exporter",
+            Source::Nginx => "nginx exporter",
+        }
+    }
+
+    /// Value of the `source` label in exported metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Node => "node",
+            Source::Nginx => "nginx",
+        }
+    }
+}
 
 /// One scraped exporter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -1,8 +1,9 @@
 //! Bounded time series of the run, fed with every tick's [`Snapshot`]; the TUI's
 //! sparklines and the HTML report's charts read from it.
 //!
-//! Each sample copies figures the Snapshot already holds (DESIGN.md principle 3: no rates
-//! or percentiles are computed here). Memory is constant (principle 4):
+//! Each sample copies figures the Snapshot already holds; what this module computes is the
+//! downsampling (averages and maxima of merged ticks), so it lives in Stats and the sinks
+//! only draw its points (DESIGN.md principle 3). Memory is constant (principle 4):
 //! - the **history** keeps at most `capacity` points over the whole run. When it is full,
 //!   neighbouring pairs are merged, halving its resolution, and from then on each new point
 //!   covers twice as many ticks. A one-hour run at the default capacity ends with points of
@@ -17,9 +18,8 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::output::origin_view::{self, OriginView};
-use crate::stats::event::RequestKind;
-use crate::stats::snapshot::Snapshot;
+use super::event::RequestKind;
+use super::snapshot::Snapshot;
 
 /// Points of the full-run history by default (about 10 minutes at full resolution).
 pub const DEFAULT_CAPACITY: usize = 600;
@@ -64,11 +64,7 @@ pub struct Point {
 impl Point {
     /// The sample of one tick.
     pub fn of(s: &Snapshot) -> Point {
-        Point::with_origin(s, origin_view::of(s).as_ref())
-    }
-
-    /// The sample of one tick with the given origin figures.
-    pub fn with_origin(s: &Snapshot, origin: Option<&OriginView>) -> Point {
+        let origin = s.origin.as_ref();
         let w = s.window(1);
         let pct = |k: RequestKind| {
             let p = &s.tick_ttfb[k.index()];
@@ -86,9 +82,9 @@ impl Point {
             error_rate: w.error_rate,
             segment_ttfb: pct(RequestKind::Segment),
             playlist_ttfb: pct(RequestKind::Playlist),
-            origin_cpu_percent: origin.and_then(|o| o.cpu_percent),
-            origin_rx_bps: origin.and_then(|o| o.net_rx_bps),
-            origin_tx_bps: origin.and_then(|o| o.net_tx_bps),
+            origin_cpu_percent: origin.and_then(|o| o.cpu_percent.last),
+            origin_rx_bps: origin.and_then(|o| o.net_rx_bytes_per_second.last),
+            origin_tx_bps: origin.and_then(|o| o.net_tx_bytes_per_second.last),
         }
     }
 

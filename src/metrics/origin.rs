@@ -1,9 +1,8 @@
 //! The origin figures as Prometheus metrics (`hls_swarm_origin_*`), for the swarm's
 //! `/metrics` endpoint. Unknown figures are left out, never exported as 0.
 
-use super::sampler::Source;
-use super::view::{OriginStats, SourceStats};
-use crate::metrics::text::{Exposition, Kind};
+use super::text::{Exposition, Kind};
+use crate::stats::origin::{OriginStats, Source, SourceStats};
 
 /// Prometheus metric type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +163,7 @@ pub fn write_prometheus(o: &OriginStats, out: &mut String) {
 mod tests {
     use super::*;
     use crate::metrics::parse as prom;
-    use crate::origin_metrics::view::FigureStats;
+    use crate::stats::origin::FigureStats;
 
     fn fig(v: f64) -> FigureStats {
         FigureStats {
