@@ -21,7 +21,7 @@
 //!   [`origin_metrics`] (scrapes the origin host's exporters into `Snapshot::origin`),
 //!   [`heap`] (live heap bytes), [`host`] (host facts), [`slo`] (SLO verdicts over a
 //!   Snapshot).
-//! * **Sinks**: [`output`] (summary, JSON, HTML, progress lines, TUI), [`metrics`]
+//! * **Sinks**: [`output`] (summary, JSON, HTML, interim reports on SIGUSR1, progress lines, TUI), [`metrics`]
 //!   (Prometheus /metrics and the one Prometheus text parser).
 //! * **Neutral helpers** (depend on no part above): [`console`] (printing that never
 //!   panics, terminal-safe text), [`units`] (durations, bytes, percentages for people),
