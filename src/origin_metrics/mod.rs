@@ -13,12 +13,11 @@
 //!
 //! The swarm reads [`OriginStats`] (defined in [`crate::stats::origin`], as the Snapshot
 //! carries it) from the scraper once per tick into `Snapshot::origin`; sinks render it
-//! ([`report`] here for the summary and status line, `metrics::origin` for /metrics, the
-//! JSON report).
+//! (`output::origin` for the summary, the progress and status lines, the TUI reads it as
+//! is, `metrics::origin` for /metrics, the JSON report).
 //! User documentation: docs/origin-metrics.md.
 
 pub mod interfaces;
-pub mod report;
 pub mod sampler;
 pub mod scrape;
 pub mod window;

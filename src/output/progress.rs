@@ -26,9 +26,7 @@ pub fn spawn(mut feed: watch::Receiver<Option<Snapshot>>) -> JoinHandle<()> {
             let lines = match &*feed.borrow_and_update() {
                 Some(s) if !s.stopping && cadence.due(s.elapsed) => Some((
                     line(s),
-                    s.origin
-                        .as_ref()
-                        .map(crate::origin_metrics::report::status_line),
+                    s.origin.as_ref().map(crate::output::origin::status_line),
                 )),
                 _ => None,
             };

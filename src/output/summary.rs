@@ -261,7 +261,7 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         let _ = write!(
             o,
             "{THIN}\n{}",
-            crate::origin_metrics::report::summary_section(origin)
+            crate::output::origin::summary_section(origin)
         );
     }
     if let Some(f) = &s.ffmpeg {

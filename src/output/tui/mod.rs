@@ -26,7 +26,6 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, StreamSource, redact_url};
-use crate::output::origin_view;
 use crate::stats::report::RunInfo;
 use crate::stats::series::SeriesRecorder;
 use crate::stats::snapshot::Snapshot;
@@ -185,7 +184,7 @@ fn key_action(code: KeyCode, modifiers: KeyModifiers) -> KeyAction {
 impl Looper {
     fn model(&self) -> Model {
         let snapshot = self.params.snapshots.borrow().clone();
-        let origin = snapshot.as_ref().and_then(origin_view::of);
+        let origin = snapshot.as_ref().and_then(|s| s.origin.clone());
         Model {
             snapshot,
             info: self.params.info.borrow().clone(),

@@ -1,5 +1,5 @@
 //! Drawing one frame from a [`Model`]: pure, so it is tested with ratatui's `TestBackend`.
-//! Every figure comes from the Snapshot, the series (sparklines) or the origin view; this
+//! Every figure comes from the Snapshot, the series (sparklines) or the origin figures; this
 //! module only lays them out and colours them.
 
 use ratatui::Frame;
@@ -8,8 +8,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph, Row, Sparkline, Table};
 
-use crate::output::origin_view::OriginView;
 use crate::stats::event::RequestKind;
+use crate::stats::origin::{FigureStats, OriginStats};
 use crate::stats::report::RunInfo;
 use crate::stats::series::Point;
 use crate::stats::snapshot::{Percentiles, Snapshot};
@@ -33,7 +33,7 @@ pub struct Model {
     /// Recent ticks at full resolution, oldest first (sparklines).
     pub recent: Vec<Point>,
     /// Origin host figures; `None` hides the origin panel.
-    pub origin: Option<OriginView>,
+    pub origin: Option<OriginStats>,
     /// The log pane's lines, oldest first.
     pub logs: Vec<String>,
     /// Log lines dropped from the bounded pane buffer.
@@ -516,21 +516,21 @@ fn draw_errors(f: &mut Frame, area: Rect, s: &Snapshot, m: &Model) {
     f.render_widget(spark(data, color), sparkline);
 }
 
-fn draw_origin(f: &mut Frame, area: Rect, o: &OriginView) {
+fn draw_origin(f: &mut Frame, area: Rect, o: &OriginStats) {
     let b = block("Origin");
     let inner = b.inner(area);
     f.render_widget(b, area);
     let opt = |v: Option<f64>, fmt: &dyn Fn(f64) -> String| v.map(fmt).unwrap_or("—".into());
     let rate = |v: f64| format!("{}/s", bytes(v));
-    let net = |now: Option<f64>, p50: Option<f64>, max: Option<f64>| {
+    let net = |fig: &FigureStats| {
         format!(
             "{} (30 s p50 {}, max {})",
-            opt(now, &rate),
-            opt(p50, &rate),
-            opt(max, &rate)
+            opt(fig.last, &rate),
+            opt(fig.window_p50, &rate),
+            opt(fig.window_max, &rate)
         )
     };
-    let cpu_style = match o.cpu_percent {
+    let cpu_style = match o.cpu_percent.last {
         Some(c) if c >= 90.0 => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         Some(c) if c >= 70.0 => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         _ => VALUE,
@@ -538,25 +538,25 @@ fn draw_origin(f: &mut Frame, area: Rect, o: &OriginView) {
     let lines = vec![
         Line::from(vec![
             Span::styled(format!("{:<14}", "CPU"), LABEL),
-            Span::styled(opt(o.cpu_percent, &|c| format!("{c:.1}%")), cpu_style),
+            Span::styled(opt(o.cpu_percent.last, &|c| format!("{c:.1}%")), cpu_style),
             Span::styled("   memory ", LABEL),
             Span::styled(
                 format!(
                     "{} / {}",
-                    opt(o.memory_used_bytes, &bytes),
+                    opt(o.memory_used_bytes.last, &bytes),
                     opt(o.memory_total_bytes, &bytes)
                 ),
                 VALUE,
             ),
         ]),
-        kv("net in", net(o.net_rx_bps, o.net_rx_p50, o.net_rx_max)),
-        kv("net out", net(o.net_tx_bps, o.net_tx_p50, o.net_tx_max)),
+        kv("net in", net(&o.net_rx_bytes_per_second)),
+        kv("net out", net(&o.net_tx_bytes_per_second)),
         kv(
             "nginx",
             format!(
                 "{} connections · {} req/s · scrape errors {}",
-                opt(o.nginx_connections, &|c| format!("{c:.0}")),
-                opt(o.nginx_rps, &|r| format!("{r:.1}")),
+                opt(o.nginx_connections_active.last, &|c| format!("{c:.0}")),
+                opt(o.nginx_requests_per_second.last, &|r| format!("{r:.1}")),
                 o.scrape_errors
             ),
         ),
@@ -706,13 +706,17 @@ mod tests {
         );
         assert!(!s.contains("metrics"), "no metrics URL unless served");
 
-        m.origin = Some(OriginView {
-            cpu_percent: Some(45.5),
-            memory_used_bytes: Some(2e9),
+        let last = |v: f64| FigureStats {
+            last: Some(v),
+            ..FigureStats::default()
+        };
+        m.origin = Some(OriginStats {
+            cpu_percent: last(45.5),
+            memory_used_bytes: last(2e9),
             memory_total_bytes: Some(8e9),
-            net_tx_bps: Some(1.5e6),
-            nginx_connections: Some(120.0),
-            ..OriginView::default()
+            net_tx_bytes_per_second: last(1.5e6),
+            nginx_connections_active: last(120.0),
+            ..OriginStats::default()
         });
         m.metrics_url = Some("http://0.0.0.0:17091/metrics".into());
         m.quitting = true;
