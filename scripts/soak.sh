@@ -24,7 +24,9 @@
 # The complete fault cycles after the warm-up (at least 3) are split into thirds, and the
 # first third is compared with the last:
 #   RSS      in use (RSS − LazyFree: pages freed with MADV_FREE stay in RSS until the
-#            kernel reclaims them), median of the per-cycle medians: last ≤ first × 1.05
+#            kernel reclaims them): lowest sample in the last third ≤ lowest in the
+#            first third × 1.05
+#   heap     live heap bytes (hls_swarm_heap_live_bytes): the same rule
 #   fds      lowest count in the last third ≤ lowest in the first third + max(16, 2 %)
 #   tasks    the same, on hls_swarm_runtime_tasks
 #   threads  the same, + 2 (tokio's blocking pool may start a thread)

@@ -55,7 +55,7 @@ if len(cycles) >= 3:
     # Memory is judged on floors, like descriptors: the lowest sample of whole fault
     # cycles is the steady core. Medians also move with how much is in flight, which on
     # a shared machine depends on how busy it is (30-minute runs saw RSS medians from
-    # -18 % to +8 % with no growth in the heap's floor); a leak lifts the floor as well.
+    # -15 % to +8 % while the heap's floor did not move); a leak lifts the floor as well.
     use0, use1 = floor(first, "inuse_kb"), floor(last, "inuse_kb")
     rss0, rss1 = floor(first, "rss_kb"), floor(last, "rss_kb")
     growth = (use1 - use0) / use0 * 100
