@@ -93,6 +93,9 @@ fn main() {
         version: "0.1.0".into(),
         engine: "native".into(),
         stream: "http://127.0.0.1:17080/master.m3u8".into(),
+        run_id: "0123456789abcdef".into(),
+        shard: 0,
+        shards: 1,
     };
     let text = render(&s, &info);
     if let Some(path) = dump {

@@ -5,8 +5,16 @@
 //! zero-mean, the mean start rate equals `-ramp-rate` exactly (the Go tool added only
 //! positive jitter, which made its real rate lower than configured). The cap keeps start
 //! times in order. Viewer 0 never starts before time zero.
+//!
+//! Time zero is when the stream answered, or the `--start-at` instant ([`RampAnchor`]):
+//! a process that reaches it early waits; one that reaches it late *catches up*: the
+//! schedule stays anchored to the agreed instant, so the viewers whose slot has passed
+//! start at once and the rest keep their slots, and `-duration` still ends at the
+//! instant plus the duration. That keeps the combined ramp of N shards the asked one.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 
@@ -58,9 +66,104 @@ impl RampSchedule {
     }
 }
 
+/// Where time zero of the ramp falls, seen from one reading of the wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RampAnchor {
+    /// How long until time zero (zero when it has passed).
+    pub wait: Duration,
+    /// How long ago time zero passed (zero when it is still ahead).
+    pub late: Duration,
+}
+
+impl RampAnchor {
+    /// Time zero at once (no `--start-at`).
+    pub const NOW: RampAnchor = RampAnchor {
+        wait: Duration::ZERO,
+        late: Duration::ZERO,
+    };
+
+    /// Time zero at the wall-clock instant `start_at`, the clock reading `now`.
+    pub fn at(start_at: SystemTime, now: SystemTime) -> RampAnchor {
+        match start_at.duration_since(now) {
+            Ok(wait) => RampAnchor {
+                wait,
+                late: Duration::ZERO,
+            },
+            Err(e) => RampAnchor {
+                wait: Duration::ZERO,
+                late: e.duration(),
+            },
+        }
+    }
+
+    /// Time zero on the monotonic clock, `now` being the same moment as the wall-clock
+    /// reading; `None` if it lies before the monotonic clock's origin (late by more than
+    /// the host's uptime).
+    pub fn ramp_start(&self, now: Instant) -> Option<Instant> {
+        now.checked_add(self.wait)?.checked_sub(self.late)
+    }
+
+    /// From the same moment, how long until the viewer whose ramp slot is `slot` starts
+    /// (zero: at once, its slot has passed).
+    pub fn due_in(&self, slot: Duration) -> Duration {
+        (self.wait + slot).saturating_sub(self.late)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn wall(ms: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn an_early_process_waits_for_the_instant() {
+        let a = RampAnchor::at(wall(10_000), wall(8_000));
+        assert_eq!(a.wait, Duration::from_secs(2));
+        assert_eq!(a.late, Duration::ZERO);
+        assert_eq!(a.due_in(Duration::ZERO), Duration::from_secs(2));
+        assert_eq!(
+            a.due_in(Duration::from_millis(500)),
+            Duration::from_millis(2_500)
+        );
+        let now = Instant::now();
+        assert_eq!(a.ramp_start(now), Some(now + Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_late_process_catches_up_on_the_anchored_schedule() {
+        // Time zero passed 1.2 s ago: slots 0, 0.5 s and 1 s are due at once, the rest
+        // keep their places on the agreed schedule.
+        let a = RampAnchor::at(wall(10_000), wall(11_200));
+        assert_eq!(
+            (a.wait, a.late),
+            (Duration::ZERO, Duration::from_millis(1_200))
+        );
+        let r = RampSchedule::new(2.0, Duration::ZERO, 1);
+        let due: Vec<Duration> = (0..5).map(|i| a.due_in(r.start_offset(i))).collect();
+        let ms = Duration::from_millis;
+        assert_eq!(due, vec![ms(0), ms(0), ms(0), ms(300), ms(800)]);
+        let now = Instant::now();
+        if let Some(start) = a.ramp_start(now) {
+            assert_eq!(now - start, ms(1_200));
+        }
+        assert_eq!(RampAnchor::at(wall(5), wall(5)), RampAnchor::NOW);
+    }
+
+    #[test]
+    fn shards_keep_the_slots_of_the_whole_test() {
+        use crate::config::Shard;
+        let r = RampSchedule::new(7.0, Duration::from_millis(60), 9);
+        let whole: Vec<(u64, Duration)> = (0..50).map(|i| (i, r.start_offset(i))).collect();
+        let mut union: Vec<(u64, Duration)> = (0..3)
+            .filter_map(|i| Shard::new(i, 3))
+            .flat_map(|s| s.indices(50).map(|i| (i, r.start_offset(i))))
+            .collect();
+        union.sort();
+        assert_eq!(union, whole);
+    }
 
     #[test]
     fn no_jitter_is_exactly_periodic() {

@@ -32,7 +32,7 @@ use crate::engine::http::HttpSettings;
 use crate::engine::runtimes::ViewerRuntimes;
 use crate::engine::slot::run_slot;
 use crate::engine::{self, EngineInputs, Viewer};
-use crate::ramp::RampSchedule;
+use crate::ramp::{RampAnchor, RampSchedule};
 use crate::signals::{REPORT_SIGNAL_NAME, ReportSignals, StopSignals};
 use crate::stats::collector::Collector;
 use crate::stats::gauges::LiveGauges;
@@ -109,10 +109,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
             engine: cfg.engine.kind.as_str(),
         }));
     }
-    let started_at = SystemTime::now();
-    let start = Instant::now();
     let gauges = Arc::new(LiveGauges::default());
-    let mut collector = Collector::new(cfg.audience.viewers, cfg.audience.duration);
+    let mut collector = Collector::new(cfg.audience.shard_viewers(), cfg.audience.duration);
     if matches!(cfg.engine.kind, crate::config::Engine::Native) {
         collector.set_lag_source(runtimes.lag());
     }
@@ -121,9 +119,11 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     task_runtimes.push(tokio::runtime::Handle::current());
     collector.set_task_source(task_runtimes);
     let viewer_table = cfg.outputs.metrics.is_some_and(|m| m.per_viewer).then(|| {
-        Arc::new(ViewerTable::new(
-            cfg.audience.first_viewer_id,
-            cfg.audience.viewers,
+        let shard = cfg.audience.shard;
+        Arc::new(ViewerTable::strided(
+            cfg.audience.viewer_id(shard.index()),
+            shard.count(),
+            cfg.audience.shard_viewers(),
         ))
     });
     if let Some(t) = &viewer_table {
@@ -136,11 +136,6 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     }
     let series = hooks.series.clone().unwrap_or_default();
     let cancel = CancellationToken::new();
-    // Origin host metrics: scraped in the background, read into each tick's snapshot.
-    let origin_metrics = cfg
-        .origin_metrics
-        .as_ref()
-        .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.http.dangerous, start));
     let started = engine::start(
         EngineInputs {
             cfg: &cfg,
@@ -160,6 +155,16 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let halt = engine.ramp_halt();
     let abort = engine.abort();
 
+    // Time zero of the ramp and of -duration: now, or the --start-at instant (ahead: the
+    // ramp and the ticks wait for it, the stop signals are answered meanwhile; passed:
+    // the schedule stays anchored to it and the late viewers start at once).
+    let (started_at, start, start_late) = ramp_start(&cfg)?;
+    // Origin host metrics: scraped in the background, read into each tick's snapshot.
+    let origin_metrics = cfg
+        .origin_metrics
+        .as_ref()
+        .map(|m| crate::origin_metrics::OriginScraper::start(m, cfg.http.dangerous, start));
+
     // The ramp.
     let ramp = {
         let cfg = cfg.clone();
@@ -175,14 +180,21 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                 cfg.audience.seed,
             );
             let mut slots = JoinSet::new();
-            for i in 0..cfg.audience.viewers {
-                let at = start + schedule.start_offset(i);
+            // This shard's viewers of the whole test, each at its slot of the whole ramp.
+            for index in cfg.audience.viewer_indices() {
+                let slot = schedule.start_offset(index);
                 tokio::select! {
-                    _ = sleep_until(at) => {}
+                    _ = sleep_until(start + slot) => {}
                     _ = cancel.cancelled() => break,
                     _ = halt.cancelled() => break,
                 }
-                let id = cfg.audience.first_viewer_id + i;
+                let id = cfg.audience.viewer_id(index);
+                tracing::debug!(
+                    viewer = id,
+                    index,
+                    slot_us = slot.as_micros() as u64,
+                    "viewer starts"
+                );
                 let viewer = Viewer {
                     id,
                     user_agent: cfg.http.viewer_user_agent(id),
@@ -226,6 +238,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                     interim_due = false;
                     // The run as it stands; whoever subscribed writes it, off this loop.
                     tx.send_replace(Some(Arc::new(RunReport {
+                        run: cfg.run.clone(),
+                        start_late,
                         snapshot: snap.clone(),
                         stream_url: redact_url(&url),
                         engine: cfg.engine.kind.as_str(),
@@ -331,6 +345,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         o.shutdown().await;
     }
     Ok(RunReport {
+        run: cfg.run.clone(),
+        start_late,
         snapshot,
         stream_url: redact_url(&url),
         engine: cfg.engine.kind.as_str(),
@@ -343,4 +359,44 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         series: series.series(),
         host,
     })
+}
+
+/// Time zero of the ramp, on the wall clock and the monotonic clock: now, or the
+/// `--start-at` instant. Says what it waits for, or how late this process is.
+/// The third value is how late this process reached the instant (`None` without
+/// `--start-at`, zero when it waited).
+fn ramp_start(cfg: &Config) -> Result<(SystemTime, Instant, Option<Duration>)> {
+    let run = &cfg.run;
+    // One reading of each clock, taken together.
+    let (wall, now) = (SystemTime::now(), Instant::now());
+    let Some(at) = run.start_at else {
+        say!("hls-swarm: run {} shard {}", run.id, run.shard);
+        return Ok((wall, now, None));
+    };
+    let anchor = RampAnchor::at(at, wall);
+    let when = humantime::format_rfc3339_millis(at);
+    let late_past_the_end = cfg.audience.duration.is_some_and(|d| anchor.late >= d);
+    let start = anchor.ramp_start(now).filter(|_| !late_past_the_end);
+    let Some(start) = start else {
+        anyhow::bail!(
+            "--start-at {when}: this process is {:.3} s late, past the end of the run",
+            anchor.late.as_secs_f64()
+        );
+    };
+    if anchor.late.is_zero() {
+        say!(
+            "hls-swarm: run {} shard {}: waiting {:.3} s for --start-at {when}",
+            run.id,
+            run.shard,
+            anchor.wait.as_secs_f64()
+        );
+    } else {
+        say!(
+            "hls-swarm: run {} shard {}: {:.3} s late for --start-at {when}; catching up (viewers whose ramp slot has passed start at once)",
+            run.id,
+            run.shard,
+            anchor.late.as_secs_f64()
+        );
+    }
+    Ok((at, start, Some(anchor.late)))
 }

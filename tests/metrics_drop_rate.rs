@@ -30,6 +30,9 @@ async fn forced_drops_move_the_drop_rate() {
         version: "test".into(),
         engine: "native".into(),
         stream: "builtin".into(),
+        run_id: "test".into(),
+        shard: 0,
+        shards: 1,
     };
     let server = MetricsServer::start("127.0.0.1:0".parse().expect("addr"), rx, info)
         .await

@@ -5,15 +5,18 @@ use std::time::Duration;
 use super::cli::RunArgs;
 use super::parse::{count, flag_duration, number};
 use super::problems::Problems;
+use super::shard::Shard;
 
 /// The simulated audience and its ramp.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Audience {
-    /// `-clients`: concurrent viewers the ramp aims for.
+    /// `-clients`: concurrent viewers the ramp of the whole test aims for (all shards
+    /// together; this process runs [`Audience::shard_viewers`] of them).
     pub viewers: u64,
-    /// `-client-id-offset`: id of the first viewer (viewer ids are also in User-Agents).
+    /// `-client-id-offset`: id of the whole test's first viewer (viewer ids are also in
+    /// User-Agents).
     pub first_viewer_id: u64,
-    /// `-ramp-rate`: viewers started per second.
+    /// `-ramp-rate`: viewers started per second by the whole test.
     pub ramp_rate: f64,
     /// `-ramp-jitter`: symmetric start jitter bound.
     pub ramp_jitter: Duration,
@@ -21,6 +24,8 @@ pub struct Audience {
     pub duration: Option<Duration>,
     /// `-seed`: seed of the ramp jitter and backoff.
     pub seed: u64,
+    /// `--shard`: which of the whole test's viewers this process runs.
+    pub shard: Shard,
 }
 
 impl Audience {
@@ -45,6 +50,13 @@ impl Audience {
             u64::MAX / 2,
         ));
         let seed = p.or_default(count("-seed", &a.seed, 0, u64::MAX));
+        let shard = match &a.shard {
+            Some(s) => p.or_default(Shard::parse(s)),
+            None => Shard::WHOLE,
+        };
+        p.check(shard.viewers(viewers) == 0, || {
+            format!("--shard: shard {shard} gets none of the {viewers} viewers of -clients (use at most {viewers} shards)")
+        });
         Audience {
             viewers,
             first_viewer_id,
@@ -52,6 +64,24 @@ impl Audience {
             ramp_jitter,
             duration: (!duration.is_zero()).then_some(duration),
             seed,
+            shard,
         }
+    }
+
+    /// How many viewers this process runs: its shard's share of `-clients`.
+    pub fn shard_viewers(&self) -> u64 {
+        self.shard.viewers(self.viewers)
+    }
+
+    /// The global indices (in the whole test, `0..-clients`) of the viewers this process
+    /// runs, in start order. A viewer's index decides its ramp slot; its id is
+    /// [`Audience::viewer_id`].
+    pub fn viewer_indices(&self) -> impl Iterator<Item = u64> + Clone {
+        self.shard.indices(self.viewers)
+    }
+
+    /// The id of the viewer of global index `index`: the same on every shard layout.
+    pub fn viewer_id(&self, index: u64) -> u64 {
+        self.first_viewer_id + index
     }
 }

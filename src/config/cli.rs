@@ -112,9 +112,29 @@ pub struct RunArgs {
     #[arg(long, value_name = "UA")]
     pub user_agent: Option<String>,
 
-    /// First viewer id (for multi-host runs: give each host its own range).
+    /// First viewer id of the whole test (with --shard every shard gives the same; without
+    /// it, hosts run separately each need their own range).
     #[arg(long, value_name = "N", default_value = "0")]
     pub client_id_offset: String,
+
+    /// Run shard I of N (0-based, I in 0..N) of the test the other flags describe:
+    /// -clients and -ramp-rate are the whole test's; this process runs the viewers whose
+    /// index i (0..clients) has i mod N = I, with the ids, ramp slots, User-Agents and
+    /// seeds the single-host run gives them. Default: the whole test (0/1).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+
+    /// Wait until TIME, then ramp: an RFC 3339 instant (2026-12-06T20:00:00Z) or +DURATION
+    /// from now (+30s). Time zero of the ramp and of -duration; a process that starts
+    /// late catches up (viewers whose slot has passed start at once) and says how late.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+
+    /// Id of the test, shared by all its shards, in every report (A-Z a-z 0-9 . _ -, up to
+    /// 64). Default: derived from the test's flags and --start-at when given (shards with
+    /// the same flags agree), else random.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
 
     /// Per-request timeout (connect, response head and whole body).
     #[arg(long, value_name = "DURATION", default_value = "15s")]

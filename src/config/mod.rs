@@ -8,7 +8,8 @@
 //!   built once by [`Config::from_args`] out of typed parts with one job each:
 //!   [`StreamConfig`] (what is played), [`Audience`] (how many viewers, how fast),
 //!   [`HttpConfig`] (how they talk HTTP), [`Limits`], [`EngineConfig`] and
-//!   [`StallConfig`], [`Outputs`], [`Slo`] and [`OriginMetricsConfig`].
+//!   [`StallConfig`], [`Outputs`], [`Slo`], [`OriginMetricsConfig`] and the run's
+//!   identity, [`RunIdentity`] (run id, [`Shard`], `--start-at`).
 //!
 //! Every flag's text is read by one parsing module, [`parse`] (durations, counts, rates,
 //! sizes, addresses, headers, URL redaction), which the built-in origin uses as well; and
@@ -16,7 +17,8 @@
 //! at once, each naming its flag, and the process exits 2.
 //!
 //! This module depends on no other part of the program but the HLS model's
-//! [`VariantChoice`](crate::hls::VariantChoice) and the report-path check of
+//! [`VariantChoice`](crate::hls::VariantChoice) and date-time parser (for `--start-at`),
+//! and the report-path check of
 //! [`crate::file`]; everything else depends on it.
 
 pub mod audience;
@@ -28,6 +30,8 @@ pub mod origin_metrics;
 pub mod outputs;
 pub mod parse;
 pub mod problems;
+pub mod run;
+pub mod shard;
 pub mod slo;
 pub mod stream;
 
@@ -39,6 +43,8 @@ pub use origin_metrics::{InterfaceFilter, OriginMetricsConfig};
 pub use outputs::{LogConfig, LogFormat, MetricsEndpoint, Outputs};
 pub use parse::{Header, redact_url};
 pub use problems::{ConfigErrors, Problems};
+pub use run::RunIdentity;
+pub use shard::Shard;
 pub use slo::Slo;
 pub use stream::{StreamConfig, StreamSource};
 
@@ -78,6 +84,8 @@ pub struct Config {
     pub slo: Slo,
     /// Origin host metrics to scrape (`None` = none configured).
     pub origin_metrics: Option<OriginMetricsConfig>,
+    /// Which test, which shard of it, and when its ramp begins.
+    pub run: RunIdentity,
 }
 
 impl Config {
@@ -86,6 +94,12 @@ impl Config {
         let mut p = Problems::new();
         let stream = StreamConfig::from_args(a, &mut p);
         let audience = Audience::from_args(a, &mut p);
+        let start_at = a
+            .start_at
+            .as_deref()
+            .and_then(|s| p.ok(run::start_at(s, std::time::SystemTime::now())));
+        let run_id = a.run_id.as_deref().and_then(|s| p.ok(run::run_id(s)));
+        let run = RunIdentity::new(run_id, start_at, &audience);
         let http = HttpConfig::from_args(a, &mut p);
         p.check(
             a.resolve.is_some() && a.url.is_none() && a.url_file.is_none(),
@@ -115,6 +129,7 @@ impl Config {
             outputs,
             slo,
             origin_metrics,
+            run,
         })
     }
 }

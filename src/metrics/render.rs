@@ -40,6 +40,12 @@ pub struct Info {
     /// The stream, without credentials, query or fragment; `builtin` for the built-in
     /// origin.
     pub stream: String,
+    /// The test's run id (`--run-id`), shared by all its shards.
+    pub run_id: String,
+    /// This shard's index, 0-based (`--shard I/N`: I).
+    pub shard: u64,
+    /// How many shards run the test (`--shard I/N`: N).
+    pub shards: u64,
 }
 
 impl Info {
@@ -52,6 +58,9 @@ impl Info {
                 StreamSource::Url(u) => redact_url(u),
                 StreamSource::Builtin => "builtin".to_string(),
             },
+            run_id: cfg.run.id.clone(),
+            shard: cfg.run.shard.index(),
+            shards: cfg.run.shard.count(),
         }
     }
 }
@@ -92,6 +101,20 @@ fn write_info(e: &mut Exposition, info: &Info) {
             ("version", &info.version),
             ("engine", &info.engine),
             ("stream", &info.stream),
+        ],
+        1.0,
+    );
+    e.family(
+        "hls_swarm_run_info",
+        Kind::Gauge,
+        "Constant 1; labels name the test (run_id, shared by its shards) and this shard of it (shard of shards, 0-based).",
+    );
+    e.sample(
+        "hls_swarm_run_info",
+        &[
+            ("run_id", &info.run_id),
+            ("shard", &info.shard.to_string()),
+            ("shards", &info.shards.to_string()),
         ],
         1.0,
     );
@@ -820,6 +843,9 @@ mod tests {
             version: "0.1.0".into(),
             engine: "native".into(),
             stream: "http://h/x.m3u8".into(),
+            run_id: "r1".into(),
+            shard: 1,
+            shards: 3,
         }
     }
 
@@ -1005,6 +1031,31 @@ mod tests {
         let text = render_starting(&i);
         assert!(!text.contains("s3cr3t") && !text.contains("pw"));
         assert!(text.contains("engine=\"native\""));
+    }
+
+    #[test]
+    fn run_info_names_the_test_and_the_shard() {
+        let cli = crate::config::cli::parse_from([
+            "hls-swarm",
+            "-clients",
+            "9",
+            "--shard",
+            "2/3",
+            "--run-id",
+            "rehearsal-1",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let cfg = Config::from_args(&cli.run).unwrap_or_else(|e| panic!("{e}"));
+        let samples = crate::metrics::text::parse(&render_starting(&Info::new(&cfg)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let run = samples
+            .iter()
+            .find(|s| s.name == "hls_swarm_run_info")
+            .unwrap_or_else(|| panic!("no hls_swarm_run_info"));
+        assert_eq!(run.value, 1.0);
+        assert_eq!(run.label("run_id"), Some("rehearsal-1"));
+        assert_eq!(run.label("shard"), Some("2"));
+        assert_eq!(run.label("shards"), Some("3"));
     }
 
     #[test]

@@ -824,8 +824,9 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
 <title>hls-swarm report — {stream} — {started}</title>
 <style>{STYLE}</style></head><body>
 <h1>hls-swarm run report</h1>
-<p class="meta">stream <b>{stream}</b> · engine <b>{engine}</b> · started <b>{started}</b> · run time <b>{run}</b> · {ending} · hls-swarm {version}</p>
+<p class="meta">run <b>{run_id}</b> · stream <b>{stream}</b> · engine <b>{engine}</b> · started <b>{started}</b> · run time <b>{run}</b> · {ending} · hls-swarm {version}</p>
 {note}"#,
+        run_id = esc(&crate::output::summary::run_line(r)),
         stream = esc(&r.stream_url),
         engine = esc(r.engine),
         started = esc(&started),

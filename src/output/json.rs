@@ -14,8 +14,48 @@ use crate::stats::sections::{
     Client, Errors, Pipeline, Playback, Requests, Sections, Throughput, Viewers,
 };
 
-/// Schema version of the JSON report.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Schema version of the JSON report (2: `run`, the test and shard the report is of).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Which test the report is of, and which shard of it (docs/json-report.md, `run`).
+#[derive(Debug, Serialize)]
+pub struct Run {
+    /// The run id, shared by every shard of the test.
+    pub id: String,
+    /// This shard of the test.
+    pub shard: ShardRef,
+    /// `--start-at`, RFC 3339; `null` when the run began as soon as the stream answered.
+    pub start_at: Option<String>,
+    /// With `--start-at`: how many seconds late this process reached the instant (0: it
+    /// waited); `null` without `--start-at`.
+    pub start_late_seconds: Option<f64>,
+}
+
+/// A shard: `index` of `count`, 0-based.
+#[derive(Debug, Serialize)]
+pub struct ShardRef {
+    /// 0-based index.
+    pub index: u64,
+    /// Shards of the test (1: the whole test ran here).
+    pub count: u64,
+}
+
+impl Run {
+    fn of(r: &RunReport) -> Run {
+        Run {
+            id: r.run.id.clone(),
+            shard: ShardRef {
+                index: r.run.shard.index(),
+                count: r.run.shard.count(),
+            },
+            start_at: r
+                .run
+                .start_at
+                .map(|t| humantime::format_rfc3339_millis(t).to_string()),
+            start_late_seconds: r.start_late.map(|d| d.as_secs_f64()),
+        }
+    }
+}
 
 /// The whole report.
 #[derive(Debug, Serialize)]
@@ -24,6 +64,8 @@ pub struct Report {
     pub schema: u32,
     /// hls-swarm version.
     pub version: &'static str,
+    /// The test and the shard of it this report is of.
+    pub run: Run,
     /// Engine used.
     pub engine: &'static str,
     /// Stream (no credentials, no query).
@@ -79,6 +121,7 @@ impl Report {
         Report {
             schema: SCHEMA_VERSION,
             version: env!("CARGO_PKG_VERSION"),
+            run: Run::of(r),
             engine: r.engine,
             stream_url: r.stream_url.clone(),
             started_at: humantime::format_rfc3339_millis(r.started_at).to_string(),

@@ -83,6 +83,25 @@ fn ffmpeg_section(o: &mut String, f: &crate::stats::ffmpeg::FfmpegStats) {
     }
 }
 
+/// The test, the shard and the start instant, for people: `r1 · shard 0/3 (0-based) ·
+/// --start-at 2026-12-06T20:00:00.000Z (0.012 s late, caught up)`.
+pub fn run_line(r: &RunReport) -> String {
+    let mut line = r.run.id.clone();
+    if !r.run.shard.is_whole() {
+        line += &format!(" · shard {} (0-based)", r.run.shard);
+    }
+    if let Some(at) = r.run.start_at {
+        line += &format!(" · --start-at {}", humantime::format_rfc3339_millis(at));
+        match r.start_late {
+            Some(late) if !late.is_zero() => {
+                line += &format!(" ({:.3} s late, caught up)", late.as_secs_f64());
+            }
+            _ => line += " (on time)",
+        }
+    }
+    line
+}
+
 /// Render the summary.
 pub fn render(r: &RunReport, slo: &SloResult) -> String {
     let s = &r.snapshot;
@@ -96,6 +115,7 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         r.engine
     );
     let _ = writeln!(o, "{RULE}");
+    let _ = writeln!(o, "  Run:               {}", run_line(r));
     let _ = writeln!(o, "  Stream:            {}", r.stream_url);
     let _ = writeln!(o, "  Run time:          {}", clock(x.run_seconds));
     let _ = writeln!(o, "  Ended by:          {}", r.ended_by());

@@ -54,13 +54,19 @@ impl StopReason {
 /// What a finished run hands to the outputs.
 #[derive(Debug, Clone)]
 pub struct RunReport {
+    /// Which test, which shard of it, and the agreed start instant.
+    pub run: crate::config::RunIdentity,
+    /// With `--start-at`: how late this process reached the instant (zero: it was early
+    /// and waited); its late viewers caught up. `None` without `--start-at`.
+    pub start_late: Option<Duration>,
     /// The final snapshot.
     pub snapshot: Snapshot,
     /// The stream played, safe to print (no credentials, no query).
     pub stream_url: String,
     /// Engine name.
     pub engine: &'static str,
-    /// Wall-clock start.
+    /// Wall-clock start: time zero of the ramp and of `-duration` (the `--start-at`
+    /// instant when given).
     pub started_at: SystemTime,
     /// Why it stopped.
     pub stop_reason: StopReason,

@@ -110,21 +110,31 @@ pub struct ViewerFigures {
     pub live_latency: Option<Duration>,
 }
 
-/// The cells of viewers `first_id .. first_id + len`.
+/// The cells of viewers `first_id + k × stride` for `k` in `0..len` (stride 1 for a
+/// whole test, N for a shard of N, whose viewers are every Nth of the test).
 #[derive(Debug)]
 pub struct ViewerTable {
     first_id: u64,
+    stride: u64,
     cells: Vec<Arc<ViewerCell>>,
 }
 
 impl ViewerTable {
     /// A table for the first `min(n, MAX_VIEWER_SERIES)` viewers starting at `first_id`.
     pub fn new(first_id: u64, n: u64) -> Self {
+        Self::strided(first_id, 1, n)
+    }
+
+    /// A table for the first `min(n, MAX_VIEWER_SERIES)` of the viewers `first_id`,
+    /// `first_id + stride`, `first_id + 2 × stride`, … (`stride` >= 1).
+    pub fn strided(first_id: u64, stride: u64, n: u64) -> Self {
         let n = n.min(MAX_VIEWER_SERIES);
+        let stride = stride.max(1);
         ViewerTable {
             first_id,
+            stride,
             cells: (0..n)
-                .map(|i| Arc::new(ViewerCell::new(first_id + i)))
+                .map(|k| Arc::new(ViewerCell::new(first_id + k * stride)))
                 .collect(),
         }
     }
@@ -141,7 +151,11 @@ impl ViewerTable {
 
     /// The cell of viewer `id`, if the table covers it.
     pub fn cell(&self, id: u64) -> Option<Arc<ViewerCell>> {
-        let i = usize::try_from(id.checked_sub(self.first_id)?).ok()?;
+        let from_first = id.checked_sub(self.first_id)?;
+        if from_first % self.stride != 0 {
+            return None;
+        }
+        let i = usize::try_from(from_first / self.stride).ok()?;
         self.cells.get(i).cloned()
     }
 
