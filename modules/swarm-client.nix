@@ -16,7 +16,7 @@
   inherit (labLib.credentialArgs) headerArg urlFileArg;
 
   commandLine = labLib.swarmArgs {
-    inherit (cfg) clients rampRate duration engine metricsAddress;
+    inherit (cfg) clients rampRate duration engine metricsAddress shard startAt runId;
     output = cfg.reportFile;
     extraArgs =
       cfg.extraArgs
@@ -93,14 +93,55 @@ in {
     clients = mkOption {
       type = types.ints.positive;
       default = 50;
-      description = "Concurrent viewers (`-clients`). Also sizes `LimitNOFILE` and `TasksMax`.";
+      description = ''
+        Concurrent viewers (`-clients`): of the whole test when
+        {option}`services.hls-swarm.shard` is set (this host runs its share). Also sizes
+        `LimitNOFILE` and `TasksMax`.
+      '';
     };
 
     rampRate = mkOption {
       type = types.numbers.positive;
       default = 5;
       example = 0.5;
-      description = "Viewers started per second (`-ramp-rate`); fractions allowed.";
+      description = "Viewers started per second (`-ramp-rate`), by the whole test when sharded; fractions allowed.";
+    };
+
+    shard = mkOption {
+      type = types.nullOr (types.strMatching "(0|[1-9][0-9]*)/[1-9][0-9]*");
+      default = null;
+      example = "1/3";
+      description = ''
+        Run shard `I/N` of one test over N hosts (`--shard`, 0-based: `0/3`, `1/3`,
+        `2/3`). Every host gets the same {option}`services.hls-swarm.clients`,
+        {option}`services.hls-swarm.rampRate` and {option}`services.hls-swarm.startAt`;
+        each runs the viewers whose index i has i mod N = I, with the ids and ramp slots a
+        single host would give them. `null`: the whole test on this host.
+      '';
+    };
+
+    startAt = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "2026-12-06T20:00:00Z";
+      description = ''
+        Wait until this instant, then ramp (`--start-at`): RFC 3339, or `+DURATION` from
+        the service's start. Give every shard the same absolute instant; a host that
+        starts late catches up on the agreed schedule. The hosts' clocks should be
+        NTP-synchronised.
+      '';
+    };
+
+    runId = mkOption {
+      type = types.nullOr (types.strMatching "[A-Za-z0-9._-]{1,64}");
+      default = null;
+      example = "launch-rehearsal-3";
+      description = ''
+        Id of the test shared by all its shards (`--run-id`), in every report and in
+        `hls_swarm_run_info`. `null`: derived from the test's flags and
+        {option}`services.hls-swarm.startAt` when set (hosts with the same settings
+        agree), else random.
+      '';
     };
 
     duration = mkOption {
@@ -171,6 +212,10 @@ in {
         # A secret in the Nix store is world-readable: these must be paths on the host.
         assertion = lib.all (f: f == null || !(builtins.isPath f || lib.hasPrefix builtins.storeDir f)) [cfg.headerFile cfg.environmentFile cfg.streamUrlFile];
         message = "services.hls-swarm.headerFile, streamUrlFile and environmentFile hold secrets: give a path outside the Nix store (a string such as \"/run/secrets/…\"), not a Nix path literal.";
+      }
+      {
+        assertion = cfg.shard == null || (let m = builtins.match "([0-9]+)/([0-9]+)" cfg.shard; in lib.toInt (builtins.elemAt m 0) < lib.toInt (builtins.elemAt m 1));
+        message = "services.hls-swarm.shard is I/N, 0-based: I must be below N, got '${toString cfg.shard}'.";
       }
       {
         assertion = builtins.match ".*:[0-9]+" cfg.metricsAddress != null;

@@ -422,7 +422,24 @@ d = yaml.safe_load(open("k8s/indexed-job.yaml"))
 for e in d["spec"]["template"]["spec"]["containers"][0]["env"]:
     print(e["name"] + "=" + e["value"])')
   mapfile -t args < <(env -i PATH="$PATH" "${job_env[@]}" HLS_SWARM_DRY_RUN=1 JOB_COMPLETION_INDEX=2 bash nix/swarm-client/entrypoint.sh)
-  if printf '%s\n' "${args[@]}" | grep -qx 400; then pass "k8s Indexed Job: pod 2 gets -client-id-offset 400"; else fail "k8s Indexed Job offset: ${args[*]}"; fi
+  if printf '%s\n' "${args[@]}" | grep -qx 2/3 && ! printf '%s\n' "${args[@]}" | grep -qx -- -client-id-offset; then
+    pass "k8s Indexed Job: pod 2 gets --shard 2/3 (ids from the whole test, no offset)"
+  else
+    fail "k8s Indexed Job shard: ${args[*]}"
+  fi
+  # SHARDS without an index is refused; SHARD_INDEX, START_AT and RUN_ID are mapped.
+  if env -i PATH="$PATH" HLS_SWARM_DRY_RUN=1 STREAM_URL_FILE=/x SHARDS=3 bash nix/swarm-client/entrypoint.sh >/dev/null 2>&1; then
+    fail "container entrypoint must refuse SHARDS without an index"
+  else
+    pass "container entrypoint refuses SHARDS without JOB_COMPLETION_INDEX or SHARD_INDEX"
+  fi
+  mapfile -t args < <(env -i PATH="$PATH" HLS_SWARM_DRY_RUN=1 STREAM_URL_FILE=/x SHARDS=4 SHARD_INDEX=1 \
+    START_AT=2026-12-06T20:00:00Z RUN_ID=r1 bash nix/swarm-client/entrypoint.sh)
+  if [ "${args[*]}" = "-tui=false -metrics 0.0.0.0:17091 --shard 1/4 --start-at 2026-12-06T20:00:00Z --run-id r1 -url-file /x" ]; then
+    pass "container entrypoint maps SHARDS/SHARD_INDEX, START_AT and RUN_ID"
+  else
+    fail "container entrypoint shards: ${args[*]}"
+  fi
   args=("${args[@]/#\/etc\/hls-swarm\/stream-url/$tmp/k8s-stream-url}")
   if out=$(tests/lab/check-cmdline.sh --bin "$BIN" --name "k8s Indexed Job command line" -- "${args[@]}" 2>&1); then pass "${out#PASS }"; else fail "$out"; fi
 fi

@@ -300,6 +300,9 @@
     dangerous ? false,
     tui ? false,
     clientIdOffset ? null,
+    shard ? null,
+    startAt ? null,
+    runId ? null,
     output ? null,
     extraArgs ? [],
   }:
@@ -315,6 +318,9 @@
     ++ optional (resolveIp != null) "-resolve=${resolveIp}"
     ++ optional dangerous "--dangerous"
     ++ optional (clientIdOffset != null) "-client-id-offset=${str clientIdOffset}"
+    ++ optional (shard != null) "--shard=${shard}"
+    ++ optional (startAt != null) "--start-at=${startAt}"
+    ++ optional (runId != null) "--run-id=${runId}"
     ++ optional (output != null) "--output=${output}"
     ++ [
       "-tui=${

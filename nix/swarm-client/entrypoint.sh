@@ -15,8 +15,12 @@
 #   NO_CACHE     -no-cache (1/true/yes)
 #   RESOLVE_IP   -resolve            DANGEROUS    --dangerous (1/true/yes)
 #   ENGINE       -engine             CLIENT_ID_OFFSET -client-id-offset
-#   JOB_COMPLETION_INDEX  set by a Kubernetes Indexed Job: without CLIENT_ID_OFFSET, the
-#                offset is INDEX x CLIENTS, so every pod's viewers have distinct ids
+#   SHARDS       one test over SHARDS pods or hosts: --shard INDEX/SHARDS, INDEX being
+#                JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job, 0-based) or
+#                SHARD_INDEX; CLIENTS and RAMP_RATE are then the whole test's
+#   START_AT     --start-at (RFC 3339 instant or +DURATION)   RUN_ID  --run-id
+#   JOB_COMPLETION_INDEX  without SHARDS and CLIENT_ID_OFFSET (separate tests per pod):
+#                the offset is INDEX x CLIENTS, so every pod's viewers have distinct ids
 #   EXTRA_ARGS   further arguments, split on whitespace
 # The TUI is always off (-tui=false): a container has no terminal to draw on.
 # HLS_SWARM_DRY_RUN=1 prints the argv, one argument per line, instead of running it.
@@ -63,10 +67,21 @@ else
   if truthy "${DANGEROUS:-}"; then args+=(--dangerous); fi
   [ -z "${ENGINE:-}" ] || args+=(-engine "$ENGINE")
   offset=${CLIENT_ID_OFFSET:-}
-  if [ -z "$offset" ] && [ -n "${JOB_COMPLETION_INDEX:-}" ]; then
+  if [ -z "$offset" ] && [ -z "${SHARDS:-}" ] && [ -n "${JOB_COMPLETION_INDEX:-}" ]; then
     offset=$((JOB_COMPLETION_INDEX * ${CLIENTS:-10}))
   fi
   [ -z "$offset" ] || args+=(-client-id-offset "$offset")
+  if [ -n "${SHARDS:-}" ]; then
+    index=${SHARD_INDEX:-${JOB_COMPLETION_INDEX:-}}
+    if [ -z "$index" ]; then
+      echo "hls-swarm container: SHARDS needs JOB_COMPLETION_INDEX (an Indexed Job sets it) or SHARD_INDEX" >&2
+      exit 2
+    fi
+    # hls-swarm checks the values (exit 2 naming --shard).
+    args+=(--shard "$index/$SHARDS")
+  fi
+  [ -z "${START_AT:-}" ] || args+=(--start-at "$START_AT")
+  [ -z "${RUN_ID:-}" ] || args+=(--run-id "$RUN_ID")
   [ -z "${HEADER_FILE:-}" ] || args+=(-header-file "$HEADER_FILE")
   if [ -n "${EXTRA_ARGS:-}" ]; then
     read -r -a extra <<<"$EXTRA_ARGS"

@@ -167,6 +167,23 @@ in [
     }
   ))
   (check "streamUrl: the URL is the last word" (lib.hasSuffix (labLib.systemdQuote url) (unit byUrl).serviceConfig.ExecStart))
+  (check "shard, startAt and runId reach the command line as --shard, --start-at and --run-id" (
+    (swarm {
+      streamUrl = url;
+      shard = "2/3";
+      startAt = "2026-12-06T20:00:00Z";
+      runId = "rehearsal-1";
+    })
+    .services
+    .hls-swarm
+    .commandLine
+    == ["-clients=50" "-ramp-rate=5" "-duration=0" "-engine=native" "-metrics=0.0.0.0:17091" "--shard=2/3" "--start-at=2026-12-06T20:00:00Z" "--run-id=rehearsal-1" "-tui=false"]
+  ))
+  (check "a shard index not below the count is refused" (failing (swarm {
+      streamUrl = url;
+      shard = "3/3";
+    })
+    != []))
   (check "LimitNOFILE on the swarm unit only, sized from the viewers" (
     (unit byUrl).serviceConfig.LimitNOFILE == labLib.limitNofile {clients = 50;}
   ))
