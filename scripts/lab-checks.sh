@@ -433,12 +433,12 @@ for e in d["spec"]["template"]["spec"]["containers"][0]["env"]:
   else
     pass "container entrypoint refuses SHARDS without JOB_COMPLETION_INDEX or SHARD_INDEX"
   fi
-  mapfile -t args < <(env -i PATH="$PATH" HLS_SWARM_DRY_RUN=1 STREAM_URL_FILE=/x SHARDS=4 SHARD_INDEX=1 \
+  mapfile -t shard_args < <(env -i PATH="$PATH" HLS_SWARM_DRY_RUN=1 STREAM_URL_FILE=/x SHARDS=4 SHARD_INDEX=1 \
     START_AT=2026-12-06T20:00:00Z RUN_ID=r1 bash nix/swarm-client/entrypoint.sh)
-  if [ "${args[*]}" = "-tui=false -metrics 0.0.0.0:17091 --shard 1/4 --start-at 2026-12-06T20:00:00Z --run-id r1 -url-file /x" ]; then
+  if [ "${shard_args[*]}" = "-tui=false -metrics 0.0.0.0:17091 --shard 1/4 --start-at 2026-12-06T20:00:00Z --run-id r1 -url-file /x" ]; then
     pass "container entrypoint maps SHARDS/SHARD_INDEX, START_AT and RUN_ID"
   else
-    fail "container entrypoint shards: ${args[*]}"
+    fail "container entrypoint shards: ${shard_args[*]}"
   fi
   args=("${args[@]/#\/etc\/hls-swarm\/stream-url/$tmp/k8s-stream-url}")
   if out=$(tests/lab/check-cmdline.sh --bin "$BIN" --name "k8s Indexed Job command line" -- "${args[@]}" 2>&1); then pass "${out#PASS }"; else fail "$out"; fi

@@ -93,7 +93,8 @@ impl Tui {
                 StreamSource::Builtin => "built-in origin (starting)".into(),
             },
             metrics_url: metrics_url(&p.cfg),
-            ramp_rate: p.cfg.audience.ramp_rate,
+            // This process's share of the whole test's rate (all of it without --shard).
+            ramp_rate: p.cfg.audience.ramp_rate / p.cfg.audience.shard.count() as f64,
             error_threshold: p.cfg.slo.max_error_rate.unwrap_or(DEFAULT_ERROR_THRESHOLD),
             log_file: p
                 .cfg
