@@ -218,14 +218,15 @@ pub async fn run(cfg: &Config) -> anyhow::Result<(String, bool)> {
     }
     checks.push(check_nofile(
         host_limits::raise_nofile_limit(),
-        cfg.audience.viewers,
+        // This host's share of the test (all of it without --shard).
+        cfg.audience.shard_viewers(),
     ));
     // After the raise, so the open-files line shows what a run gets.
     let facts = crate::host::gather();
     let ports = facts
         .local_port_range
         .map(|(lo, hi)| (u64::from(lo), u64::from(hi)));
-    checks.push(check_ports(ports, cfg.audience.viewers));
+    checks.push(check_ports(ports, cfg.audience.shard_viewers()));
     if let Some(o) = origin {
         o.shutdown().await;
     }
