@@ -133,7 +133,7 @@ pub fn write(flag: &str, path: &Path, bytes: &[u8]) -> Result<()> {
     .with_context(|| format!("{flag}: writing {}", path.display()))
 }
 
-/// Like [`write`], but only into a file: a new or regular file is created or replaced
+/// Like [`write()`], but only into a file: a new or regular file is created or replaced
 /// atomically (true); a character device or FIFO is left alone (false). For the interim
 /// reports of a running swarm: whoever reads a stream expects one report, the final one.
 pub fn write_if_file(flag: &str, path: &Path, bytes: &[u8]) -> Result<bool> {

@@ -9,8 +9,8 @@
 //!
 //! These are the low-level arguments: values are kept as strings here and parsed into the
 //! high-level [`crate::config::Config`] (and the origin's configuration), so every invalid
-//! value is reported at once (clap stops at the first). The container's environment
-//! mapping to these flags is [`super::env`].
+//! value is reported at once (clap stops at the first). The container's environment is
+//! mapped to these flags by its entrypoint (nix/swarm-client/entrypoint.sh).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -109,6 +109,8 @@ pub struct RunArgs {
     pub header_file: Option<PathBuf>,
 
     /// User-Agent base; each viewer appends /client-<id>. Default hls-swarm/<version>.
+    // The text is --help's: its <placeholders> are not HTML.
+    #[allow(rustdoc::invalid_html_tags)]
     #[arg(long, value_name = "UA")]
     pub user_agent: Option<String>,
 
@@ -298,6 +300,8 @@ pub struct OriginMetricsArgs {
 
     /// Origin host: scrape http://HOST:<node port>/metrics and http://HOST:<nginx
     /// port>/metrics (an explicit -origin-metrics / -nginx-metrics URL wins).
+    // The text is --help's: its <placeholders> are not HTML.
+    #[allow(rustdoc::invalid_html_tags)]
     #[arg(long, value_name = "HOST")]
     pub origin_metrics_host: Option<String>,
 

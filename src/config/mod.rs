@@ -2,8 +2,10 @@
 //! low-level and high-level arguments):
 //!
 //! * [`cli`] — the low-level arguments: the clap definition of every flag, values kept as
-//!   text, plus the Go-style spelling (`-clients 5`). [`env`] maps the container's
-//!   environment (`CLIENTS`, `STREAM_URL`, …) onto the same flags.
+//!   text, plus the Go-style spelling (`-clients 5`). The container's environment
+//!   (`CLIENTS`, `STREAM_URL`, …) is mapped onto the same flags by its entrypoint
+//!   (nix/swarm-client/entrypoint.sh), which also keeps `STREAM_URL` out of the
+//!   process's argv and environment.
 //! * [`Config`] — the high-level, validated and immutable configuration of a swarm run,
 //!   built once by [`Config::from_args`] out of typed parts with one job each:
 //!   [`StreamConfig`] (what is played), [`Audience`] (how many viewers, how fast),

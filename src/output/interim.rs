@@ -7,7 +7,7 @@
 //!   published while a write is in progress replace each other and only the newest is
 //!   written next. A burst of SIGUSR1s costs at most the write in progress and one more.
 //! - Only into files: a new or regular file is created or replaced atomically (as at the
-//!   end, [`super::file`]); a device or FIFO (`/dev/stdout`, a named pipe) is left alone,
+//!   end, [`crate::file`]); a device or FIFO (`/dev/stdout`, a named pipe) is left alone,
 //!   because whoever reads a stream expects one report, the final one.
 //! - Never over the final reports: [`InterimWriter::stop`] waits for a write in progress
 //!   before the caller writes the final files, which then replace the interim ones.

@@ -14,16 +14,16 @@
 //!   also reported while it streams (`Event::Progress`), and a request still in flight
 //!   when the proxy shuts down is reported as aborted with the bytes that had arrived.
 //! * The response is relayed as the origin framed it (head and body bytes unchanged), never
-//!   buffered: bodies of known length go kernel-to-kernel with splice(2) ([`splice`]);
+//!   buffered: bodies of known length go kernel-to-kernel with splice(2) (`splice`);
 //!   playlists (the first 1 MiB is kept to classify them), chunked bodies and bodies that
-//!   end with the connection are read in userspace ([`body`]). If FFmpeg goes away
+//!   end with the connection are read in userspace (`body`). If FFmpeg goes away
 //!   mid-body the proxy still reads the response to its end, so what the origin served is
 //!   what is counted.
 //! * Why not hyper on both sides (as before): with a hyper server for FFmpeg and a hyper
 //!   client upstream, every body chunk crossed two tasks and two copies, and the HTTP
 //!   machinery per request cost more than FFmpeg's own `-c copy` work. Heads are parsed
 //!   with `httparse` ([`head`]) instead.
-//! * `CONNECT host:port` (https:// streams) is tunnelled ([`tunnel`]). Requests inside
+//! * `CONNECT host:port` (https:// streams) is tunnelled (`tunnel`). Requests inside
 //!   are encrypted; their figures come from FFmpeg's stderr instead (approximate), the
 //!   tunnel only counts bytes.
 
