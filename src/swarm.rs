@@ -361,10 +361,10 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     })
 }
 
-/// Time zero of the ramp, on the wall clock and the monotonic clock: now, or the
-/// `--start-at` instant. Says what it waits for, or how late this process is.
-/// The third value is how late this process reached the instant (`None` without
-/// `--start-at`, zero when it waited).
+/// Time zero of the ramp: now, or the `--start-at` instant; says which run and shard this
+/// is, and what it waits for or how late it is. Returns time zero on the wall clock and
+/// on the monotonic clock, and how late this process reached the instant (`None` without
+/// `--start-at`, zero when it was early). Late past the end of `-duration` is an error.
 fn ramp_start(cfg: &Config) -> Result<(SystemTime, Instant, Option<Duration>)> {
     let run = &cfg.run;
     // One reading of each clock, taken together.
