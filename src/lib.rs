@@ -49,6 +49,7 @@ pub mod hls;
 pub mod host;
 pub mod host_limits;
 pub mod listener;
+pub mod merge;
 pub mod metrics;
 pub mod origin;
 pub mod origin_metrics;
@@ -106,6 +107,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 }
             };
         }
+        Some(Command::Merge(m)) => return run_merge(&m),
         Some(Command::Run(a)) => a,
         None => cli.run,
     };
@@ -276,18 +278,74 @@ pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
         // Nothing was measured: every FFmpeg crash-looped (the message was printed).
         code = EXIT_FAILURE;
     }
-    if let Some(path) = &cfg.outputs.json_report
-        && let Err(e) = output::json::write(path, &output::json::Report::new(report, &slo))
+    let outputs = &cfg.outputs;
+    write_and_print(
+        outputs.json_report.as_deref(),
+        outputs.html_report.as_deref(),
+        report,
+        &slo,
+        code,
+    )
+}
+
+/// Write the JSON and HTML reports asked for, then print the summary; `code` becomes
+/// [`EXIT_FAILURE`] when a file could not be written.
+fn write_and_print(
+    json: Option<&std::path::Path>,
+    html: Option<&std::path::Path>,
+    report: &swarm::RunReport,
+    slo: &slo::SloResult,
+    mut code: u8,
+) -> ExitCode {
+    if let Some(path) = json
+        && let Err(e) = output::json::write(path, &output::json::Report::new(report, slo))
     {
         say!("Error: {e:#}");
         code = EXIT_FAILURE;
     }
-    if let Some(path) = &cfg.outputs.html_report
-        && let Err(e) = output::html::write(path, report, &slo)
+    if let Some(path) = html
+        && let Err(e) = output::html::write(path, report, slo)
     {
         say!("Error: {e:#}");
         code = EXIT_FAILURE;
     }
-    console::out(&output::summary::render(report, &slo));
+    console::out(&output::summary::render(report, slo));
     ExitCode::from(code)
+}
+
+/// `hls-swarm merge`: merge the shards' reports, then judge, write and print the result
+/// like a run's (exit 0 or 3; 2 when the reports are not one test's shards; 1 when an
+/// input or output file failed).
+fn run_merge(args: &config::cli::MergeArgs) -> ExitCode {
+    let cfg = match config::merge::MergeConfig::from_args(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("Run `hls-swarm merge --help` for the flags.");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let (report, notes) = match merge::load(&cfg.inputs) {
+        Ok(r) => r,
+        Err(merge::MergeError::Refused(why)) => {
+            eprintln!("hls-swarm merge: refused: {why}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(merge::MergeError::Read(why)) => {
+            eprintln!("hls-swarm merge: Error: {why}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    for note in notes {
+        say!("hls-swarm merge: {note}");
+    }
+    let slo = slo::evaluate(&cfg.slo, &report.snapshot);
+    let code = if slo.passed { EXIT_OK } else { EXIT_SLO };
+    write_and_print(
+        cfg.json_report.as_deref(),
+        cfg.html_report.as_deref(),
+        &report,
+        &slo,
+        code,
+    )
 }

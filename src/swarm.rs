@@ -240,7 +240,9 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                     tx.send_replace(Some(Arc::new(RunReport {
                         run: cfg.run.clone(),
                         start_late,
+                        merged: None,
                         snapshot: snap.clone(),
+                        accumulator: Arc::new(collector.cumulative().clone()),
                         stream_url: redact_url(&url),
                         engine: cfg.engine.kind.as_str(),
                         started_at,
@@ -281,8 +283,11 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
             .abort_message()
             .and_then(|m| m.lines().next().map(str::to_string)),
         StopReason::SloAbort => slo_failure.clone(),
-        // `Running` only names interim reports; it never ends the loop above.
-        StopReason::Duration | StopReason::Requested | StopReason::Running => None,
+        // `Running` only names interim reports and `Merged` merged ones; neither ends the
+        // loop above.
+        StopReason::Duration | StopReason::Requested | StopReason::Running | StopReason::Merged => {
+            None
+        }
     };
     if let Some(why) = &slo_failure {
         say!("hls-swarm: --slo-abort: {why}; stopping");
@@ -347,7 +352,9 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     Ok(RunReport {
         run: cfg.run.clone(),
         start_late,
+        merged: None,
         snapshot,
+        accumulator: Arc::new(collector.cumulative().clone()),
         stream_url: redact_url(&url),
         engine: cfg.engine.kind.as_str(),
         started_at,

@@ -48,6 +48,44 @@ pub enum Command {
     Run(RunArgs),
     /// Run only the built-in live test origin.
     Origin(OriginArgs),
+    /// Merge the JSON reports of a test's shards into one exact result: the summary, and
+    /// --output/--report of the whole test, judged by the --slo-* flags.
+    Merge(MergeArgs),
+}
+
+/// Flags of `hls-swarm merge`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MergeArgs {
+    /// JSON reports of the shards (each shard's --output). `-`, or no FILE, reads them from
+    /// stdin, one after another (e.g. `kubectl logs … | hls-swarm merge -`); lines before a
+    /// report's `{` are skipped.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Write the merged report as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Write the merged report as HTML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// SLO: fail (exit 3) if the peak active viewers (the shards' peaks summed) <
+    /// RATIO × target.
+    #[arg(long, value_name = "RATIO")]
+    pub slo_min_active_ratio: Option<String>,
+
+    /// SLO: fail if more than N viewers were stalled at once (the shards' peaks summed).
+    #[arg(long, value_name = "N")]
+    pub slo_max_stalled: Option<String>,
+
+    /// SLO: fail if failed/finished requests exceed RATE (e.g. 0.001).
+    #[arg(long, value_name = "RATE")]
+    pub slo_max_error_rate: Option<String>,
+
+    /// SLO: fail if the p95 segment TTFB exceeds DURATION (e.g. 500ms).
+    #[arg(long = "slo-p95-segment-ttfb", value_name = "DURATION")]
+    pub slo_p95_segment_ttfb: Option<String>,
 }
 
 /// Flags of a swarm run.

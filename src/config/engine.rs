@@ -16,6 +16,9 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// Every engine.
+    pub const ALL: [Engine; 2] = [Engine::Native, Engine::Ffmpeg];
+
     /// Name as used on the command line and in reports.
     pub fn as_str(self) -> &'static str {
         match self {

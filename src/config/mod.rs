@@ -28,6 +28,7 @@ pub mod cli;
 pub mod engine;
 pub mod http;
 pub mod limits;
+pub mod merge;
 pub mod origin_metrics;
 pub mod outputs;
 pub mod parse;

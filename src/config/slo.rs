@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::cli::RunArgs;
+use super::cli::{MergeArgs, RunArgs};
 use super::parse::{count, flag_duration, unit_interval};
 use super::problems::Problems;
 
@@ -36,23 +36,47 @@ impl Slo {
 
     /// Validate the `--slo-*` flags.
     pub fn from_args(a: &RunArgs, p: &mut Problems) -> Self {
-        let mut slo = Slo {
-            min_active_ratio: p.optional(a.slo_min_active_ratio.as_deref(), |s| {
-                unit_interval("--slo-min-active-ratio", s, "ratio", "1.0")
-            }),
-            max_stalled: p.optional(a.slo_max_stalled.as_deref(), |s| {
-                count("--slo-max-stalled", s, 0, u64::MAX)
-            }),
-            max_error_rate: p.optional(a.slo_max_error_rate.as_deref(), |s| {
-                unit_interval("--slo-max-error-rate", s, "rate", "0.001")
-            }),
-            p95_segment_ttfb: p.optional(a.slo_p95_segment_ttfb.as_deref(), |s| {
-                flag_duration("--slo-p95-segment-ttfb", s)
-            }),
-            abort: None,
-        };
+        let mut slo = Slo::objectives(
+            [
+                a.slo_min_active_ratio.as_deref(),
+                a.slo_max_stalled.as_deref(),
+                a.slo_max_error_rate.as_deref(),
+                a.slo_p95_segment_ttfb.as_deref(),
+            ],
+            p,
+        );
         slo.abort = abort(a, &slo, p);
         slo
+    }
+
+    /// Validate the objectives of `hls-swarm merge` (no `--slo-abort`: nothing runs).
+    pub fn from_merge_args(a: &MergeArgs, p: &mut Problems) -> Self {
+        Slo::objectives(
+            [
+                a.slo_min_active_ratio.as_deref(),
+                a.slo_max_stalled.as_deref(),
+                a.slo_max_error_rate.as_deref(),
+                a.slo_p95_segment_ttfb.as_deref(),
+            ],
+            p,
+        )
+    }
+
+    /// The objectives from the values of `--slo-min-active-ratio`, `--slo-max-stalled`,
+    /// `--slo-max-error-rate` and `--slo-p95-segment-ttfb`, in that order.
+    fn objectives(flags: [Option<&str>; 4], p: &mut Problems) -> Self {
+        let [ratio, stalled, rate, p95] = flags;
+        Slo {
+            min_active_ratio: p.optional(ratio, |s| {
+                unit_interval("--slo-min-active-ratio", s, "ratio", "1.0")
+            }),
+            max_stalled: p.optional(stalled, |s| count("--slo-max-stalled", s, 0, u64::MAX)),
+            max_error_rate: p.optional(rate, |s| {
+                unit_interval("--slo-max-error-rate", s, "rate", "0.001")
+            }),
+            p95_segment_ttfb: p.optional(p95, |s| flag_duration("--slo-p95-segment-ttfb", s)),
+            abort: None,
+        }
     }
 }
 

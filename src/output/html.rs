@@ -836,7 +836,13 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         version = env!("CARGO_PKG_VERSION"),
     );
     kpis(&mut o, &x, slo);
-    if history.is_empty() {
+    if r.merged.is_some() {
+        let _ = write!(
+            o,
+            r#"<p class="meta">A merged report: the shards' time series are not merged, so no charts here (each shard's own report has its charts). {}</p>"#,
+            esc(crate::output::summary::MERGED_PEAKS)
+        );
+    } else if history.is_empty() {
         o.push_str(r#"<p class="meta">The run ended before its first tick: no charts.</p>"#);
     } else {
         o.push_str(r#"<div class="charts">"#);

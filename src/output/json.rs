@@ -4,26 +4,34 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::slo::SloResult;
+use crate::stats::accumulator::Accumulator;
 use crate::stats::report::RunReport;
 use crate::stats::sections::{
     Client, Errors, Pipeline, Playback, Requests, Sections, Throughput, Viewers,
 };
 
-/// Schema version of the JSON report (2: `run`, the test and shard the report is of).
-pub const SCHEMA_VERSION: u32 = 2;
+/// Schema version of the JSON report (2: `run`, the test and shard the report is of; 3:
+/// `merge`, what an exact merge of shards needs, and `run.merged`).
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The oldest schema `hls-swarm merge` reads (the first with the `merge` section).
+pub const MERGEABLE_SCHEMA: u32 = 3;
 
 /// Which test the report is of, and which shard of it (docs/json-report.md, `run`).
 #[derive(Debug, Serialize)]
 pub struct Run {
     /// The run id, shared by every shard of the test.
     pub id: String,
-    /// This shard of the test.
-    pub shard: ShardRef,
+    /// This shard of the test; `null` in a merged report (see `merged`).
+    pub shard: Option<ShardRef>,
+    /// In a merged report (`hls-swarm merge`), the shards it holds; `null` otherwise.
+    pub merged: Option<MergedRef>,
     /// `--start-at`, RFC 3339; `null` when the run began as soon as the stream answered.
     pub start_at: Option<String>,
     /// With `--start-at`: how many seconds late this process reached the instant (0: it
@@ -40,14 +48,36 @@ pub struct ShardRef {
     pub count: u64,
 }
 
+/// The shards a merged report holds.
+#[derive(Debug, Serialize)]
+pub struct MergedRef {
+    /// Shards of the test.
+    pub count: u64,
+    /// The indices merged, ascending.
+    pub indices: Vec<u64>,
+}
+
+/// What an exact merge of shards' reports needs (docs/json-report.md, `merge`).
+#[derive(Debug, Serialize)]
+pub struct Merge {
+    /// The run's cumulative counts and HDR histograms, exactly.
+    pub accumulator: Arc<Accumulator>,
+    /// `-startup-timeout` of the run, seconds.
+    pub startup_timeout_seconds: f64,
+}
+
 impl Run {
     fn of(r: &RunReport) -> Run {
         Run {
             id: r.run.id.clone(),
-            shard: ShardRef {
+            shard: r.merged.is_none().then(|| ShardRef {
                 index: r.run.shard.index(),
                 count: r.run.shard.count(),
-            },
+            }),
+            merged: r.merged.as_ref().map(|m| MergedRef {
+                count: m.count,
+                indices: m.indices.clone(),
+            }),
             start_at: r
                 .run
                 .start_at
@@ -109,8 +139,10 @@ pub struct Report {
     /// The client's own health (absent with the FFmpeg engine).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<Client>,
-    /// The load host the run ran on.
+    /// The load host the run ran on (every field `null` in a merged report).
     pub host: crate::host::HostFacts,
+    /// What an exact merge of this report with its test's other shards needs.
+    pub merge: Merge,
 }
 
 impl Report {
@@ -146,6 +178,10 @@ impl Report {
             ffmpeg: s.ffmpeg.clone(),
             client: sections.client,
             host: r.host.clone(),
+            merge: Merge {
+                accumulator: r.accumulator.clone(),
+                startup_timeout_seconds: r.startup_timeout.as_secs_f64(),
+            },
         }
     }
 }

@@ -83,16 +83,26 @@ fn ffmpeg_section(o: &mut String, f: &crate::stats::ffmpeg::FfmpegStats) {
     }
 }
 
+/// How a merged report's peaks (active, stalled) were made, for people.
+pub const MERGED_PEAKS: &str = "(merged: peaks are the shards' peaks summed, an upper bound when they peaked at different ticks)";
+
 /// The test, the shard and the start instant, for people: `r1 · shard 0/3 (0-based) ·
-/// --start-at 2026-12-06T20:00:00.000Z (0.012 s late, caught up)`.
+/// --start-at 2026-12-06T20:00:00.000Z (0.012 s late, caught up)`; a merged report
+/// names its shards instead (`r1 · merged: all 3 shards (0, 1, 2) · --start-at …`).
 pub fn run_line(r: &RunReport) -> String {
     let mut line = r.run.id.clone();
-    if !r.run.shard.is_whole() {
-        line += &format!(" · shard {} (0-based)", r.run.shard);
+    match &r.merged {
+        Some(m) => line += &format!(" · merged: {}", m.describe()),
+        None if !r.run.shard.is_whole() => {
+            line += &format!(" · shard {} (0-based)", r.run.shard);
+        }
+        None => {}
     }
     if let Some(at) = r.run.start_at {
         line += &format!(" · --start-at {}", humantime::format_rfc3339_millis(at));
         match r.start_late {
+            // Merged: each shard's lateness is in its own report.
+            _ if r.merged.is_some() => {}
             Some(late) if !late.is_zero() => {
                 line += &format!(" ({:.3} s late, caught up)", late.as_secs_f64());
             }
@@ -128,6 +138,9 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         "  Target reached:    {reached} (peak {} of {} playing at once)",
         v.peak_active, v.target
     );
+    if r.merged.is_some() {
+        let _ = writeln!(o, "  {MERGED_PEAKS}");
+    }
     let _ = writeln!(
         o,
         "  At end:            {} playing, {} stalled, {} starting, {} failed",

@@ -1,10 +1,12 @@
 //! Counters and histograms that events fold into; mergeable so per-worker shards can be
-//! combined into one total each tick.
+//! combined into one total each tick, and serialisable (the JSON report's `merge`
+//! section) so the reports of a test's shards merge into the same totals afterwards.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 use super::event::{ErrorClass, Event, LifecycleEvent, PlaybackEvent, RequestDone, RequestKind};
 
@@ -24,7 +26,7 @@ pub fn record_duration(h: &mut Histogram<u64>, d: Duration) {
 }
 
 /// Per request kind totals.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KindStats {
     /// Requests finished (successful, failed or aborted).
     pub count: u64,
@@ -37,8 +39,10 @@ pub struct KindStats {
     /// Body bytes received.
     pub bytes: u64,
     /// Time to first byte of successful and HTTP-error responses (µs).
+    #[serde(with = "super::histogram_codec")]
     pub ttfb: Histogram<u64>,
     /// Whole request time of successful requests (µs).
+    #[serde(with = "super::histogram_codec")]
     pub total: Histogram<u64>,
 }
 
@@ -80,21 +84,31 @@ impl KindStats {
 }
 
 /// Everything the events of a period (or of the whole run) add up to.
-#[derive(Debug, Clone)]
+///
+/// Serialised (docs/json-report.md, `merge.accumulator`) with the kinds and error classes
+/// keyed by name, durations as `{secs, nanos}` and histograms as
+/// [`super::histogram_codec`] text: exact, so deserialising and merging the shards'
+/// accumulators gives what one process seeing all their events would have counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Accumulator {
     /// Per request kind, indexed by `RequestKind::index`.
+    #[serde(with = "by_kind")]
     pub kinds: [KindStats; 5],
     /// Failed requests by class, indexed by `ErrorClass::index`.
+    #[serde(with = "by_class")]
     pub by_class: [u64; ErrorClass::ALL.len()],
     /// Failed requests by HTTP status (>= 400).
     pub by_status: BTreeMap<u16, u64>,
     /// Redirects followed.
     pub redirects: u64,
     /// Startup times (µs).
+    #[serde(with = "super::histogram_codec")]
     pub startup: Histogram<u64>,
     /// Lengths of finished stalls (µs).
+    #[serde(with = "super::histogram_codec")]
     pub stall_durations: Histogram<u64>,
     /// Live latency samples (µs).
+    #[serde(with = "super::histogram_codec")]
     pub live_latency: Histogram<u64>,
     /// Stalls that began.
     pub stalls_started: u64,
@@ -317,6 +331,74 @@ impl Accumulator {
     }
 }
 
+/// `kinds` as an object keyed by [`RequestKind::as_str`] (every kind present).
+mod by_kind {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{KindStats, RequestKind};
+
+    pub fn serialize<S: Serializer>(kinds: &[KindStats; 5], s: S) -> Result<S::Ok, S::Error> {
+        let named: BTreeMap<&str, &KindStats> = RequestKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), &kinds[k.index()]))
+            .collect();
+        named.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[KindStats; 5], D::Error> {
+        let mut named = BTreeMap::<String, KindStats>::deserialize(d)?;
+        let mut kinds: [KindStats; 5] = std::array::from_fn(|_| KindStats::default());
+        for k in RequestKind::ALL {
+            kinds[k.index()] = named
+                .remove(k.as_str())
+                .ok_or_else(|| D::Error::custom(format!("no request kind `{}`", k.as_str())))?;
+        }
+        if let Some(unknown) = named.keys().next() {
+            return Err(D::Error::custom(format!(
+                "unknown request kind `{unknown}`"
+            )));
+        }
+        Ok(kinds)
+    }
+}
+
+/// `by_class` as an object keyed by [`ErrorClass::as_str`] (every class present).
+mod by_class {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::ErrorClass;
+
+    const N: usize = ErrorClass::ALL.len();
+
+    pub fn serialize<S: Serializer>(counts: &[u64; N], s: S) -> Result<S::Ok, S::Error> {
+        let named: BTreeMap<&str, u64> = ErrorClass::ALL
+            .iter()
+            .map(|c| (c.as_str(), counts[c.index()]))
+            .collect();
+        named.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u64; N], D::Error> {
+        let mut named = BTreeMap::<String, u64>::deserialize(d)?;
+        let mut counts = [0; N];
+        for c in ErrorClass::ALL {
+            counts[c.index()] = named
+                .remove(c.as_str())
+                .ok_or_else(|| D::Error::custom(format!("no error class `{}`", c.as_str())))?;
+        }
+        if let Some(unknown) = named.keys().next() {
+            return Err(D::Error::custom(format!("unknown error class `{unknown}`")));
+        }
+        Ok(counts)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,5 +480,67 @@ mod tests {
         assert_eq!(s.total.len(), 1, "no download time for the aborted one");
         assert_eq!(s.ttfb.len(), 1);
         assert_eq!(a.total_errors(), 0);
+    }
+
+    #[test]
+    fn serialised_shards_merge_to_what_one_process_would_count() {
+        // The same events split over three "shards", and all of them in one.
+        let events: Vec<Event> = (0..300u64)
+            .map(|i| match i % 5 {
+                0 => req(RequestKind::Playlist, 5 + i % 7, None, 200),
+                1 => req(
+                    RequestKind::Segment,
+                    100 + i,
+                    Some(ErrorClass::Http5xx),
+                    503,
+                ),
+                2 => Event::Playback(PlaybackEvent::StallEnded {
+                    stalled: Duration::from_millis(i * 3),
+                }),
+                3 => Event::Lifecycle(LifecycleEvent::Started),
+                _ => req(RequestKind::Segment, 40 + i * 11, None, 200),
+            })
+            .collect();
+        let mut whole = Accumulator::default();
+        let mut shards: [Accumulator; 3] = std::array::from_fn(|_| Accumulator::default());
+        for (i, ev) in events.iter().enumerate() {
+            whole.record(ev);
+            shards[i % 3].record(ev);
+        }
+        let mut merged = Accumulator::default();
+        for shard in &shards {
+            let text = serde_json::to_string(shard).expect("serialises");
+            let back: Accumulator = serde_json::from_str(&text).expect("deserialises");
+            assert_eq!(&back, shard, "round trip");
+            merged.merge(&back);
+        }
+        assert_eq!(merged, whole);
+        let seg = merged.kind(RequestKind::Segment);
+        assert_eq!(seg.count, 120);
+        assert_eq!(
+            seg.ttfb.value_at_quantile(0.95),
+            whole
+                .kind(RequestKind::Segment)
+                .ttfb
+                .value_at_quantile(0.95)
+        );
+        assert_eq!(merged.stall_time, whole.stall_time);
+    }
+
+    #[test]
+    fn serialised_form_names_kinds_and_classes() {
+        let mut a = Accumulator::default();
+        a.record(&req(RequestKind::Init, 3, Some(ErrorClass::Timeout), 200));
+        let v = serde_json::to_value(&a).expect("serialises");
+        assert_eq!(v["kinds"]["init"]["count"], 1);
+        assert_eq!(v["by_class"]["timeout"], 1);
+        assert!(v["kinds"]["segment"]["ttfb"].is_string());
+        let mut broken = v.clone();
+        broken["kinds"]
+            .as_object_mut()
+            .expect("an object")
+            .remove("part");
+        let err = serde_json::from_value::<Accumulator>(broken).unwrap_err();
+        assert!(err.to_string().contains("no request kind `part`"), "{err}");
     }
 }

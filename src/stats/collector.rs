@@ -94,6 +94,11 @@ impl Collector {
         self.ffmpeg = Some(source);
     }
 
+    /// The run's cumulative counts and histograms as of the last tick.
+    pub fn cumulative(&self) -> &Accumulator {
+        &self.cumulative
+    }
+
     /// Fold in what the hub gathered since the last tick and produce a snapshot as of
     /// `elapsed` since the run started.
     pub fn tick(
@@ -192,18 +197,7 @@ impl Collector {
         let stalled = gauges.stalled();
         self.peak_stalled = self.peak_stalled.max(stalled);
         let c = &self.cumulative;
-        let kinds = std::array::from_fn(|i| {
-            let k = &c.kinds[i];
-            KindSummary {
-                count: k.count,
-                errors: k.errors,
-                aborted: k.aborted,
-                retries: k.retries,
-                bytes: k.bytes,
-                ttfb: Percentiles::of(&k.ttfb),
-                download: Percentiles::of(&k.total),
-            }
-        });
+        let kinds = std::array::from_fn(|i| KindSummary::of(&c.kinds[i]));
         Snapshot {
             elapsed,
             duration: self.duration,

@@ -2,8 +2,10 @@
 //! JSON, HTML). The run publishes it; the figures the sinks lay out are computed once
 //! from it, by `stats::sections::Sections::of`.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::accumulator::Accumulator;
 use super::series::Series;
 use super::snapshot::Snapshot;
 use crate::signals::StopSignal;
@@ -23,6 +25,9 @@ pub enum StopReason {
     SloAbort,
     /// Not stopped: an interim report, asked for by SIGUSR1 while the run went on.
     Running,
+    /// Not one run: the merge of a test's shards (`hls-swarm merge`); each shard's own
+    /// ending is in the detail.
+    Merged,
 }
 
 impl StopReason {
@@ -35,6 +40,7 @@ impl StopReason {
             StopReason::CrashLoop => "crash_loop",
             StopReason::SloAbort => "slo_abort",
             StopReason::Running => "running",
+            StopReason::Merged => "merged",
         }
     }
 
@@ -47,6 +53,7 @@ impl StopReason {
             StopReason::CrashLoop => "FFmpeg crash loop (breaker tripped)",
             StopReason::SloAbort => "--slo-abort (an SLO failed for good)",
             StopReason::Running => "nothing yet: still running (interim report)",
+            StopReason::Merged => "each shard's own ending",
         }
     }
 }
@@ -59,8 +66,14 @@ pub struct RunReport {
     /// With `--start-at`: how late this process reached the instant (zero: it was early
     /// and waited); its late viewers caught up. `None` without `--start-at`.
     pub start_late: Option<Duration>,
+    /// `Some` for the merge of a test's shards (`hls-swarm merge`): which shards it holds.
+    /// `run.shard` then means nothing.
+    pub merged: Option<MergedShards>,
     /// The final snapshot.
     pub snapshot: Snapshot,
+    /// The run's cumulative counts and histograms, exactly (the snapshot's figures are
+    /// computed from them): the JSON report's `merge` section.
+    pub accumulator: Arc<Accumulator>,
     /// The stream played, safe to print (no credentials, no query).
     pub stream_url: String,
     /// Engine name.
@@ -90,6 +103,51 @@ impl RunReport {
         match &self.stop_detail {
             Some(d) => format!("{} ({d})", self.stop_reason.describe()),
             None => self.stop_reason.describe().to_string(),
+        }
+    }
+}
+
+/// The shards a merged report holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedShards {
+    /// Shard indices merged, ascending, each once.
+    pub indices: Vec<u64>,
+    /// Shards of the test.
+    pub count: u64,
+}
+
+impl MergedShards {
+    /// Whether every shard of the test is in.
+    pub fn complete(&self) -> bool {
+        self.indices.len() as u64 == self.count
+    }
+
+    /// The test's shards that are not in, ascending.
+    pub fn missing(&self) -> Vec<u64> {
+        (0..self.count)
+            .filter(|i| self.indices.binary_search(i).is_err())
+            .collect()
+    }
+
+    /// For people: `shards 0, 1, 2 of 3` or `2 of 3 shards (0, 2; shard 1 MISSING)`.
+    pub fn describe(&self) -> String {
+        let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        if self.complete() {
+            format!("all {} shards ({})", self.count, list(&self.indices))
+        } else {
+            let missing = self.missing();
+            format!(
+                "{} of {} shards ({}; MISSING {} {})",
+                self.indices.len(),
+                self.count,
+                list(&self.indices),
+                if missing.len() == 1 {
+                    "shard"
+                } else {
+                    "shards"
+                },
+                list(&missing)
+            )
         }
     }
 }

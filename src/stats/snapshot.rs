@@ -31,6 +31,21 @@ pub struct KindSummary {
     pub download: Percentiles,
 }
 
+impl KindSummary {
+    /// The summary of one kind's cumulative totals.
+    pub fn of(k: &super::accumulator::KindStats) -> Self {
+        KindSummary {
+            count: k.count,
+            errors: k.errors,
+            aborted: k.aborted,
+            retries: k.retries,
+            bytes: k.bytes,
+            ttfb: Percentiles::of(&k.ttfb),
+            download: Percentiles::of(&k.total),
+        }
+    }
+}
+
 /// Rates over a trailing window.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct WindowRates {
