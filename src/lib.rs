@@ -28,14 +28,15 @@
 //!   [`file`](mod@file) (writing report files safely), [`listener`], [`verdict`] (one `--check`
 //!   line).
 //! * **Beside the pipeline**: [`origin`] (the built-in live test origin, `hls-swarm
-//!   origin`) and [`preflight`] (`--check`).
+//!   origin`), [`preflight`] (`--check`) and [`merge`] (`hls-swarm merge`: the shards'
+//!   JSON reports into the whole test's [`stats::report::RunReport`]).
 //!
 //! # Layers
 //! Each layer uses only those before it, so there are no import cycles between modules:
 //! leaf helpers (`console`, `units`, `file`, `listener`, `verdict`, `heap`, `host`,
 //! `signals`, `backoff`, `ramp`, `hls`, `player`) → `config` → `stats` → `engine` →
 //! `metrics`, `origin_metrics`, `slo`, `origin` → `output` → `stream`, `swarm`,
-//! `preflight` → this crate root, which starts the sinks and hands them the run's feeds.
+//! `preflight`, `merge` → this crate root, which starts the sinks and hands them the run's feeds.
 //! The swarm is below no sink: `output` and `metrics` never see `swarm`, and `swarm`
 //! never sees them.
 

@@ -7,8 +7,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use hdrhistogram::Histogram;
+
 use super::input::{Found, ShardReport};
 use crate::config::{Engine, RunIdentity, Shard};
+use crate::stats::accumulator::duration_histogram;
+use crate::stats::histogram_codec;
 use crate::stats::merge::{ShardFigures, snapshot};
 use crate::stats::report::{MergedShards, RunReport, StopReason};
 use crate::stats::series::Series;
@@ -71,7 +75,8 @@ pub fn combine(found: &[Found]) -> Result<RunReport, String> {
         .iter()
         .map(|x| (figures(&x.report), &x.report.merge.accumulator))
         .collect();
-    let (snap, acc) = snapshot(&shards);
+    let lag = client_lag(found)?;
+    let (snap, acc) = snapshot(&shards, lag.as_ref());
     let started_at = found
         .iter()
         .map(|x| time(&x.source, "started_at", &x.report.started_at))
@@ -104,6 +109,7 @@ pub fn combine(found: &[Found]) -> Result<RunReport, String> {
         stalled_at_end: snap.stalled,
         snapshot: snap,
         accumulator: Arc::new(acc),
+        client_lag: lag.map(Arc::new),
         stream_url: f.stream_url.clone(),
         engine: engine.as_str(),
         started_at,
@@ -113,6 +119,23 @@ pub fn combine(found: &[Found]) -> Result<RunReport, String> {
         series: Series::default(),
         host: crate::host::HostFacts::default(),
     })
+}
+
+/// The shards' wake-up lag histograms added together; `None` unless every shard has one
+/// (the FFmpeg engine measures none).
+fn client_lag(found: &[Found]) -> Result<Option<Histogram<u64>>, String> {
+    let mut union = duration_histogram();
+    for x in found {
+        let Some(text) = &x.report.merge.client_wakeup_lag else {
+            return Ok(None);
+        };
+        let h = histogram_codec::decode(text)
+            .map_err(|e| format!("{}: `merge.client_wakeup_lag`: {e}", x.source))?;
+        union
+            .add(&h)
+            .map_err(|e| format!("{}: `merge.client_wakeup_lag`: {e:?}", x.source))?;
+    }
+    Ok(Some(union))
 }
 
 /// Shards of the test `x` is of.

@@ -121,6 +121,8 @@ pub struct MergePart {
     pub accumulator: Accumulator,
     /// `-startup-timeout`, seconds.
     pub startup_timeout_seconds: f64,
+    /// The client's wake-up lag histogram (`null` with the FFmpeg engine).
+    pub client_wakeup_lag: Option<String>,
 }
 
 /// One report found in an input.

@@ -64,6 +64,9 @@ pub struct Merge {
     pub accumulator: Arc<Accumulator>,
     /// `-startup-timeout` of the run, seconds.
     pub startup_timeout_seconds: f64,
+    /// The viewer runtimes' wake-up lag (`client.wakeup_lag_seconds`) as an HDR
+    /// histogram ([`crate::stats::histogram_codec`]); `null` when not measured.
+    pub client_wakeup_lag: Option<String>,
 }
 
 impl Run {
@@ -181,6 +184,10 @@ impl Report {
             merge: Merge {
                 accumulator: r.accumulator.clone(),
                 startup_timeout_seconds: r.startup_timeout.as_secs_f64(),
+                client_wakeup_lag: r
+                    .client_lag
+                    .as_deref()
+                    .map(crate::stats::histogram_codec::encode),
             },
         }
     }

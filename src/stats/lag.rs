@@ -59,6 +59,21 @@ pub struct ClientLag {
 }
 
 impl ClientLag {
+    /// The whole-run figures of `run` (µs), the lag over a run or several shards' runs;
+    /// no window (`window_max` 0).
+    pub fn of_run(run: &Histogram<u64>) -> Self {
+        ClientLag {
+            run: Percentiles::of(run),
+            window_max: 0.0,
+            sum: if run.is_empty() {
+                0.0
+            } else {
+                run.mean() * run.len() as f64 / 1e6
+            },
+            probes: run.len(),
+        }
+    }
+
     /// Whether the run's lag is large enough that latency figures include client-side
     /// delay.
     pub fn saturated(&self) -> bool {
@@ -102,6 +117,14 @@ impl LagMonitor {
             sum: self.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
             probes: self.probes.load(Ordering::Relaxed),
         }
+    }
+
+    /// The lag over the whole run so far, as recorded (µs).
+    pub fn run_histogram(&self) -> Histogram<u64> {
+        self.run
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_else(|_| duration_histogram())
     }
 
     /// Probe the current runtime until the task is dropped: sleep [`PROBE_EVERY`], record

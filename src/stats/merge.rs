@@ -6,8 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
+
 use super::accumulator::Accumulator;
 use super::distribution::Distributions;
+use super::lag::ClientLag;
 use super::snapshot::{KindSummary, Percentiles, Snapshot, WINDOWS, WindowRates};
 use super::totals::Totals;
 
@@ -41,11 +44,15 @@ pub struct ShardFigures {
 }
 
 /// The merged snapshot of `shards` (figures and accumulator of each), and the merged
-/// accumulator it was computed from. The run time is the longest shard's; the whole-run
-/// figures the written reports show are filled, the live-only ones (windows other than
-/// the last 30 s' bytes, recent and per-tick percentiles, per-viewer figures, the
-/// origin's and FFmpeg's figures, the client's lag) are left empty.
-pub fn snapshot(shards: &[(ShardFigures, &Accumulator)]) -> (Snapshot, Accumulator) {
+/// accumulator it was computed from. `client_lag` is the shards' wake-up lag histograms
+/// added together (`None`: not measured). The run time is the longest shard's; the
+/// whole-run figures the written reports show are filled, the live-only ones (windows
+/// other than the last 30 s' bytes, recent and per-tick percentiles, per-viewer figures,
+/// the origin's and FFmpeg's figures) are left empty.
+pub fn snapshot(
+    shards: &[(ShardFigures, &Accumulator)],
+    client_lag: Option<&Histogram<u64>>,
+) -> (Snapshot, Accumulator) {
     let mut acc = Accumulator::default();
     for (_, a) in shards {
         acc.merge(a);
@@ -98,7 +105,7 @@ pub fn snapshot(shards: &[(ShardFigures, &Accumulator)]) -> (Snapshot, Accumulat
         origin: None,
         tick_ttfb: Default::default(),
         ffmpeg: None,
-        client_lag: None,
+        client_lag: client_lag.map(ClientLag::of_run),
         runtime_tasks: None,
         heap_live_bytes: None,
     };
@@ -148,7 +155,9 @@ mod tests {
             last_30s_bytes_per_second: 50.0,
             ..ShardFigures::default()
         };
-        let (s, acc) = snapshot(&[(fa, &a), (fb, &b)]);
+        let mut lag = crate::stats::accumulator::duration_histogram();
+        lag.record(2_000).expect("in range");
+        let (s, acc) = snapshot(&[(fa, &a), (fb, &b)], Some(&lag));
         assert_eq!(acc, whole);
         let seg = s.kind(RequestKind::Segment);
         assert_eq!(seg.count, 100);
@@ -166,5 +175,8 @@ mod tests {
             "the longest shard"
         );
         assert!((s.window(30).bytes_per_second - 150.0).abs() < 1e-9);
+        let l = s.client_lag.expect("lag");
+        assert_eq!((l.probes, l.run.count), (1, 1));
+        assert!((l.run.p99 - 0.002).abs() < 1e-5, "{l:?}");
     }
 }
