@@ -281,6 +281,26 @@ async fn three_shards_merge_into_the_origins_counts_and_the_union_percentiles() 
     .await;
     assert_eq!(pass.status.code(), Some(0), "{}", text(&pass.stdout));
 
+    // A merged report merges on with the test's other shards: (0 + 1) + 2 = 0 + 1 + 2.
+    let partial_path = dir.path().join("partial.json");
+    let o = merge(
+        &[p(&files[0]), p(&files[1]), "--output", p(&partial_path)],
+        None,
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let again_path = dir.path().join("again.json");
+    let o = merge(
+        &[p(&partial_path), p(&files[2]), "--output", p(&again_path)],
+        None,
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let again = read(&again_path);
+    assert_eq!(again["requests"], total["requests"]);
+    assert_eq!(again["merge"], total["merge"]);
+    assert_eq!(again["run"]["merged"], total["run"]["merged"]);
+
     // A missing shard is said, not refused.
     let o = merge(&[p(&files[0]), p(&files[2])], None).await;
     assert_eq!(o.status.code(), Some(0));

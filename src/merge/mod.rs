@@ -9,7 +9,7 @@
 pub mod combine;
 pub mod input;
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 
 use crate::config::merge::MergeInput;
 use crate::stats::report::RunReport;
@@ -60,6 +60,11 @@ fn read(input: &MergeInput) -> Result<(String, String), String> {
             Ok((name, text))
         }
         MergeInput::Stdin => {
+            if std::io::stdin().is_terminal() {
+                crate::console::say!(
+                    "hls-swarm merge: reading reports from stdin (end with Ctrl-D)"
+                );
+            }
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
