@@ -98,6 +98,14 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// `p` as it reads back from a report file: written as text, parsed again. serde_json's
+/// float parser (without `float_roundtrip`) may land an ulp off the written f64, so a
+/// figure is compared after the same trip the report's figure took; the written text is
+/// the shortest that round-trips, so equal text means equal f64s.
+fn as_report_reads_it(p: Percentiles) -> Value {
+    serde_json::from_str(&serde_json::to_string(&p).expect("serialises")).expect("parses")
+}
+
 fn p(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
@@ -199,7 +207,7 @@ async fn three_shards_merge_into_the_origins_counts_and_the_union_percentiles() 
         .expect("decodes");
         union.add(&h).expect("same bounds");
     }
-    let want = serde_json::to_value(Percentiles::of(&union)).expect("serialises");
+    let want = as_report_reads_it(Percentiles::of(&union));
     let ttfb = &total["requests"]["segment"]["ttfb_seconds"];
     assert_eq!(ttfb, &want, "merged p50/p90/p95/p99 vs the union's");
     assert_eq!(ttfb["count"], by_kind["segment"], "every segment's TTFB");
@@ -232,9 +240,18 @@ async fn three_shards_merge_into_the_origins_counts_and_the_union_percentiles() 
     }
     assert_eq!(
         total["client"]["wakeup_lag_seconds"],
-        serde_json::to_value(Percentiles::of(&lag)).expect("serialises")
+        as_report_reads_it(Percentiles::of(&lag))
     );
-    assert!(lag.len() > 3 * 30, "3 shards × 4 s × 10 probes/s and more");
+    let probes: u64 = shards
+        .iter()
+        .map(|s| {
+            s["client"]["wakeup_lag_seconds"]["count"]
+                .as_u64()
+                .expect("count")
+        })
+        .sum();
+    assert!(probes > 0);
+    assert_eq!(lag.len(), probes, "every shard's probes, once");
 
     // The same reports through stdin, with log text around them, merge the same.
     let mut piped = b"pod shard-0 starting\n{\"level\":\"INFO\",\"fields\":{}}\n".to_vec();

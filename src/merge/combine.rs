@@ -109,7 +109,6 @@ pub fn combine(found: &[Found]) -> Result<RunReport, String> {
         stalled_at_end: snap.stalled,
         snapshot: snap,
         accumulator: Arc::new(acc),
-        client_lag: lag.map(Arc::new),
         stream_url: f.stream_url.clone(),
         engine: engine.as_str(),
         started_at,

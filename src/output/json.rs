@@ -184,9 +184,10 @@ impl Report {
             merge: Merge {
                 accumulator: r.accumulator.clone(),
                 startup_timeout_seconds: r.startup_timeout.as_secs_f64(),
-                client_wakeup_lag: r
+                client_wakeup_lag: s
                     .client_lag
-                    .as_deref()
+                    .as_ref()
+                    .and_then(|l| l.histogram.as_deref())
                     .map(crate::stats::histogram_codec::encode),
             },
         }

@@ -99,12 +99,6 @@ impl Collector {
         &self.cumulative
     }
 
-    /// The viewer runtimes' wake-up lag over the whole run (µs); `None` when no lag
-    /// source was set.
-    pub fn lag_histogram(&self) -> Option<Histogram<u64>> {
-        self.lag.as_ref().map(|l| l.run_histogram())
-    }
-
     /// Fold in what the hub gathered since the last tick and produce a snapshot as of
     /// `elapsed` since the run started.
     pub fn tick(

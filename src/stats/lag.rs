@@ -9,8 +9,8 @@
 //! (tokio's timers tick in whole milliseconds). When the lag approaches the latencies
 //! being measured, the figures are the client's, not the origin's.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -56,6 +56,9 @@ pub struct ClientLag {
     pub sum: f64,
     /// Probes so far.
     pub probes: u64,
+    /// The whole run's lag (µs) that `run` is of: the JSON report's
+    /// `merge.client_wakeup_lag`, so shards' lags merge exactly.
+    pub histogram: Option<Arc<Histogram<u64>>>,
 }
 
 impl ClientLag {
@@ -71,6 +74,7 @@ impl ClientLag {
                 run.mean() * run.len() as f64 / 1e6
             },
             probes: run.len(),
+            histogram: Some(Arc::new(run.clone())),
         }
     }
 
@@ -106,25 +110,16 @@ impl LagMonitor {
     /// The figures for a snapshot; starts a new window for `window_max`.
     pub fn take(&self) -> ClientLag {
         let window_max = self.window_max_us.swap(0, Ordering::Relaxed) as f64 / 1e6;
-        let run = self
-            .run
-            .lock()
-            .map(|h| Percentiles::of(&h))
-            .unwrap_or_default();
+        // One copy of the histogram, so the percentiles and the serialised histogram are
+        // of the same probes.
+        let histogram = self.run.lock().map(|h| h.clone()).ok();
         ClientLag {
-            run,
+            run: histogram.as_ref().map(Percentiles::of).unwrap_or_default(),
             window_max,
             sum: self.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
             probes: self.probes.load(Ordering::Relaxed),
+            histogram: histogram.map(Arc::new),
         }
-    }
-
-    /// The lag over the whole run so far, as recorded (µs).
-    pub fn run_histogram(&self) -> Histogram<u64> {
-        self.run
-            .lock()
-            .map(|h| h.clone())
-            .unwrap_or_else(|_| duration_histogram())
     }
 
     /// Probe the current runtime until the task is dropped: sleep [`PROBE_EVERY`], record

@@ -5,8 +5,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use hdrhistogram::Histogram;
-
 use super::accumulator::Accumulator;
 use super::series::Series;
 use super::snapshot::Snapshot;
@@ -76,9 +74,6 @@ pub struct RunReport {
     /// The run's cumulative counts and histograms, exactly (the snapshot's figures are
     /// computed from them): the JSON report's `merge` section.
     pub accumulator: Arc<Accumulator>,
-    /// The viewer runtimes' wake-up lag over the whole run, µs (the snapshot's
-    /// `client_lag` percentiles are of it); `None` when not measured (FFmpeg engine).
-    pub client_lag: Option<Arc<Histogram<u64>>>,
     /// The stream played, safe to print (no credentials, no query).
     pub stream_url: String,
     /// Engine name.
