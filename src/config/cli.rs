@@ -70,12 +70,22 @@ pub struct MergeArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
-    /// SLO: fail (exit 3) if the peak active viewers (the shards' peaks summed) <
-    /// RATIO × target.
+    /// The objectives the merged result is judged by.
+    #[command(flatten)]
+    pub slo: SloArgs,
+}
+
+/// The `--slo-*` objectives, shared by a run and `hls-swarm merge`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SloArgs {
+    /// SLO: fail (exit 3) if peak active (playing) viewers < RATIO × target (in a merge,
+    /// the shards' peaks summed).
     #[arg(long, value_name = "RATIO")]
     pub slo_min_active_ratio: Option<String>,
 
-    /// SLO: fail if more than N viewers were stalled at once (the shards' peaks summed).
+    /// SLO: fail if more than N viewers are ever stalled at once (peak; a viewer without
+    /// its first media past -startup-timeout is stalled; in a merge, the shards' peaks
+    /// summed).
     #[arg(long, value_name = "N")]
     pub slo_max_stalled: Option<String>,
 
@@ -216,22 +226,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// SLO: fail (exit 3) if peak active (playing) viewers < RATIO × target.
-    #[arg(long, value_name = "RATIO")]
-    pub slo_min_active_ratio: Option<String>,
-
-    /// SLO: fail if more than N viewers are ever stalled at once (peak; a viewer without
-    /// its first media past -startup-timeout is stalled).
-    #[arg(long, value_name = "N")]
-    pub slo_max_stalled: Option<String>,
-
-    /// SLO: fail if failed/finished requests exceed RATE (e.g. 0.001).
-    #[arg(long, value_name = "RATE")]
-    pub slo_max_error_rate: Option<String>,
-
-    /// SLO: fail if the p95 segment TTFB exceeds DURATION (e.g. 500ms).
-    #[arg(long = "slo-p95-segment-ttfb", value_name = "DURATION")]
-    pub slo_p95_segment_ttfb: Option<String>,
+    /// Service-level objectives (--slo-*).
+    #[command(flatten)]
+    pub slo: SloArgs,
 
     /// Stop the run early (exit 3, every report written) once an SLO has failed for good:
     /// at once for a peak that can't recover (--slo-max-stalled); for rates and

@@ -96,12 +96,12 @@ mod tests {
     #[test]
     fn slo_flags_are_validated_like_a_runs() {
         let mut a = args(&["a.json"]);
-        a.slo_max_error_rate = Some("2".into());
-        a.slo_p95_segment_ttfb = Some("300ms".into());
+        a.slo.slo_max_error_rate = Some("2".into());
+        a.slo.slo_p95_segment_ttfb = Some("300ms".into());
         let e = MergeConfig::from_args(&a).unwrap_err();
         assert_eq!(e.len(), 1);
         assert!(e[0].contains("--slo-max-error-rate"), "{e}");
-        a.slo_max_error_rate = Some("0.01".into());
+        a.slo.slo_max_error_rate = Some("0.01".into());
         let c = MergeConfig::from_args(&a).expect("valid");
         assert_eq!(c.slo.max_error_rate, Some(0.01));
         assert_eq!(

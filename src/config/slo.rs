@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::cli::{MergeArgs, RunArgs};
+use super::cli::{MergeArgs, RunArgs, SloArgs};
 use super::parse::{count, flag_duration, unit_interval};
 use super::problems::Problems;
 
@@ -36,36 +36,23 @@ impl Slo {
 
     /// Validate the `--slo-*` flags.
     pub fn from_args(a: &RunArgs, p: &mut Problems) -> Self {
-        let mut slo = Slo::objectives(
-            [
-                a.slo_min_active_ratio.as_deref(),
-                a.slo_max_stalled.as_deref(),
-                a.slo_max_error_rate.as_deref(),
-                a.slo_p95_segment_ttfb.as_deref(),
-            ],
-            p,
-        );
+        let mut slo = Slo::objectives(&a.slo, p);
         slo.abort = abort(a, &slo, p);
         slo
     }
 
     /// Validate the objectives of `hls-swarm merge` (no `--slo-abort`: nothing runs).
     pub fn from_merge_args(a: &MergeArgs, p: &mut Problems) -> Self {
-        Slo::objectives(
-            [
-                a.slo_min_active_ratio.as_deref(),
-                a.slo_max_stalled.as_deref(),
-                a.slo_max_error_rate.as_deref(),
-                a.slo_p95_segment_ttfb.as_deref(),
-            ],
-            p,
-        )
+        Slo::objectives(&a.slo, p)
     }
 
-    /// The objectives from the values of `--slo-min-active-ratio`, `--slo-max-stalled`,
-    /// `--slo-max-error-rate` and `--slo-p95-segment-ttfb`, in that order.
-    fn objectives(flags: [Option<&str>; 4], p: &mut Problems) -> Self {
-        let [ratio, stalled, rate, p95] = flags;
+    /// The objectives from `--slo-min-active-ratio`, `--slo-max-stalled`,
+    /// `--slo-max-error-rate` and `--slo-p95-segment-ttfb`.
+    fn objectives(a: &SloArgs, p: &mut Problems) -> Self {
+        let ratio = a.slo_min_active_ratio.as_deref();
+        let stalled = a.slo_max_stalled.as_deref();
+        let rate = a.slo_max_error_rate.as_deref();
+        let p95 = a.slo_p95_segment_ttfb.as_deref();
         Slo {
             min_active_ratio: p.optional(ratio, |s| {
                 unit_interval("--slo-min-active-ratio", s, "ratio", "1.0")
