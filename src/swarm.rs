@@ -151,6 +151,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     if let Some(f) = started.ffmpeg {
         collector.set_ffmpeg_source(f);
     }
+    let links = started.links;
     let engine = started.engine;
     let halt = engine.ramp_halt();
     let abort = engine.abort();
@@ -253,6 +254,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                         stalled_at_end: snap.stalled,
                         series: series.series(),
                         host: host.clone(),
+                        bandwidth: links.as_ref().map(|l| l.summary()),
                     })));
                 }
                 if let Some(tx) = &hooks.snapshots {
@@ -365,6 +367,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         stalled_at_end,
         series: series.series(),
         host,
+        bandwidth: links.as_ref().map(|l| l.summary()),
     })
 }
 

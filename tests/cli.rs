@@ -50,6 +50,15 @@ fn each_invalid_value_exits_2_naming_its_flag() {
         (&["ftp://example.com/x.m3u8"], "ftp://"),
         (&["-bogus"], "--bogus"),
         (&["-reconnect=maybe"], "reconnect"),
+        (&["--viewer-bandwidth", "fast"], "--viewer-bandwidth"),
+        (
+            &["-viewer-bandwidth", "lognormal:median=8M"],
+            "--viewer-bandwidth",
+        ),
+        (
+            &["-engine", "ffmpeg", "--viewer-bandwidth", "8M"],
+            "--viewer-bandwidth",
+        ),
     ];
     for (args, flag) in cases {
         let o = swarm(args);

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::bandwidth::BandwidthModel;
 use super::cli::RunArgs;
 use super::parse::{count, flag_duration, number};
 use super::problems::Problems;
@@ -26,10 +27,13 @@ pub struct Audience {
     pub seed: u64,
     /// `--shard`: which of the whole test's viewers this process runs.
     pub shard: Shard,
+    /// `--viewer-bandwidth`: the viewers' last-mile link rates; `None` = unpaced.
+    pub bandwidth: Option<BandwidthModel>,
 }
 
 impl Audience {
-    /// Validate `-clients`, the ramp, `-duration`, `-client-id-offset` and `-seed`.
+    /// Validate `-clients`, the ramp, `-duration`, `-client-id-offset`, `-seed` and
+    /// `--viewer-bandwidth`.
     pub fn from_args(a: &RunArgs, p: &mut Problems) -> Self {
         let viewers = p.or(count("-clients", &a.clients, 1, 10_000_000), 1);
         let ramp_rate = p.or(
@@ -57,6 +61,10 @@ impl Audience {
         p.check(shard.viewers(viewers) == 0, || {
             format!("--shard: shard {shard} gets none of the {viewers} viewers of -clients (use at most {viewers} shards)")
         });
+        let bandwidth = a
+            .viewer_bandwidth
+            .as_deref()
+            .and_then(|b| p.ok(BandwidthModel::parse(b)));
         Audience {
             viewers,
             first_viewer_id,
@@ -65,6 +73,7 @@ impl Audience {
             duration: (!duration.is_zero()).then_some(duration),
             seed,
             shard,
+            bandwidth,
         }
     }
 

@@ -247,6 +247,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value = "1")]
     pub seed: String,
 
+    /// Each viewer's last-mile link, bits per second: RATE for all (8M = 8 Mbit/s;
+    /// decimal k/M/G), or a distribution each viewer's rate is drawn from by -seed and its
+    /// id: fixed:RATE, lognormal:median=RATE,sigma=S or uniform:min=RATE,max=RATE. The
+    /// native engine paces each viewer's body reads to its link. Default: no pacing.
+    #[arg(long, value_name = "MODEL")]
+    pub viewer_bandwidth: Option<String>,
+
     /// Prometheus endpoint (/metrics, /healthz, /readyz) listen address, or "off".
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:17091")]
     pub metrics: String,

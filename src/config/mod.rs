@@ -24,6 +24,7 @@
 //! [`crate::file`]; everything else depends on it.
 
 pub mod audience;
+pub mod bandwidth;
 pub mod cli;
 pub mod engine;
 pub mod http;
@@ -114,6 +115,14 @@ impl Config {
         let origin_metrics = origin_metrics::from_args(&a.origin_metrics_args, &mut p);
         let engine = EngineConfig::from_args(a, stream.source.is_https(), &mut p);
         let stalls = StallConfig::from_args(a, engine.kind, &mut p);
+        p.check(
+            engine.kind == Engine::Ffmpeg && audience.bandwidth.is_some(),
+            || {
+                "--viewer-bandwidth: the FFmpeg engine does not pace its viewers' links; \
+                 use it with -engine native (the default)"
+                    .into()
+            },
+        );
         let mode = if a.print_cmd {
             Mode::PrintCmd
         } else if a.check {
@@ -370,6 +379,32 @@ mod tests {
         assert_eq!(c.engine.ffmpeg.stderr_buffer, 50);
         assert_eq!(c.stalls.threshold, Some(Duration::from_secs(5)));
         assert!(c.stalls.restart);
+    }
+
+    #[test]
+    fn viewer_bandwidth_takes_a_model_for_the_native_engine_only() {
+        use crate::config::bandwidth::BandwidthModel;
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.audience.bandwidth, None);
+        let c = cfg(&["--viewer-bandwidth", "lognormal:median=8M,sigma=0.5"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.audience.bandwidth,
+            Some(BandwidthModel::LogNormal {
+                median: 8_000_000,
+                sigma: 0.5
+            })
+        );
+        let e = cfg(&["-engine", "ffmpeg", "--viewer-bandwidth", "8M"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("--viewer-bandwidth: the FFmpeg engine"), "{e}");
+        let e = cfg(&["--viewer-bandwidth", "0"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("--viewer-bandwidth: '0'"), "{e}");
     }
 
     #[test]

@@ -122,6 +122,7 @@ mod tests {
             duration: None,
             seed: 1,
             shard: Shard::WHOLE,
+            bandwidth: None,
         }
     }
 

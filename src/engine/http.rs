@@ -12,6 +12,9 @@
 //!   Never shared between viewers.
 //! * [`Fetch`] — the outcome of one GET. Failures are data: `get` never panics and never
 //!   returns `Err`.
+//! * A viewer's last-mile link ([`Connections::with_link`], `--viewer-bandwidth`): every
+//!   body frame the viewer's handles read crosses one shared [`LinkPacer`], and a read
+//!   waits for the link ([`crate::engine::link`]); counts and bytes are unchanged.
 //! * [`FetchObserver`] — sees a fetch while it runs (the response head, body bytes as they
 //!   arrive), so a caller can count bytes live and account for a fetch cut off mid-body.
 //!
@@ -45,6 +48,7 @@ use self::classify::{Phase, classify_hyper, is_stale_connection};
 use self::connect::{Authority, PooledConn, connect};
 use self::decode::BodyDecoder;
 use crate::config::Config;
+use crate::engine::link::{LinkPacer, must_wait};
 use crate::stats::event::{ErrorClass, RequestDone, RequestKind};
 
 /// Default per-request timeout of [`HttpSettings::default`].
@@ -348,6 +352,8 @@ pub struct Connections {
     user_agent: HeaderValue,
     /// Idle connections, least recently used first; shared by the viewer's handles.
     pool: Arc<Mutex<Vec<PooledConn>>>,
+    /// The viewer's link, shared by its handles; `None` = reads are not paced.
+    link: Option<Arc<Mutex<LinkPacer>>>,
 }
 
 impl Connections {
@@ -363,7 +369,16 @@ impl Connections {
             settings,
             user_agent,
             pool: Arc::default(),
+            link: None,
         }
+    }
+
+    /// This connection set behind a last-mile link of `bits_per_second`: the body reads of
+    /// this handle and of every handle made from it from now on share the link's rate
+    /// (see [`crate::engine::link`]).
+    pub fn with_link(mut self, bits_per_second: u64) -> Self {
+        self.link = Some(Arc::new(Mutex::new(LinkPacer::new(bits_per_second))));
+        self
     }
 
     /// Another handle onto the same viewer's idle pool (same settings and User-Agent),
@@ -373,6 +388,7 @@ impl Connections {
             settings: Arc::clone(&self.settings),
             user_agent: self.user_agent.clone(),
             pool: Arc::clone(&self.pool),
+            link: self.link.clone(),
         }
     }
 
@@ -616,6 +632,8 @@ impl Connections {
         };
         let mut body = resp.into_body();
         let start_bytes = *read.bytes;
+        // With a link: when the bytes read so far have crossed it.
+        let mut crossed: Option<Instant> = None;
         loop {
             match deadline.race(body.frame()).await {
                 // Dropping `conn` with an unfinished body closes the connection.
@@ -638,9 +656,26 @@ impl Connections {
                         {
                             return Ok(None);
                         }
+                        if let Some(link) = &self.link {
+                            let now = Instant::now();
+                            let at = link
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .arrive(now, n);
+                            crossed = Some(at);
+                            if must_wait(now, at) && deadline.race(sleep_until(at)).await.is_err() {
+                                return Err(ErrorClass::Timeout);
+                            }
+                        }
                     }
                 }
             }
+        }
+        // The body is complete when its last byte has crossed the link.
+        if let Some(at) = crossed.filter(|at| *at > Instant::now())
+            && deadline.race(sleep_until(at)).await.is_err()
+        {
+            return Err(ErrorClass::Timeout);
         }
         if content_length.is_some_and(|cl| *read.bytes - start_bytes < cl) {
             return Err(ErrorClass::Truncated);

@@ -18,6 +18,7 @@
 
 pub mod ffmpeg;
 pub mod http;
+pub mod link;
 pub mod native;
 pub mod reload;
 pub mod request_meter;
@@ -148,20 +149,25 @@ pub async fn start(
     runtimes: Arc<runtimes::ViewerRuntimes>,
 ) -> Result<Started> {
     Ok(match inp.cfg.engine.kind {
-        crate::config::Engine::Native => Started {
-            engine: Arc::new(native::NativeEngine::new(
+        crate::config::Engine::Native => {
+            let e = Arc::new(native::NativeEngine::new(
                 inp.cfg,
                 inp.url,
                 inp.settings,
                 runtimes,
-            )),
-            ffmpeg: None,
-        },
+            ));
+            Started {
+                links: e.link_rates(),
+                engine: e,
+                ffmpeg: None,
+            }
+        }
         crate::config::Engine::Ffmpeg => {
             let e = ffmpeg::FfmpegEngine::start(inp).await?;
             Started {
                 engine: e.clone(),
                 ffmpeg: Some(e),
+                links: None,
             }
         }
     })
@@ -173,4 +179,6 @@ pub struct Started {
     pub engine: Arc<dyn Engine>,
     /// The FFmpeg engine's per-tick figures (`None` for other engines).
     pub ffmpeg: Option<Arc<dyn crate::stats::ffmpeg::FfmpegStatsSource>>,
+    /// The link rates drawn for the viewers (`--viewer-bandwidth`, native engine).
+    pub links: Option<Arc<crate::stats::link_rates::LinkRates>>,
 }

@@ -9,7 +9,9 @@
 //! keep-alive connections the way a player's HTTP stack does: a load reuses the most
 //! recently idle connection or opens its own when the others are busy (see
 //! [`Connections`]); no connection is ever shared between viewers. A [`Player`] per viewer
-//! turns buffered media into startup, stall and latency figures.
+//! turns buffered media into startup, stall and latency figures. With `--viewer-bandwidth`
+//! each viewer's connections sit behind its own last-mile link ([`crate::engine::link`]),
+//! its rate drawn once per viewer id when its slot starts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +33,7 @@ use crate::engine::{BoxFuture, Engine, LifeEnd, SlotPlayer, Viewer};
 use crate::hls::{self, MediaPlaylist, Playlist, VariantChoice};
 use crate::player::{Player, PlayerState, Transition};
 use crate::stats::event::{ErrorClass, Event, LifecycleEvent, PlaybackEvent, RequestKind};
+use crate::stats::link_rates::LinkRates;
 
 /// VOD/ENDLIST streams are paced at real time with at most this much buffered ahead.
 pub const VOD_BUFFER_CAP: Duration = Duration::from_secs(30);
@@ -62,6 +65,9 @@ pub struct ViewerParams {
     pub stall_threshold: Option<Duration>,
     /// `--max-tracks`: most tracks (variants plus audio renditions) one viewer plays.
     pub max_tracks: usize,
+    /// `--viewer-bandwidth`: draws each viewer's link rate and records it; `None` =
+    /// viewers' reads are not paced.
+    pub links: Option<Arc<LinkRates>>,
 }
 
 /// The native engine of one run: every viewer plays with the same [`ViewerParams`], its
@@ -91,15 +97,28 @@ impl NativeEngine {
             seed: cfg.audience.seed,
             restart_on_stall: cfg.stalls.restart,
             stall_threshold: cfg.stalls.threshold,
+            links: cfg.audience.bandwidth.map(|m| Arc::new(LinkRates::new(m))),
         });
         NativeEngine { params, runtimes }
+    }
+
+    /// The link rates drawn for the viewers started so far (`None` without
+    /// `--viewer-bandwidth`).
+    pub fn link_rates(&self) -> Option<Arc<LinkRates>> {
+        self.params.links.clone()
     }
 }
 
 impl Engine for NativeEngine {
-    fn player(self: Arc<Self>, _id: u64) -> Box<dyn SlotPlayer> {
+    fn player(self: Arc<Self>, id: u64) -> Box<dyn SlotPlayer> {
+        let link = self
+            .params
+            .links
+            .as_ref()
+            .map(|l| l.draw(self.params.seed, id));
         Box::new(NativePlayer {
             params: self.params.clone(),
+            link,
         })
     }
 
@@ -108,9 +127,11 @@ impl Engine for NativeEngine {
     }
 }
 
-/// A native viewer slot: each life is a fresh [`run_viewer`].
+/// A native viewer slot: each life is a fresh [`run_viewer`], behind the slot's link.
 struct NativePlayer {
     params: Arc<ViewerParams>,
+    /// The viewer's link rate, bits per second (`None`: unpaced).
+    link: Option<u64>,
 }
 
 impl SlotPlayer for NativePlayer {
@@ -120,7 +141,7 @@ impl SlotPlayer for NativePlayer {
 
     fn play<'a>(&'a mut self, viewer: &'a Viewer) -> BoxFuture<'a, LifeEnd> {
         Box::pin(async move {
-            match run_viewer(viewer.clone(), self.params.clone()).await {
+            match run_viewer(viewer.clone(), self.params.clone(), self.link).await {
                 ViewerExit::Cancelled => LifeEnd::Stopped,
                 ViewerExit::Finished | ViewerExit::StallRestart => LifeEnd::Replaced,
                 ViewerExit::Failed => LifeEnd::Ended { failure: true },
@@ -256,10 +277,18 @@ enum TrackEnd {
     Failed,
 }
 
-/// Play the stream as one viewer until cancelled, finished or failed.
-pub async fn run_viewer(viewer: Viewer, params: Arc<ViewerParams>) -> ViewerExit {
+/// Play the stream as one viewer until cancelled, finished or failed; with `link` (bits
+/// per second) every download of the viewer shares a link of that rate.
+pub async fn run_viewer(
+    viewer: Viewer,
+    params: Arc<ViewerParams>,
+    link: Option<u64>,
+) -> ViewerExit {
     let tune_in = Instant::now();
     let mut entry_conn = Connections::new(params.http.clone(), viewer.user_agent.clone());
+    if let Some(bits_per_second) = link {
+        entry_conn = entry_conn.with_link(bits_per_second);
+    }
     let mut backoff = Backoff::standard(params.seed ^ viewer.id);
 
     // 1. The entry playlist, retried with backoff until it loads or the swarm stops.

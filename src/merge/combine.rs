@@ -117,6 +117,9 @@ pub fn combine(found: &[Found]) -> Result<RunReport, String> {
         startup_timeout: Duration::try_from_secs_f64(startup_timeout).unwrap_or_default(),
         series: Series::default(),
         host: crate::host::HostFacts::default(),
+        // The shards' rate summaries are not mergeable exactly (percentiles); each
+        // shard's report has its own.
+        bandwidth: None,
     })
 }
 

@@ -144,6 +144,9 @@ pub struct Report {
     pub client: Option<Client>,
     /// The load host the run ran on (every field `null` in a merged report).
     pub host: crate::host::HostFacts,
+    /// `--viewer-bandwidth`: the model and the realised distribution of the viewers' link
+    /// rates; `null` without it and in a merged report.
+    pub bandwidth: Option<crate::stats::link_rates::RatesSummary>,
     /// What an exact merge of this report with its test's other shards needs.
     pub merge: Merge,
 }
@@ -181,6 +184,7 @@ impl Report {
             ffmpeg: s.ffmpeg.clone(),
             client: sections.client,
             host: r.host.clone(),
+            bandwidth: r.bandwidth.clone(),
             merge: Merge {
                 accumulator: r.accumulator.clone(),
                 startup_timeout_seconds: r.startup_timeout.as_secs_f64(),

@@ -86,6 +86,22 @@ fn ffmpeg_section(o: &mut String, f: &crate::stats::ffmpeg::FfmpegStats) {
 /// How a merged report's peaks (active, stalled) were made, for people.
 pub const MERGED_PEAKS: &str = "(merged: peaks are the shards' peaks summed, an upper bound when they peaked at different ticks)";
 
+/// The viewers' last-mile links: the model, then the rates they got.
+pub fn links_line(b: &crate::stats::link_rates::RatesSummary) -> String {
+    let mbit = |bps: f64| format!("{:.2} Mbit/s", bps / 1e6);
+    format!(
+        "{} -> {} viewers: p10 {}, median {}, p90 {} (min {}, max {}, sigma of ln {:.2})",
+        b.model,
+        b.viewers,
+        mbit(b.p10_bits_per_second as f64),
+        mbit(b.p50_bits_per_second as f64),
+        mbit(b.p90_bits_per_second as f64),
+        mbit(b.min_bits_per_second as f64),
+        mbit(b.max_bits_per_second as f64),
+        b.sigma_ln
+    )
+}
+
 /// The test, the shard and the start instant, for people: `r1 · shard 0/3 (0-based) ·
 /// --start-at 2026-12-06T20:00:00.000Z (0.012 s late, caught up)`; a merged report
 /// names its shards instead (`r1 · merged: all 3 shards (0, 1, 2) · --start-at …`).
@@ -159,6 +175,9 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         "  Started:           {}   restarts {}   failures {}   reconnects {}",
         v.started, v.restarts, v.failures, v.reconnects
     );
+    if let Some(b) = &r.bandwidth {
+        let _ = writeln!(o, "  Links:             {}", links_line(b));
+    }
 
     let approx = if x.requests_approximate {
         " (APPROXIMATE: from FFmpeg's log, https://)"

@@ -18,6 +18,7 @@ pub mod gauges;
 pub mod histogram_codec;
 pub mod hub;
 pub mod lag;
+pub mod link_rates;
 pub mod live;
 pub mod merge;
 pub mod origin;

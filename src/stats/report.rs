@@ -95,6 +95,9 @@ pub struct RunReport {
     pub series: Series,
     /// The load host (read once at the start, after the open-files limit was raised).
     pub host: crate::host::HostFacts,
+    /// `--viewer-bandwidth`: the model and the rates the viewers got; `None` without it
+    /// (and in a merged report).
+    pub bandwidth: Option<super::link_rates::RatesSummary>,
 }
 
 impl RunReport {
