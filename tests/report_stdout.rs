@@ -113,10 +113,16 @@ async fn pods_print_their_report_last_and_their_logs_merge_into_the_access_log()
         assert_eq!(report["schema"], 3, "pod {i}");
         assert_eq!(report["run"]["id"], "stdout-test");
         assert_eq!(report["run"]["shard"]["index"], i as u64);
-        assert!(report["merge"]["accumulator"].is_object(), "the whole report");
+        assert!(
+            report["merge"]["accumulator"].is_object(),
+            "the whole report"
+        );
         let summary = log.find("run summary").expect("the summary is printed");
         let last_line_start = log.trim_end().rfind('\n').map_or(0, |n| n + 1);
-        assert!(summary < last_line_start, "pod {i}: the summary comes before the report");
+        assert!(
+            summary < last_line_start,
+            "pod {i}: the summary comes before the report"
+        );
         // Exactly one report line: the JSON logs on stderr are other objects.
         let reports = log
             .lines()
