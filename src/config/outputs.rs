@@ -50,14 +50,6 @@ pub enum JsonTarget {
 }
 
 impl JsonTarget {
-    /// The file, unless the report goes to standard output.
-    pub fn file(&self) -> Option<&Path> {
-        match self {
-            JsonTarget::File(path) => Some(path),
-            JsonTarget::Stdout => None,
-        }
-    }
-
     /// `--output VALUE`: `-` is standard output; anything else is a path, checked before
     /// the run as [`crate::file::problem`] checks it (the problem noted in `p`).
     pub fn from_flag(value: Option<&Path>, p: &mut Problems) -> Option<JsonTarget> {
