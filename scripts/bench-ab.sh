@@ -8,6 +8,9 @@
 #   e.g. git stash; cargo build --release; cp target/release/hls-swarm /tmp/old; git stash pop
 #        cargo build --release; scripts/bench-ab.sh /tmp/old target/release/hls-swarm 3000 30
 #
+# A_ARGS / B_ARGS: extra flags for side A / B only (one binary twice, with and without
+# a flag: A_ARGS= B_ARGS='--viewer-bandwidth 50M' scripts/bench-ab.sh BIN BIN 2000 20).
+#
 # Traffic stays on 127.0.0.1. Everything started here is stopped by PID on exit.
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n '2,10p' "$0"; exit 2; }
@@ -30,10 +33,12 @@ pids+=($!)
 for _ in $(seq 100); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sleep 0.1; done
 ramp=$(( (N + RAMP_RATE - 1) / RAMP_RATE )); dur=$((ramp + STEADY + 10))
 declare -A pid
+read -r -a args_A <<<"${A_ARGS:-}"; read -r -a args_B <<<"${B_ARGS:-}"
 for x in A B; do
+  if [ "$x" = A ]; then extra=("${args_A[@]}"); else extra=("${args_B[@]}"); fi
   "${!x}" "http://127.0.0.1:$PORT/master.m3u8" -clients "$N" -ramp-rate "$RAMP_RATE" \
     -variant lowest -duration "${dur}s" -metrics off -log-format text \
-    --output "$tmp/$x.json" >"$tmp/$x.out" 2>"$tmp/$x.err" &
+    --output "$tmp/$x.json" "${extra[@]}" >"$tmp/$x.out" 2>"$tmp/$x.err" &
   pid[$x]=$!
   pids+=($!)
 done
