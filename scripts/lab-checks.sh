@@ -476,6 +476,7 @@ missing = sorted(u for u in used if u not in recorded)
 assert not missing, f"recorded series used in k8s/ but recorded nowhere: {missing}"
 print(f" {len(used)} recorded series named in k8s/ are all recorded (monitoring/recording.yml or k8s/ rules)")
 PY
+if scripts/render-k8s-prometheus.sh --check >"$tmp/render-k8s" 2>&1; then pass "$(tail -n 1 "$tmp/render-k8s")"; else fail "render-k8s-prometheus --check"; cat "$tmp/render-k8s"; fi
 if kubernetes-validate --strict --quiet "${manifests[@]}" >"$tmp/kv" 2>&1; then pass "kubernetes-validate --strict (bundled schemas): ${#manifests[@]} manifests"; else fail "kubernetes-validate"; cat "$tmp/kv"; fi
 for f in k8s/prometheus-config.yaml k8s/prometheus-federation.yaml; do
   dir="$tmp/prom-$(basename "$f" .yaml)"

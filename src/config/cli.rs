@@ -251,6 +251,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:17091")]
     pub metrics: String,
 
+    /// After the run (reports written), keep serving /metrics with the final values for
+    /// DURATION, so Prometheus scrapes them before the process exits; a SIGINT, SIGTERM or
+    /// SIGHUP during that time ends it at once. Use at least two scrape intervals. 0 = off.
+    #[arg(long, value_name = "DURATION", default_value = "0")]
+    pub metrics_linger: String,
+
     /// Also export per-viewer series (client_id label) for the first 1000 viewers.
     /// Adds 7 series per viewer: mind Prometheus cardinality.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,

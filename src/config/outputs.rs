@@ -3,9 +3,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::cli::RunArgs;
-use super::parse::listen_addr;
+use super::parse::{duration_in, listen_addr};
 use super::problems::Problems;
 
 /// Log output format.
@@ -35,7 +36,12 @@ pub struct MetricsEndpoint {
     pub addr: SocketAddr,
     /// `-prom-client-metrics`: also export per-viewer series.
     pub per_viewer: bool,
+    /// `--metrics-linger`: how long to keep serving the final values after the run.
+    pub linger: Duration,
 }
+
+/// Longest `--metrics-linger`.
+pub const MAX_METRICS_LINGER: Duration = Duration::from_secs(3600);
 
 /// Every output of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +74,17 @@ impl Outputs {
         p.check(a.prom_client_metrics && parsed == Some(None), || {
             "-prom-client-metrics needs the metrics endpoint; drop -metrics off or the flag".into()
         });
+        let linger = p
+            .ok(duration_in(
+                "--metrics-linger",
+                &a.metrics_linger,
+                (Duration::ZERO, MAX_METRICS_LINGER),
+                "15s",
+            ))
+            .unwrap_or_default();
+        p.check(!linger.is_zero() && parsed == Some(None), || {
+            "--metrics-linger needs the metrics endpoint; drop -metrics off or the flag".into()
+        });
         let addr = parsed.flatten();
         for (flag, path) in [
             ("--output", &a.output),
@@ -94,6 +111,7 @@ impl Outputs {
             metrics: addr.map(|addr| MetricsEndpoint {
                 addr,
                 per_viewer: a.prom_client_metrics,
+                linger,
             }),
         }
     }

@@ -4,6 +4,8 @@
 //! from PromQL, rule files and the Grafana dashboard.
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::net::SocketAddr;
