@@ -422,8 +422,9 @@ d = yaml.safe_load(open("k8s/indexed-job.yaml"))
 for e in d["spec"]["template"]["spec"]["containers"][0]["env"]:
     print(e["name"] + "=" + e["value"])')
   mapfile -t args < <(env -i PATH="$PATH" "${job_env[@]}" HLS_SWARM_DRY_RUN=1 JOB_COMPLETION_INDEX=2 bash nix/swarm-client/entrypoint.sh)
-  if printf '%s\n' "${args[@]}" | grep -qx 2/3 && ! printf '%s\n' "${args[@]}" | grep -qx -- -client-id-offset; then
-    pass "k8s Indexed Job: pod 2 gets --shard 2/3 (ids from the whole test, no offset)"
+  if printf '%s\n' "${args[@]}" | grep -qx 2/3 && ! printf '%s\n' "${args[@]}" | grep -qx -- -client-id-offset \
+    && printf '%s\n' "${args[@]}" | grep -qx -- --metrics-linger; then
+    pass "k8s Indexed Job: pod 2 gets --shard 2/3 (ids from the whole test, no offset) and --metrics-linger"
   else
     fail "k8s Indexed Job shard: ${args[*]}"
   fi

@@ -299,6 +299,32 @@ mod tests {
     }
 
     #[test]
+    fn metrics_linger_is_a_bounded_duration_that_needs_the_endpoint() {
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.outputs.metrics.map(|m| m.linger), Some(Duration::ZERO));
+        let c = cfg(&["--metrics-linger", "15s"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.outputs.metrics.map(|m| m.linger),
+            Some(Duration::from_secs(15))
+        );
+        for bad in ["15", "2h", "soon"] {
+            let e = cfg(&["--metrics-linger", bad])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} must fail"));
+            assert!(e.to_string().contains("--metrics-linger"), "{bad}: {e}");
+        }
+        let e = cfg(&["-metrics", "off", "--metrics-linger", "5s"])
+            .err()
+            .unwrap_or_else(|| panic!("linger without the endpoint must fail"));
+        assert!(
+            e.to_string()
+                .contains("--metrics-linger needs the metrics endpoint"),
+            "{e}"
+        );
+        assert!(cfg(&["-metrics", "off", "--metrics-linger", "0"]).is_ok());
+    }
+
+    #[test]
     fn metrics_addresses() {
         let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
