@@ -199,4 +199,5 @@ pub fn grafana_to_promql(expr: &str) -> String {
         .replace("$__interval", "1m")
         .replace("$job", ".*")
         .replace("$instance", ".*")
+        .replace("$run_id", ".*")
 }
