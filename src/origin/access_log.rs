@@ -12,7 +12,12 @@
 //! * `status`: status sent, or 499 if the client left before the headers were sent;
 //! * `bytes`: body bytes handed to the connection (for a reset: only the part sent);
 //! * `duration_ms`: arrival to end of body (or failure), float milliseconds;
-//! * `kind`: `master` | `playlist` | `segment` | `other`;
+//! * `kind`: `master` | `playlist` | `blocking` (a media playlist request with
+//!   `_HLS_msn`) | `segment` | `part` | `other`;
+//! * `hold_ms`: how long the origin deliberately held the request before its content
+//!   existed (a blocking reload waiting for its part, a preload-hinted part waiting to be
+//!   complete), float milliseconds; `null` for requests that are never held. The rest
+//!   of `duration_ms` is delivery;
 //! * `complete`: whether the whole body was sent;
 //! * `fault`: `null`, or the injected faults joined with `+` in the order applied:
 //!   `delay`, `error`, `slow`, `reset` (e.g. `"delay+reset"`).
@@ -52,6 +57,9 @@ pub struct LogRecord {
     pub complete: bool,
     /// Injected faults joined with `+` (`delay`, `error`, `slow`, `reset`), if any.
     pub fault: Option<String>,
+    /// Deliberate hold before the content existed, milliseconds (`None`: not a held
+    /// kind of request).
+    pub hold_ms: Option<f64>,
 }
 
 enum Msg {
@@ -182,6 +190,7 @@ mod tests {
             kind: "segment",
             complete: true,
             fault: None,
+            hold_ms: None,
         }
     }
 

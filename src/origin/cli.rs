@@ -7,13 +7,13 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::faults::{ErrorRate, ErrorWindow, FaultConfig, FaultKind, Freeze};
+use super::faults::{ErrorRate, ErrorWindow, FaultConfig, FaultKind, Freeze, LateParts};
 use super::{OriginConfig, asset, check_variants, check_window};
 pub use crate::config::cli::OriginArgs;
 use crate::config::parse;
 use crate::config::{ConfigErrors, Problems};
 
-const KINDS: &str = "master|playlist|segment|all";
+const KINDS: &str = "master|playlist|segment|part|blocking|all";
 
 impl OriginArgs {
     /// Validates every flag and builds the configuration, or returns all problems found.
@@ -71,6 +71,30 @@ impl OriginArgs {
                 "expected an unsigned integer, e.g. 42".into(),
             ),
         }
+        if let Some(v) = &self.part_duration {
+            match parse_duration(v) {
+                Ok(d) => cfg.part_duration = Some(d),
+                Err(e) => err("part-duration", v, format!("{e}; expected e.g. 200ms")),
+            }
+        }
+        if let Some(part) = cfg.part_duration
+            && let Err(e) = super::check_part_duration(part, cfg.segment_duration)
+        {
+            err(
+                "part-duration",
+                self.part_duration.as_deref().unwrap_or(""),
+                e,
+            );
+        }
+        if cfg.part_duration.is_some() && self.audio_rendition {
+            err(
+                "part-duration",
+                self.part_duration.as_deref().unwrap_or(""),
+                "LL-HLS parts are not offered with --audio-rendition (the audio-only \
+                 stream has no frame every part duration); expected one of the two"
+                    .into(),
+            );
+        }
         cfg.audio_rendition = self.audio_rendition;
         cfg.access_log = self.access_log.clone();
         cfg.fault_api = self.fault_api;
@@ -82,6 +106,8 @@ impl OriginArgs {
             error_window: self.fault_error_window.clone(),
             reset: self.fault_reset.clone(),
             freeze: self.fault_freeze.clone(),
+            part_late: self.fault_part_late.clone(),
+            part_stuck: self.fault_part_stuck.clone(),
         };
         if let Some(f) = p.absorb(fault_flags.to_config()) {
             cfg.faults = f;
@@ -106,6 +132,10 @@ pub struct FaultFlags {
     pub reset: Vec<String>,
     /// `--fault-freeze` value (`FROM+DUR`).
     pub freeze: Option<String>,
+    /// `--fault-part-late` value (`FROM+DUR:LATE`).
+    pub part_late: Option<String>,
+    /// `--fault-part-stuck` value (`FROM+DUR`).
+    pub part_stuck: Option<String>,
 }
 
 impl FaultFlags {
@@ -206,6 +236,36 @@ impl FaultFlags {
                 Err(e) => err("fault-freeze", v, with_syntax(e, "FROM+DUR, e.g. 20s+8s")),
             }
         }
+        if let Some(v) = &self.part_late {
+            let parsed = v
+                .rsplit_once(':')
+                .ok_or_else(String::new)
+                .and_then(|(w, l)| Ok((parse_window(w)?, parse_duration(l)?)));
+            match parsed {
+                Ok(((from, duration), late)) => {
+                    f.late_parts = Some(LateParts {
+                        from,
+                        duration,
+                        late,
+                    })
+                }
+                Err(e) => err(
+                    "fault-part-late",
+                    v,
+                    with_syntax(e, "FROM+DUR:LATE, e.g. 10s+5s:300ms"),
+                ),
+            }
+        }
+        if let Some(v) = &self.part_stuck {
+            match parse_window(v) {
+                Ok((from, duration)) => f.stuck_parts = Some(Freeze { from, duration }),
+                Err(e) => err(
+                    "fault-part-stuck",
+                    v,
+                    with_syntax(e, "FROM+DUR, e.g. 20s+8s"),
+                ),
+            }
+        }
         p.finish(cfg)
     }
 }
@@ -256,6 +316,8 @@ fn kinds(s: &str) -> Result<Vec<FaultKind>, String> {
         "master" => Ok(vec![FaultKind::Master]),
         "playlist" => Ok(vec![FaultKind::Playlist]),
         "segment" => Ok(vec![FaultKind::Segment]),
+        "part" => Ok(vec![FaultKind::Part]),
+        "blocking" => Ok(vec![FaultKind::Blocking]),
         _ => Err(format!("unknown kind {s:?} (KIND = {KINDS})")),
     }
 }

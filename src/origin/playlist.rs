@@ -70,6 +70,150 @@ pub fn render_media(tl: &Timeline, edge: u64, epoch_unix: Duration) -> String {
     s
 }
 
+/// What an LL-HLS media playlist is rendered from.
+#[derive(Debug, Clone, Copy)]
+pub struct LlView<'a> {
+    /// The timeline (with parts).
+    pub timeline: &'a Timeline,
+    /// Parts published (Q): the playlist ends with part Q − 1, the hint is part Q.
+    pub published: u64,
+    /// Wall-clock time of the timeline epoch since the Unix epoch.
+    pub epoch_unix: Duration,
+    /// Whether part k of a segment opens with a key frame (INDEPENDENT=YES), per k.
+    pub independent: &'a [bool],
+    /// URIs (relative to this playlist) of the other renditions, for
+    /// `EXT-X-RENDITION-REPORT`.
+    pub reports: &'a [String],
+    /// Render a delta update (`_HLS_skip`); ignored when the playlist offers none.
+    pub skip: bool,
+    /// The delta update was asked for with `_HLS_skip=v2`.
+    pub skip_v2: bool,
+}
+
+/// `HOLD-BACK`: three target durations.
+pub fn hold_back(tl: &Timeline) -> Duration {
+    Duration::from_secs(3 * target_duration_secs(tl))
+}
+
+/// `PART-HOLD-BACK`: three part target durations.
+pub fn part_hold_back(tl: &Timeline) -> Duration {
+    tl.part_duration().unwrap_or_default() * 3
+}
+
+/// The Skip Boundary (`CAN-SKIP-UNTIL`): six target durations, offered only when the
+/// playlist is longer than that (otherwise a delta update would skip nothing).
+pub fn skip_boundary(tl: &Timeline) -> Option<Duration> {
+    let b = Duration::from_secs(6 * target_duration_secs(tl));
+    let span = tl
+        .segment_duration()
+        .saturating_mul(u32::try_from(tl.window()).unwrap_or(u32::MAX));
+    (span > b).then_some(b)
+}
+
+/// `EXT-X-TARGETDURATION` in whole seconds.
+pub fn target_duration_secs(tl: &Timeline) -> u64 {
+    u64::try_from(tl.segment_duration().as_nanos().div_ceil(1_000_000_000)).unwrap_or(u64::MAX)
+}
+
+/// Seconds with millisecond precision (`1.500`).
+fn secs(d: Duration) -> String {
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+}
+
+/// Renders an LL-HLS media playlist: the W complete segments before the segment in
+/// production, that segment's published parts, `EXT-X-PART` tags for every part that
+/// ends within three target durations of the playlist's end, a preload hint for the
+/// part in production and a rendition report per other rendition. With `skip` (and a
+/// Skip Boundary) the segments that start more than the boundary before the playlist's
+/// end are replaced by `EXT-X-SKIP` (version 9).
+pub fn render_ll_media(v: &LlView<'_>) -> String {
+    let tl = v.timeline;
+    let d = tl.segment_duration();
+    let p = tl.part_duration().unwrap_or(d);
+    let k = tl.parts_per_segment().max(1);
+    let q = v.published;
+    let edge = q / k;
+    let range = tl.playlist_range(edge);
+    let at = |parts: u64| p.saturating_mul(u32::try_from(parts).unwrap_or(u32::MAX));
+    let end = at(q);
+    let part_floor = end.saturating_sub(Duration::from_secs(3 * target_duration_secs(tl)));
+    let boundary = skip_boundary(tl);
+    let skipped = match boundary.filter(|_| v.skip) {
+        Some(b) => range.clone().take_while(|&n| at(n * k) + b < end).count() as u64,
+        None => 0,
+    };
+    let mut s = String::with_capacity(256 + 128 * tl.window() as usize);
+    let version = if v.skip && boundary.is_some() { 9 } else { 3 };
+    let _ = write!(
+        s,
+        "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{}\n",
+        target_duration_secs(tl)
+    );
+    let _ = write!(s, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES");
+    if let Some(b) = boundary {
+        let _ = write!(s, ",CAN-SKIP-UNTIL={}", secs(b));
+    }
+    let _ = writeln!(
+        s,
+        ",HOLD-BACK={},PART-HOLD-BACK={}",
+        secs(hold_back(tl)),
+        secs(part_hold_back(tl))
+    );
+    let _ = writeln!(s, "#EXT-X-PART-INF:PART-TARGET={}", secs(p));
+    let _ = writeln!(s, "#EXT-X-MEDIA-SEQUENCE:{}", range.start());
+    if skipped > 0 {
+        s.push_str("#EXT-X-SKIP:SKIPPED-SEGMENTS=");
+        let _ = write!(s, "{skipped}");
+        if v.skip_v2 {
+            s.push_str(",RECENTLY-REMOVED-DATERANGES=\"\"");
+        }
+        s.push('\n');
+    }
+    let extinf = format!("#EXTINF:{},\n", secs(d));
+    let first = range.start() + skipped;
+    for n in first..=edge {
+        let parts_here = if n == edge { q % k } else { k };
+        if n == edge && parts_here == 0 {
+            break;
+        }
+        let start = v
+            .epoch_unix
+            .saturating_add(d.saturating_mul(u32::try_from(n).unwrap_or(u32::MAX)));
+        s.push_str("#EXT-X-PROGRAM-DATE-TIME:");
+        push_rfc3339_millis(&mut s, start);
+        s.push('\n');
+        for j in 0..parts_here {
+            if at(n * k + j + 1) < part_floor {
+                continue;
+            }
+            let _ = write!(s, "#EXT-X-PART:DURATION={},URI=\"seg{n}.{j}.ts\"", secs(p));
+            if v.independent.get(j as usize).copied().unwrap_or(false) {
+                s.push_str(",INDEPENDENT=YES");
+            }
+            s.push('\n');
+        }
+        if n < edge {
+            s.push_str(&extinf);
+            let _ = writeln!(s, "seg{n}.ts");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg{edge}.{}.ts\"",
+        q % k
+    );
+    let last = q.saturating_sub(1);
+    for uri in v.reports {
+        let _ = writeln!(
+            s,
+            "#EXT-X-RENDITION-REPORT:URI=\"{uri}\",LAST-MSN={},LAST-PART={}",
+            last / k,
+            last % k
+        );
+    }
+    s
+}
+
 /// Appends `since_unix` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds).
 pub fn push_rfc3339_millis(s: &mut String, since_unix: Duration) {
     let secs = since_unix.as_secs();
