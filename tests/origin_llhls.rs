@@ -530,3 +530,39 @@ async fn parts_concatenate_to_their_segment() {
     }
     o.shutdown().await;
 }
+
+#[tokio::test]
+async fn blocking_reload_and_part_faults_target_their_own_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.jsonl");
+    let o = start(Some(&log)).await;
+    o.faults()
+        .set_error(origin::FaultKind::Blocking, 503, 1.0);
+    o.faults()
+        .set_delay(origin::FaultKind::Part, Duration::from_millis(150));
+    let mut c = util::Conn::open(o.local_addr()).await;
+    let pl = c.get("/v0/playlist.m3u8").await;
+    assert_eq!(pl.status, 200, "plain reloads are not blocking ones");
+    let &(m, p, _) = parts(&pl.text()).last().unwrap();
+    let blocking = format!("/v0/playlist.m3u8?_HLS_msn={m}&_HLS_part={p}");
+    assert_eq!(c.get(&blocking).await.status, 503);
+    let part = c.get(&format!("/v0/seg{m}.{p}.ts")).await;
+    assert_eq!(part.status, 200);
+    assert!(part.ttfb >= Duration::from_millis(150), "{:?}", part.ttfb);
+    let seg = c.get(&format!("/v0/seg{}.ts", m.saturating_sub(1))).await;
+    assert!(seg.ttfb < Duration::from_millis(100), "segments are not parts");
+    // A delayed preload hint: the injected delay is not part of the hold.
+    let hinted = hint(&c.get("/v0/playlist.m3u8").await.text());
+    let hinted_path = format!("/v0/{hinted}");
+    let h = c.get(&hinted_path).await;
+    assert_eq!(h.status, 200);
+    drop(c);
+    o.shutdown().await;
+    let r = records(&log, &blocking);
+    assert_eq!((r[0]["status"].as_u64(), r[0]["fault"].as_str()), (Some(503), Some("error")));
+    let r = records(&log, &format!("/v0/seg{m}.{p}.ts"));
+    assert_eq!((r[0]["kind"].as_str(), r[0]["fault"].as_str()), (Some("part"), Some("delay")));
+    let r = records(&log, &hinted_path);
+    let (hold, total) = (r[0]["hold_ms"].as_f64().unwrap(), r[0]["duration_ms"].as_f64().unwrap());
+    assert!(hold <= total - 150.0 + 1.0, "hold {hold} excludes the 150 ms delay of {total}");
+}

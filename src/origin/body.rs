@@ -71,11 +71,6 @@ impl PendingLog {
         }
     }
 
-    /// When the request arrived.
-    pub fn arrived(&self) -> Instant {
-        self.arrived
-    }
-
     /// Sends the record with the final byte count.
     fn finish(&mut self, bytes: u64, complete: bool) {
         if let (Some(mut r), Some(sink)) = (self.record.take(), &self.sink) {
@@ -105,12 +100,15 @@ struct Pacer {
 
 /// A future that resolves once a held body's content exists (`true`) or the hold timed
 /// out (`false`).
-pub struct Gate(Pin<Box<dyn std::future::Future<Output = bool> + Send>>);
+pub struct Gate(
+    Pin<Box<dyn std::future::Future<Output = bool> + Send>>,
+    Instant,
+);
 
 impl Gate {
-    /// Wraps the wait.
+    /// Wraps the wait; the hold is counted from now (after any injected delay).
     pub fn new(f: impl std::future::Future<Output = bool> + Send + 'static) -> Self {
-        Self(Box::pin(f))
+        Self(Box::pin(f), Instant::now())
     }
 }
 
@@ -231,8 +229,8 @@ impl Body for OriginBody {
             match g.0.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(ready) => {
+                    let held = g.1.elapsed();
                     this.gate = None;
-                    let held = this.log.arrived().elapsed();
                     this.log.set_hold(held);
                     if !ready {
                         this.log.add_fault("hold_timeout");

@@ -421,6 +421,53 @@ mod tests {
     }
 
     #[test]
+    fn ll_hls_flags() {
+        let c = args(&[
+            "--segment-duration=2s",
+            "--part-duration=200ms",
+            "--fault-part-late=10s+5s:300ms",
+            "--fault-part-stuck=1m+8s",
+            "--fault-error=blocking:503:0.5",
+            "--fault-delay=part=50ms",
+        ])
+        .to_config()
+        .unwrap();
+        assert_eq!(c.part_duration, Some(Duration::from_millis(200)));
+        let l = c.faults.late_parts.unwrap();
+        assert_eq!(
+            (l.from, l.duration, l.late),
+            (
+                Duration::from_secs(10),
+                Duration::from_secs(5),
+                Duration::from_millis(300)
+            )
+        );
+        assert_eq!(c.faults.stuck_parts.unwrap().from, Duration::from_secs(60));
+        assert_eq!(c.faults.error.blocking.unwrap().status, 503);
+        assert_eq!(c.faults.delay.part, Duration::from_millis(50));
+        assert_eq!(args(&[]).to_config().unwrap().part_duration, None);
+        for bad in [
+            vec!["--part-duration=150ms"],
+            vec!["--part-duration=300ms"],
+            vec!["--part-duration=3s"],
+            vec!["--part-duration=0s"],
+            vec!["--part-duration=soon"],
+            vec!["--part-duration=200ms", "--audio-rendition"],
+        ] {
+            let errs = args(&bad).to_config().unwrap_err();
+            assert_eq!(errs.len(), 1, "{bad:?}: {errs:?}");
+            assert!(errs[0].starts_with("--part-duration"), "{errs:?}");
+            assert!(errs[0].contains("expected") || errs[0].contains("multiple") || errs[0].contains("divide"), "{errs:?}");
+        }
+        let errs = args(&["--fault-part-late=10s+5s", "--fault-part-stuck=5s"])
+            .to_config()
+            .unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].starts_with("--fault-part-late") && errs[0].contains("FROM+DUR:LATE"));
+        assert!(errs[1].starts_with("--fault-part-stuck"));
+    }
+
+    #[test]
     fn reports_every_error_at_once() {
         let errs = args(&[
             "--listen=nowhere",

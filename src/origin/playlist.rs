@@ -295,6 +295,85 @@ mod tests {
         assert!(p.contains("#EXTINF:1.000,\nseg9.ts\n"));
     }
 
+    fn ll(published: u64, skip: bool) -> String {
+        let tl = Timeline::new(Duration::from_secs(2), 4).with_parts(Duration::from_millis(500));
+        let reports = ["../v1/playlist.m3u8".to_owned()];
+        render_ll_media(&LlView {
+            timeline: &tl,
+            published,
+            epoch_unix: Duration::from_secs(1_700_000_000),
+            independent: &[true, false, false, false],
+            reports: &reports,
+            skip,
+            skip_v2: false,
+        })
+    }
+
+    #[test]
+    fn ll_playlist_exactly() {
+        // 2 s segments of 4 × 500 ms parts, window 4; 18 parts: segments 0..=3 complete,
+        // parts 4.0 and 4.1 published, 4.2 in production. The playlist ends at 9 s; parts
+        // ending at or after 3 s are listed (from 1.2).
+        let expected = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n\
+            #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,HOLD-BACK=6.000,PART-HOLD-BACK=1.500\n\
+            #EXT-X-PART-INF:PART-TARGET=0.500\n#EXT-X-MEDIA-SEQUENCE:0\n\
+            #EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:20.000Z\n#EXTINF:2.000,\nseg0.ts\n\
+            #EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:22.000Z\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg1.1.ts\"\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg1.2.ts\"\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg1.3.ts\"\n#EXTINF:2.000,\nseg1.ts\n\
+            #EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:24.000Z\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg2.0.ts\",INDEPENDENT=YES\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg2.1.ts\"\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg2.2.ts\"\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg2.3.ts\"\n#EXTINF:2.000,\nseg2.ts\n\
+            #EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:26.000Z\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg3.0.ts\",INDEPENDENT=YES\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg3.1.ts\"\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg3.2.ts\"\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg3.3.ts\"\n#EXTINF:2.000,\nseg3.ts\n\
+            #EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:28.000Z\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg4.0.ts\",INDEPENDENT=YES\n\
+            #EXT-X-PART:DURATION=0.500,URI=\"seg4.1.ts\"\n\
+            #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg4.2.ts\"\n\
+            #EXT-X-RENDITION-REPORT:URI=\"../v1/playlist.m3u8\",LAST-MSN=4,LAST-PART=1\n";
+        assert_eq!(ll(18, false), expected);
+        // 8 s of playlist is not longer than the 12 s Skip Boundary: no delta updates.
+        assert_eq!(ll(18, true), expected);
+        // On a segment boundary: no partial segment, the hint is part 0 of the next.
+        let at = ll(20, false);
+        assert!(at.ends_with(
+            "#EXTINF:2.000,\nseg4.ts\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg5.0.ts\"\n\
+             #EXT-X-RENDITION-REPORT:URI=\"../v1/playlist.m3u8\",LAST-MSN=4,LAST-PART=3\n"
+        ));
+        assert!(at.contains("#EXT-X-MEDIA-SEQUENCE:1\n"));
+    }
+
+    #[test]
+    fn ll_delta_update_skips_beyond_the_boundary() {
+        // Window 10 of 1 s, 200 ms parts: boundary 6 s. 57 parts: the playlist ends at
+        // 11.4 s and lists 1..=10 plus 11.0, 11.1; segments starting before 5.4 s go.
+        let tl = Timeline::new(Duration::from_secs(1), 10).with_parts(Duration::from_millis(200));
+        let view = |skip| LlView {
+            timeline: &tl,
+            published: 57,
+            epoch_unix: Duration::ZERO,
+            independent: &[true, false, false, false, false],
+            reports: &[],
+            skip,
+            skip_v2: false,
+        };
+        let full = render_ll_media(&view(false));
+        let delta = render_ll_media(&view(true));
+        assert!(full.contains(",CAN-SKIP-UNTIL=6.000,"));
+        assert!(delta.starts_with("#EXTM3U\n#EXT-X-VERSION:9\n"));
+        assert!(delta.contains("#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-SKIP:SKIPPED-SEGMENTS=5\n"));
+        let kept: Vec<_> = delta.lines().filter(|l| l.ends_with(".ts") && !l.starts_with('#')).collect();
+        assert_eq!(kept, ["seg6.ts", "seg7.ts", "seg8.ts", "seg9.ts", "seg10.ts"]);
+        let from = full.find("#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:06.000Z").unwrap();
+        assert!(delta.ends_with(&full[from..]));
+    }
+
     #[test]
     fn master_playlist() {
         let v = |bw, i| VariantInfo {

@@ -444,10 +444,10 @@ async fn handle(
     }
     match route {
         Route::Playlist(t) if ll => {
-            return Ok(ll_playlist(&state, t, directives, arrived, head, log).await);
+            return Ok(ll_playlist(&state, t, directives, head, log).await);
         }
         Route::Part(t, n, k) => {
-            return Ok(part(&state, (t, n, k), arrived, head, decision, abort, log).await);
+            return Ok(part(&state, (t, n, k), head, decision, abort, log).await);
         }
         _ => {}
     }
@@ -529,7 +529,6 @@ async fn ll_playlist(
     state: &State,
     track: Track,
     directives: Result<Directives, ll::BadDirective>,
-    arrived: Instant,
     head: bool,
     mut log: PendingLog,
 ) -> Response<OriginBody> {
@@ -568,9 +567,11 @@ async fn ll_playlist(
         Err(e) => return bad(format!("{e}\n"), log),
     };
     if let Some(target) = target {
+        // The hold (and its limit) counts from here, after any injected delay.
+        let held_from = Instant::now();
         let limit = ll::hold_limit(playlist::target_duration_secs(tl));
-        let ok = state.wait_published(target, true, arrived + limit).await;
-        log.set_hold(arrived.elapsed());
+        let ok = state.wait_published(target, true, held_from + limit).await;
+        log.set_hold(held_from.elapsed());
         if !ok {
             return reply(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -603,7 +604,6 @@ async fn ll_playlist(
 async fn part(
     state: &Arc<State>,
     (track, n, k): (Track, u64, u64),
-    arrived: Instant,
     head: bool,
     decision: Option<Decision>,
     abort: AbortFlag,
@@ -660,8 +660,8 @@ async fn part(
         OriginBody::empty(log)
     } else {
         let st = Arc::clone(state);
-        let gate =
-            Gate::new(async move { st.wait_published(abs + 1, false, arrived + limit).await });
+        let deadline = Instant::now() + limit;
+        let gate = Gate::new(async move { st.wait_published(abs + 1, false, deadline).await });
         let mut body = OriginBody::new(data, log).with_gate(gate);
         if let Some(f) = decision.and_then(|d| d.reset_at) {
             body = body.with_reset(f, abort);

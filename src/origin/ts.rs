@@ -596,6 +596,65 @@ mod tests {
     }
 
     #[test]
+    fn parts_are_contiguous_packet_ranges_of_the_segment() {
+        for (secs, part_ms) in [(2u64, 200u64), (1, 200), (3, 300), (2, 1000), (4, 2000)] {
+            let m = asset::Media::for_duration(std::time::Duration::from_secs(secs)).unwrap();
+            let t = m.template(asset::Flavor::Muxed);
+            let layout = PartLayout {
+                copies: m.copies,
+                part_90k: part_ms * 90,
+            };
+            let k = layout.parts_per_segment(t);
+            assert_eq!(k, secs * 1000 / part_ms);
+            for n in [0u64, 7] {
+                let seg = build_segment(t, n, m.copies, 0);
+                let mut joined = Vec::new();
+                for j in 0..k {
+                    let part = build_part(t, layout, n * k + j, 0);
+                    assert!(!part.is_empty(), "{secs}s/{part_ms}ms: part {j} is empty");
+                    assert_eq!(part.len(), part_content_len(t, layout, j));
+                    // A part that does not start a GOP copy (which opens with PAT/PMT)
+                    // opens with the main-stream unit due at its start.
+                    let in_copy = (j * part_ms * 90) % t.unit_90k();
+                    if in_copy != 0 {
+                        let dts = |p: &[u8]| {
+                            let s = stamps(&p[..PACKET_LEN]).unwrap();
+                            s.dts.or(s.pts).expect("opens a PES")
+                        };
+                        let seg_start = dts(&seg[t.frames()[0].packet * PACKET_LEN..]);
+                        let got = dts(&part) - seg_start;
+                        assert!(
+                            got.abs_diff(j * part_ms * 90) <= 450,
+                            "{secs}s/{part_ms}ms part {j}: {got}"
+                        );
+                    }
+                    assert_eq!(
+                        layout.independent(t, j),
+                        (j * part_ms) % (t.unit_90k() / 90) == 0,
+                        "key frames open each GOP copy only"
+                    );
+                    joined.extend_from_slice(&part);
+                }
+                assert_eq!(joined, seg, "{secs}s/{part_ms}ms segment {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn part_padding_reaches_the_bitrate_share() {
+        let m = asset::Media::for_duration(std::time::Duration::from_secs(1)).unwrap();
+        let t = m.template(asset::Flavor::Muxed);
+        let layout = PartLayout {
+            copies: 1,
+            part_90k: 18_000,
+        };
+        let target = padded_len(part_content_len(t, layout, 2), 2_000_000, 200);
+        let p = build_part(t, layout, 12, target);
+        assert_eq!(p.len(), target);
+        assert_eq!(target, 266 * PACKET_LEN);
+    }
+
+    #[test]
     fn timestamp_and_pcr_roundtrip() {
         for ts in [0u64, 1, 126_000, TS_WRAP - 1, 0x1_2345_6789 % TS_WRAP] {
             let mut b = [0x21u8, 0, 0, 0, 0];
