@@ -457,7 +457,12 @@ mod tests {
             let errs = args(&bad).to_config().unwrap_err();
             assert_eq!(errs.len(), 1, "{bad:?}: {errs:?}");
             assert!(errs[0].starts_with("--part-duration"), "{errs:?}");
-            assert!(errs[0].contains("expected") || errs[0].contains("multiple") || errs[0].contains("divide"), "{errs:?}");
+            assert!(
+                errs[0].contains("expected")
+                    || errs[0].contains("multiple")
+                    || errs[0].contains("divide"),
+                "{errs:?}"
+            );
         }
         let errs = args(&["--fault-part-late=10s+5s", "--fault-part-stuck=5s"])
             .to_config()

@@ -368,9 +368,17 @@ mod tests {
         assert!(full.contains(",CAN-SKIP-UNTIL=6.000,"));
         assert!(delta.starts_with("#EXTM3U\n#EXT-X-VERSION:9\n"));
         assert!(delta.contains("#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-SKIP:SKIPPED-SEGMENTS=5\n"));
-        let kept: Vec<_> = delta.lines().filter(|l| l.ends_with(".ts") && !l.starts_with('#')).collect();
-        assert_eq!(kept, ["seg6.ts", "seg7.ts", "seg8.ts", "seg9.ts", "seg10.ts"]);
-        let from = full.find("#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:06.000Z").unwrap();
+        let kept: Vec<_> = delta
+            .lines()
+            .filter(|l| l.ends_with(".ts") && !l.starts_with('#'))
+            .collect();
+        assert_eq!(
+            kept,
+            ["seg6.ts", "seg7.ts", "seg8.ts", "seg9.ts", "seg10.ts"]
+        );
+        let from = full
+            .find("#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:06.000Z")
+            .unwrap();
         assert!(delta.ends_with(&full[from..]));
     }
 
