@@ -132,6 +132,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "CHOICE", default_value = "all")]
     pub variant: String,
 
+    /// With no URL: the built-in origin serves LL-HLS with parts of DURATION (a multiple
+    /// of 100ms dividing its 2s segments, e.g. 200ms), as `hls-swarm origin
+    /// --part-duration`. Off by default (classic HLS).
+    #[arg(long, value_name = "DURATION")]
+    pub origin_part_duration: Option<String>,
+
     /// Connect to this IP for every request to the stream URL's host (Host and TLS SNI keep
     /// the name). Requires --dangerous.
     #[arg(long, value_name = "IP")]
