@@ -13,7 +13,11 @@
 //!   runtime through [`OriginHandle::faults`].
 //! * Fault API ([`control`], `--fault-api`, off by default): `GET`/`PUT`/`DELETE`
 //!   `/control/faults` on the origin's own listener switches faults from outside.
-//! * Access log ([`access_log`]): JSON Lines, one record per request, exact byte counts.
+//! * Access log ([`access_log`]): JSON Lines, one record per request, exact byte counts,
+//!   and `hold_ms`, the deliberate hold of a blocking reload or a preload-hinted part.
+//! * LL-HLS (`part_duration`): parts cut from the re-stamped segments at frame
+//!   boundaries ([`ts::build_part`]), LL playlists ([`playlist::render_ll_media`]) and the
+//!   delivery directives of rfc8216bis §6.2.5 ([`ll`]).
 
 #![warn(missing_docs)]
 
@@ -145,13 +149,13 @@ pub const FRAME_INTERVAL: Duration = Duration::from_millis(100);
 /// segment duration.
 pub fn check_part_duration(part: Duration, segment: Duration) -> Result<(), String> {
     let frame = FRAME_INTERVAL.as_nanos();
-    if part.is_zero() || part.as_nanos() % frame != 0 || part > segment {
+    if part.is_zero() || !part.as_nanos().is_multiple_of(frame) || part > segment {
         return Err(format!(
             "{} is not a multiple of 100ms between 100ms and the segment duration",
             humantime::format_duration(part)
         ));
     }
-    if segment.as_nanos() % part.as_nanos() != 0 {
+    if !segment.as_nanos().is_multiple_of(part.as_nanos()) {
         return Err(format!(
             "{} does not divide the segment duration {}",
             humantime::format_duration(part),

@@ -42,7 +42,7 @@ impl Timeline {
     /// The same timeline cut into parts of `part` each (LL-HLS). `part` must divide the
     /// segment duration (checked by the configuration); otherwise it is ignored.
     pub fn with_parts(mut self, part: Duration) -> Self {
-        let ok = !part.is_zero() && self.segment.as_nanos() % part.as_nanos() == 0;
+        let ok = !part.is_zero() && self.segment.as_nanos().is_multiple_of(part.as_nanos());
         self.part = ok.then_some(part);
         self
     }
