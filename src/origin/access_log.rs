@@ -12,6 +12,7 @@
 //! * `status`: status sent, or 499 if the client left before the headers were sent;
 //! * `bytes`: body bytes handed to the connection (for a reset: only the part sent);
 //! * `duration_ms`: arrival to end of body (or failure), float milliseconds;
+//! * `proto`: `HTTP/1.1` (or `HTTP/1.0`), or `HTTP/2` for h2c prior-knowledge clients;
 //! * `kind`: `master` | `playlist` | `blocking` (a media playlist request with
 //!   `_HLS_msn`) | `segment` | `part` | `other`;
 //! * `hold_ms`: how long the origin deliberately held the request before its content
@@ -51,6 +52,8 @@ pub struct LogRecord {
     pub duration_ms: f64,
     /// User-Agent header ("" if absent).
     pub ua: String,
+    /// Protocol of the request: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2` (h2c).
+    pub proto: &'static str,
     /// Request kind.
     pub kind: &'static str,
     /// Whether the whole body was sent.
@@ -187,6 +190,7 @@ mod tests {
             bytes: i,
             duration_ms: 0.25,
             ua: "t\"q".into(),
+            proto: "HTTP/1.1",
             kind: "segment",
             complete: true,
             fault: None,

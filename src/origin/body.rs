@@ -389,6 +389,7 @@ mod tests {
             bytes: 0,
             duration_ms: 0.0,
             ua: String::new(),
+            proto: "HTTP/1.1",
             kind: "other",
             complete: false,
             fault: None,

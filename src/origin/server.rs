@@ -1,4 +1,5 @@
-//! The HTTP shell: accept loop, per-connection hyper HTTP/1.1 server, request handling.
+//! The HTTP shell: accept loop, per-connection hyper server (HTTP/1.1, or HTTP/2 with
+//! prior knowledge), request handling.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,9 +10,9 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -327,9 +328,11 @@ async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationTo
     let abort = AbortFlag::default();
     let io = TokioIo::new(AbortableStream::new(stream, abort.clone()));
     let svc = service_fn(move |req| handle(state.clone(), abort.clone(), loopback, req));
-    let conn = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(io, svc);
+    // HTTP/1.1, or HTTP/2 with prior knowledge (h2c: the client opens with the HTTP/2
+    // preface); the origin has no TLS, so no ALPN.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().keep_alive(true);
+    let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
@@ -337,6 +340,17 @@ async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationTo
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
+    }
+}
+
+/// The access log's name of an HTTP version.
+fn proto_name(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
     }
 }
 
@@ -390,6 +404,7 @@ async fn handle(
             .get(header::USER_AGENT)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default(),
+        proto: proto_name(req.version()),
         kind: log_kind(route, blocking),
         complete: false,
         fault: None,
