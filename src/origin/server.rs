@@ -39,6 +39,8 @@ const TEXT_TYPE: HeaderValue = HeaderValue::from_static("text/plain; charset=utf
 const PLAYLIST_CACHE: HeaderValue = HeaderValue::from_static("max-age=1");
 /// LL-HLS playlists change every part: a shared cache may keep them no longer than that.
 const LL_PLAYLIST_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+/// Segments' worth of parts kept built per track.
+const PART_CACHE_SEGMENTS: usize = 6;
 /// Longest single sleep of a held request, so run-time fault changes are seen.
 const HOLD_RECHECK: Duration = Duration::from_millis(500);
 const SEGMENT_CACHE: HeaderValue = HeaderValue::from_static("max-age=60, immutable");
@@ -135,9 +137,14 @@ impl State {
                         })
                         .collect(),
                     independent: (0..k).map(|j| layout.independent(template, j)).collect(),
+                    // Bounded whatever the window: the parts a playlist lists (3 target
+                    // durations) and the segment in production; older parts are rebuilt
+                    // on demand (the same bytes).
                     ring: SegmentRing::new(
-                        tl.cache_slots()
-                            .saturating_mul(usize::try_from(k).unwrap_or(1)),
+                        usize::try_from(k)
+                            .unwrap_or(1)
+                            .saturating_mul(PART_CACHE_SEGMENTS)
+                            .saturating_add(16),
                     ),
                     delta: PlaylistCache::default(),
                 }
