@@ -153,6 +153,37 @@ mod tests {
     }
 
     #[test]
+    fn parts_count_and_schedule() {
+        let t = Timeline::new(Duration::from_secs(2), 10).with_parts(Duration::from_millis(200));
+        assert_eq!(t.parts_per_segment(), 10);
+        assert_eq!(
+            t.parts_done(Duration::ZERO),
+            100,
+            "the window's segments, complete"
+        );
+        assert_eq!(t.parts_done(Duration::from_millis(199)), 100);
+        assert_eq!(t.parts_done(Duration::from_millis(200)), 101);
+        for ms in [0u64, 199, 200, 1999, 2000, 3456, 60_000] {
+            let e = Duration::from_millis(ms);
+            assert_eq!(t.parts_done(e) / 10, t.live_edge(e), "edge at {ms} ms");
+        }
+        for q in [90u64, 100, 101, 157] {
+            let at = t.parts_done_at(q);
+            assert!(t.parts_done(at) >= q, "{q}");
+            if at > Duration::ZERO {
+                assert!(
+                    t.parts_done(at - Duration::from_nanos(1)) < q,
+                    "{q}: earliest"
+                );
+            }
+        }
+        // A part that does not divide the segment is ignored; classic counts segments.
+        let odd = Timeline::new(Duration::from_secs(2), 10).with_parts(Duration::from_millis(300));
+        assert_eq!((odd.part_duration(), odd.parts_per_segment()), (None, 1));
+        assert_eq!(odd.parts_done(Duration::from_secs(4)), 12);
+    }
+
+    #[test]
     fn availability_bounds() {
         let t = tl();
         let e = Duration::from_secs(100); // edge 60: playlist 50..=59, retained down to 39
