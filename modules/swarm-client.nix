@@ -16,7 +16,7 @@
   inherit (labLib.credentialArgs) headerArg urlFileArg;
 
   commandLine = labLib.swarmArgs {
-    inherit (cfg) clients rampRate duration engine metricsAddress shard startAt runId;
+    inherit (cfg) clients rampRate duration engine metricsAddress shard startAt runId metricsLinger;
     output = cfg.reportFile;
     extraArgs =
       cfg.extraArgs
@@ -169,6 +169,19 @@ in {
       default = "0.0.0.0:${toString labLib.ports.swarmMetrics}";
       defaultText = literalExpression ''"0.0.0.0:17091"'';
       description = "Prometheus endpoint address (`-metrics`): `/metrics`, `/healthz`, `/readyz`.";
+    };
+
+    metricsLinger = mkOption {
+      type = types.nullOr (types.strMatching "0|([0-9]+(ms|s|m|h))+");
+      default = null;
+      example = "15s";
+      description = ''
+        Keep serving `/metrics` with the final values this long after a finite run ends
+        (`--metrics-linger`), so the last scrape sees the whole run's totals (the `run:*`
+        recording rules of monitoring/recording.yml sum them across shards). Set it to at
+        least two scrape intervals; stopping the service ends it at once. `null`: the
+        binary's default (no linger).
+      '';
     };
 
     reportFile = mkOption {

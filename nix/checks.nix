@@ -143,7 +143,7 @@ in {
   # The container entrypoint's mapping of the documented environment, likewise.
   swarm-container-cmdline = pkgs.runCommand "hls-swarm-container-cmdline" {nativeBuildInputs = [pkgs.bash pkgs.coreutils pkgs.gnugrep];} ''
     mapfile -t args < <(env HLS_SWARM_DRY_RUN=1 STREAM_URL=http://origin:17080/stream.m3u8 CLIENTS=20 \
-      RAMP_RATE=5 RAMP_JITTER=100 DURATION=30s METRICS_PORT=17091 VARIANT=lowest TIMEOUT=10 \
+      RAMP_RATE=5 RAMP_JITTER=100 DURATION=30s METRICS_PORT=17091 METRICS_LINGER=15 VARIANT=lowest TIMEOUT=10 \
       NO_CACHE=1 RESOLVE_IP=127.0.0.1 DANGEROUS=1 ENGINE=native JOB_COMPLETION_INDEX=3 \
       EXTRA_ARGS="-seg-retry 2 -reconnect=false" bash ${../nix/swarm-client/entrypoint.sh})
     # The entrypoint hands STREAM_URL over on fd 3 (-url-file /proc/self/fd/3).

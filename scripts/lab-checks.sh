@@ -422,8 +422,9 @@ d = yaml.safe_load(open("k8s/indexed-job.yaml"))
 for e in d["spec"]["template"]["spec"]["containers"][0]["env"]:
     print(e["name"] + "=" + e["value"])')
   mapfile -t args < <(env -i PATH="$PATH" "${job_env[@]}" HLS_SWARM_DRY_RUN=1 JOB_COMPLETION_INDEX=2 bash nix/swarm-client/entrypoint.sh)
-  if printf '%s\n' "${args[@]}" | grep -qx 2/3 && ! printf '%s\n' "${args[@]}" | grep -qx -- -client-id-offset; then
-    pass "k8s Indexed Job: pod 2 gets --shard 2/3 (ids from the whole test, no offset)"
+  if printf '%s\n' "${args[@]}" | grep -qx 2/3 && ! printf '%s\n' "${args[@]}" | grep -qx -- -client-id-offset \
+    && printf '%s\n' "${args[@]}" | grep -qx -- --metrics-linger; then
+    pass "k8s Indexed Job: pod 2 gets --shard 2/3 (ids from the whole test, no offset) and --metrics-linger"
   else
     fail "k8s Indexed Job shard: ${args[*]}"
   fi
@@ -487,6 +488,7 @@ missing = sorted(u for u in used if u not in recorded)
 assert not missing, f"recorded series used in k8s/ but recorded nowhere: {missing}"
 print(f" {len(used)} recorded series named in k8s/ are all recorded (monitoring/recording.yml or k8s/ rules)")
 PY
+if scripts/render-k8s-prometheus.sh --check >"$tmp/render-k8s" 2>&1; then pass "$(tail -n 1 "$tmp/render-k8s")"; else fail "render-k8s-prometheus --check"; cat "$tmp/render-k8s"; fi
 if kubernetes-validate --strict --quiet "${manifests[@]}" >"$tmp/kv" 2>&1; then pass "kubernetes-validate --strict (bundled schemas): ${#manifests[@]} manifests"; else fail "kubernetes-validate"; cat "$tmp/kv"; fi
 for f in k8s/prometheus-config.yaml k8s/prometheus-federation.yaml; do
   dir="$tmp/prom-$(basename "$f" .yaml)"

@@ -200,10 +200,44 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     let ending = finish(&cfg, &report);
     if let Some(m) = metrics {
+        if let Some(endpoint) = cfg.outputs.metrics {
+            linger_metrics(endpoint.linger).await;
+        }
         m.shutdown().await;
     }
     // Last of all, after every other line on stdout and stderr: `--output -`'s report.
     ending.exit()
+}
+
+/// `--metrics-linger`: keep the endpoint (which holds the run's final snapshot) up for
+/// `duration`, or until a stop signal.
+async fn linger_metrics(duration: std::time::Duration) {
+    if duration.is_zero() {
+        return;
+    }
+    let mut signals = match signals::StopSignals::install() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            say!("hls-swarm: cannot catch stop signals during --metrics-linger: {e}");
+            None
+        }
+    };
+    say!(
+        "hls-swarm: serving the final metrics for {} (--metrics-linger); SIGINT/SIGTERM/SIGHUP ends it",
+        humantime::format_duration(duration)
+    );
+    let interrupt = async {
+        match signals.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    if metrics::linger::linger(duration, interrupt).await == metrics::linger::LingerEnd::Interrupted
+    {
+        say!("hls-swarm: --metrics-linger ended by a signal");
+    }
 }
 
 /// Start the metrics endpoint of `cfg` (none with `-metrics off`) and return the snapshot

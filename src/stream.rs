@@ -18,9 +18,12 @@ pub async fn resolve(cfg: &Config) -> Result<(Url, Option<OriginHandle>)> {
     match &cfg.stream.source {
         StreamSource::Url(u) => Ok((u.clone(), None)),
         StreamSource::Builtin => {
-            let handle = origin::start(origin::OriginConfig::default())
-                .await
-                .context("starting the built-in origin")?;
+            let handle = origin::start(origin::OriginConfig {
+                part_duration: cfg.stream.builtin_part_duration,
+                ..Default::default()
+            })
+            .await
+            .context("starting the built-in origin")?;
             let url = Url::parse(&handle.master_url()).context("built-in origin URL")?;
             Ok((url, Some(handle)))
         }

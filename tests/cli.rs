@@ -47,6 +47,11 @@ fn each_invalid_value_exits_2_naming_its_flag() {
         ),
         (&["--slo-min-active-ratio", "2"], "--slo-min-active-ratio"),
         (&["--slo-max-stalled", "many"], "--slo-max-stalled"),
+        (&["--metrics-linger", "15"], "--metrics-linger"),
+        (
+            &["-metrics", "off", "--metrics-linger", "5s"],
+            "--metrics-linger",
+        ),
         (&["ftp://example.com/x.m3u8"], "ftp://"),
         (&["-bogus"], "--bogus"),
         (&["-reconnect=maybe"], "reconnect"),

@@ -6,74 +6,14 @@
 mod common;
 mod metrics_support;
 
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Lab, config};
 use hls_swarm::origin::FaultConfig;
+use metrics_support::prometheus::Prometheus;
 use metrics_support::{dashboard_exprs, get, grafana_to_promql, repo, start, tool};
 
 const VIEWERS: u64 = 7;
-
-/// The Prometheus child, stopped (by its pid) when dropped.
-struct Prometheus {
-    child: Child,
-    addr: SocketAddr,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: signalling our own child process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Prometheus {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Run an instant query; `Err` carries Prometheus's error for invalid PromQL.
-    async fn query(&self, promql: &str) -> Result<serde_json::Value, String> {
-        let q: String = url::form_urlencoded::byte_serialize(promql.as_bytes()).collect();
-        let (status, body) = get(self.addr, &format!("/api/v1/query?query={q}")).await;
-        let v: serde_json::Value =
-            serde_json::from_str(&body).map_err(|e| format!("HTTP {status}: {e}: {body}"))?;
-        if v["status"] == "success" {
-            Ok(v["data"]["result"].clone())
-        } else {
-            Err(format!("{promql}: {}", v["error"]))
-        }
-    }
-
-    /// The value of a single-series result, if there is exactly one series.
-    async fn scalar(&self, promql: &str) -> Option<String> {
-        let r = self.query(promql).await.ok()?;
-        let series = r.as_array()?;
-        (series.len() == 1)
-            .then(|| series[0]["value"][1].as_str().map(str::to_string))
-            .flatten()
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_the_true_active_viewer_count() {
@@ -97,10 +37,9 @@ async fn prometheus_scrapes_the_true_active_viewer_count() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let monitoring = repo().join("monitoring");
-    let cfg_path = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &cfg_path,
-        format!(
+    let prom = Prometheus::start(
+        &binary,
+        &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
              rule_files:\n  - {alerts}\n  - {recording}\n\
              scrape_configs:\n  - job_name: hls-swarm\n    static_configs:\n      - targets: [\"{target}\"]\n",
@@ -108,24 +47,9 @@ async fn prometheus_scrapes_the_true_active_viewer_count() {
             recording = monitoring.join("recording.yml").display(),
             target = swarm.addr,
         ),
-    )
-    .expect("write config");
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let log = dir.path().join("prometheus.log");
-    let log_file = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(binary)
-        .arg(format!("--config.file={}", cfg_path.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .expect("start prometheus");
-    let prom = Prometheus { child, addr, log };
+        dir.path(),
+    );
+    let addr = prom.addr;
 
     // Wait for the true count: the ramp takes under a second, scrapes come every second.
     let deadline = Instant::now() + Duration::from_secs(90);

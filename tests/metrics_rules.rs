@@ -1,6 +1,7 @@
 //! The monitoring files are valid for Prometheus: the alert and recording rules load, their
-//! unit tests (`promtool test rules`) pass, the example configurations check, and the
-//! Grafana dashboard is well-formed JSON with the panels the operations guide asks for.
+//! unit tests (`promtool test rules`) pass, the example configurations check, the k8s
+//! ConfigMap carries the rule files verbatim, and the Grafana dashboard is well-formed
+//! JSON with the panels the operations guide asks for.
 
 mod metrics_support;
 
@@ -30,10 +31,75 @@ fn rules_load_and_their_unit_tests_pass() {
         return;
     };
     assert!(out.contains("SUCCESS: 5 rules found"), "{out}");
-    let Some(out) = promtool(&["test", "rules", "alerts_test.yml"]) else {
-        return;
-    };
-    assert!(out.contains("SUCCESS"), "{out}");
+    for tests in ["alerts_test.yml", "recording_test.yml"] {
+        let Some(out) = promtool(&["test", "rules", tests]) else {
+            return;
+        };
+        assert!(out.contains("SUCCESS"), "{tests}: {out}");
+    }
+}
+
+/// Every `run:*` rule keeps the test's identity (`run_id`) and aggregates the shards by
+/// it, and each one is exercised by recording_test.yml.
+#[test]
+fn the_run_aggregates_keep_the_run_id_and_are_unit_tested() {
+    let rules = std::fs::read_to_string(repo().join("monitoring/recording.yml")).expect("read");
+    let tests =
+        std::fs::read_to_string(repo().join("monitoring/recording_test.yml")).expect("read");
+    let group = rules
+        .split("- name: hls-swarm-run")
+        .nth(1)
+        .expect("the hls-swarm-run group");
+    let records: Vec<&str> = group
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- record: "))
+        .collect();
+    assert!(records.len() > 30, "{records:?}");
+    for chunk in group.split("- record: ").skip(1) {
+        let name = chunk.lines().next().unwrap_or_default();
+        assert!(name.starts_with("run:"), "{name}");
+        // Every rule keeps run_id: it aggregates by it or reads run:* series that do.
+        let expr = chunk
+            .split_once("expr:")
+            .map(|(_, e)| e)
+            .unwrap_or_default();
+        assert!(
+            expr.contains("by (run_id") || expr.contains("run:hls_swarm_"),
+            "{name} loses run_id"
+        );
+    }
+    for want in [
+        "run:hls_swarm_requests_total:sum",
+        "run:hls_swarm_request_errors_total:sum",
+        "run:hls_swarm_errors_total:sum",
+        "run:hls_swarm_bytes_downloaded_total:sum",
+        "run:hls_swarm_active_clients:sum",
+        "run:hls_swarm_request_ttfb_seconds:p95",
+        "run:hls_swarm_shards:count",
+    ] {
+        assert!(records.contains(&want), "no rule {want}");
+        assert!(
+            tests.contains(want),
+            "recording_test.yml does not test {want}"
+        );
+    }
+}
+
+/// k8s/prometheus-config.yaml's rule keys are monitoring/'s files, as
+/// scripts/render-k8s-prometheus.sh writes them.
+#[test]
+fn the_k8s_configmap_carries_the_monitoring_rules_verbatim() {
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/render-k8s-prometheus.sh"))
+        .arg("--check")
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

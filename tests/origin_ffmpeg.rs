@@ -63,6 +63,21 @@ async fn play_clean(cfg: OriginConfig, seconds: u32) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_plays_the_ll_hls_stream_cleanly() {
+    // FFmpeg 5.1 ignores the LL-HLS tags and plays the segments (each the concatenation
+    // of its parts); the part tags, hints and rendition reports must not disturb it.
+    play_clean(
+        OriginConfig {
+            segment_duration: Duration::from_secs(1),
+            part_duration: Some(Duration::from_millis(200)),
+            ..Default::default()
+        },
+        4,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_plays_1s_segments_cleanly() {
     play_clean(
         OriginConfig {

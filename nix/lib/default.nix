@@ -303,6 +303,7 @@
     shard ? null,
     startAt ? null,
     runId ? null,
+    metricsLinger ? null,
     output ? null,
     extraArgs ? [],
   }:
@@ -321,6 +322,7 @@
     ++ optional (shard != null) "--shard=${shard}"
     ++ optional (startAt != null) "--start-at=${startAt}"
     ++ optional (runId != null) "--run-id=${runId}"
+    ++ optional (metricsLinger != null) "--metrics-linger=${metricsLinger}"
     ++ optional (output != null) "--output=${output}"
     ++ [
       "-tui=${

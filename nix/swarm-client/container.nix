@@ -38,6 +38,9 @@ in
       Env = [
         "SSL_CERT_FILE=${cacert}/etc/ssl/certs/ca-bundle.crt"
         "METRICS_PORT=${toString labLib.ports.swarmMetrics}"
+        # Serve the final values for 15 s after the run (three 5 s scrapes of
+        # monitoring/prometheus.yml), so the last scrape has them (docs/metrics.md).
+        "METRICS_LINGER=15s"
       ];
       ExposedPorts."${toString labLib.ports.swarmMetrics}/tcp" = {};
       Labels = {

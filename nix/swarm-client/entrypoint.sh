@@ -12,6 +12,8 @@
 #   RAMP_JITTER  -ramp-jitter (a bare number means milliseconds)
 #   DURATION     -duration           METRICS_PORT -metrics 0.0.0.0:PORT (default 17091)
 #   VARIANT      -variant            TIMEOUT      -timeout (a bare number means seconds)
+#   METRICS_LINGER  --metrics-linger (a bare number means seconds; the image sets 15s):
+#                keep serving the final /metrics after the run, for the last scrape
 #   NO_CACHE     -no-cache (1/true/yes)
 #   RESOLVE_IP   -resolve            DANGEROUS    --dangerous (1/true/yes)
 #   ENGINE       -engine             CLIENT_ID_OFFSET -client-id-offset
@@ -59,6 +61,11 @@ else
   fi
   [ -z "${DURATION:-}" ] || args+=(-duration "$DURATION")
   args+=(-metrics "0.0.0.0:${METRICS_PORT:-17091}")
+  if [ -n "${METRICS_LINGER:-}" ]; then
+    linger=$METRICS_LINGER
+    [[ "$linger" =~ ^[0-9]+$ ]] && linger="${linger}s"
+    args+=(--metrics-linger "$linger")
+  fi
   [ -z "${VARIANT:-}" ] || args+=(-variant "$VARIANT")
   if [ -n "${TIMEOUT:-}" ]; then
     timeout=$TIMEOUT

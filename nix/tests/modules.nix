@@ -167,17 +167,18 @@ in [
     }
   ))
   (check "streamUrl: the URL is the last word" (lib.hasSuffix (labLib.systemdQuote url) (unit byUrl).serviceConfig.ExecStart))
-  (check "shard, startAt and runId reach the command line as --shard, --start-at and --run-id" (
+  (check "shard, startAt, runId and metricsLinger reach the command line as --shard, --start-at, --run-id and --metrics-linger" (
     (swarm {
       streamUrl = url;
       shard = "2/3";
       startAt = "2026-12-06T20:00:00Z";
       runId = "rehearsal-1";
+      metricsLinger = "15s";
     })
     .services
     .hls-swarm
     .commandLine
-    == ["-clients=50" "-ramp-rate=5" "-duration=0" "-engine=native" "-metrics=0.0.0.0:17091" "--shard=2/3" "--start-at=2026-12-06T20:00:00Z" "--run-id=rehearsal-1" "-tui=false"]
+    == ["-clients=50" "-ramp-rate=5" "-duration=0" "-engine=native" "-metrics=0.0.0.0:17091" "--shard=2/3" "--start-at=2026-12-06T20:00:00Z" "--run-id=rehearsal-1" "--metrics-linger=15s" "-tui=false"]
   ))
   (check "a shard index not below the count is refused" (failing (swarm {
       streamUrl = url;

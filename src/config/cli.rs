@@ -133,6 +133,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "CHOICE", default_value = "all")]
     pub variant: String,
 
+    /// With no URL: the built-in origin serves LL-HLS with parts of DURATION (a multiple
+    /// of 100ms dividing its 2s segments, e.g. 200ms), as `hls-swarm origin
+    /// --part-duration`. Off by default (classic HLS).
+    #[arg(long, value_name = "DURATION")]
+    pub origin_part_duration: Option<String>,
+
     /// Connect to this IP for every request to the stream URL's host (Host and TLS SNI keep
     /// the name). Requires --dangerous.
     #[arg(long, value_name = "IP")]
@@ -261,6 +267,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:17091")]
     pub metrics: String,
 
+    /// After the run (reports written), keep serving /metrics with the final values for
+    /// DURATION, so Prometheus scrapes them before the process exits; a SIGINT, SIGTERM or
+    /// SIGHUP during that time ends it at once. Use at least two scrape intervals. 0 = off.
+    #[arg(long, value_name = "DURATION", default_value = "0")]
+    pub metrics_linger: String,
+
     /// Also export per-viewer series (client_id label) for the first 1000 viewers.
     /// Adds 7 series per viewer: mind Prometheus cardinality.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
@@ -388,6 +400,11 @@ pub struct OriginArgs {
     /// Segments per media playlist (1–10000).
     #[arg(long, value_name = "N", default_value = "10")]
     pub window: String,
+    /// Serve LL-HLS: cut every segment into parts of DURATION (a multiple of 100ms that
+    /// divides the segment duration, e.g. 200ms), with blocking playlist reloads, preload
+    /// hints and delta updates. Off by default (classic HLS).
+    #[arg(long, value_name = "DURATION")]
+    pub part_duration: Option<String>,
     /// Serve audio as a separate EXT-X-MEDIA rendition (/a/…) with video-only variants.
     #[arg(long)]
     pub audio_rendition: bool,
@@ -419,6 +436,14 @@ pub struct OriginArgs {
     /// Freeze media playlists from FROM for DUR after origin start, e.g. 20s+8s.
     #[arg(long, value_name = "FROM+DUR")]
     pub fault_freeze: Option<String>,
+    /// Publish every part (and segment) due from FROM for DUR after origin start LATE
+    /// after its time, e.g. 10s+5s:300ms.
+    #[arg(long, value_name = "FROM+DUR:LATE")]
+    pub fault_part_late: Option<String>,
+    /// Stop publishing parts (and segments) from FROM for DUR after origin start (a stuck
+    /// part: blocking reloads waiting for it time out with 503), e.g. 20s+8s.
+    #[arg(long, value_name = "FROM+DUR")]
+    pub fault_part_stuck: Option<String>,
     /// Serve the fault API on the origin's listener, to loopback clients only: GET, PUT
     /// (one --fault-* flag per line) or DELETE /control/faults switches faults at runtime.
     #[arg(long)]

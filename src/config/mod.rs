@@ -184,6 +184,30 @@ mod tests {
     }
 
     #[test]
+    fn origin_part_duration_asks_the_builtin_origin_for_parts() {
+        assert_eq!(cfg(&[]).unwrap().stream.builtin_part_duration, None);
+        let c = cfg(&["-origin-part-duration", "200ms"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.stream.builtin_part_duration,
+            Some(Duration::from_millis(200))
+        );
+        for (args, why) in [
+            (
+                vec!["http://o/x.m3u8", "-origin-part-duration", "200ms"],
+                "only the built-in origin",
+            ),
+            (vec!["-origin-part-duration", "150ms"], "multiple of 100ms"),
+            (vec!["-origin-part-duration", "300ms"], "does not divide"),
+            (vec!["-origin-part-duration", "fast"], "expected e.g. 200ms"),
+        ] {
+            let errs = cfg(&args).unwrap_err();
+            assert_eq!(errs.len(), 1, "{args:?}: {errs:?}");
+            assert!(errs[0].starts_with("-origin-part-duration"), "{errs:?}");
+            assert!(errs[0].contains(why), "{errs:?}");
+        }
+    }
+
+    #[test]
     fn defaults() {
         let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(c.stream.source, StreamSource::Builtin));
@@ -305,6 +329,32 @@ mod tests {
             cfg(&["-resolve", "::1", "--dangerous"]).is_err(),
             "no URL to resolve"
         );
+    }
+
+    #[test]
+    fn metrics_linger_is_a_bounded_duration_that_needs_the_endpoint() {
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.outputs.metrics.map(|m| m.linger), Some(Duration::ZERO));
+        let c = cfg(&["--metrics-linger", "15s"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.outputs.metrics.map(|m| m.linger),
+            Some(Duration::from_secs(15))
+        );
+        for bad in ["15", "2h", "soon"] {
+            let e = cfg(&["--metrics-linger", bad])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} must fail"));
+            assert!(e.to_string().contains("--metrics-linger"), "{bad}: {e}");
+        }
+        let e = cfg(&["-metrics", "off", "--metrics-linger", "5s"])
+            .err()
+            .unwrap_or_else(|| panic!("linger without the endpoint must fail"));
+        assert!(
+            e.to_string()
+                .contains("--metrics-linger needs the metrics endpoint"),
+            "{e}"
+        );
+        assert!(cfg(&["-metrics", "off", "--metrics-linger", "0"]).is_ok());
     }
 
     #[test]

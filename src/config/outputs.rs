@@ -3,9 +3,10 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::cli::RunArgs;
-use super::parse::listen_addr;
+use super::parse::{duration_in, listen_addr};
 use super::problems::Problems;
 
 /// Log output format.
@@ -35,7 +36,12 @@ pub struct MetricsEndpoint {
     pub addr: SocketAddr,
     /// `-prom-client-metrics`: also export per-viewer series.
     pub per_viewer: bool,
+    /// `--metrics-linger`: how long to keep serving the final values after the run.
+    pub linger: Duration,
 }
+
+/// Longest `--metrics-linger`.
+pub const MAX_METRICS_LINGER: Duration = Duration::from_secs(3600);
 
 /// Where the JSON report goes (`--output`, of a run and of `hls-swarm merge`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +114,17 @@ impl Outputs {
         p.check(a.prom_client_metrics && parsed == Some(None), || {
             "-prom-client-metrics needs the metrics endpoint; drop -metrics off or the flag".into()
         });
+        let linger = p
+            .ok(duration_in(
+                "--metrics-linger",
+                &a.metrics_linger,
+                (Duration::ZERO, MAX_METRICS_LINGER),
+                "15s",
+            ))
+            .unwrap_or_default();
+        p.check(!linger.is_zero() && parsed == Some(None), || {
+            "--metrics-linger needs the metrics endpoint; drop -metrics off or the flag".into()
+        });
         let addr = parsed.flatten();
         let json_report = JsonTarget::from_flag(a.output.as_deref(), p);
         for (flag, path) in [("--report", &a.report), ("--log-file", &a.log_file)] {
@@ -131,6 +148,7 @@ impl Outputs {
             metrics: addr.map(|addr| MetricsEndpoint {
                 addr,
                 per_viewer: a.prom_client_metrics,
+                linger,
             }),
         }
     }

@@ -49,6 +49,8 @@ pub struct StreamConfig {
     pub source: StreamSource,
     /// `-variant`: which variants each viewer plays.
     pub variant: VariantChoice,
+    /// `-origin-part-duration`: the built-in origin serves LL-HLS with parts this long.
+    pub builtin_part_duration: Option<std::time::Duration>,
 }
 
 impl StreamConfig {
@@ -68,9 +70,30 @@ impl StreamConfig {
             }),
             VariantChoice::All,
         );
+        let source = source.unwrap_or(StreamSource::Builtin);
+        let builtin_part_duration = a.origin_part_duration.as_deref().and_then(|v| {
+            let flag = format!("-origin-part-duration {v:?}");
+            if !matches!(source, StreamSource::Builtin) {
+                p.push(format!(
+                    "{flag}: only the built-in origin (no URL) can be asked for parts"
+                ));
+                return None;
+            }
+            p.ok(super::parse::duration(v)
+                .map_err(|e| format!("{flag}: {e}; expected e.g. 200ms"))
+                .and_then(|d| {
+                    crate::origin::check_part_duration(
+                        d,
+                        crate::origin::OriginConfig::default().segment_duration,
+                    )
+                    .map(|()| d)
+                    .map_err(|e| format!("{flag}: {e}"))
+                }))
+        });
         StreamConfig {
-            source: source.unwrap_or(StreamSource::Builtin),
+            source,
             variant,
+            builtin_part_duration,
         }
     }
 }

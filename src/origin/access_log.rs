@@ -12,7 +12,13 @@
 //! * `status`: status sent, or 499 if the client left before the headers were sent;
 //! * `bytes`: body bytes handed to the connection (for a reset: only the part sent);
 //! * `duration_ms`: arrival to end of body (or failure), float milliseconds;
-//! * `kind`: `master` | `playlist` | `segment` | `other`;
+//! * `proto`: `HTTP/1.1` (or `HTTP/1.0`), or `HTTP/2` for h2c prior-knowledge clients;
+//! * `kind`: `master` | `playlist` | `blocking` (a media playlist request with
+//!   `_HLS_msn`) | `segment` | `part` | `other`;
+//! * `hold_ms`: how long the origin deliberately held the request before its content
+//!   existed (a blocking reload waiting for its part, a preload-hinted part waiting to be
+//!   complete), float milliseconds; `null` for requests that are never held. The rest
+//!   of `duration_ms` is delivery;
 //! * `complete`: whether the whole body was sent;
 //! * `fault`: `null`, or the injected faults joined with `+` in the order applied:
 //!   `delay`, `error`, `slow`, `reset` (e.g. `"delay+reset"`).
@@ -46,12 +52,17 @@ pub struct LogRecord {
     pub duration_ms: f64,
     /// User-Agent header ("" if absent).
     pub ua: String,
+    /// Protocol of the request: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2` (h2c).
+    pub proto: &'static str,
     /// Request kind.
     pub kind: &'static str,
     /// Whether the whole body was sent.
     pub complete: bool,
     /// Injected faults joined with `+` (`delay`, `error`, `slow`, `reset`), if any.
     pub fault: Option<String>,
+    /// Deliberate hold before the content existed, milliseconds (`None`: not a held
+    /// kind of request).
+    pub hold_ms: Option<f64>,
 }
 
 enum Msg {
@@ -179,9 +190,11 @@ mod tests {
             bytes: i,
             duration_ms: 0.25,
             ua: "t\"q".into(),
+            proto: "HTTP/1.1",
             kind: "segment",
             complete: true,
             fault: None,
+            hold_ms: None,
         }
     }
 

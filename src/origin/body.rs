@@ -57,6 +57,20 @@ impl PendingLog {
         }
     }
 
+    /// Records the deliberate hold (arrival until the content existed).
+    pub fn set_hold(&mut self, hold: Duration) {
+        if let Some(r) = &mut self.record {
+            r.hold_ms = Some((hold.as_secs_f64() * 1e6).round() / 1e3);
+        }
+    }
+
+    /// Marks the request as one that may be held (`hold_ms` 0 until set).
+    pub fn set_holdable(&mut self) {
+        if let Some(r) = &mut self.record {
+            r.hold_ms.get_or_insert(0.0);
+        }
+    }
+
     /// Sends the record with the final byte count.
     fn finish(&mut self, bytes: u64, complete: bool) {
         if let (Some(mut r), Some(sink)) = (self.record.take(), &self.sink) {
@@ -84,6 +98,26 @@ struct Pacer {
     sleep: Pin<Box<Sleep>>,
 }
 
+/// A future that resolves once a held body's content exists (`true`) or the hold timed
+/// out (`false`).
+pub struct Gate(
+    Pin<Box<dyn std::future::Future<Output = bool> + Send>>,
+    Instant,
+);
+
+impl Gate {
+    /// Wraps the wait; the hold is counted from now (after any injected delay).
+    pub fn new(f: impl std::future::Future<Output = bool> + Send + 'static) -> Self {
+        Self(Box::pin(f), Instant::now())
+    }
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gate")
+    }
+}
+
 /// How the connection carrying a body is told to abort.
 pub type AbortFlag = Arc<AtomicBool>;
 
@@ -96,6 +130,7 @@ pub struct OriginBody {
     limit: usize,
     pacer: Option<Pacer>,
     reset: Option<ResetState>,
+    gate: Option<Gate>,
     log: PendingLog,
     done: bool,
 }
@@ -120,6 +155,7 @@ impl OriginBody {
             limit,
             pacer: None,
             reset: None,
+            gate: None,
             log,
             done: false,
         }
@@ -141,6 +177,16 @@ impl OriginBody {
             start: None,
             sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
         });
+        self
+    }
+
+    /// Holds every byte until `gate` resolves (the content exists), then sends the body
+    /// at full speed; the hold is logged as `hold_ms`. A gate that times out ends the
+    /// body with an error (the connection is closed; logged as fault `hold_timeout`).
+    /// The length is not announced, so HTTP/1.1 sends the body chunked.
+    pub fn with_gate(mut self, gate: Gate) -> Self {
+        self.log.set_holdable();
+        self.gate = Some(gate);
         self
     }
 
@@ -178,6 +224,24 @@ impl Body for OriginBody {
         let this = &mut *self;
         if this.done {
             return Poll::Ready(None);
+        }
+        if let Some(g) = &mut this.gate {
+            match g.0.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(ready) => {
+                    let held = g.1.elapsed();
+                    this.gate = None;
+                    this.log.set_hold(held);
+                    if !ready {
+                        this.log.add_fault("hold_timeout");
+                        this.finish(false);
+                        return Poll::Ready(Some(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the held part did not appear in time",
+                        ))));
+                    }
+                }
+            }
         }
         if this.sent < this.limit {
             let mut end = this.limit;
@@ -219,6 +283,9 @@ impl Body for OriginBody {
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.gate.is_some() {
+            return SizeHint::default();
+        }
         SizeHint::with_exact((self.data.len() - self.sent.min(self.data.len())) as u64)
     }
 }
@@ -322,9 +389,11 @@ mod tests {
             bytes: 0,
             duration_ms: 0.0,
             ua: String::new(),
+            proto: "HTTP/1.1",
             kind: "other",
             complete: false,
             fault: None,
+            hold_ms: None,
         }
     }
 

@@ -7,13 +7,13 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::faults::{ErrorRate, ErrorWindow, FaultConfig, FaultKind, Freeze};
+use super::faults::{ErrorRate, ErrorWindow, FaultConfig, FaultKind, Freeze, LateParts};
 use super::{OriginConfig, asset, check_variants, check_window};
 pub use crate::config::cli::OriginArgs;
 use crate::config::parse;
 use crate::config::{ConfigErrors, Problems};
 
-const KINDS: &str = "master|playlist|segment|all";
+const KINDS: &str = "master|playlist|segment|part|blocking|all";
 
 impl OriginArgs {
     /// Validates every flag and builds the configuration, or returns all problems found.
@@ -71,6 +71,30 @@ impl OriginArgs {
                 "expected an unsigned integer, e.g. 42".into(),
             ),
         }
+        if let Some(v) = &self.part_duration {
+            match parse_duration(v) {
+                Ok(d) => cfg.part_duration = Some(d),
+                Err(e) => err("part-duration", v, format!("{e}; expected e.g. 200ms")),
+            }
+        }
+        if let Some(part) = cfg.part_duration
+            && let Err(e) = super::check_part_duration(part, cfg.segment_duration)
+        {
+            err(
+                "part-duration",
+                self.part_duration.as_deref().unwrap_or(""),
+                e,
+            );
+        }
+        if cfg.part_duration.is_some() && self.audio_rendition {
+            err(
+                "part-duration",
+                self.part_duration.as_deref().unwrap_or(""),
+                "LL-HLS parts are not offered with --audio-rendition (the audio-only \
+                 stream has no frame every part duration); expected one of the two"
+                    .into(),
+            );
+        }
         cfg.audio_rendition = self.audio_rendition;
         cfg.access_log = self.access_log.clone();
         cfg.fault_api = self.fault_api;
@@ -82,6 +106,8 @@ impl OriginArgs {
             error_window: self.fault_error_window.clone(),
             reset: self.fault_reset.clone(),
             freeze: self.fault_freeze.clone(),
+            part_late: self.fault_part_late.clone(),
+            part_stuck: self.fault_part_stuck.clone(),
         };
         if let Some(f) = p.absorb(fault_flags.to_config()) {
             cfg.faults = f;
@@ -106,6 +132,10 @@ pub struct FaultFlags {
     pub reset: Vec<String>,
     /// `--fault-freeze` value (`FROM+DUR`).
     pub freeze: Option<String>,
+    /// `--fault-part-late` value (`FROM+DUR:LATE`).
+    pub part_late: Option<String>,
+    /// `--fault-part-stuck` value (`FROM+DUR`).
+    pub part_stuck: Option<String>,
 }
 
 impl FaultFlags {
@@ -206,6 +236,36 @@ impl FaultFlags {
                 Err(e) => err("fault-freeze", v, with_syntax(e, "FROM+DUR, e.g. 20s+8s")),
             }
         }
+        if let Some(v) = &self.part_late {
+            let parsed = v
+                .rsplit_once(':')
+                .ok_or_else(String::new)
+                .and_then(|(w, l)| Ok((parse_window(w)?, parse_duration(l)?)));
+            match parsed {
+                Ok(((from, duration), late)) => {
+                    f.late_parts = Some(LateParts {
+                        from,
+                        duration,
+                        late,
+                    })
+                }
+                Err(e) => err(
+                    "fault-part-late",
+                    v,
+                    with_syntax(e, "FROM+DUR:LATE, e.g. 10s+5s:300ms"),
+                ),
+            }
+        }
+        if let Some(v) = &self.part_stuck {
+            match parse_window(v) {
+                Ok((from, duration)) => f.stuck_parts = Some(Freeze { from, duration }),
+                Err(e) => err(
+                    "fault-part-stuck",
+                    v,
+                    with_syntax(e, "FROM+DUR, e.g. 20s+8s"),
+                ),
+            }
+        }
         p.finish(cfg)
     }
 }
@@ -256,6 +316,8 @@ fn kinds(s: &str) -> Result<Vec<FaultKind>, String> {
         "master" => Ok(vec![FaultKind::Master]),
         "playlist" => Ok(vec![FaultKind::Playlist]),
         "segment" => Ok(vec![FaultKind::Segment]),
+        "part" => Ok(vec![FaultKind::Part]),
+        "blocking" => Ok(vec![FaultKind::Blocking]),
         _ => Err(format!("unknown kind {s:?} (KIND = {KINDS})")),
     }
 }
@@ -356,6 +418,58 @@ mod tests {
         assert_eq!(f.error_windows[0].from, Duration::from_secs(30));
         assert_eq!(f.reset.segment, 0.1);
         assert_eq!(f.freeze.unwrap().duration, Duration::from_secs(8));
+    }
+
+    #[test]
+    fn ll_hls_flags() {
+        let c = args(&[
+            "--segment-duration=2s",
+            "--part-duration=200ms",
+            "--fault-part-late=10s+5s:300ms",
+            "--fault-part-stuck=1m+8s",
+            "--fault-error=blocking:503:0.5",
+            "--fault-delay=part=50ms",
+        ])
+        .to_config()
+        .unwrap();
+        assert_eq!(c.part_duration, Some(Duration::from_millis(200)));
+        let l = c.faults.late_parts.unwrap();
+        assert_eq!(
+            (l.from, l.duration, l.late),
+            (
+                Duration::from_secs(10),
+                Duration::from_secs(5),
+                Duration::from_millis(300)
+            )
+        );
+        assert_eq!(c.faults.stuck_parts.unwrap().from, Duration::from_secs(60));
+        assert_eq!(c.faults.error.blocking.unwrap().status, 503);
+        assert_eq!(c.faults.delay.part, Duration::from_millis(50));
+        assert_eq!(args(&[]).to_config().unwrap().part_duration, None);
+        for bad in [
+            vec!["--part-duration=150ms"],
+            vec!["--part-duration=300ms"],
+            vec!["--part-duration=3s"],
+            vec!["--part-duration=0s"],
+            vec!["--part-duration=soon"],
+            vec!["--part-duration=200ms", "--audio-rendition"],
+        ] {
+            let errs = args(&bad).to_config().unwrap_err();
+            assert_eq!(errs.len(), 1, "{bad:?}: {errs:?}");
+            assert!(errs[0].starts_with("--part-duration"), "{errs:?}");
+            assert!(
+                errs[0].contains("expected")
+                    || errs[0].contains("multiple")
+                    || errs[0].contains("divide"),
+                "{errs:?}"
+            );
+        }
+        let errs = args(&["--fault-part-late=10s+5s", "--fault-part-stuck=5s"])
+            .to_config()
+            .unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].starts_with("--fault-part-late") && errs[0].contains("FROM+DUR:LATE"));
+        assert!(errs[1].starts_with("--fault-part-stuck"));
     }
 
     #[test]

@@ -145,9 +145,12 @@ pub fn parse_spec(text: &str) -> Result<FaultConfig, ConfigErrors> {
             "fault-error-window" => flags.error_window.push(value),
             "fault-reset" => flags.reset.push(value),
             "fault-freeze" => once(&mut flags.freeze, &mut p),
+            "fault-part-late" => once(&mut flags.part_late, &mut p),
+            "fault-part-stuck" => once(&mut flags.part_stuck, &mut p),
             _ => p.push(format!(
                 "line {no}: unknown flag {name:?}; expected one of fault-delay, \
-                 fault-body-rate, fault-error, fault-error-window, fault-reset, fault-freeze"
+                 fault-body-rate, fault-error, fault-error-window, fault-reset, fault-freeze, \
+                 fault-part-late, fault-part-stuck"
             )),
         }
     }
@@ -203,6 +206,18 @@ pub fn render_spec(cfg: &FaultConfig) -> String {
     if let Some(f) = cfg.freeze {
         let _ = writeln!(out, "fault-freeze={}+{}", dur(f.from), dur(f.duration));
     }
+    if let Some(l) = cfg.late_parts {
+        let _ = writeln!(
+            out,
+            "fault-part-late={}+{}:{}",
+            dur(l.from),
+            dur(l.duration),
+            dur(l.late)
+        );
+    }
+    if let Some(f) = cfg.stuck_parts {
+        let _ = writeln!(out, "fault-part-stuck={}+{}", dur(f.from), dur(f.duration));
+    }
     if out.is_empty() {
         out.push_str("# no faults\n");
     }
@@ -247,6 +262,15 @@ mod tests {
             freeze: Some(Freeze {
                 from: Duration::from_secs(20),
                 duration: Duration::from_secs(8),
+            }),
+            late_parts: Some(crate::origin::LateParts {
+                from: Duration::from_secs(10),
+                duration: Duration::from_secs(5),
+                late: Duration::from_millis(300),
+            }),
+            stuck_parts: Some(Freeze {
+                from: Duration::from_secs(40),
+                duration: Duration::from_secs(9),
             }),
         }
     }

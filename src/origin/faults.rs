@@ -20,13 +20,23 @@ pub enum FaultKind {
     Playlist,
     /// Media segments.
     Segment,
+    /// LL-HLS parts (including preload-hinted ones).
+    Part,
+    /// Blocking playlist reloads (media playlist requests with `_HLS_msn`).
+    Blocking,
 }
 
 impl FaultKind {
     /// All kinds, in index order.
-    pub const ALL: [FaultKind; 3] = [FaultKind::Master, FaultKind::Playlist, FaultKind::Segment];
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::Master,
+        FaultKind::Playlist,
+        FaultKind::Segment,
+        FaultKind::Part,
+        FaultKind::Blocking,
+    ];
 
-    /// Stable index 0..3.
+    /// Stable index 0..5.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -37,6 +47,8 @@ impl FaultKind {
             FaultKind::Master => "master",
             FaultKind::Playlist => "playlist",
             FaultKind::Segment => "segment",
+            FaultKind::Part => "part",
+            FaultKind::Blocking => "blocking",
         }
     }
 }
@@ -50,6 +62,10 @@ pub struct PerKind<T> {
     pub playlist: T,
     /// For segments.
     pub segment: T,
+    /// For LL-HLS parts.
+    pub part: T,
+    /// For blocking playlist reloads.
+    pub blocking: T,
 }
 
 impl<T> PerKind<T> {
@@ -59,6 +75,8 @@ impl<T> PerKind<T> {
             FaultKind::Master => &self.master,
             FaultKind::Playlist => &self.playlist,
             FaultKind::Segment => &self.segment,
+            FaultKind::Part => &self.part,
+            FaultKind::Blocking => &self.blocking,
         }
     }
 
@@ -68,6 +86,8 @@ impl<T> PerKind<T> {
             FaultKind::Master => &mut self.master,
             FaultKind::Playlist => &mut self.playlist,
             FaultKind::Segment => &mut self.segment,
+            FaultKind::Part => &mut self.part,
+            FaultKind::Blocking => &mut self.blocking,
         }
     }
 }
@@ -104,6 +124,19 @@ pub struct Freeze {
     pub duration: Duration,
 }
 
+/// Late media: every part (and segment) due in [from, from + duration) after origin
+/// start is published `late` after its time; those due in the `late` that follows are
+/// published together at from + duration + late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LateParts {
+    /// Start, relative to origin start.
+    pub from: Duration,
+    /// Length of the window.
+    pub duration: Duration,
+    /// How late each part is published.
+    pub late: Duration,
+}
+
 /// Everything the origin can do wrong. `Default` is "no faults".
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FaultConfig {
@@ -119,6 +152,11 @@ pub struct FaultConfig {
     pub reset: PerKind<f64>,
     /// Media playlist freeze.
     pub freeze: Option<Freeze>,
+    /// Parts (and segments) published late.
+    pub late_parts: Option<LateParts>,
+    /// Production stops: nothing is published during [from, from + duration), then the
+    /// parts due meanwhile appear at once (a stuck part: blocking requests time out).
+    pub stuck_parts: Option<Freeze>,
 }
 
 /// What happens to one request.
@@ -168,12 +206,66 @@ impl FaultConfig {
         }
     }
 
-    /// The time at which media playlists are rendered for a request at `elapsed`.
+    /// The time at which media playlists are rendered for a request at `elapsed`: the
+    /// production clock ([`Self::production_time`]), held still by a freeze.
     pub fn playlist_time(&self, elapsed: Duration) -> Duration {
+        let t = self.production_time(elapsed);
         match self.freeze {
-            Some(f) if elapsed >= f.from && elapsed < f.from.saturating_add(f.duration) => f.from,
-            _ => elapsed,
+            Some(f) if t >= f.from && t < f.from.saturating_add(f.duration) => f.from,
+            _ => t,
         }
+    }
+
+    /// The production clock at `elapsed`: media due at time c is published when this
+    /// clock reaches c. Identity without late or stuck parts; never decreases.
+    pub fn production_time(&self, elapsed: Duration) -> Duration {
+        let mut t = elapsed;
+        if let Some(l) = self.late_parts {
+            let end = l.from.saturating_add(l.duration).saturating_add(l.late);
+            if t >= l.from && t < end {
+                t = l.from.max(t.saturating_sub(l.late));
+            }
+        }
+        if let Some(s) = self.stuck_parts
+            && t >= s.from
+            && t < s.from.saturating_add(s.duration)
+        {
+            t = s.from;
+        }
+        t
+    }
+
+    /// The earliest `elapsed` at which [`Self::playlist_time`] reaches `v` (inverse of a
+    /// non-decreasing clock; used to schedule a blocking request's wake-up).
+    pub fn playlist_time_reaches(&self, v: Duration) -> Duration {
+        let mut v = v;
+        if let Some(f) = self.freeze
+            && v > f.from
+        {
+            v = v.max(f.from.saturating_add(f.duration));
+        }
+        self.production_time_reaches(v)
+    }
+
+    /// The earliest `elapsed` at which [`Self::production_time`] reaches `v`.
+    pub fn production_time_reaches(&self, v: Duration) -> Duration {
+        let mut v = v;
+        if let Some(s) = self.stuck_parts
+            && v > s.from
+        {
+            v = v.max(s.from.saturating_add(s.duration));
+        }
+        if let Some(l) = self.late_parts
+            && v > l.from
+        {
+            let end = l.from.saturating_add(l.duration);
+            v = if v < end {
+                v.saturating_add(l.late)
+            } else {
+                v.max(end.saturating_add(l.late))
+            };
+        }
+        v
     }
 }
 
@@ -200,7 +292,7 @@ fn mix(seed: u64, kind: FaultKind, seq: u64) -> u64 {
 pub struct FaultControl {
     seed: u64,
     cfg: RwLock<FaultConfig>,
-    counters: [AtomicU64; 3],
+    counters: [AtomicU64; 5],
 }
 
 impl FaultControl {
@@ -281,6 +373,31 @@ impl FaultControl {
     /// Playlist render time for a request at `elapsed` (see [`FaultConfig::playlist_time`]).
     pub fn playlist_time(&self, elapsed: Duration) -> Duration {
         self.read(|c| c.playlist_time(elapsed))
+    }
+
+    /// Production clock at `elapsed` (see [`FaultConfig::production_time`]).
+    pub fn production_time(&self, elapsed: Duration) -> Duration {
+        self.read(|c| c.production_time(elapsed))
+    }
+
+    /// See [`FaultConfig::playlist_time_reaches`].
+    pub fn playlist_time_reaches(&self, v: Duration) -> Duration {
+        self.read(|c| c.playlist_time_reaches(v))
+    }
+
+    /// See [`FaultConfig::production_time_reaches`].
+    pub fn production_time_reaches(&self, v: Duration) -> Duration {
+        self.read(|c| c.production_time_reaches(v))
+    }
+
+    /// Sets (or with `None` removes) late parts.
+    pub fn set_late_parts(&self, late: Option<LateParts>) {
+        self.write(|c| c.late_parts = late);
+    }
+
+    /// Sets (or with `None` removes) stuck parts.
+    pub fn set_stuck_parts(&self, stuck: Option<Freeze>) {
+        self.write(|c| c.stuck_parts = stuck);
     }
 
     fn read<R>(&self, f: impl FnOnce(&FaultConfig) -> R) -> R {
@@ -387,6 +504,47 @@ mod tests {
             [t(9), t(10), t(13), t(14)],
             [9, 10, 10, 14].map(Duration::from_secs)
         );
+    }
+
+    #[test]
+    fn production_clock_and_its_inverse() {
+        let ms = Duration::from_millis;
+        let cfg = FaultConfig {
+            late_parts: Some(LateParts {
+                from: ms(1000),
+                duration: ms(1000),
+                late: ms(300),
+            }),
+            stuck_parts: Some(Freeze {
+                from: ms(5000),
+                duration: ms(2000),
+            }),
+            ..Default::default()
+        };
+        let c = |t| cfg.production_time(ms(t)).as_millis();
+        assert_eq!(
+            [c(999), c(1000), c(1200), c(1300), c(1500)],
+            [999, 1000, 1000, 1000, 1200]
+        );
+        assert_eq!([c(2299), c(2300), c(4000)], [1999, 2300, 4000]);
+        assert_eq!(
+            [c(4999), c(5000), c(6999), c(7000)],
+            [4999, 5000, 5000, 7000]
+        );
+        let inv = |v| cfg.production_time_reaches(ms(v)).as_millis();
+        // Due at 1.2 s: published 300 ms late; due at 2.1 s: with the burst at 2.3 s.
+        assert_eq!(
+            [inv(900), inv(1000), inv(1200), inv(2100), inv(2500)],
+            [900, 1000, 1500, 2300, 2500]
+        );
+        assert_eq!([inv(5000), inv(5001), inv(7500)], [5000, 7000, 7500]);
+        for v in (0..8000).step_by(7) {
+            let t = cfg.production_time_reaches(ms(v));
+            assert!(cfg.production_time(t) >= ms(v), "{v}");
+            if t > Duration::ZERO {
+                assert!(cfg.production_time(t - ms(1)) < ms(v), "{v}: earliest");
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,11 @@
 //!   runtime through [`OriginHandle::faults`].
 //! * Fault API ([`control`], `--fault-api`, off by default): `GET`/`PUT`/`DELETE`
 //!   `/control/faults` on the origin's own listener switches faults from outside.
-//! * Access log ([`access_log`]): JSON Lines, one record per request, exact byte counts.
+//! * Access log ([`access_log`]): JSON Lines, one record per request, exact byte counts,
+//!   and `hold_ms`, the deliberate hold of a blocking reload or a preload-hinted part.
+//! * LL-HLS (`part_duration`): parts cut from the re-stamped segments at frame
+//!   boundaries ([`ts::build_part`]), LL playlists ([`playlist::render_ll_media`]) and the
+//!   delivery directives of rfc8216bis §6.2.5 ([`ll`]).
 
 #![warn(missing_docs)]
 
@@ -24,6 +28,7 @@ pub mod cache;
 pub mod cli;
 pub mod control;
 pub mod faults;
+pub mod ll;
 pub mod playlist;
 pub mod routes;
 pub mod server;
@@ -43,7 +48,8 @@ use crate::config::{ConfigErrors, Problems};
 
 pub use cli::{OriginArgs, run_cli};
 pub use faults::{
-    Decision, ErrorRate, ErrorWindow, FaultConfig, FaultControl, FaultKind, Freeze, PerKind,
+    Decision, ErrorRate, ErrorWindow, FaultConfig, FaultControl, FaultKind, Freeze, LateParts,
+    PerKind,
 };
 
 /// Listen backlog of the origin socket.
@@ -64,6 +70,8 @@ pub struct OriginConfig {
     pub segment_duration: Duration,
     /// Segments per media playlist.
     pub window: usize,
+    /// LL-HLS part duration (`None`: classic HLS); see [`check_part_duration`].
+    pub part_duration: Option<Duration>,
     /// Serve audio as a separate `EXT-X-MEDIA` rendition (video-only variants).
     pub audio_rendition: bool,
     /// Seed of the fault decisions.
@@ -83,6 +91,7 @@ impl Default for OriginConfig {
             variants_bps: vec![200_000, 800_000, 2_000_000],
             segment_duration: Duration::from_secs(2),
             window: 10,
+            part_duration: None,
             audio_rendition: false,
             seed: 1,
             access_log: None,
@@ -100,6 +109,13 @@ impl OriginConfig {
         let _ = p.ok(asset::whole_seconds(self.segment_duration)
             .map_err(|e| format!("segment_duration: {e}")));
         let _ = p.ok(check_window(self.window).map_err(|e| format!("window: {e}")));
+        if let Some(part) = self.part_duration {
+            let _ = p.ok(check_part_duration(part, self.segment_duration)
+                .map_err(|e| format!("part_duration: {e}")));
+            if self.audio_rendition {
+                p.push("part_duration: LL-HLS parts are not offered with the audio rendition");
+            }
+        }
         p.finish(())
     }
 }
@@ -124,6 +140,29 @@ pub(crate) fn check_window(w: usize) -> Result<(), String> {
     } else {
         Err(format!("{w} is outside 1..={MAX_WINDOW} segments"))
     }
+}
+
+/// Frame interval of the embedded video (10 fps): parts start on frames.
+pub const FRAME_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Checks an LL-HLS part duration: a multiple of [`FRAME_INTERVAL`] that divides the
+/// segment duration.
+pub fn check_part_duration(part: Duration, segment: Duration) -> Result<(), String> {
+    let frame = FRAME_INTERVAL.as_nanos();
+    if part.is_zero() || !part.as_nanos().is_multiple_of(frame) || part > segment {
+        return Err(format!(
+            "{} is not a multiple of 100ms between 100ms and the segment duration",
+            humantime::format_duration(part)
+        ));
+    }
+    if !segment.as_nanos().is_multiple_of(part.as_nanos()) {
+        return Err(format!(
+            "{} does not divide the segment duration {}",
+            humantime::format_duration(part),
+            humantime::format_duration(segment)
+        ));
+    }
+    Ok(())
 }
 
 /// A running origin.
@@ -155,7 +194,10 @@ pub async fn start(cfg: OriginConfig) -> anyhow::Result<OriginHandle> {
         None => None,
     };
     let state = Arc::new(server::State::new(server::StateParams {
-        timeline: timeline::Timeline::new(cfg.segment_duration, cfg.window),
+        timeline: match cfg.part_duration {
+            Some(p) => timeline::Timeline::new(cfg.segment_duration, cfg.window).with_parts(p),
+            None => timeline::Timeline::new(cfg.segment_duration, cfg.window),
+        },
         media,
         variants_bps: cfg.variants_bps,
         audio_rendition: cfg.audio_rendition,

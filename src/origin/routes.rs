@@ -5,6 +5,7 @@
 //! | `/master.m3u8`         | master playlist                                 |
 //! | `/v{i}/playlist.m3u8`  | media playlist of variant i (0-based)           |
 //! | `/v{i}/seg{N}.ts`      | segment with media sequence number N of variant i |
+//! | `/v{i}/seg{N}.{k}.ts`  | LL-HLS part k of segment N (with `--part-duration`) |
 //! | `/a/playlist.m3u8`     | audio rendition playlist (`--audio-rendition`)  |
 //! | `/a/seg{N}.ts`         | audio rendition segment N                       |
 //! | `/health`              | `200 ok`                                        |
@@ -29,6 +30,8 @@ pub enum Route {
     Playlist(Track),
     /// A segment.
     Segment(Track, u64),
+    /// An LL-HLS part: segment N, part k.
+    Part(Track, u64, u64),
     /// `/health`.
     Health,
     /// Anything else.
@@ -62,11 +65,16 @@ pub fn route(path: &str) -> Route {
     if file == "playlist.m3u8" {
         return Route::Playlist(track);
     }
-    match file
-        .strip_prefix("seg")
-        .and_then(|f| f.strip_suffix(".ts"))
-        .and_then(number)
-    {
+    let Some(stem) = file.strip_prefix("seg").and_then(|f| f.strip_suffix(".ts")) else {
+        return Route::NotFound;
+    };
+    if let Some((n, k)) = stem.split_once('.') {
+        return match (number(n), number(k)) {
+            (Some(n), Some(k)) => Route::Part(track, n, k),
+            _ => Route::NotFound,
+        };
+    }
+    match number(stem) {
         Some(n) => Route::Segment(track, n),
         None => Route::NotFound,
     }
@@ -95,6 +103,14 @@ mod tests {
         assert_eq!(route("/v12/seg0.ts"), Route::Segment(Track::Variant(12), 0));
         assert_eq!(route("/a/seg1234.ts"), Route::Segment(Track::Audio, 1234));
         assert_eq!(route("/a/playlist.m3u8"), Route::Playlist(Track::Audio));
+        assert_eq!(
+            route("/v1/seg12.3.ts"),
+            Route::Part(Track::Variant(1), 12, 3)
+        );
+        assert_eq!(
+            route("/v0/seg0.0.ts?x"),
+            Route::Part(Track::Variant(0), 0, 0)
+        );
     }
 
     #[test]
@@ -115,6 +131,10 @@ mod tests {
             "/v0/playlist.m3u",
             "/v0//seg1.ts",
             "/V0/seg1.ts",
+            "/v0/seg1..ts",
+            "/v0/seg1.01.ts",
+            "/v0/seg1.2.3.ts",
+            "/v0/seg.1.ts",
         ] {
             assert_eq!(route(p), Route::NotFound, "{p:?}");
         }

@@ -1,4 +1,5 @@
-//! The HTTP shell: accept loop, per-connection hyper HTTP/1.1 server, request handling.
+//! The HTTP shell: accept loop, per-connection hyper server (HTTP/1.1, or HTTP/2 with
+//! prior knowledge), request handling.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,19 +10,20 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use super::access_log::{AccessLogSender, LogRecord, unix_seconds};
 use super::asset::{Flavor, Media};
-use super::body::{AbortFlag, AbortableStream, OriginBody, PendingLog};
+use super::body::{AbortFlag, AbortableStream, Gate, OriginBody, PendingLog};
 use super::cache::{PlaylistCache, SegmentRing};
 use super::control;
-use super::faults::{FaultControl, FaultKind};
-use super::playlist::{self, VariantInfo};
+use super::faults::{Decision, FaultControl, FaultKind};
+use super::ll::{self, Directives};
+use super::playlist::{self, LlView, VariantInfo};
 use super::routes::{self, Route, Track};
 use super::timeline::Timeline;
 use super::ts;
@@ -35,6 +37,12 @@ const PLAYLIST_TYPE: HeaderValue = HeaderValue::from_static("application/vnd.app
 const SEGMENT_TYPE: HeaderValue = HeaderValue::from_static("video/mp2t");
 const TEXT_TYPE: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 const PLAYLIST_CACHE: HeaderValue = HeaderValue::from_static("max-age=1");
+/// LL-HLS playlists change every part: a shared cache may keep them no longer than that.
+const LL_PLAYLIST_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+/// Segments' worth of parts kept built per track.
+const PART_CACHE_SEGMENTS: usize = 6;
+/// Longest single sleep of a held request, so run-time fault changes are seen.
+const HOLD_RECHECK: Duration = Duration::from_millis(500);
 const SEGMENT_CACHE: HeaderValue = HeaderValue::from_static("max-age=60, immutable");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
@@ -46,6 +54,22 @@ pub struct TrackState {
     target_len: usize,
     ring: SegmentRing,
     playlist: PlaylistCache,
+    /// LL-HLS parts of this track (with `--part-duration`).
+    parts: Option<TrackParts>,
+    /// `../vJ/playlist.m3u8` of the other variants (rendition reports).
+    reports: Vec<String>,
+}
+
+/// The LL-HLS parts of one track.
+#[derive(Debug)]
+struct TrackParts {
+    layout: ts::PartLayout,
+    /// Padded length of part k of every segment.
+    target_len: Vec<usize>,
+    /// Whether part k of every segment opens with a key frame.
+    independent: Vec<bool>,
+    ring: SegmentRing,
+    delta: PlaylistCache,
 }
 
 /// Everything request handlers share.
@@ -95,12 +119,46 @@ impl State {
         let dur_ms = u64::try_from(dur.as_millis()).unwrap_or(u64::MAX);
         let media = p.media;
         let track = |flavor: Flavor, bps: u64| {
-            let content = media.template(flavor).len() * media.copies as usize;
+            let template = media.template(flavor);
+            let content = template.len() * media.copies as usize;
+            let parts = tl.part_duration().map(|p| {
+                let part_ms = u64::try_from(p.as_millis()).unwrap_or(u64::MAX);
+                let layout = ts::PartLayout {
+                    copies: media.copies,
+                    part_90k: part_ms * 90,
+                };
+                let k = tl.parts_per_segment();
+                TrackParts {
+                    layout,
+                    target_len: (0..k)
+                        .map(|j| {
+                            let c = ts::part_content_len(template, layout, j);
+                            ts::padded_len(c, bps, part_ms)
+                        })
+                        .collect(),
+                    independent: (0..k).map(|j| layout.independent(template, j)).collect(),
+                    // Bounded whatever the window: the parts a playlist lists (3 target
+                    // durations) and the segment in production; older parts are rebuilt
+                    // on demand (the same bytes).
+                    ring: SegmentRing::new(
+                        usize::try_from(k)
+                            .unwrap_or(1)
+                            .saturating_mul(PART_CACHE_SEGMENTS)
+                            .saturating_add(16),
+                    ),
+                    delta: PlaylistCache::default(),
+                }
+            });
             TrackState {
                 flavor,
-                target_len: ts::padded_len(content, bps, dur_ms),
+                target_len: parts.as_ref().map_or_else(
+                    || ts::padded_len(content, bps, dur_ms),
+                    |p| p.target_len.iter().sum(),
+                ),
                 ring: SegmentRing::new(tl.cache_slots()),
                 playlist: PlaylistCache::default(),
+                parts,
+                reports: Vec::new(),
             }
         };
         let (video_flavor, audio) = if p.audio_rendition {
@@ -111,11 +169,18 @@ impl State {
         } else {
             (Flavor::Muxed, None)
         };
-        let variants: Vec<TrackState> = p
+        let mut variants: Vec<TrackState> = p
             .variants_bps
             .iter()
             .map(|&bps| track(video_flavor, bps))
             .collect();
+        let count = variants.len();
+        for (i, v) in variants.iter_mut().enumerate() {
+            v.reports = (0..count)
+                .filter(|&j| j != i)
+                .map(|j| format!("../v{j}/playlist.m3u8"))
+                .collect();
+        }
         let bandwidth = |t: &TrackState| (t.target_len as u64 * 8 * 1000).div_ceil(dur_ms.max(1));
         let audio_bw = audio.as_ref().map_or(0, bandwidth);
         let codecs = format!("{},{}", media.video_codec, media.audio_codec);
@@ -169,11 +234,89 @@ impl State {
         })
     }
 
+    /// The LL-HLS playlist of a track that has parts, with `published` parts.
+    fn ll_playlist(
+        &self,
+        t: &TrackState,
+        parts: &TrackParts,
+        published: u64,
+        d: Directives,
+    ) -> Bytes {
+        let view = LlView {
+            timeline: &self.timeline,
+            published,
+            epoch_unix: self.epoch_unix,
+            independent: &parts.independent,
+            reports: &t.reports,
+            skip: d.skip,
+            skip_v2: d.skip_v2,
+        };
+        if d.skip_v2 {
+            return Bytes::from(playlist::render_ll_media(&view));
+        }
+        let cache = if d.skip { &parts.delta } else { &t.playlist };
+        cache.get_or_render(published, || playlist::render_ll_media(&view))
+    }
+
     fn segment(&self, t: &TrackState, n: u64) -> Bytes {
         let template = self.media.template(t.flavor);
-        t.ring.get_or_build(n, || {
-            ts::build_segment(template, n, self.media.copies, t.target_len)
-        })
+        match &t.parts {
+            None => t.ring.get_or_build(n, || {
+                ts::build_segment(template, n, self.media.copies, t.target_len)
+            }),
+            Some(p) => t.ring.get_or_build(n, || {
+                let k = self.timeline.parts_per_segment();
+                let mut out = Vec::with_capacity(t.target_len);
+                for j in 0..k {
+                    out.extend_from_slice(&self.part(t, p, n * k + j));
+                }
+                out
+            }),
+        }
+    }
+
+    /// Part `abs` (numbered over the stream) of a track with parts.
+    fn part(&self, t: &TrackState, p: &TrackParts, abs: u64) -> Bytes {
+        let template = self.media.template(t.flavor);
+        let k = self.timeline.parts_per_segment().max(1);
+        let len = p.target_len.get((abs % k) as usize).copied().unwrap_or(0);
+        p.ring
+            .get_or_build(abs, || ts::build_part(template, p.layout, abs, len))
+    }
+
+    /// Parts published by the playlist clock (`playlist`) or the production clock.
+    fn published(&self, elapsed: Duration, playlist: bool) -> u64 {
+        let t = if playlist {
+            self.faults.playlist_time(elapsed)
+        } else {
+            self.faults.production_time(elapsed)
+        };
+        self.timeline.parts_done(t)
+    }
+
+    /// Waits until `target` parts are published by the chosen clock, or `deadline`
+    /// passes; returns whether they are.
+    async fn wait_published(&self, target: u64, playlist: bool, deadline: Instant) -> bool {
+        loop {
+            let now = Instant::now();
+            if self.published(now.saturating_duration_since(self.start), playlist) >= target {
+                return true;
+            }
+            if now >= deadline {
+                return false;
+            }
+            let due = self.timeline.parts_done_at(target);
+            let at = if playlist {
+                self.faults.playlist_time_reaches(due)
+            } else {
+                self.faults.production_time_reaches(due)
+            };
+            let wake = (self.start + at)
+                .max(now + Duration::from_millis(1))
+                .min(now + HOLD_RECHECK)
+                .min(deadline);
+            tokio::time::sleep_until(wake.into()).await;
+        }
     }
 }
 
@@ -192,9 +335,11 @@ async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationTo
     let abort = AbortFlag::default();
     let io = TokioIo::new(AbortableStream::new(stream, abort.clone()));
     let svc = service_fn(move |req| handle(state.clone(), abort.clone(), loopback, req));
-    let conn = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(io, svc);
+    // HTTP/1.1, or HTTP/2 with prior knowledge (h2c: the client opens with the HTTP/2
+    // preface); the origin has no TLS, so no ALPN.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().keep_alive(true);
+    let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
@@ -205,11 +350,24 @@ async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationTo
     }
 }
 
-fn log_kind(route: Route) -> &'static str {
+/// The access log's name of an HTTP version.
+fn proto_name(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+fn log_kind(route: Route, blocking: bool) -> &'static str {
     match route {
         Route::Master => "master",
+        Route::Playlist(_) if blocking => "blocking",
         Route::Playlist(_) => "playlist",
         Route::Segment(..) => "segment",
+        Route::Part(..) => "part",
         Route::Health | Route::NotFound => "other",
     }
 }
@@ -222,11 +380,21 @@ async fn handle(
 ) -> Result<Response<OriginBody>, Infallible> {
     let arrived = Instant::now();
     let mut route = routes::route(req.uri().path());
-    if let Route::Playlist(t) | Route::Segment(t, _) = route
+    if let Route::Playlist(t) | Route::Segment(t, _) | Route::Part(t, ..) = route
         && state.track(t).is_none()
     {
         route = Route::NotFound;
     }
+    let ll = state.timeline.part_duration().is_some();
+    if matches!(route, Route::Part(..)) && !ll {
+        route = Route::NotFound;
+    }
+    // Delivery directives only mean something on an LL-HLS media playlist.
+    let directives = match route {
+        Route::Playlist(_) if ll => ll::parse_query(req.uri().query()),
+        _ => Ok(Directives::default()),
+    };
+    let blocking = directives.as_ref().map_or(true, |d| d.msn.is_some());
     let record = LogRecord {
         ts: unix_seconds(SystemTime::now()),
         method: req.method().as_str().to_owned(),
@@ -243,9 +411,11 @@ async fn handle(
             .get(header::USER_AGENT)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default(),
-        kind: log_kind(route),
+        proto: proto_name(req.version()),
+        kind: log_kind(route, blocking),
         complete: false,
         fault: None,
+        hold_ms: None,
     };
     let mut log = PendingLog::new(state.log.clone(), arrived, record);
     let head = req.method() == Method::HEAD;
@@ -267,8 +437,10 @@ async fn handle(
     }
     let fault_kind = match route {
         Route::Master => Some(FaultKind::Master),
+        Route::Playlist(_) if blocking => Some(FaultKind::Blocking),
         Route::Playlist(_) => Some(FaultKind::Playlist),
         Route::Segment(..) => Some(FaultKind::Segment),
+        Route::Part(..) => Some(FaultKind::Part),
         Route::Health | Route::NotFound => None,
     };
     let decision = fault_kind.map(|k| {
@@ -292,6 +464,15 @@ async fn handle(
             log,
         ));
     }
+    match route {
+        Route::Playlist(t) if ll => {
+            return Ok(ll_playlist(&state, t, directives, head, log).await);
+        }
+        Route::Part(t, n, k) => {
+            return Ok(part(&state, (t, n, k), head, decision, abort, log).await);
+        }
+        _ => {}
+    }
     let elapsed = state.elapsed();
     let not_found = |log| {
         reply(
@@ -312,12 +493,32 @@ async fn handle(
             None => return Ok(not_found(log)),
         },
         Route::Segment(t, n) => match state.track(t) {
-            Some(t) if state.timeline.is_available(n, elapsed) => {
+            Some(t)
+                if state
+                    .timeline
+                    .is_available(n, state.faults.production_time(elapsed)) =>
+            {
                 (SEGMENT_TYPE, SEGMENT_CACHE, state.segment(t, n))
             }
             _ => return Ok(not_found(log)),
         },
+        Route::Part(..) => return Ok(not_found(log)),
     };
+    Ok(media_response(
+        ctype, cache, data, head, decision, abort, log,
+    ))
+}
+
+/// The 200 answer for `data` with the decided body faults (pacing, reset).
+fn media_response(
+    ctype: HeaderValue,
+    cache: HeaderValue,
+    data: Bytes,
+    head: bool,
+    decision: Option<Decision>,
+    abort: AbortFlag,
+    mut log: PendingLog,
+) -> Response<OriginBody> {
     let rate = decision.and_then(|d| d.body_rate);
     let reset = decision.and_then(|d| d.reset_at);
     if rate.is_some() && !head {
@@ -340,7 +541,161 @@ async fn handle(
         }
         body
     };
-    Ok(response(StatusCode::OK, ctype, cache, len, body))
+    response(StatusCode::OK, ctype, cache, len, body)
+}
+
+/// A media playlist request on an LL-HLS origin (rfc8216bis §6.2.5): 400 for bad
+/// directives, held until the asked-for part is in the playlist (at most three target
+/// durations, then 503), a delta update for `_HLS_skip`.
+async fn ll_playlist(
+    state: &State,
+    track: Track,
+    directives: Result<Directives, ll::BadDirective>,
+    head: bool,
+    mut log: PendingLog,
+) -> Response<OriginBody> {
+    let bad = |e: String, log| {
+        reply(
+            StatusCode::BAD_REQUEST,
+            TEXT_TYPE,
+            NO_STORE,
+            Bytes::from(e),
+            head,
+            log,
+        )
+    };
+    let d = match directives {
+        Ok(d) => d,
+        Err(e) => return bad(format!("{e}\n"), log),
+    };
+    let (Some(t), Some(parts)) = (
+        state.track(track),
+        state.track(track).and_then(|t| t.parts.as_ref()),
+    ) else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            TEXT_TYPE,
+            NO_STORE,
+            Bytes::from_static(b"not found\n"),
+            head,
+            log,
+        );
+    };
+    let tl = &state.timeline;
+    let part_target = tl.part_duration().unwrap_or_default();
+    let now = state.published(state.elapsed(), true);
+    let target = match ll::blocking_target(d, tl.parts_per_segment(), part_target, now) {
+        Ok(t) => t,
+        Err(e) => return bad(format!("{e}\n"), log),
+    };
+    if let Some(target) = target {
+        // The hold (and its limit) counts from here, after any injected delay.
+        let held_from = Instant::now();
+        let limit = ll::hold_limit(playlist::target_duration_secs(tl));
+        let ok = state.wait_published(target, true, held_from + limit).await;
+        log.set_hold(held_from.elapsed());
+        if !ok {
+            return reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT_TYPE,
+                NO_STORE,
+                Bytes::from_static(
+                    b"the requested part did not appear within three target durations\n",
+                ),
+                head,
+                log,
+            );
+        }
+    }
+    let published = state.published(state.elapsed(), true);
+    let data = state.ll_playlist(t, parts, published, d);
+    reply(
+        StatusCode::OK,
+        PLAYLIST_TYPE,
+        LL_PLAYLIST_CACHE,
+        data,
+        head,
+        log,
+    )
+}
+
+/// A part request (`seg{N}.{k}.ts`): a published part at once; the part in production
+/// (the preload hint) with its head at once and its bytes when it is complete (chunked,
+/// rfc8216bis §6.2.6: no byte of a part before all of it can be sent), at most three
+/// target durations; anything else 404.
+async fn part(
+    state: &Arc<State>,
+    (track, n, k): (Track, u64, u64),
+    head: bool,
+    decision: Option<Decision>,
+    abort: AbortFlag,
+    log: PendingLog,
+) -> Response<OriginBody> {
+    let not_found = |log| {
+        reply(
+            StatusCode::NOT_FOUND,
+            TEXT_TYPE,
+            NO_STORE,
+            Bytes::from_static(b"not found\n"),
+            head,
+            log,
+        )
+    };
+    let tl = &state.timeline;
+    let per = tl.parts_per_segment();
+    let (Some(t), true) = (state.track(track), k < per) else {
+        return not_found(log);
+    };
+    let Some(parts) = t.parts.as_ref() else {
+        return not_found(log);
+    };
+    let abs = n.saturating_mul(per).saturating_add(k);
+    let elapsed = state.elapsed();
+    let published = state.published(elapsed, false);
+    if abs < published {
+        // Published: downloadable as long as its segment would be.
+        let edge = published / per;
+        if n.saturating_add(tl.window() + tl.retain()) < edge {
+            return not_found(log);
+        }
+        let data = state.part(t, parts, abs);
+        return media_response(
+            SEGMENT_TYPE,
+            SEGMENT_CACHE,
+            data,
+            head,
+            decision,
+            abort,
+            log,
+        );
+    }
+    if abs != published {
+        return not_found(log);
+    }
+    // The part in production: hold its bytes until it is complete.
+    let data = state.part(t, parts, abs);
+    let limit = ll::hold_limit(playlist::target_duration_secs(tl));
+    let mut log = log;
+    log.set_status(StatusCode::OK.as_u16());
+    let body = if head {
+        log.set_holdable();
+        OriginBody::empty(log)
+    } else {
+        let st = Arc::clone(state);
+        let deadline = Instant::now() + limit;
+        let gate = Gate::new(async move { st.wait_published(abs + 1, false, deadline).await });
+        let mut body = OriginBody::new(data, log).with_gate(gate);
+        if let Some(f) = decision.and_then(|d| d.reset_at) {
+            body = body.with_reset(f, abort);
+        }
+        body
+    };
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, SEGMENT_TYPE);
+    h.insert(header::CACHE_CONTROL, SEGMENT_CACHE);
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    r
 }
 
 /// A request to the fault API ([`control`]); `loopback`: the peer is on loopback.

@@ -10,6 +10,12 @@
 //! * A segment stays downloadable for W + 1 segment durations after it left the playlist
 //!   (RFC 8216 §6.2.2: its duration plus the playlist's): N is served while
 //!   `L − 2W − 1 ≤ N ≤ L − 1`; otherwise 404.
+//!
+//! With LL-HLS parts of duration P (P divides D, K = D/P parts per segment), part k of
+//! segment N holds media time [N×D + k×P, N×D + (k+1)×P) and is published when complete.
+//! Parts are numbered over the whole stream by `abs = N×K + k`; the count of published
+//! parts is `Q(t) = W×K + ⌊t / P⌋`, so the part in production is `abs = Q` (the preload
+//! hint) and the live edge is `L = ⌊Q / K⌋` as before.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -19,6 +25,8 @@ use std::time::Duration;
 pub struct Timeline {
     segment: Duration,
     window: u64,
+    /// LL-HLS part duration (divides `segment`), `None` for classic HLS.
+    part: Option<Duration>,
 }
 
 impl Timeline {
@@ -27,7 +35,43 @@ impl Timeline {
         Self {
             segment: segment.max(Duration::from_millis(1)),
             window: (window as u64).max(1),
+            part: None,
         }
+    }
+
+    /// The same timeline cut into parts of `part` each (LL-HLS). `part` must divide the
+    /// segment duration (checked by the configuration); otherwise it is ignored.
+    pub fn with_parts(mut self, part: Duration) -> Self {
+        let ok = !part.is_zero() && self.segment.as_nanos().is_multiple_of(part.as_nanos());
+        self.part = ok.then_some(part);
+        self
+    }
+
+    /// Part duration, `None` for classic HLS.
+    pub fn part_duration(&self) -> Option<Duration> {
+        self.part
+    }
+
+    /// Parts per segment (K; 1 without parts).
+    pub fn parts_per_segment(&self) -> u64 {
+        self.part.map_or(1, |p| {
+            u64::try_from(self.segment.as_nanos() / p.as_nanos()).unwrap_or(1)
+        })
+    }
+
+    /// `Q(t)`: number of published parts (whole stream) at `elapsed`.
+    pub fn parts_done(&self, elapsed: Duration) -> u64 {
+        let p = self.part.unwrap_or(self.segment);
+        let done = u64::try_from(elapsed.as_nanos() / p.as_nanos()).unwrap_or(u64::MAX);
+        (self.window * self.parts_per_segment()).saturating_add(done)
+    }
+
+    /// Time since origin start at which `q` parts are published (0 for those there at
+    /// start): the moment part `q − 1` completes.
+    pub fn parts_done_at(&self, q: u64) -> Duration {
+        let p = self.part.unwrap_or(self.segment);
+        let k = q.saturating_sub(self.window * self.parts_per_segment());
+        p.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX))
     }
 
     /// Segment duration.
@@ -106,6 +150,37 @@ mod tests {
                 assert!(t.live_edge(at - Duration::from_nanos(1)) <= n);
             }
         }
+    }
+
+    #[test]
+    fn parts_count_and_schedule() {
+        let t = Timeline::new(Duration::from_secs(2), 10).with_parts(Duration::from_millis(200));
+        assert_eq!(t.parts_per_segment(), 10);
+        assert_eq!(
+            t.parts_done(Duration::ZERO),
+            100,
+            "the window's segments, complete"
+        );
+        assert_eq!(t.parts_done(Duration::from_millis(199)), 100);
+        assert_eq!(t.parts_done(Duration::from_millis(200)), 101);
+        for ms in [0u64, 199, 200, 1999, 2000, 3456, 60_000] {
+            let e = Duration::from_millis(ms);
+            assert_eq!(t.parts_done(e) / 10, t.live_edge(e), "edge at {ms} ms");
+        }
+        for q in [90u64, 100, 101, 157] {
+            let at = t.parts_done_at(q);
+            assert!(t.parts_done(at) >= q, "{q}");
+            if at > Duration::ZERO {
+                assert!(
+                    t.parts_done(at - Duration::from_nanos(1)) < q,
+                    "{q}: earliest"
+                );
+            }
+        }
+        // A part that does not divide the segment is ignored; classic counts segments.
+        let odd = Timeline::new(Duration::from_secs(2), 10).with_parts(Duration::from_millis(300));
+        assert_eq!((odd.part_duration(), odd.parts_per_segment()), (None, 1));
+        assert_eq!(odd.parts_done(Duration::from_secs(4)), 12);
     }
 
     #[test]

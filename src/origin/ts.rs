@@ -79,7 +79,22 @@ pub struct Template {
     packets: Vec<PacketInfo>,
     cc: BTreeMap<u16, PidCc>,
     unit_90k: u64,
+    frames: Vec<FrameStart>,
 }
+
+/// Where one access unit of the template's main stream (video if there is one) starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameStart {
+    /// Index of the packet that opens the unit's PES.
+    pub packet: usize,
+    /// DTS (or PTS) relative to the template's first unit, 90 kHz.
+    pub offset_90k: u64,
+    /// Whether the packet carries the random access indicator (a key frame).
+    pub key: bool,
+}
+
+/// Tolerance when matching a media offset to a frame start (5 ms in 90 kHz ticks).
+const FRAME_MATCH_TOLERANCE_90K: u64 = 450;
 
 impl Template {
     /// Parses `data` (whole packets) as a GOP lasting `unit_90k` ticks of 90 kHz.
@@ -128,12 +143,40 @@ impl Template {
         if !any_pts {
             return Err(TsError::NoTimestamps);
         }
+        let frames = frame_starts(data);
         Ok(Self {
             data,
             packets,
             cc,
             unit_90k,
+            frames,
         })
+    }
+
+    /// Access-unit starts of the main stream (video if present, else the first stream
+    /// with timestamps), in packet order.
+    pub fn frames(&self) -> &[FrameStart] {
+        &self.frames
+    }
+
+    /// Index of the first packet at or after media offset `offset_90k` within one copy:
+    /// 0 for offset 0 (PAT/PMT included), the packet opening the first main-stream unit
+    /// starting at or after the offset, or the copy's packet count when none does.
+    pub fn packet_at(&self, offset_90k: u64) -> usize {
+        if offset_90k == 0 {
+            return 0;
+        }
+        self.frames
+            .iter()
+            .find(|f| f.offset_90k + FRAME_MATCH_TOLERANCE_90K >= offset_90k)
+            .map_or(self.packets.len(), |f| f.packet)
+    }
+
+    /// Whether a main-stream key frame starts exactly at `offset_90k` within a copy.
+    pub fn key_frame_at(&self, offset_90k: u64) -> bool {
+        self.frames
+            .iter()
+            .any(|f| f.key && f.offset_90k.abs_diff(offset_90k) <= FRAME_MATCH_TOLERANCE_90K)
     }
 
     /// Duration of one copy in 90 kHz ticks.
@@ -158,8 +201,16 @@ impl Template {
 
     /// Appends copy number `copy` (0-based over the whole stream) to `out`.
     fn push_copy(&self, copy: u64, out: &mut Vec<u8>) {
+        self.push_copy_range(copy, 0, self.packets.len(), out);
+    }
+
+    /// Appends packets `from..to` of copy number `copy` to `out`.
+    fn push_copy_range(&self, copy: u64, from: usize, to: usize, out: &mut Vec<u8>) {
         let shift = copy.wrapping_mul(self.unit_90k) % TS_WRAP;
-        for (p, info) in self.data.chunks_exact(PACKET_LEN).zip(&self.packets) {
+        let to = to.min(self.packets.len());
+        let from = from.min(to);
+        let raw = &self.data[from * PACKET_LEN..to * PACKET_LEN];
+        for (p, info) in raw.chunks_exact(PACKET_LEN).zip(&self.packets[from..to]) {
             let at = out.len();
             out.extend_from_slice(p);
             let q = &mut out[at..at + PACKET_LEN];
@@ -202,6 +253,101 @@ pub fn build_segment(t: &Template, n: u64, copies: u32, target_len: usize) -> Ve
     }
     while out.len() + PACKET_LEN <= target_len {
         out.extend_from_slice(&NULL_PACKET);
+    }
+    out
+}
+
+/// How a stream of segments holding `copies` template copies each is cut into parts of
+/// `part_90k` ticks (which divides the segment duration `copies × unit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartLayout {
+    /// Template copies per segment.
+    pub copies: u32,
+    /// Part duration, 90 kHz ticks.
+    pub part_90k: u64,
+}
+
+impl PartLayout {
+    /// Parts per segment.
+    pub fn parts_per_segment(&self, t: &Template) -> u64 {
+        (t.unit_90k * u64::from(self.copies)) / self.part_90k.max(1)
+    }
+
+    /// (copy within the segment, packet within the copy) where media offset `o` of a
+    /// segment starts.
+    fn position(&self, t: &Template, o: u64) -> (u64, usize) {
+        let unit = t.unit_90k.max(1);
+        if o >= unit * u64::from(self.copies) {
+            return (u64::from(self.copies), 0);
+        }
+        (o / unit, t.packet_at(o % unit))
+    }
+
+    /// Whether part `k` of every segment opens with a key frame.
+    pub fn independent(&self, t: &Template, k: u64) -> bool {
+        t.key_frame_at((k * self.part_90k) % t.unit_90k.max(1))
+    }
+}
+
+/// Builds part `abs` (numbered over the whole stream: segment `abs / K`, part `abs % K`)
+/// from contiguous packet ranges of the re-stamped copies, padded with null packets to
+/// `target_len`. The parts of segment N, concatenated, hold exactly the packets of
+/// [`build_segment`]`(N)` in the same order (each followed by its own padding).
+pub fn build_part(t: &Template, layout: PartLayout, abs: u64, target_len: usize) -> Vec<u8> {
+    let k_per = layout.parts_per_segment(t).max(1);
+    let (n, k) = (abs / k_per, abs % k_per);
+    let (c0, p0) = layout.position(t, k * layout.part_90k);
+    let (c1, p1) = layout.position(t, (k + 1) * layout.part_90k);
+    let base = n.wrapping_mul(u64::from(layout.copies));
+    let packets = t.packets.len();
+    let mut out = Vec::with_capacity(target_len.max(PACKET_LEN));
+    for c in c0..=c1.min(u64::from(layout.copies).saturating_sub(1)) {
+        let from = if c == c0 { p0 } else { 0 };
+        let to = if c == c1 { p1 } else { packets };
+        if from < to {
+            t.push_copy_range(base.wrapping_add(c), from, to, &mut out);
+        }
+    }
+    while out.len() + PACKET_LEN <= target_len {
+        out.extend_from_slice(&NULL_PACKET);
+    }
+    out
+}
+
+/// Byte length of part `k`'s content (before padding) in every segment.
+pub fn part_content_len(t: &Template, layout: PartLayout, k: u64) -> usize {
+    let (c0, p0) = layout.position(t, k * layout.part_90k);
+    let (c1, p1) = layout.position(t, (k + 1) * layout.part_90k);
+    let packets = t.packets.len() as u64;
+    let first = c0 * packets + p0 as u64;
+    let last = c1 * packets + p1 as u64;
+    usize::try_from(last.saturating_sub(first)).unwrap_or(usize::MAX) * PACKET_LEN
+}
+
+/// Access-unit starts of the main stream of `data` (see [`Template::frames`]).
+fn frame_starts(data: &[u8]) -> Vec<FrameStart> {
+    let streams = program_streams(data);
+    let video = streams.iter().find(|s| s.0 == 0x1B).map(|s| s.1);
+    let mut main = video;
+    let mut first: Option<u64> = None;
+    let mut out = Vec::new();
+    for (i, p) in data.chunks_exact(PACKET_LEN).enumerate() {
+        let (Some(h), Some(st)) = (header(p), stamps(p)) else {
+            continue;
+        };
+        let Some(ts) = st.dts.or(st.pts) else {
+            continue;
+        };
+        if *main.get_or_insert(h.pid) != h.pid {
+            continue;
+        }
+        let base = *first.get_or_insert(ts);
+        let key = h.has_adaptation && p[4] >= 1 && p[5] & 0x40 != 0;
+        out.push(FrameStart {
+            packet: i,
+            offset_90k: ts.wrapping_sub(base) % TS_WRAP,
+            key,
+        });
     }
     out
 }
@@ -447,6 +593,65 @@ mod tests {
 
     fn packets(seg: &[u8]) -> impl Iterator<Item = &[u8]> {
         seg.chunks_exact(PACKET_LEN)
+    }
+
+    #[test]
+    fn parts_are_contiguous_packet_ranges_of_the_segment() {
+        for (secs, part_ms) in [(2u64, 200u64), (1, 200), (3, 300), (2, 1000), (4, 2000)] {
+            let m = asset::Media::for_duration(std::time::Duration::from_secs(secs)).unwrap();
+            let t = m.template(asset::Flavor::Muxed);
+            let layout = PartLayout {
+                copies: m.copies,
+                part_90k: part_ms * 90,
+            };
+            let k = layout.parts_per_segment(t);
+            assert_eq!(k, secs * 1000 / part_ms);
+            for n in [0u64, 7] {
+                let seg = build_segment(t, n, m.copies, 0);
+                let mut joined = Vec::new();
+                for j in 0..k {
+                    let part = build_part(t, layout, n * k + j, 0);
+                    assert!(!part.is_empty(), "{secs}s/{part_ms}ms: part {j} is empty");
+                    assert_eq!(part.len(), part_content_len(t, layout, j));
+                    // A part that does not start a GOP copy (which opens with PAT/PMT)
+                    // opens with the main-stream unit due at its start.
+                    let in_copy = (j * part_ms * 90) % t.unit_90k();
+                    if in_copy != 0 {
+                        let dts = |p: &[u8]| {
+                            let s = stamps(&p[..PACKET_LEN]).unwrap();
+                            s.dts.or(s.pts).expect("opens a PES")
+                        };
+                        let seg_start = dts(&seg[t.frames()[0].packet * PACKET_LEN..]);
+                        let got = dts(&part) - seg_start;
+                        assert!(
+                            got.abs_diff(j * part_ms * 90) <= 450,
+                            "{secs}s/{part_ms}ms part {j}: {got}"
+                        );
+                    }
+                    assert_eq!(
+                        layout.independent(t, j),
+                        (j * part_ms) % (t.unit_90k() / 90) == 0,
+                        "key frames open each GOP copy only"
+                    );
+                    joined.extend_from_slice(&part);
+                }
+                assert_eq!(joined, seg, "{secs}s/{part_ms}ms segment {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn part_padding_reaches_the_bitrate_share() {
+        let m = asset::Media::for_duration(std::time::Duration::from_secs(1)).unwrap();
+        let t = m.template(asset::Flavor::Muxed);
+        let layout = PartLayout {
+            copies: 1,
+            part_90k: 18_000,
+        };
+        let target = padded_len(part_content_len(t, layout, 2), 2_000_000, 200);
+        let p = build_part(t, layout, 12, target);
+        assert_eq!(p.len(), target);
+        assert_eq!(target, 266 * PACKET_LEN);
     }
 
     #[test]

@@ -99,6 +99,14 @@ impl Conn {
             ttfb,
             total: Duration::ZERO,
         };
+        let chunked = got
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+        if chunked && method != "HEAD" {
+            self.read_chunked(&mut got).await;
+            got.total = t0.elapsed();
+            return Ok(got);
+        }
         let want = if method == "HEAD" {
             0
         } else {
@@ -122,6 +130,58 @@ impl Conn {
         got.body = self.buf.drain(..take).collect();
         got.total = t0.elapsed();
         Ok(got)
+    }
+
+    /// Reads a chunked body into `got` (sets `truncated` if the connection ends first).
+    async fn read_chunked(&mut self, got: &mut Got) {
+        loop {
+            let Some(line_end) = self.fill_until_crlf(got).await else {
+                return;
+            };
+            let line = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+            self.buf.drain(..line_end + 2);
+            let size =
+                usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+            while self.buf.len() < size + 2 {
+                if !self.read_more(got).await {
+                    return;
+                }
+            }
+            got.body.extend(self.buf.drain(..size));
+            self.buf.drain(..2);
+            if size == 0 {
+                return;
+            }
+        }
+    }
+
+    async fn fill_until_crlf(&mut self, got: &mut Got) -> Option<usize> {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                return Some(i);
+            }
+            if !self.read_more(got).await {
+                return None;
+            }
+        }
+    }
+
+    async fn read_more(&mut self, got: &mut Got) -> bool {
+        let mut chunk = vec![0u8; 64 * 1024];
+        match self.stream.read(&mut chunk).await {
+            Ok(0) => {
+                got.truncated = Some(io::ErrorKind::UnexpectedEof);
+                false
+            }
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(e) => {
+                got.truncated = Some(e.kind());
+                false
+            }
+        }
     }
 
     /// `GET path`.

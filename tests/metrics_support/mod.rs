@@ -4,6 +4,8 @@
 //! from PromQL, rule files and the Grafana dashboard.
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -197,4 +199,5 @@ pub fn grafana_to_promql(expr: &str) -> String {
         .replace("$__interval", "1m")
         .replace("$job", ".*")
         .replace("$instance", ".*")
+        .replace("$run_id", ".*")
 }
