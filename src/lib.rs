@@ -157,6 +157,15 @@ pub async fn run(cli: Cli) -> ExitCode {
         };
     }
 
+    // The request log opens before the run: a path that cannot take it is a usage
+    // error naming the flag (exit 2), not a failed run.
+    let request_log = match swarm::open_request_log(&cfg) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     // The metrics endpoint binds before anything else starts, so a taken port is an
     // error here (exit 1) and not a silent gap in the dashboards.
     let (snapshots, metrics) = match start_metrics(&cfg).await {
@@ -171,6 +180,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let mut hooks = swarm::RunHooks {
         snapshots,
         interim: Some(interim_feed),
+        request_log,
         ..Default::default()
     };
     let tui = if tui_on {

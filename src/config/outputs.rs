@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::cli::RunArgs;
-use super::parse::listen_addr;
+use super::parse::{count, listen_addr};
 use super::problems::Problems;
 
 /// Log output format.
@@ -37,6 +37,22 @@ pub struct MetricsEndpoint {
     pub per_viewer: bool,
 }
 
+/// Default `--request-log-buffer`, in lines: at about 200 bytes a line, at most ~13 MB
+/// held while the writer falls behind.
+pub const DEFAULT_REQUEST_LOG_BUFFER: usize = 65_536;
+
+/// Largest `--request-log-buffer`, so the queue's memory stays bounded (~200 MB).
+pub const MAX_REQUEST_LOG_BUFFER: usize = 1_000_000;
+
+/// `--request-log`: one JSON line per finished request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLogConfig {
+    /// Where the lines go.
+    pub path: PathBuf,
+    /// `--request-log-buffer`: lines queued before new ones are dropped.
+    pub buffer: usize,
+}
+
 /// Every output of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outputs {
@@ -50,6 +66,8 @@ pub struct Outputs {
     pub log: LogConfig,
     /// The metrics endpoint; `None` = `-metrics off`.
     pub metrics: Option<MetricsEndpoint>,
+    /// `--request-log`, if given.
+    pub request_log: Option<RequestLogConfig>,
 }
 
 impl Outputs {
@@ -73,6 +91,7 @@ impl Outputs {
             ("--output", &a.output),
             ("--report", &a.report),
             ("--log-file", &a.log_file),
+            ("--request-log", &a.request_log),
         ] {
             // The log file is opened, in append mode, right after validation.
             if let Some(e) = path
@@ -82,7 +101,29 @@ impl Outputs {
                 p.push(e);
             }
         }
+        let buffer = match &a.request_log_buffer {
+            Some(b) => p.or(
+                count("--request-log-buffer", b, 1, MAX_REQUEST_LOG_BUFFER as u64),
+                1,
+            ) as usize,
+            None => DEFAULT_REQUEST_LOG_BUFFER,
+        };
+        p.check(
+            a.request_log_buffer.is_some() && a.request_log.is_none(),
+            || "--request-log-buffer needs --request-log FILE".into(),
+        );
+        p.check(
+            a.request_log.as_deref() == Some(std::path::Path::new("-")),
+            || {
+                "--request-log: '-' (stdout) is not taken: stdout carries the summary; give a file, or a FIFO or /dev/stderr".into()
+            },
+        );
+        let request_log = a
+            .request_log
+            .clone()
+            .map(|path| RequestLogConfig { path, buffer });
         Outputs {
+            request_log,
             json_report: a.output.clone(),
             html_report: a.report.clone(),
             tui: a.tui,

@@ -588,6 +588,26 @@ fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
         "Events the stats pipeline dropped (a full channel).",
         s.events_dropped as f64,
     );
+    if let Some(log) = s.request_log {
+        e.single(
+            "hls_swarm_request_log_lines_written_total",
+            c,
+            "--request-log: request lines written to the file (flushed; lags by up to 0.5 s).",
+            log.written as f64,
+        );
+        e.single(
+            "hls_swarm_request_log_lines_dropped_total",
+            c,
+            "--request-log: request lines dropped because the queue to its writer was full (the writer fell behind); the log misses them.",
+            log.dropped as f64,
+        );
+        e.single(
+            "hls_swarm_request_log_lines_failed_total",
+            c,
+            "--request-log: request lines lost to a write error (or unwritten when the run ended with the writer blocked).",
+            log.failed as f64,
+        );
+    }
     if let Some(tasks) = s.runtime_tasks {
         e.single(
             "hls_swarm_runtime_tasks",

@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use super::accumulator::Accumulator;
 use super::distribution::Distributions;
 use super::lag::ClientLag;
+use super::request_log::RequestLogCounts;
 use super::snapshot::{KindSummary, Percentiles, Snapshot, WINDOWS, WindowRates};
 use super::totals::Totals;
 
@@ -41,6 +42,8 @@ pub struct ShardFigures {
     pub events_dropped: u64,
     /// Body bytes per second over its last 30 s.
     pub last_30s_bytes_per_second: f64,
+    /// Its `--request-log` counts (`None`: it wrote no request log).
+    pub request_log: Option<RequestLogCounts>,
 }
 
 /// The merged snapshot of `shards` (figures and accumulator of each), and the merged
@@ -108,6 +111,10 @@ pub fn snapshot(
         client_lag: client_lag.map(ClientLag::of_run),
         runtime_tasks: None,
         heap_live_bytes: None,
+        request_log: shards
+            .iter()
+            .filter_map(|(s, _)| s.request_log)
+            .reduce(RequestLogCounts::plus),
     };
     (snap, acc)
 }
