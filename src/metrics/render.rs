@@ -870,6 +870,26 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn request_log_lines_are_exported_only_with_the_log() {
+        let mut s = snapshot(&[], None).await;
+        let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !m.iter().any(|x| x.name.starts_with("hls_swarm_request_log_")),
+            "no request log, no series"
+        );
+        s.request_log = Some(crate::stats::request_log::RequestLogCounts {
+            written: 120,
+            dropped: 7,
+            failed: 2,
+        });
+        let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        let v = |n: &str| value(&m, n, &[]);
+        assert_eq!(v("hls_swarm_request_log_lines_written_total"), 120.0);
+        assert_eq!(v("hls_swarm_request_log_lines_dropped_total"), 7.0);
+        assert_eq!(v("hls_swarm_request_log_lines_failed_total"), 2.0);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn hostile_playlist_counters_and_classes_are_the_snapshot_totals() {
         let mut empty = req(RequestKind::Segment, 4, 200, 0);
         if let Event::Request(r) = &mut empty {
