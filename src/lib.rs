@@ -180,7 +180,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let mut hooks = swarm::RunHooks {
         snapshots,
         interim: Some(interim_feed),
-        request_log,
+        request_log: request_log.clone(),
         ..Default::default()
     };
     let tui = if tui_on {
@@ -191,6 +191,11 @@ pub async fn run(cli: Cli) -> ExitCode {
     // Without a TUI, progress lines on stderr: one more subscriber to the snapshot feed.
     let progress = tui.is_none().then(|| start_progress(&mut hooks));
     let result = swarm::run(cfg.clone(), hooks).await;
+    // The run closed its request log; a run that failed early did not: its lines (the
+    // probe's) are written all the same. Closing again only reads the counts.
+    if let Some(log) = &request_log {
+        log.close(std::time::Duration::from_secs(1)).await;
+    }
     // No interim report may land after, and over, the final ones.
     interim.stop().await;
     // Give the terminal back before anything is printed.

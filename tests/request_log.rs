@@ -112,7 +112,10 @@ async fn the_request_log_is_the_origins_access_log() {
         let of_kind = || lines.iter().filter(move |l| l.kind == kind);
         let mut ttfb: Vec<u64> = of_kind().filter_map(|l| l.ttfb_ms.map(micros)).collect();
         assert_dist_is_of(&report["requests"][kind]["ttfb_seconds"], &mut ttfb, kind);
-        let mut total: Vec<u64> = of_kind().map(|l| micros(l.total_ms)).collect();
+        let mut total: Vec<u64> = of_kind()
+            .filter(|l| !l.aborted)
+            .map(|l| micros(l.total_ms))
+            .collect();
         assert_dist_is_of(
             &report["requests"][kind]["download_seconds"],
             &mut total,

@@ -874,7 +874,8 @@ mod tests {
         let mut s = snapshot(&[], None).await;
         let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
         assert!(
-            !m.iter().any(|x| x.name.starts_with("hls_swarm_request_log_")),
+            !m.iter()
+                .any(|x| x.name.starts_with("hls_swarm_request_log_")),
             "no request log, no series"
         );
         s.request_log = Some(crate::stats::request_log::RequestLogCounts {
