@@ -151,6 +151,11 @@ mod tests {
             active_at_end: 4,
             events_offered: 30,
             last_30s_bytes_per_second: 100.0,
+            request_log: Some(RequestLogCounts {
+                written: 40,
+                dropped: 3,
+                failed: 0,
+            }),
             ..ShardFigures::default()
         };
         let fb = ShardFigures {
@@ -160,6 +165,11 @@ mod tests {
             active_at_end: 4,
             events_dropped: 2,
             last_30s_bytes_per_second: 50.0,
+            request_log: Some(RequestLogCounts {
+                written: 60,
+                dropped: 0,
+                failed: 1,
+            }),
             ..ShardFigures::default()
         };
         let mut lag = crate::stats::accumulator::duration_histogram();
@@ -176,6 +186,15 @@ mod tests {
         assert_eq!(s.total_requests(), 100);
         assert_eq!((s.target, s.peak_active, s.peak_stalled), (10, 9, 1));
         assert_eq!((s.active, s.events_offered, s.events_dropped), (8, 30, 2));
+        assert_eq!(
+            s.request_log,
+            Some(RequestLogCounts {
+                written: 100,
+                dropped: 3,
+                failed: 1
+            }),
+            "the shards' request-log counts, summed"
+        );
         assert_eq!(
             s.elapsed,
             Duration::from_millis(60_400),
