@@ -434,11 +434,22 @@ for e in d["spec"]["template"]["spec"]["containers"][0]["env"]:
     pass "container entrypoint refuses SHARDS without JOB_COMPLETION_INDEX or SHARD_INDEX"
   fi
   mapfile -t shard_args < <(env -i PATH="$PATH" HLS_SWARM_DRY_RUN=1 STREAM_URL_FILE=/x SHARDS=4 SHARD_INDEX=1 \
-    START_AT=2026-12-06T20:00:00Z RUN_ID=r1 bash nix/swarm-client/entrypoint.sh)
-  if [ "${shard_args[*]}" = "-tui=false -metrics 0.0.0.0:17091 --shard 1/4 --start-at 2026-12-06T20:00:00Z --run-id r1 -url-file /x" ]; then
-    pass "container entrypoint maps SHARDS/SHARD_INDEX, START_AT and RUN_ID"
+    START_AT=2026-12-06T20:00:00Z RUN_ID=r1 REPORT=stdout bash nix/swarm-client/entrypoint.sh)
+  if [ "${shard_args[*]}" = "-tui=false -metrics 0.0.0.0:17091 --shard 1/4 --start-at 2026-12-06T20:00:00Z --run-id r1 --output - -url-file /x" ]; then
+    pass "container entrypoint maps SHARDS/SHARD_INDEX, START_AT, RUN_ID and REPORT=stdout (--output -)"
   else
     fail "container entrypoint shards: ${shard_args[*]}"
+  fi
+  mapfile -t report_args < <(env -i PATH="$PATH" HLS_SWARM_DRY_RUN=1 STREAM_URL_FILE=/x REPORT=/reports/r.json bash nix/swarm-client/entrypoint.sh)
+  if [ "${report_args[*]: -4:2}" = "--output /reports/r.json" ]; then
+    pass "container entrypoint maps REPORT=PATH to --output PATH"
+  else
+    fail "container entrypoint REPORT=PATH: ${report_args[*]}"
+  fi
+  if printf '%s\n' "${args[@]}" | grep -qx -- --output && [ "$(printf '%s\n' "${args[@]}" | grep -A1 -x -- --output | tail -n 1)" = - ]; then
+    pass "k8s Indexed Job: every pod prints its report as the last line of its log (REPORT=stdout, --output -)"
+  else
+    fail "k8s Indexed Job: no --output - in ${args[*]}"
   fi
   args=("${args[@]/#\/etc\/hls-swarm\/stream-url/$tmp/k8s-stream-url}")
   if out=$(tests/lab/check-cmdline.sh --bin "$BIN" --name "k8s Indexed Job command line" -- "${args[@]}" 2>&1); then pass "${out#PASS }"; else fail "$out"; fi

@@ -71,7 +71,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use config::cli::{Cli, Command};
-use config::{Config, LogFormat, Mode};
+use config::{Config, JsonTarget, LogFormat, Mode};
 use console::say;
 
 /// Exit code: everything fine.
@@ -213,11 +213,12 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let code = finish(&cfg, &report);
+    let ending = finish(&cfg, &report);
     if let Some(m) = metrics {
         m.shutdown().await;
     }
-    code
+    // Last of all, after every other line on stdout and stderr: `--output -`'s report.
+    ending.exit()
 }
 
 /// Start the metrics endpoint of `cfg` (none with `-metrics off`) and return the snapshot
@@ -277,12 +278,13 @@ fn start_tui(cfg: &Arc<Config>, hooks: &mut swarm::RunHooks) -> Option<output::t
     }
 }
 
-/// Write the reports and the summary of a finished run and pick the exit code.
+/// Write the reports and the summary of a finished run and pick the exit code; what is
+/// left to do is the [`Ending`]'s (`--output -`'s line, printed last).
 ///
 /// The files come first and printing can't fail the run: after a SIGHUP stdout and stderr
 /// may be gone (EIO/EPIPE), and a stdout nobody reads must not keep the files from being
 /// written.
-pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
+pub fn finish(cfg: &Config, report: &swarm::RunReport) -> Ending {
     let mut slo = slo::evaluate(&cfg.slo, &report.snapshot);
     if report.stop_reason == swarm::StopReason::SloAbort {
         // Stopped early because an SLO failed for good: the run failed its SLOs, whatever
@@ -296,7 +298,7 @@ pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
     }
     let outputs = &cfg.outputs;
     write_and_print(
-        outputs.json_report.as_deref(),
+        outputs.json_report.as_ref(),
         outputs.html_report.as_deref(),
         report,
         &slo,
@@ -304,20 +306,51 @@ pub fn finish(cfg: &Config, report: &swarm::RunReport) -> ExitCode {
     )
 }
 
-/// Write the JSON and HTML reports asked for, then print the summary; `code` becomes
-/// [`EXIT_FAILURE`] when a file could not be written.
+/// How a run or a merge ends once its files are written and its summary printed: the
+/// exit code, and `--output -`'s report line, which [`Ending::exit`] prints last.
+#[must_use = "the report line of `--output -` is printed by `exit`"]
+#[derive(Debug)]
+pub struct Ending {
+    code: u8,
+    last_line: Option<String>,
+}
+
+impl Ending {
+    /// Print the report line of `--output -`, if any, and give the exit code:
+    /// [`EXIT_FAILURE`] when that line could not be written (stdout gone).
+    pub fn exit(self) -> ExitCode {
+        let mut code = self.code;
+        if let Some(line) = self.last_line
+            && !console::out(&line)
+        {
+            say!("Error: --output -: standard output is gone; the JSON report was not written");
+            code = EXIT_FAILURE;
+        }
+        ExitCode::from(code)
+    }
+}
+
+/// Write the JSON and HTML report files asked for, then print the summary; `code` becomes
+/// [`EXIT_FAILURE`] when a report could not be written. The JSON report of `--output -` is
+/// left in the [`Ending`], to be printed after everything else.
 fn write_and_print(
-    json: Option<&std::path::Path>,
+    json: Option<&JsonTarget>,
     html: Option<&std::path::Path>,
     report: &swarm::RunReport,
     slo: &slo::SloResult,
     mut code: u8,
-) -> ExitCode {
-    if let Some(path) = json
-        && let Err(e) = output::json::write(path, &output::json::Report::new(report, slo))
-    {
-        say!("Error: {e:#}");
-        code = EXIT_FAILURE;
+) -> Ending {
+    let mut last_line = None;
+    if let Some(target) = json {
+        let doc = output::json::Report::new(report, slo);
+        let written = match target {
+            JsonTarget::File(path) => output::json::write(path, &doc),
+            JsonTarget::Stdout => output::json::to_line(&doc).map(|l| last_line = Some(l)),
+        };
+        if let Err(e) = written {
+            say!("Error: {e:#}");
+            code = EXIT_FAILURE;
+        }
     }
     if let Some(path) = html
         && let Err(e) = output::html::write(path, report, slo)
@@ -326,7 +359,7 @@ fn write_and_print(
         code = EXIT_FAILURE;
     }
     console::out(&output::summary::render(report, slo));
-    ExitCode::from(code)
+    Ending { code, last_line }
 }
 
 /// `hls-swarm merge`: merge the shards' reports, then judge, write and print the result
@@ -358,10 +391,11 @@ fn run_merge(args: &config::cli::MergeArgs) -> ExitCode {
     let slo = slo::evaluate(&cfg.slo, &report.snapshot);
     let code = if slo.passed { EXIT_OK } else { EXIT_SLO };
     write_and_print(
-        cfg.json_report.as_deref(),
+        cfg.json_report.as_ref(),
         cfg.html_report.as_deref(),
         &report,
         &slo,
         code,
     )
+    .exit()
 }

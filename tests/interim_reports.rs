@@ -341,6 +341,50 @@ fn sigusr1_leaves_an_output_on_stdout_to_the_final_report() {
     );
 }
 
+#[test]
+fn sigusr1_leaves_output_dash_to_the_final_report_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut swarm = Swarm::start(
+        dir.path(),
+        &[
+            "-clients",
+            "5",
+            "-ramp-rate",
+            "10",
+            "-duration",
+            "120s",
+            "-metrics",
+            "off",
+            "--output",
+            "-",
+            "--report",
+            "run.html",
+        ],
+    );
+    swarm.wait_for(PLAYING, 1, Duration::from_secs(20));
+    swarm.signal(libc::SIGUSR1);
+    swarm.wait_for(WRITTEN, 1, Duration::from_secs(5));
+    let said = swarm.stderr();
+    assert!(
+        said.contains("--output - (standard output) gets only the final report"),
+        "{said}"
+    );
+    assert!(said.contains("run.html (--report)"), "{said}");
+    assert!(
+        !swarm.stdout().contains("\"schema\""),
+        "no interim JSON on stdout"
+    );
+    swarm.signal(libc::SIGTERM);
+    let status = swarm.wait_exit(Duration::from_secs(8));
+    assert_eq!(status.code(), Some(0), "stderr: {}", swarm.stderr());
+    let out = swarm.stdout();
+    assert_eq!(out.matches("\"schema\"").count(), 1, "one JSON: {out}");
+    let last: Value = serde_json::from_str(out.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("the last line is the report ({e}): {out}"));
+    assert_eq!(last["stop_reason"], "signal", "the final report");
+    assert!(!dir.path().join("-").exists(), "no file named -");
+}
+
 /// PIDs of the `ffmpeg` processes whose parent is `parent`.
 fn ffmpeg_children(parent: libc::pid_t) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {

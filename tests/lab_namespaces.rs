@@ -1,7 +1,9 @@
 //! The namespace lab (tests/lab/run.sh): a real origin (Debian's nginx and the ffmpeg
 //! generator rendered from nix/lab.json, plus node and nginx exporters) in its own network
 //! namespace at 10.177.0.10, and hls-swarm runs from client namespaces, whose per-kind
-//! request counts and bytes must equal nginx's access log.
+//! request counts and bytes must equal nginx's access log. Its shards phase runs the
+//! container entrypoint as the 3 pods of an Indexed Job (each in its own namespace),
+//! merges their logs with `hls-swarm merge -` and checks the merge against the log.
 //!
 //! It needs root (network namespaces), so it runs when root and either `CI` is set or
 //! `HLS_SWARM_LAB=1`; elsewhere it says why it did nothing. In CI a missing tool fails the

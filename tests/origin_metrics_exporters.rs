@@ -445,7 +445,7 @@ async fn swarm_run_reports_origin_figures_and_survives_a_dying_exporter() {
         assert!(text.contains("CPU busy"), "{text}");
         assert!(text.contains("nginx exporter"), "{text}");
         assert!(text.contains("last error:"), "{text}");
-        let code = hls_swarm::finish(&cfg, &report);
+        let code = hls_swarm::finish(&cfg, &report).exit();
         assert_eq!(
             format!("{code:?}"),
             format!("{:?}", std::process::ExitCode::from(0))

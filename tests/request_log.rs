@@ -1,8 +1,9 @@
 //! `--request-log FILE` against the built-in origin (loopback): the log's requests are the
 //! origin's access log (per kind, bytes, paths), every line parses, the report's
 //! percentiles are those of the logged samples; a writer that cannot keep up drops lines,
-//! counted, and the run still ends; the FFmpeg engine writes the log too; a path that
-//! cannot take the log is a usage error naming the flag.
+//! counted, and the run still ends; a run ended by SIGINT (after a SIGUSR1's interim
+//! report) leaves a whole log; the FFmpeg engine writes the log too; a path that cannot
+//! take the log is a usage error naming the flag.
 
 mod common;
 
@@ -281,7 +282,7 @@ async fn a_path_that_cannot_take_the_log_is_a_usage_error_naming_the_flag() {
         (dir.path().to_path_buf(), "is a directory"),
         (dir.path().join("no/such/r.ndjson"), "does not exist"),
         (fifo.clone(), "no reader"),
-        ("-".into(), "stdout"),
+        ("-".into(), "standard output"),
     ] {
         let o = bin()
             .args([
@@ -308,4 +309,65 @@ async fn a_path_that_cannot_take_the_log_is_a_usage_error_naming_the_flag() {
         .expect("run hls-swarm");
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--request-log-buffer"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_ended_by_sigint_after_a_sigusr1_leaves_a_whole_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("requests.ndjson");
+    let report_path = dir.path().join("run.json");
+    let lab = Lab::start(Duration::from_secs(1), FaultConfig::default()).await;
+    let child = bin()
+        .args([
+            &lab.url(),
+            "-clients",
+            "10",
+            "-ramp-rate",
+            "20",
+            "-duration",
+            "60s",
+            "-tui=false",
+            "-metrics",
+            "off",
+            "--request-log",
+        ])
+        .arg(&log_path)
+        .arg("--output")
+        .arg(&report_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn hls-swarm");
+    let pid = child.id().expect("pid") as i32;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // SAFETY: signalling the child we started, by its pid.
+    unsafe { libc::kill(pid, libc::SIGUSR1) };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let interim = read_json(&report_path);
+    assert_eq!(interim["stop_reason"], "running");
+    assert!(
+        interim["request_log"]["lines_written"]
+            .as_u64()
+            .expect("count")
+            > 0
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let o = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("ends after SIGINT")
+        .expect("waits");
+    let access = lab.finish().await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report = read_json(&report_path);
+    assert_eq!(report["stop_detail"], "SIGINT");
+    let (_, lines) = reqlog::read(&log_path);
+    assert_equals_access_log(&lines, &access);
+    assert_eq!(report["request_log"]["lines_written"], lines.len() as u64);
+    assert_eq!(report["request_log"]["lines_dropped"], 0);
 }

@@ -19,6 +19,9 @@
 #                JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job, 0-based) or
 #                SHARD_INDEX; CLIENTS and RAMP_RATE are then the whole test's
 #   START_AT     --start-at (RFC 3339 instant or +DURATION)   RUN_ID  --run-id
+#   REPORT       the JSON report: `stdout` prints it as the last line of the log
+#                (--output -, for `kubectl logs ... | hls-swarm merge -`); a path writes it
+#                there (--output PATH, e.g. on a mounted volume)
 #   JOB_COMPLETION_INDEX  without SHARDS and CLIENT_ID_OFFSET (separate tests per pod):
 #                the offset is INDEX x CLIENTS, so every pod's viewers have distinct ids
 #   EXTRA_ARGS   further arguments, split on whitespace
@@ -83,6 +86,11 @@ else
   [ -z "${START_AT:-}" ] || args+=(--start-at "$START_AT")
   [ -z "${RUN_ID:-}" ] || args+=(--run-id "$RUN_ID")
   [ -z "${HEADER_FILE:-}" ] || args+=(-header-file "$HEADER_FILE")
+  case "${REPORT:-}" in
+    "") ;;
+    stdout | -) args+=(--output -) ;;
+    *) args+=(--output "$REPORT") ;;
+  esac
   if [ -n "${EXTRA_ARGS:-}" ]; then
     read -r -a extra <<<"$EXTRA_ARGS"
     args+=("${extra[@]}")

@@ -62,7 +62,8 @@ pub struct MergeArgs {
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Write the merged report as JSON to FILE.
+    /// Write the merged report as JSON to FILE; `-` prints it on stdout as one compact
+    /// line, after the summary.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -222,7 +223,9 @@ pub struct RunArgs {
           default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub check: bool,
 
-    /// Write the end-of-run report as JSON to FILE.
+    /// Write the end-of-run report as JSON to FILE. `-`: print it on stdout as one compact
+    /// line, after the summary, the last line the process prints (for `kubectl logs … |
+    /// hls-swarm merge -`).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::cli::MergeArgs;
+use super::outputs::{JsonTarget, file_flag_problem};
 use super::problems::{ConfigErrors, Problems};
 use super::slo::Slo;
 
@@ -21,8 +22,8 @@ pub enum MergeInput {
 pub struct MergeConfig {
     /// The inputs, in order (stdin at most once).
     pub inputs: Vec<MergeInput>,
-    /// `--output`: the merged JSON report.
-    pub json_report: Option<PathBuf>,
+    /// `--output`: where the merged JSON report goes.
+    pub json_report: Option<JsonTarget>,
     /// `--report`: the merged HTML report.
     pub html_report: Option<PathBuf>,
     /// The objectives the merged result is judged by.
@@ -51,18 +52,18 @@ impl MergeConfig {
             inputs.iter().filter(|i| **i == MergeInput::Stdin).count() > 1,
             || "merge: `-` (stdin) given more than once".into(),
         );
-        for (flag, path) in [("--output", &a.output), ("--report", &a.report)] {
-            if let Some(e) = path
-                .as_deref()
-                .and_then(|path| crate::file::problem(flag, path))
-            {
-                p.push(e);
-            }
+        let json_report = JsonTarget::from_flag(a.output.as_deref(), &mut p);
+        if let Some(e) = a
+            .report
+            .as_deref()
+            .and_then(|path| file_flag_problem("--report", path))
+        {
+            p.push(e);
         }
         let slo = Slo::from_merge_args(a, &mut p);
         p.finish(MergeConfig {
             inputs,
-            json_report: a.output.clone(),
+            json_report,
             html_report: a.report.clone(),
             slo,
         })
@@ -91,6 +92,18 @@ mod tests {
         );
         let e = MergeConfig::from_args(&args(&["-", "-"])).unwrap_err();
         assert!(e[0].contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn output_dash_is_stdout_and_report_dash_is_refused() {
+        let mut a = args(&["a.json"]);
+        a.output = Some("-".into());
+        let c = MergeConfig::from_args(&a).expect("valid");
+        assert_eq!(c.json_report, Some(JsonTarget::Stdout));
+        a.report = Some("-".into());
+        let e = MergeConfig::from_args(&a).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("--report: `-`"), "{e}");
     }
 
     #[test]

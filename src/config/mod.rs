@@ -43,7 +43,7 @@ pub use engine::{Engine, EngineConfig, FfmpegConfig, ProbeFailurePolicy, StallCo
 pub use http::HttpConfig;
 pub use limits::Limits;
 pub use origin_metrics::{InterfaceFilter, OriginMetricsConfig};
-pub use outputs::{LogConfig, LogFormat, MetricsEndpoint, Outputs};
+pub use outputs::{JsonTarget, LogConfig, LogFormat, MetricsEndpoint, Outputs};
 pub use parse::{Header, redact_url};
 pub use problems::{ConfigErrors, Problems};
 pub use run::RunIdentity;

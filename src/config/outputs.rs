@@ -2,7 +2,7 @@
 //! log stream and the Prometheus endpoint.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::cli::RunArgs;
 use super::parse::{count, listen_addr};
@@ -53,11 +53,52 @@ pub struct RequestLogConfig {
     pub buffer: usize,
 }
 
+/// Where the JSON report goes (`--output`, of a run and of `hls-swarm merge`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonTarget {
+    /// A file, or a device or FIFO such as `/dev/stdout` ([`crate::file`]): the report
+    /// pretty-printed, written before the summary is printed.
+    File(PathBuf),
+    /// `--output -`: the report as one compact JSON line on standard output, printed after
+    /// the summary, as the last thing the process prints, so that the last line of a
+    /// container's log is its report (`kubectl logs … | hls-swarm merge -`).
+    Stdout,
+}
+
+impl JsonTarget {
+    /// `--output VALUE`: `-` is standard output; anything else is a path, checked before
+    /// the run as [`crate::file::problem`] checks it (the problem noted in `p`).
+    pub fn from_flag(value: Option<&Path>, p: &mut Problems) -> Option<JsonTarget> {
+        let value = value?;
+        if value.as_os_str() == "-" {
+            return Some(JsonTarget::Stdout);
+        }
+        if let Some(e) = crate::file::problem("--output", value) {
+            p.push(e);
+        }
+        Some(JsonTarget::File(value.to_path_buf()))
+    }
+}
+
+/// Why a file flag other than `--output` (`--report`, `--log-file`, `--request-log`) can't
+/// take `path`;
+/// `None` when it can. `-` is refused by name: only `--output` writes to standard output
+/// (a file named `-` is surely not what was meant).
+pub fn file_flag_problem(flag: &str, path: &Path) -> Option<String> {
+    if path.as_os_str() == "-" {
+        return Some(format!(
+            "{flag}: `-` (standard output) is taken only by --output (the JSON report as one \
+             line); give {flag} a file name"
+        ));
+    }
+    crate::file::problem(flag, path)
+}
+
 /// Every output of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outputs {
-    /// `--output`: JSON report path.
-    pub json_report: Option<PathBuf>,
+    /// `--output`: where the JSON report goes.
+    pub json_report: Option<JsonTarget>,
     /// `--report`: HTML report path.
     pub html_report: Option<PathBuf>,
     /// `-tui`: `Some(true/false)` when given, `None` = on iff stdout is a terminal.
@@ -87,8 +128,8 @@ impl Outputs {
             "-prom-client-metrics needs the metrics endpoint; drop -metrics off or the flag".into()
         });
         let addr = parsed.flatten();
+        let json_report = JsonTarget::from_flag(a.output.as_deref(), p);
         for (flag, path) in [
-            ("--output", &a.output),
             ("--report", &a.report),
             ("--log-file", &a.log_file),
             ("--request-log", &a.request_log),
@@ -96,7 +137,7 @@ impl Outputs {
             // The log file is opened, in append mode, right after validation.
             if let Some(e) = path
                 .as_deref()
-                .and_then(|path| crate::file::problem(flag, path))
+                .and_then(|path| file_flag_problem(flag, path))
             {
                 p.push(e);
             }
@@ -112,19 +153,13 @@ impl Outputs {
             a.request_log_buffer.is_some() && a.request_log.is_none(),
             || "--request-log-buffer needs --request-log FILE".into(),
         );
-        p.check(
-            a.request_log.as_deref() == Some(std::path::Path::new("-")),
-            || {
-                "--request-log: '-' (stdout) is not taken: stdout carries the summary; give a file, or a FIFO or /dev/stderr".into()
-            },
-        );
         let request_log = a
             .request_log
             .clone()
             .map(|path| RequestLogConfig { path, buffer });
         Outputs {
             request_log,
-            json_report: a.output.clone(),
+            json_report,
             html_report: a.report.clone(),
             tui: a.tui,
             log: LogConfig {

@@ -7,8 +7,9 @@
 //!   published while a write is in progress replace each other and only the newest is
 //!   written next. A burst of SIGUSR1s costs at most the write in progress and one more.
 //! - Only into files: a new or regular file is created or replaced atomically (as at the
-//!   end, [`crate::file`]); a device or FIFO (`/dev/stdout`, a named pipe) is left alone,
-//!   because whoever reads a stream expects one report, the final one.
+//!   end, [`crate::file`]); a device or FIFO (`/dev/stdout`, a named pipe) and standard
+//!   output (`--output -`) are left alone, because whoever reads a stream expects one
+//!   report, the final one.
 //! - Never over the final reports: [`InterimWriter::stop`] waits for a write in progress
 //!   before the caller writes the final files, which then replace the interim ones.
 //!
@@ -25,8 +26,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{html, json};
-use crate::config::Config;
-use crate::config::Slo;
+use crate::config::{Config, JsonTarget, Slo};
 use crate::console::say;
 use crate::file;
 use crate::signals::REPORT_SIGNAL_NAME;
@@ -96,7 +96,7 @@ impl InterimWriter {
 
 /// Where interim reports go, and the SLOs they judge.
 struct Targets {
-    json: Option<PathBuf>,
+    json: Option<JsonTarget>,
     html: Option<PathBuf>,
     slo: Slo,
 }
@@ -113,9 +113,17 @@ impl Targets {
         let began = Instant::now();
         let slo = crate::slo::evaluate(&self.slo, &r.snapshot);
         let mut written = Vec::new();
-        if let Some(path) = &self.json {
-            let bytes = json::to_bytes(&json::Report::new(r, &slo));
-            written.extend(write_one("--output", path, bytes));
+        match &self.json {
+            Some(JsonTarget::File(path)) => {
+                let bytes = json::to_bytes(&json::Report::new(r, &slo));
+                written.extend(write_one("--output", path, bytes));
+            }
+            Some(JsonTarget::Stdout) => {
+                say!(
+                    "hls-swarm: {REPORT_SIGNAL_NAME}: --output - (standard output) gets only the final report, as its last line"
+                );
+            }
+            None => {}
         }
         if let Some(path) = &self.html {
             let bytes = Ok(html::render(r, &slo).into_bytes());

@@ -235,6 +235,13 @@ pub fn write(path: &Path, report: &Report) -> Result<()> {
     crate::file::write("--output", path, &to_bytes(report)?)
 }
 
+/// The report as `--output -` prints it: compact JSON on one line, with its newline. One
+/// line cannot be torn apart by log lines a container runtime interleaves from stderr.
+pub fn to_line(report: &Report) -> Result<String> {
+    let text = serde_json::to_string(report).context("serialising the JSON report")?;
+    Ok(text + "\n")
+}
+
 /// The report as the file holds it: pretty-printed JSON and a final newline.
 pub fn to_bytes(report: &Report) -> Result<Vec<u8>> {
     let text = serde_json::to_string_pretty(report).context("serialising the JSON report")?;

@@ -6,8 +6,8 @@
 # The binary rejects an unknown flag or a bad value with exit code 2, naming it. So the
 # arguments are run for real, with the stream URL pointed at a closed loopback port
 # (http://127.0.0.1:9/), -duration=1s, -metrics on an ephemeral loopback port and any
-# --output/-header-file in a temporary directory; exit 0, 1 (stream unreachable) or 3
-# passes, exit 2 fails.
+# --output/-header-file in a temporary directory (`--output -`, standard output, is kept);
+# exit 0, 1 (stream unreachable) or 3 passes, exit 2 fails.
 #
 # Flags that arrive with other branches (PENDING below) are dropped, with a note, when the
 # binary's --help does not list them yet; --strict (the flake check) drops nothing.
@@ -46,7 +46,12 @@ in_list() { local x=$1; shift; local y; for y in "$@"; do [ "$x" = "$y" ] && ret
 args=()
 skipped=()
 skip_next=0
-for a in "$@"; do
+keep_next=0
+given=("$@")
+for k in "${!given[@]}"; do
+  a=${given[$k]}
+  next=${given[$((k + 1))]:-}
+  if [ "$keep_next" -eq 1 ]; then keep_next=0; args+=("$a"); continue; fi
   if [ "$skip_next" -eq 1 ]; then skip_next=0; continue; fi
   case "$a" in
     http://* | https://*) args+=("http://127.0.0.1:9/lab.m3u8"); continue ;;
@@ -66,7 +71,11 @@ for a in "$@"; do
     case "$f" in
       duration) [[ "$a" == *=* ]] || skip_next=1; continue ;; # replaced below
       metrics) [[ "$a" == *=* ]] || skip_next=1; args+=("-metrics=127.0.0.1:0"); continue ;;
-      output) [[ "$a" == *=* ]] || skip_next=1; args+=("--output=$tmp/report.json"); continue ;;
+      output)
+        # `--output -` (standard output) is checked as it is; a path goes to $tmp.
+        if [ "$a" = "--output=-" ]; then args+=("$a"); continue; fi
+        if [[ "$a" != *=* ]] && [ "$next" = - ]; then args+=("$a"); keep_next=1; continue; fi
+        [[ "$a" == *=* ]] || skip_next=1; args+=("--output=$tmp/report.json"); continue ;;
       header-file) [[ "$a" == *=* ]] || skip_next=1; args+=("-header-file=$tmp/headers"); continue ;;
     esac
   fi

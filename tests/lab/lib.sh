@@ -7,6 +7,8 @@
 #   <id>-origin  eth0 10.177.0.10  nginx :17080, node_exporter :9100, nginx exporter :9113
 #   <id>-c1      eth0 10.177.0.21  hls-swarm (native viewers)
 #   <id>-c2      eth0 10.177.0.22  hls-swarm (FFmpeg viewers)
+#   <id>-p0..p2  eth0 10.177.0.51-53  the shards phase's pods (container entrypoint);
+#                above the client VMs' range (.21-.40), the lab's own
 #
 # Every 10.177.0.x address lives only inside these namespaces; the root namespace gets
 # none and there is no route out, so lab traffic never leaves them.

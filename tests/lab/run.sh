@@ -13,6 +13,10 @@
 #   LAB_FFMPEG=auto         auto: run the FFmpeg part when the binary has -engine;
 #                           on: fail when it lacks it; off: skip
 #   LAB_DURATION=30s        length of each swarm run
+#   LAB_SHARDS=auto         the shards phase (below): auto runs it when the binary has
+#                           --shard; on: fail when it lacks it; off: skip
+#   LAB_SHARD_VIEWERS=60    viewers of the whole 3-pod test (ramped at 60/s)
+#   LAB_SHARD_DURATION=20s  its length
 #   LAB_ARTIFACTS=DIR       copy logs, reports and the access log there at the end
 #
 # Checks (each prints PASS/FAIL; the last line is "lab: N passed, N failed"):
@@ -21,6 +25,19 @@
 #   every logged request was a 200; the rendered nginx.conf is the one that ran;
 #   the exporters report non-zero origin metrics; with -metrics, /metrics shows every
 #   viewer active; with -origin-metrics-host, the swarm's origin figures are non-zero.
+#
+# Shards phase: one test run as 3 "pods" of a Kubernetes Indexed Job. The container
+# entrypoint (nix/swarm-client/entrypoint.sh) runs 3 times, as nobody, with nothing in
+# its environment but what k8s/indexed-job.yaml gives a pod (JOB_COMPLETION_INDEX=i,
+# SHARDS=3, START_AT, RUN_ID, REPORT=stdout, ...), each in its own namespace (pod i at
+# 10.177.0.5(1+i)), started a second apart. Each pod's stdout and stderr go to one log,
+# as a container runtime keeps them; the logs concatenated (what `kubectl logs -l ...`
+# prints) are merged by `hls-swarm merge -`. Checks: every pod's last log line is its
+# report; the merged per-kind counts and bytes equal the access log of the 3 addresses;
+# viewer ids and User-Agents are 0..N-1, each from one pod only, the pod of its shard;
+# every pod's first viewer request began within 100 ms of START_AT (nginx's $msec minus
+# $request_time); the merge's verdict and exit code (0 with SLOs that hold, 3 with one
+# that cannot).
 #
 # Everything started here is stopped by PID, then by namespace, on every exit path.
 set -euo pipefail
@@ -43,6 +60,11 @@ FFMPEG_VIEWERS=${LAB_FFMPEG_VIEWERS:-20}
 FFMPEG_MODE=${LAB_FFMPEG:-auto}
 DURATION=${LAB_DURATION:-30s}
 RAMP_RATE=50
+SHARDS_MODE=${LAB_SHARDS:-auto}
+SHARD_VIEWERS=${LAB_SHARD_VIEWERS:-60}
+SHARD_DURATION=${LAB_SHARD_DURATION:-20s}
+SHARD_RAMP_RATE=60
+PODS=3
 
 [ "$(id -u)" -eq 0 ] || { echo "lab: needs root (network namespaces)" >&2; exit 1; }
 missing=()
@@ -66,6 +88,8 @@ metrics_port=$(lab_json .ports.swarmMetrics)
 client_addr() { printf '%s%d' "$(lab_json .network.clients.addressPrefix)" $(($(lab_json .network.clients.firstHost) + $1 - 1)); }
 c1_addr=$(client_addr 1)
 c2_addr=$(client_addr 2)
+# The shards phase's pods: 10.177.0.51, .52, .53, above the client VMs' range (.21-.40).
+pod_addr() { printf '%s%d' "$(lab_json .network.clients.addressPrefix)" $((51 + $1)); }
 entry=$(cat "$rendered/entry")
 url="http://$origin_addr:$origin_port/$entry"
 
@@ -80,7 +104,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   lab_stop_pids "${pids[@]}"
-  for role in c2 c1 origin br; do lab_ns_delete "$(lab_ns "$role")"; done
+  for role in p2 p1 p0 c2 c1 origin br; do lab_ns_delete "$(lab_ns "$role")"; done
   if [ -n "$work" ] && [ -d "$work" ]; then
     if [ -n "${LAB_ARTIFACTS:-}" ]; then
       mkdir -p "$LAB_ARTIFACTS"
@@ -90,8 +114,8 @@ cleanup() {
     if [ "$rc" -ne 0 ]; then
       for f in "$work"/logs/*.log; do
         [ -s "$f" ] || continue
-        echo "---- $(basename "$f") (last 20 lines)" >&2
-        tail -n 20 "$f" >&2
+        echo "---- $(basename "$f") (last 20 lines, cut at 400 characters)" >&2
+        tail -n 20 "$f" | cut -c 1-400 >&2
       done
     fi
     rm -rf "$work"
@@ -154,7 +178,11 @@ lab_host c2 "$c2_addr"
 lab_sysctls "$(lab_ns origin)" origin
 lab_sysctls "$(lab_ns c1)" client
 lab_sysctls "$(lab_ns c2)" client
-lab_log "topology up: origin $origin_addr, clients $c1_addr $c2_addr (profile $PROFILE, work $work)"
+for i in $(seq 0 $((PODS - 1))); do
+  lab_host "p$i" "$(pod_addr "$i")"
+  lab_sysctls "$(lab_ns "p$i")" client
+done
+lab_log "topology up: origin $origin_addr, clients $c1_addr $c2_addr, pods $(pod_addr 0)-$(pod_addr $((PODS - 1))) (profile $PROFILE, work $work)"
 
 # --- origin --------------------------------------------------------------------------------
 spawn generator origin "$work/origin/hls" 1 ffmpeg "${ffmpeg_args[@]}"
@@ -195,10 +223,11 @@ lab_log "origin ready: $url"
 help_text=$("$BIN" --help 2>&1 || true)
 has_flag() { grep -Eq -- "(^|[[:space:],])--$1([[:space:]=,]|\$)" <<<"$help_text"; }
 
-# access_summary ADDR: per-kind count/bytes of the access log lines from ADDR.
+# access_summary ADDR...: per-kind count/bytes of the access log lines from the ADDRs.
 access_summary() {
-  jq -s --arg addr "$1" '
-    [ .[] | select(.addr == $addr)
+  jq -s --arg addrs "$*" '
+    ($addrs | split(" ")) as $from
+    | [ .[] | select(.addr as $a | any($from[]; . == $a))
       | . + { kind: (if .uri == "/master.m3u8" then "master"
                      elif (.uri | endswith(".m3u8")) then "playlist"
                      elif (.uri | endswith(".ts")) then "segment"
@@ -290,6 +319,118 @@ if [ "$FFMPEG_VIEWERS" -gt 0 ] && [ "$run_ffmpeg" -eq 1 ]; then
   swarm_run ffmpeg c2 "$c2_addr" "$FFMPEG_VIEWERS" ffmpeg
 else
   lab_log "FFmpeg-engine run skipped (binary has no -engine flag yet, or LAB_FFMPEG=off)"
+fi
+
+# --- shards: the container entrypoint as the 3 pods of an Indexed Job ---------------------
+# pod_log I: pod I's log, stdout and stderr together, as the container runtime keeps it.
+pod_log() { printf '%s/logs/pod-%d.log' "$work" "$1"; }
+
+shards_phase() {
+  local run_id="lab-shards-$LAB_ID" i rc pod_pids=() addrs=() t0 start_at start_epoch
+  for i in $(seq 0 $((PODS - 1))); do addrs+=("$(pod_addr "$i")"); done
+  # One instant for every pod, 6 s ahead; the pods start a second apart, as a scheduler
+  # places them, and must all wait for it.
+  t0=$(date +%s)
+  start_at=$(date -u -d "@$((t0 + 6))" +%Y-%m-%dT%H:%M:%S.000Z)
+  start_epoch=$((t0 + 6))
+  lab_log "shards: $PODS pods of $SHARD_VIEWERS viewers, START_AT $start_at, RUN_ID $run_id"
+  for i in $(seq 0 $((PODS - 1))); do
+    [ "$i" -eq 0 ] || sleep 1
+    # Nothing but a pod's environment (k8s/indexed-job.yaml, and what Kubernetes adds).
+    spawn "pod-$i" "p$i" "$work" 1 timeout --signal=INT --kill-after=10 "$((${SHARD_DURATION%s} + 60))" \
+      env -i PATH="$PATH" HOME=/tmp HLS_SWARM_BIN="$BIN" \
+      STREAM_URL="$url" CLIENTS="$SHARD_VIEWERS" RAMP_RATE="$SHARD_RAMP_RATE" SHARDS="$PODS" \
+      JOB_COMPLETION_INDEX="$i" START_AT="$start_at" RUN_ID="$run_id" DURATION="$SHARD_DURATION" \
+      METRICS_PORT="$metrics_port" VARIANT=lowest REPORT=stdout \
+      bash "$LAB_ROOT/nix/swarm-client/entrypoint.sh"
+    pod_pids+=("$spawned")
+  done
+  for i in $(seq 0 $((PODS - 1))); do
+    rc=0
+    wait "${pod_pids[$i]}" || rc=$?
+    check "shards: pod $i exit code" 0 "$rc"
+    # The contract: the last line of the pod's log is its report, of its shard.
+    check "shards: pod $i's last log line is its report (shard $i/$PODS, run $run_id)" "$i/$PODS $run_id" \
+      "$(tail -n 1 "$(pod_log "$i")" | jq -r '"\(.run.shard.index)/\(.run.shard.count) \(.run.id)"' 2>/dev/null || echo "no JSON")"
+    check "shards: pod $i reached START_AT in time (run.start_late_seconds)" 0 \
+      "$(tail -n 1 "$(pod_log "$i")" | jq -r '.run.start_late_seconds' 2>/dev/null || echo "no JSON")"
+  done
+
+  # What `kubectl logs -l job-name=... --tail=-1` prints: the pods' logs, one after another.
+  local logs="$work/kubectl-logs.txt" merged="$work/shards-merged.json"
+  for i in $(seq 0 $((PODS - 1))); do cat "$(pod_log "$i")"; done >"$logs"
+  rc=0
+  "$BIN" merge - --output "$merged" --slo-min-active-ratio 1.0 --slo-max-error-rate 0 \
+    <"$logs" >"$work/logs/merge.log" 2>&1 || rc=$?
+  check "shards: hls-swarm merge - exit code (SLOs that hold)" 0 "$rc"
+  [ -s "$merged" ] || { check "shards: merged report written" yes no; return; }
+  local r=(jq -r)
+  check "shards: merged report holds every shard" "[0,1,2] $SHARD_VIEWERS" \
+    "$("${r[@]}" '"\(.run.merged.indices | tojson) \(.viewers.target)"' "$merged")"
+  check "shards: merged SLO verdict" true "$("${r[@]}" .slo.passed "$merged")"
+  check "shards: merged peak active viewers" "$SHARD_VIEWERS" "$("${r[@]}" .viewers.peak_active "$merged")"
+  check "shards: merged active viewers at end" "$SHARD_VIEWERS" "$("${r[@]}" .viewers.active_at_end "$merged")"
+  check "shards: merged errors" 0 "$("${r[@]}" .errors.total "$merged")"
+  # The same logs judged by an objective no run can meet: the verdict is the merge's.
+  rc=0
+  "$BIN" merge - --slo-p95-segment-ttfb 1us <"$logs" >"$work/logs/merge-failing-slo.log" 2>&1 || rc=$?
+  check "shards: hls-swarm merge - exit code (--slo-p95-segment-ttfb 1us)" 3 "$rc"
+
+  flush_access_log
+  local log kind
+  log=$(access_summary "${addrs[@]}")
+  printf '%s\n' "$log" >"$work/shards.access-summary.json"
+  if [ "$(jq -r .requests <<<"$log")" -eq 0 ]; then check "shards: requests reached the origin" yes no; fi
+  check "shards: non-2xx lines in the access log" 0 "$(jq -r .non_2xx <<<"$log")"
+  for kind in master playlist segment; do
+    check "shards: merged $kind requests = access log of the 3 pods" \
+      "$(jq -r ".kinds.$kind.count // 0" <<<"$log")" "$("${r[@]}" ".requests.$kind.count // 0" "$merged")"
+    check "shards: merged $kind body bytes = access log of the 3 pods" \
+      "$(jq -r ".kinds.$kind.bytes // 0" <<<"$log")" "$("${r[@]}" ".requests.$kind.bytes // 0" "$merged")"
+  done
+  check "shards: merged total bytes = access log of the 3 pods" "$(jq -r .bytes <<<"$log")" "$("${r[@]}" .total_bytes "$merged")"
+
+  # Viewers, from the access log: User-Agent <base>/client-<id>. (Each pod's stream probe,
+  # before the wait, sends the base User-Agent without an id; it is no viewer.)
+  local viewers
+  viewers=$(jq -s --arg addrs "${addrs[*]}" --argjson n "$SHARD_VIEWERS" '
+    ($addrs | split(" ")) as $pods
+    | [ .[] | select(.addr as $a | any($pods[]; . == $a)) | select(.ua | test("/client-[0-9]+$"))
+        | { ua, pod: (.addr as $a | $pods | index($a)),
+            id: (.ua | capture("/client-(?<id>[0-9]+)$").id | tonumber),
+            began: (.time - .request_time) } ]
+    | { ids_ok: (([.[].id] | unique) == [range(0; $n)]),
+        uas: ([.[].ua] | unique | length),
+        shared_uas: (group_by(.ua) | map(select((map(.pod) | unique | length) > 1)) | length),
+        off_shard: (map(select(.id % ($pods | length) != .pod)) | length),
+        first: (group_by(.pod) | map({ key: (.[0].pod | tostring), value: (map(.began) | min) }) | from_entries) }
+  ' "$work/origin/logs/access.log")
+  printf '%s\n' "$viewers" >"$work/shards.viewers.json"
+  check "shards: viewer ids in the access log are exactly 0..$((SHARD_VIEWERS - 1))" true "$(jq -r .ids_ok <<<"$viewers")"
+  check "shards: distinct viewer User-Agents" "$SHARD_VIEWERS" "$(jq -r .uas <<<"$viewers")"
+  check "shards: User-Agents seen from more than one pod" 0 "$(jq -r .shared_uas <<<"$viewers")"
+  check "shards: viewers in a pod other than their shard's (id mod 3)" 0 "$(jq -r .off_shard <<<"$viewers")"
+  local first ms
+  for i in $(seq 0 $((PODS - 1))); do
+    first=$(jq -r --arg i "$i" '.first[$i] // "none"' <<<"$viewers")
+    if [ "$first" = none ]; then check "shards: pod $i's first viewer request" "logged" "none"; continue; fi
+    ms=$(awk -v f="$first" -v s="$start_epoch" 'BEGIN { printf "%.0f", (f - s) * 1000 }')
+    check_true "shards: pod $i's first viewer request began within 100 ms of START_AT" \
+      "${ms} ms after it" "$([ "${ms#-}" -le 100 ]; echo $?)"
+  done
+}
+
+run_shards=0
+case "$SHARDS_MODE" in
+  on) run_shards=1 ;;
+  auto) has_flag shard && run_shards=1 ;;
+  off) ;;
+  *) echo "lab: LAB_SHARDS must be auto, on or off" >&2; exit 2 ;;
+esac
+if [ "$run_shards" -eq 1 ]; then
+  shards_phase
+else
+  lab_log "shards phase skipped (binary has no --shard flag, or LAB_SHARDS=off)"
 fi
 
 # --- the origin itself -----------------------------------------------------------------
