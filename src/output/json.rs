@@ -7,18 +7,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::slo::SloResult;
 use crate::stats::accumulator::Accumulator;
 use crate::stats::report::RunReport;
+use crate::stats::request_log::RequestLogCounts;
 use crate::stats::sections::{
     Client, Errors, Pipeline, Playback, Requests, Sections, Throughput, Viewers,
 };
 
 /// Schema version of the JSON report (2: `run`, the test and shard the report is of; 3:
-/// `merge`, what an exact merge of shards needs, and `run.merged`).
-pub const SCHEMA_VERSION: u32 = 3;
+/// `merge`, what an exact merge of shards needs, and `run.merged`; 4: `request_log`).
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The oldest schema `hls-swarm merge` reads (the first with the `merge` section).
 pub const MERGEABLE_SCHEMA: u32 = 3;
@@ -129,6 +130,8 @@ pub struct Report {
     pub redirects: u64,
     /// Stats pipeline.
     pub stats_pipeline: Pipeline,
+    /// `--request-log`'s lines; `null` without it.
+    pub request_log: Option<RequestLogLines>,
     /// SLO verdict.
     pub slo: SloResult,
     /// Origin host figures (docs/origin-metrics.md); `null` when not configured.
@@ -149,6 +152,37 @@ pub struct Report {
     pub bandwidth: Option<crate::stats::link_rates::RatesSummary>,
     /// What an exact merge of this report with its test's other shards needs.
     pub merge: Merge,
+}
+
+/// `request_log`: what became of `--request-log`'s request lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLogLines {
+    /// Lines written to the file.
+    pub lines_written: u64,
+    /// Lines dropped: the queue to the writer was full (or the run had ended).
+    pub lines_dropped: u64,
+    /// Lines lost to a write error or to a writer still blocked when the run ended.
+    pub lines_failed: u64,
+}
+
+impl RequestLogLines {
+    /// The report's figures of `c`.
+    pub fn of(c: RequestLogCounts) -> Self {
+        RequestLogLines {
+            lines_written: c.written,
+            lines_dropped: c.dropped,
+            lines_failed: c.failed,
+        }
+    }
+
+    /// The counts these figures are of.
+    pub fn counts(self) -> RequestLogCounts {
+        RequestLogCounts {
+            written: self.lines_written,
+            dropped: self.lines_dropped,
+            failed: self.lines_failed,
+        }
+    }
 }
 
 impl Report {
@@ -178,6 +212,7 @@ impl Report {
             throughput_bytes_per_second: sections.throughput,
             redirects: sections.redirects,
             stats_pipeline: sections.pipeline,
+            request_log: s.request_log.map(RequestLogLines::of),
             slo: slo.clone(),
             origin: s.origin.clone(),
             requests_approximate: sections.requests_approximate,
