@@ -55,6 +55,8 @@ fn each_invalid_value_exits_2_naming_its_flag() {
         (&["ftp://example.com/x.m3u8"], "ftp://"),
         (&["-bogus"], "--bogus"),
         (&["-reconnect=maybe"], "reconnect"),
+        (&["--http2", "yes"], "--http2"),
+        (&["--http2", ""], "--http2"),
     ];
     for (args, flag) in cases {
         let o = swarm(args);

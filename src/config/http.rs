@@ -125,3 +125,20 @@ impl HttpConfig {
         format!("{}/client-{}", self.user_agent, id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http2_modes_parse_and_anything_else_names_the_flag() {
+        assert_eq!(Http2Mode::parse("auto"), Ok(Http2Mode::Auto));
+        assert_eq!(Http2Mode::parse("ON"), Ok(Http2Mode::On));
+        assert_eq!(Http2Mode::parse(" off "), Ok(Http2Mode::Off));
+        assert_eq!(Http2Mode::default(), Http2Mode::Auto);
+        for bad in ["", "yes", "h2", "1"] {
+            let e = Http2Mode::parse(bad).expect_err(bad);
+            assert!(e.starts_with("--http2:"), "{e}");
+        }
+    }
+}
