@@ -7,10 +7,13 @@
 #   scripts/bench-ab.sh OLD_BINARY NEW_BINARY [VIEWERS] [STEADY_SECONDS]
 #   e.g. git stash; cargo build --release; cp target/release/hls-swarm /tmp/old; git stash pop
 #        cargo build --release; scripts/bench-ab.sh /tmp/old target/release/hls-swarm 3000 30
+#   A_ARGS / B_ARGS: extra flags of side A / B (@TMP@ is the run's temporary folder), e.g.
+#   one binary with and without a flag:
+#        B_ARGS='--request-log @TMP@/B.ndjson' scripts/bench-ab.sh BIN BIN 2000 30
 #
 # Traffic stays on 127.0.0.1. Everything started here is stopped by PID on exit.
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,10p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,13p' "$0"; exit 2; }
 A=$1; B=$2; N=${3:-3000}; STEADY=${4:-30}
 PORT=${PORT:-17190}; RAMP_RATE=${RAMP_RATE:-500}
 ORIGIN=${ORIGIN:-$B}
@@ -31,9 +34,12 @@ for _ in $(seq 100); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sle
 ramp=$(( (N + RAMP_RATE - 1) / RAMP_RATE )); dur=$((ramp + STEADY + 10))
 declare -A pid
 for x in A B; do
+  extra_var=${x}_ARGS
+  extra=${!extra_var:-}
+  # shellcheck disable=SC2086 # the extra flags are words on purpose
   "${!x}" "http://127.0.0.1:$PORT/master.m3u8" -clients "$N" -ramp-rate "$RAMP_RATE" \
     -variant lowest -duration "${dur}s" -metrics off -log-format text \
-    --output "$tmp/$x.json" >"$tmp/$x.out" 2>"$tmp/$x.err" &
+    --output "$tmp/$x.json" ${extra//@TMP@/$tmp} >"$tmp/$x.out" 2>"$tmp/$x.err" &
   pid[$x]=$!
   pids+=($!)
 done
@@ -59,4 +65,8 @@ for x in "AB":
     print(f"{x}: {r['total_bytes']} bytes, {sum(k['count'] for k in r['requests'].values())} requests, "
           f"{r['errors']['total']} errors, {r['playback']['stalls']} stalls, peak active "
           f"{r['viewers']['peak_active']}, segment TTFB p50 {seg['p50'] * 1e3:.2f} ms p99 {seg['p99'] * 1e3:.2f} ms")
+    log = r.get("request_log")
+    if log:
+        print(f"{x}: request log {log['lines_written']} lines written, {log['lines_dropped']} dropped, "
+              f"{log['lines_failed']} failed")
 PY

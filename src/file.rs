@@ -89,6 +89,7 @@ fn example_name(flag: &str) -> &'static str {
         "--output" => "run.json",
         "--report" => "run.html",
         "--log-file" => "run.log",
+        "--request-log" => "requests.ndjson",
         _ => "run.out",
     }
 }
@@ -144,6 +145,38 @@ pub fn write_if_file(flag: &str, path: &Path, bytes: &[u8]) -> Result<bool> {
     replace_file(flag, path, target, bytes)
         .with_context(|| format!("{flag}: writing {}", path.display()))?;
     Ok(true)
+}
+
+/// Open what `path` names for a stream of writes over a run (`--request-log`), checked
+/// like a report path ([`classify`]): a new file is created (mode 0644), a regular file
+/// (or the file a symlink points to) is truncated and written from its start, a
+/// character device or FIFO is written through as it is. A FIFO with no reader is an
+/// error rather than a hang (it is opened non-blocking, then set blocking again, so a slow
+/// reader is waited for). Errors name `flag`.
+pub fn open_stream(flag: &str, path: &Path) -> Result<File> {
+    let target = classify(flag, path).map_err(anyhow::Error::msg)?;
+    let shown = path.display();
+    let opened = match target {
+        Target::New | Target::Regular => OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOCTTY)
+            .open(path),
+        Target::Stream => OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .and_then(|f| blocking(&f).map(|()| f)),
+    };
+    opened.map_err(|e| {
+        if e.raw_os_error() == Some(libc::ENXIO) {
+            anyhow::anyhow!("{flag}: cannot open {shown}: {e} (a FIFO with no reader)")
+        } else {
+            anyhow::anyhow!("{flag}: cannot open {shown}: {e}")
+        }
+    })
 }
 
 /// Create (`New`) or replace (`Regular`) the file at `path` atomically.

@@ -157,6 +157,15 @@ pub async fn run(cli: Cli) -> ExitCode {
         };
     }
 
+    // The request log opens before the run: a path that cannot take it is a usage
+    // error naming the flag (exit 2), not a failed run.
+    let request_log = match swarm::open_request_log(&cfg) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     // The metrics endpoint binds before anything else starts, so a taken port is an
     // error here (exit 1) and not a silent gap in the dashboards.
     let (snapshots, metrics) = match start_metrics(&cfg).await {
@@ -171,6 +180,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let mut hooks = swarm::RunHooks {
         snapshots,
         interim: Some(interim_feed),
+        request_log: request_log.clone(),
         ..Default::default()
     };
     let tui = if tui_on {
@@ -181,6 +191,11 @@ pub async fn run(cli: Cli) -> ExitCode {
     // Without a TUI, progress lines on stderr: one more subscriber to the snapshot feed.
     let progress = tui.is_none().then(|| start_progress(&mut hooks));
     let result = swarm::run(cfg.clone(), hooks).await;
+    // The run closed its request log; a run that failed early did not: its lines (the
+    // probe's) are written all the same. Closing again only reads the counts.
+    if let Some(log) = &request_log {
+        log.close(std::time::Duration::from_secs(1)).await;
+    }
     // No interim report may land after, and over, the final ones.
     interim.stop().await;
     // Give the terminal back before anything is printed.

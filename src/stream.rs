@@ -9,7 +9,7 @@ use url::Url;
 use crate::config::{Config, StreamSource, redact_url};
 use crate::engine::http::{Connections, HttpSettings};
 use crate::origin::{self, OriginHandle};
-use crate::stats::event::{ErrorClass, Event, RequestKind};
+use crate::stats::event::{ErrorClass, RequestKind};
 use crate::stats::hub::EventSink;
 
 /// Start the built-in origin if the config has no URL; returns the stream URL and the
@@ -51,11 +51,10 @@ pub async fn probe(
             Some(Err(_)) => Some(ErrorClass::PlaylistInvalid),
             _ => f.error,
         };
-        sink.send(Event::Request(f.request_done(
-            RequestKind::Master,
-            error,
-            false,
-        )));
+        sink.send_request(
+            f.request_done(RequestKind::Master, error, false),
+            &f.final_url,
+        );
     }
     match f.error {
         Some(ErrorClass::PlaylistTooLarge) => anyhow::bail!(

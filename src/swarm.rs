@@ -37,6 +37,8 @@ use crate::signals::{REPORT_SIGNAL_NAME, ReportSignals, StopSignals};
 use crate::stats::collector::Collector;
 use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::StatsHub;
+use crate::stats::request_log::RequestLog;
+use crate::stats::request_log::line::{FORMAT_VERSION, Header};
 use crate::stats::series::SeriesRecorder;
 use crate::stats::snapshot::Snapshot;
 use crate::stats::viewers::{MAX_VIEWER_SERIES, SERIES_PER_VIEWER, ViewerTable};
@@ -54,6 +56,14 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 const ABORT_WAIT: Duration = Duration::from_secs(1);
 /// Capacity of each stats shard's event channel.
 pub const EVENT_BUFFER: usize = 65_536;
+
+/// At the end of a run, how long the request log's writer may take to write out its
+/// queue before the lines left count as failed (a destination that blocks, such as a FIFO
+/// nobody reads, must not hold the run's end).
+const REQUEST_LOG_GRACE: Duration = Duration::from_secs(5);
+
+/// The same after a second stop signal ("exit at once").
+const REQUEST_LOG_GRACE_AT_ONCE: Duration = Duration::from_secs(1);
 
 /// Hooks for embedding a run (the CLI, tests): a stop token and the feeds the run
 /// publishes to. Sinks (TUI, /metrics, progress lines) subscribe to the snapshot feed;
@@ -73,6 +83,24 @@ pub struct RunHooks {
     /// after a SIGUSR1; SIGUSR1s between two ticks make one report. `None` = SIGUSR1 is
     /// answered with a line saying so and otherwise ignored.
     pub interim: Option<watch::Sender<Option<Arc<RunReport>>>>,
+    /// `--request-log`, already opened (so a path that cannot be opened is a usage error
+    /// before the run); `None` = the run opens `cfg`'s own, if any.
+    pub request_log: Option<Arc<RequestLog>>,
+}
+
+/// Open `cfg`'s `--request-log` (none without the flag) and start its writer.
+pub fn open_request_log(cfg: &Config) -> Result<Option<Arc<RequestLog>>> {
+    let Some(c) = &cfg.outputs.request_log else {
+        return Ok(None);
+    };
+    let header = Header {
+        request_log: FORMAT_VERSION,
+        run_id: cfg.run.id.clone(),
+        shard_index: cfg.audience.shard.index(),
+        shard_count: cfg.audience.shard.count(),
+        engine: cfg.engine.kind.as_str(),
+    };
+    RequestLog::open(&c.path, c.buffer, &header).map(Some)
 }
 
 /// Run a swarm to completion.
@@ -91,6 +119,19 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let runtimes = Arc::new(ViewerRuntimes::per_core().context("starting the viewer runtimes")?);
     let shards = runtimes.handles().len();
     let mut hub = StatsHub::start_on(runtimes.handles(), EVENT_BUFFER);
+    let request_log = match hooks.request_log.clone() {
+        Some(log) => Some(log),
+        None => open_request_log(&cfg)?,
+    };
+    hub.set_request_log(request_log.clone());
+    if request_log.is_some()
+        && matches!(cfg.engine.kind, crate::config::Engine::Ffmpeg)
+        && url.scheme() == "https"
+    {
+        say!(
+            "hls-swarm: WARNING --request-log: FFmpeg fetches an https:// stream itself, unmeasured; the log holds only the swarm's own probe requests"
+        );
+    }
     stream::probe(
         settings.clone(),
         &url,
@@ -111,6 +152,9 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     }
     let gauges = Arc::new(LiveGauges::default());
     let mut collector = Collector::new(cfg.audience.shard_viewers(), cfg.audience.duration);
+    if let Some(log) = &request_log {
+        collector.set_request_log(log.clone());
+    }
     if matches!(cfg.engine.kind, crate::config::Engine::Native) {
         collector.set_lag_source(runtimes.lag());
     }
@@ -199,6 +243,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                     id,
                     user_agent: cfg.http.viewer_user_agent(id),
                     sink: sinks[(id as usize) % sinks.len()]
+                        .with_viewer_id(id)
                         .for_viewer(viewer_table.as_ref().and_then(|t| t.cell(id)))
                         .with_status(gauges.new_viewer()),
                     gauges: gauges.clone(),
@@ -336,6 +381,16 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         Duration::from_millis(500)
     })
     .await;
+    // Every request has reported itself: write out the request log's queue, so the
+    // final snapshot carries its final counts.
+    if let Some(log) = &request_log {
+        log.close(if second_signal {
+            REQUEST_LOG_GRACE_AT_ONCE
+        } else {
+            REQUEST_LOG_GRACE
+        })
+        .await;
+    }
     let mut snapshot = collector.tick(&hub, &gauges, elapsed, true);
     snapshot.origin = origin_final;
     snapshot.active = active_at_end;

@@ -6,6 +6,10 @@
 //!   sum of the shards';
 //! * the merged segment TTFB percentiles are those of the union of the shards' histograms
 //!   (and lie between the shards' own);
+//! * the merged TTFB and download percentiles of every kind are those of the union of the
+//!   shards' request logs (`--request-log`, one per shard), within the HDR histograms'
+//!   precision, and the logs together are the origin's access log with no viewer in two
+//!   shards;
 //! * the reports read from stdin (with other text around them) merge the same;
 //! * SLO flags judge the merged result (exit 0 or 3);
 //! * reports of different tests, or the same shard twice, are refused (exit 2), a missing
@@ -17,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, SystemTime};
 
+use common::request_log::{self as reqlog, assert_dist_is_of, assert_equals_access_log, micros};
 use common::{Lab, counts_by_kind};
 use hls_swarm::origin::FaultConfig;
 use hls_swarm::stats::histogram_codec;
@@ -30,7 +35,8 @@ fn bin() -> tokio::process::Command {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_hls-swarm"))
 }
 
-/// Run shard `i` of 3 of the test; its report goes to `dir/shard-i.json`.
+/// Run shard `i` of 3 of the test; its report goes to `dir/shard-i.json`, its request log
+/// to `dir/shard-i.ndjson`.
 async fn shard(url: &str, i: u64, at: &str, dir: &Path) -> PathBuf {
     let out = dir.join(format!("shard-{i}.json"));
     let shard = format!("{i}/3");
@@ -54,8 +60,10 @@ async fn shard(url: &str, i: u64, at: &str, dir: &Path) -> PathBuf {
             "merge-test",
             "--shard",
             &shard,
-            "--output",
+            "--request-log",
         ])
+        .arg(dir.join(format!("shard-{i}.ndjson")))
+        .arg("--output")
         .arg(&out)
         .output()
         .await
@@ -130,7 +138,7 @@ async fn three_shards_merge_into_the_origins_counts_and_the_union_percentiles() 
     let log = lab.finish().await;
     let shards: Vec<Value> = files.iter().map(|f| read(f)).collect();
     for (i, s) in shards.iter().enumerate() {
-        assert_eq!(s["schema"], 4);
+        assert_eq!(s["schema"], 5);
         assert_eq!(s["run"]["shard"]["index"], i as u64);
         assert!(s["merge"]["accumulator"]["kinds"]["segment"]["ttfb"].is_string());
     }
@@ -228,6 +236,51 @@ async fn three_shards_merge_into_the_origins_counts_and_the_union_percentiles() 
         lo <= p50 && p50 <= hi,
         "merged p50 {p50} within the shards' {p50s:?}"
     );
+
+    // The shards' request logs: together the origin's access log, no viewer in two shards,
+    // and the merged percentiles are those of their union.
+    let mut union_lines = Vec::new();
+    let mut seen_viewers = std::collections::BTreeSet::new();
+    for (i, s) in shards.iter().enumerate() {
+        let (header, lines) = reqlog::read(&dir.path().join(format!("shard-{i}.ndjson")));
+        assert_eq!(
+            (
+                header.run_id.as_str(),
+                header.shard_index,
+                header.shard_count
+            ),
+            ("merge-test", i as u64, 3)
+        );
+        assert_eq!(s["request_log"]["lines_written"], lines.len() as u64);
+        let mine: std::collections::BTreeSet<u64> = lines.iter().filter_map(|l| l.viewer).collect();
+        assert_eq!(mine.len(), 3, "shard {i}'s viewers: {mine:?}");
+        assert!(
+            seen_viewers.is_disjoint(&mine),
+            "shard {i}: viewer ids collide"
+        );
+        seen_viewers.extend(mine);
+        union_lines.extend(lines);
+    }
+    assert_equals_access_log(&union_lines, &log);
+    assert_eq!(
+        total["request_log"]["lines_written"],
+        union_lines.len() as u64,
+        "the merged report sums the shards' request-log counts"
+    );
+    for kind in KINDS {
+        let of_kind = || union_lines.iter().filter(move |l| l.kind == kind);
+        let mut ttfb: Vec<u64> = of_kind().filter_map(|l| l.ttfb_ms.map(micros)).collect();
+        assert_dist_is_of(&total["requests"][kind]["ttfb_seconds"], &mut ttfb, kind);
+        let mut download: Vec<u64> = of_kind()
+            .filter(|l| l.error.is_none() && !l.aborted && l.total_ms > 0.0)
+            .map(|l| micros(l.total_ms))
+            .collect();
+        assert_dist_is_of(
+            &total["requests"][kind]["download_seconds"],
+            &mut download,
+            kind,
+        );
+    }
 
     // The client's wake-up lag: the union of every shard's probes.
     let mut lag = hls_swarm::stats::accumulator::duration_histogram();

@@ -294,6 +294,18 @@ pub struct RunArgs {
     /// Write a self-contained HTML report (charts over time and summary tables) to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Write one JSON line per finished request (start time, viewer, kind, URL path,
+    /// status, TTFB, total time, bytes, error class) to FILE, after a header line naming
+    /// the run and shard. Written off the viewers' path; lines that do not fit the buffer
+    /// are dropped and counted (docs/cli.md, "Request log").
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
+
+    /// --request-log: lines queued for its writer before new lines are dropped (counted).
+    /// Default 65536.
+    #[arg(long, value_name = "LINES")]
+    pub request_log_buffer: Option<String>,
     /// Viewer engine: native (built-in HLS player) or ffmpeg (one FFmpeg process per viewer,
     /// measured through an in-process proxy; docs/ffmpeg-engine.md).
     #[arg(long, value_name = "ENGINE", default_value = "native")]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::cli::RunArgs;
-use super::parse::{duration_in, listen_addr};
+use super::parse::{count, duration_in, listen_addr};
 use super::problems::Problems;
 
 /// Log output format.
@@ -43,6 +43,22 @@ pub struct MetricsEndpoint {
 /// Longest `--metrics-linger`.
 pub const MAX_METRICS_LINGER: Duration = Duration::from_secs(3600);
 
+/// Default `--request-log-buffer`, in lines: at about 200 bytes a line, at most ~13 MB
+/// held while the writer falls behind.
+pub const DEFAULT_REQUEST_LOG_BUFFER: usize = 65_536;
+
+/// Largest `--request-log-buffer`, so the queue's memory stays bounded (~200 MB).
+pub const MAX_REQUEST_LOG_BUFFER: usize = 1_000_000;
+
+/// `--request-log`: one JSON line per finished request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLogConfig {
+    /// Where the lines go.
+    pub path: PathBuf,
+    /// `--request-log-buffer`: lines queued before new ones are dropped.
+    pub buffer: usize,
+}
+
 /// Where the JSON report goes (`--output`, of a run and of `hls-swarm merge`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JsonTarget {
@@ -70,7 +86,8 @@ impl JsonTarget {
     }
 }
 
-/// Why a file flag other than `--output` (`--report`, `--log-file`) can't take `path`;
+/// Why a file flag other than `--output` (`--report`, `--log-file`, `--request-log`) can't
+/// take `path`;
 /// `None` when it can. `-` is refused by name: only `--output` writes to standard output
 /// (a file named `-` is surely not what was meant).
 pub fn file_flag_problem(flag: &str, path: &Path) -> Option<String> {
@@ -96,6 +113,8 @@ pub struct Outputs {
     pub log: LogConfig,
     /// The metrics endpoint; `None` = `-metrics off`.
     pub metrics: Option<MetricsEndpoint>,
+    /// `--request-log`, if given.
+    pub request_log: Option<RequestLogConfig>,
 }
 
 impl Outputs {
@@ -127,7 +146,11 @@ impl Outputs {
         });
         let addr = parsed.flatten();
         let json_report = JsonTarget::from_flag(a.output.as_deref(), p);
-        for (flag, path) in [("--report", &a.report), ("--log-file", &a.log_file)] {
+        for (flag, path) in [
+            ("--report", &a.report),
+            ("--log-file", &a.log_file),
+            ("--request-log", &a.request_log),
+        ] {
             // The log file is opened, in append mode, right after validation.
             if let Some(e) = path
                 .as_deref()
@@ -136,7 +159,23 @@ impl Outputs {
                 p.push(e);
             }
         }
+        let buffer = match &a.request_log_buffer {
+            Some(b) => p.or(
+                count("--request-log-buffer", b, 1, MAX_REQUEST_LOG_BUFFER as u64),
+                1,
+            ) as usize,
+            None => DEFAULT_REQUEST_LOG_BUFFER,
+        };
+        p.check(
+            a.request_log_buffer.is_some() && a.request_log.is_none(),
+            || "--request-log-buffer needs --request-log FILE".into(),
+        );
+        let request_log = a
+            .request_log
+            .clone()
+            .map(|path| RequestLogConfig { path, buffer });
         Outputs {
+            request_log,
             json_report,
             html_report: a.report.clone(),
             tui: a.tui,

@@ -165,16 +165,16 @@ impl Shared {
 
     /// GET `url` as a request of `kind`, counted live and reported by the returned meter
     /// (which reports it as aborted if the fetch is cut off before it returns).
-    async fn fetch(
-        &self,
+    async fn fetch<'s>(
+        &'s self,
         conn: &mut Connections,
-        url: &Url,
+        url: &'s Url,
         range: Option<(u64, u64)>,
         keep_body: bool,
         kind: RequestKind,
         retry: bool,
-    ) -> (Fetch, RequestMeter<'_>) {
-        let mut meter = RequestMeter::start(&self.viewer.sink, kind, retry);
+    ) -> (Fetch, RequestMeter<'s>) {
+        let mut meter = RequestMeter::start(&self.viewer.sink, url, kind, retry);
         let f = conn.get_observed(url, range, keep_body, &mut meter).await;
         (f, meter)
     }
@@ -268,8 +268,12 @@ pub async fn run_viewer(viewer: Viewer, params: Arc<ViewerParams>) -> ViewerExit
             return ViewerExit::Cancelled;
         }
         let began = Instant::now();
-        let mut meter =
-            RequestMeter::start(&viewer.sink, RequestKind::Master, backoff.attempts() > 0);
+        let mut meter = RequestMeter::start(
+            &viewer.sink,
+            &params.url,
+            RequestKind::Master,
+            backoff.attempts() > 0,
+        );
         let f = entry_conn
             .get_observed(&params.url, None, true, &mut meter)
             .await;

@@ -10,9 +10,10 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use url::Url;
 
 use crate::engine::http::{Fetch, FetchObserver};
-use crate::stats::event::{ErrorClass, Event, RequestDone, RequestKind};
+use crate::stats::event::{ErrorClass, RequestDone, RequestKind};
 use crate::stats::hub::EventSink;
 use crate::stats::live::LiveBytes;
 
@@ -20,6 +21,8 @@ use crate::stats::live::LiveBytes;
 #[derive(Debug)]
 pub struct RequestMeter<'a> {
     sink: &'a EventSink,
+    /// The URL requested (the request log's path when it is cut off).
+    url: &'a Url,
     started: Instant,
     live: LiveBytes,
     status: Option<u16>,
@@ -29,11 +32,13 @@ pub struct RequestMeter<'a> {
 }
 
 impl<'a> RequestMeter<'a> {
-    /// A request of `kind` starting now, reported to `sink`; `retry` marks a retry.
-    pub fn start(sink: &'a EventSink, kind: RequestKind, retry: bool) -> Self {
+    /// A request of `kind` for `url` starting now, reported to `sink`; `retry` marks a
+    /// retry.
+    pub fn start(sink: &'a EventSink, url: &'a Url, kind: RequestKind, retry: bool) -> Self {
         let started = Instant::now();
         RequestMeter {
             sink,
+            url,
             started,
             live: LiveBytes::new(kind, started),
             status: None,
@@ -52,7 +57,7 @@ impl<'a> RequestMeter<'a> {
         // when the two differ (only for a slow entry playlist).
         let mut done = f.request_done(kind, error, self.retry);
         done.streamed = self.live.streamed();
-        self.sink.send(Event::Request(done));
+        self.sink.send_request(done, &f.final_url);
     }
 }
 
@@ -82,6 +87,6 @@ impl Drop for RequestMeter<'_> {
         done.streamed = self.live.streamed();
         done.retry = self.retry;
         done.aborted = true;
-        self.sink.send(Event::Request(done));
+        self.sink.send_request(done, self.url);
     }
 }

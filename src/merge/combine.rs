@@ -170,6 +170,7 @@ fn figures(r: &ShardReport) -> ShardFigures {
         events_offered: r.stats_pipeline.events,
         events_dropped: r.stats_pipeline.dropped,
         last_30s_bytes_per_second: r.throughput_bytes_per_second.last_30s,
+        request_log: r.request_log.map(|l| l.counts()),
     }
 }
 

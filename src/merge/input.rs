@@ -37,6 +37,9 @@ pub struct ShardReport {
     pub throughput_bytes_per_second: ThroughputPart,
     /// The stats pipeline.
     pub stats_pipeline: PipelinePart,
+    /// `--request-log`'s lines (schema 4; `null` without the flag, absent before).
+    #[serde(default)]
+    pub request_log: Option<crate::output::json::RequestLogLines>,
     /// Request figures counted from FFmpeg's log (not exact).
     pub requests_approximate: bool,
     /// What the exact merge needs.

@@ -612,6 +612,26 @@ fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
         "Events the stats pipeline dropped (a full channel).",
         s.events_dropped as f64,
     );
+    if let Some(log) = s.request_log {
+        e.single(
+            "hls_swarm_request_log_lines_written_total",
+            c,
+            "--request-log: request lines written to the file (flushed; lags by up to 0.5 s).",
+            log.written as f64,
+        );
+        e.single(
+            "hls_swarm_request_log_lines_dropped_total",
+            c,
+            "--request-log: request lines dropped because the queue to its writer was full (the writer fell behind); the log misses them.",
+            log.dropped as f64,
+        );
+        e.single(
+            "hls_swarm_request_log_lines_failed_total",
+            c,
+            "--request-log: request lines lost to a write error (or unwritten when the run ended with the writer blocked).",
+            log.failed as f64,
+        );
+    }
     if let Some(tasks) = s.runtime_tasks {
         e.single(
             "hls_swarm_runtime_tasks",
@@ -873,6 +893,27 @@ mod tests {
             shard: 1,
             shards: 3,
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn request_log_lines_are_exported_only_with_the_log() {
+        let mut s = snapshot(&[], None).await;
+        let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !m.iter()
+                .any(|x| x.name.starts_with("hls_swarm_request_log_")),
+            "no request log, no series"
+        );
+        s.request_log = Some(crate::stats::request_log::RequestLogCounts {
+            written: 120,
+            dropped: 7,
+            failed: 2,
+        });
+        let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        let v = |n: &str| value(&m, n, &[]);
+        assert_eq!(v("hls_swarm_request_log_lines_written_total"), 120.0);
+        assert_eq!(v("hls_swarm_request_log_lines_dropped_total"), 7.0);
+        assert_eq!(v("hls_swarm_request_log_lines_failed_total"), 2.0);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -7,19 +7,20 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::slo::SloResult;
 use crate::stats::accumulator::Accumulator;
 use crate::stats::report::RunReport;
+use crate::stats::request_log::RequestLogCounts;
 use crate::stats::sections::{
     Client, Errors, Pipeline, Playback, Protocols, Requests, Sections, Throughput, Viewers,
 };
 
 /// Schema version of the JSON report (2: `run`, the test and shard the report is of; 3:
-/// `merge`, what an exact merge of shards needs, and `run.merged`; 4: `protocols`,
-/// requests and connections by HTTP version).
-pub const SCHEMA_VERSION: u32 = 4;
+/// `merge`, what an exact merge of shards needs, and `run.merged`; 4: `request_log`;
+/// 5: `protocols`, requests and connections by HTTP version).
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The oldest schema `hls-swarm merge` reads (the first with the `merge` section).
 pub const MERGEABLE_SCHEMA: u32 = 3;
@@ -132,6 +133,8 @@ pub struct Report {
     pub protocols: Protocols,
     /// Stats pipeline.
     pub stats_pipeline: Pipeline,
+    /// `--request-log`'s lines; `null` without it.
+    pub request_log: Option<RequestLogLines>,
     /// SLO verdict.
     pub slo: SloResult,
     /// Origin host figures (docs/origin-metrics.md); `null` when not configured.
@@ -149,6 +152,37 @@ pub struct Report {
     pub host: crate::host::HostFacts,
     /// What an exact merge of this report with its test's other shards needs.
     pub merge: Merge,
+}
+
+/// `request_log`: what became of `--request-log`'s request lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLogLines {
+    /// Lines written to the file.
+    pub lines_written: u64,
+    /// Lines dropped: the queue to the writer was full (or the run had ended).
+    pub lines_dropped: u64,
+    /// Lines lost to a write error or to a writer still blocked when the run ended.
+    pub lines_failed: u64,
+}
+
+impl RequestLogLines {
+    /// The report's figures of `c`.
+    pub fn of(c: RequestLogCounts) -> Self {
+        RequestLogLines {
+            lines_written: c.written,
+            lines_dropped: c.dropped,
+            lines_failed: c.failed,
+        }
+    }
+
+    /// The counts these figures are of.
+    pub fn counts(self) -> RequestLogCounts {
+        RequestLogCounts {
+            written: self.lines_written,
+            dropped: self.lines_dropped,
+            failed: self.lines_failed,
+        }
+    }
 }
 
 impl Report {
@@ -179,6 +213,7 @@ impl Report {
             redirects: sections.redirects,
             protocols: sections.protocols,
             stats_pipeline: sections.pipeline,
+            request_log: s.request_log.map(RequestLogLines::of),
             slo: slo.clone(),
             origin: s.origin.clone(),
             requests_approximate: sections.requests_approximate,

@@ -297,6 +297,18 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
             pct(pipe.drop_rate)
         );
     }
+    if let Some(log) = s.request_log
+        && log.lost() > 0
+    {
+        let _ = writeln!(
+            o,
+            "  WARNING: --request-log is missing {} request lines ({} dropped: its writer fell behind; {} failed: write errors or a blocked writer); {} written",
+            log.lost(),
+            log.dropped,
+            log.failed,
+            log.written
+        );
+    }
 
     if let Some(origin) = &s.origin {
         let _ = write!(

@@ -50,6 +50,7 @@ pub struct Collector {
     ffmpeg: Option<Arc<dyn FfmpegStatsSource>>,
     lag: Option<Arc<super::lag::LagMonitor>>,
     runtimes: Vec<tokio::runtime::Handle>,
+    request_log: Option<Arc<super::request_log::RequestLog>>,
 }
 
 impl Collector {
@@ -71,6 +72,7 @@ impl Collector {
             ffmpeg: None,
             lag: None,
             runtimes: Vec::new(),
+            request_log: None,
         }
     }
 
@@ -92,6 +94,11 @@ impl Collector {
     /// Read FFmpeg engine figures from `source` into every snapshot.
     pub fn set_ffmpeg_source(&mut self, source: Arc<dyn FfmpegStatsSource>) {
         self.ffmpeg = Some(source);
+    }
+
+    /// Read `--request-log`'s counts into every snapshot.
+    pub fn set_request_log(&mut self, log: Arc<super::request_log::RequestLog>) {
+        self.request_log = Some(log);
     }
 
     /// The run's cumulative counts and histograms as of the last tick.
@@ -237,6 +244,7 @@ impl Collector {
                     .sum()
             }),
             heap_live_bytes: crate::heap::live_bytes(),
+            request_log: self.request_log.as_ref().map(|l| l.counts()),
         }
     }
 }

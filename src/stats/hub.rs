@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::accumulator::Accumulator;
-use super::event::Event;
+use super::event::{Event, RequestDone};
+use super::request_log::RequestLog;
 use super::viewer_state::{ViewerState, ViewerStatus};
 use super::viewers::ViewerCell;
 
@@ -50,6 +51,10 @@ pub struct EventSink {
     viewer: Option<Arc<ViewerCell>>,
     /// This viewer's state, updated before the lossy channel.
     status: Option<Arc<ViewerStatus>>,
+    /// `--request-log`, if on.
+    request_log: Option<Arc<RequestLog>>,
+    /// The global id of the viewer this sink reports for (`None`: the swarm's own).
+    viewer_id: Option<u64>,
 }
 
 impl EventSink {
@@ -64,6 +69,29 @@ impl EventSink {
         self.counters.offered.fetch_add(1, Ordering::Relaxed);
         if self.tx.try_send(ev).is_err() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Report a finished request fetched from `url` (also into `--request-log`, if on,
+    /// as this sink's viewer's).
+    pub fn send_request(&self, done: RequestDone, url: &url::Url) {
+        self.send_request_of(done, self.viewer_id, url);
+    }
+
+    /// Report a finished request of `viewer` (global id) fetched from `url`: for a sink
+    /// shared by many viewers (the FFmpeg engine's measuring proxy).
+    pub fn send_request_of(&self, done: RequestDone, viewer: Option<u64>, url: &url::Url) {
+        if let Some(log) = &self.request_log {
+            log.offer(&done, viewer, url);
+        }
+        self.send(Event::Request(done));
+    }
+
+    /// This sink, reporting for the viewer of global id `id` (the request log's `viewer`).
+    pub fn with_viewer_id(&self, id: u64) -> EventSink {
+        EventSink {
+            viewer_id: Some(id),
+            ..self.clone()
         }
     }
 
@@ -99,6 +127,7 @@ pub struct StatsHub {
     shards: Vec<Shard>,
     tasks: Vec<JoinHandle<()>>,
     counters: Arc<PipelineCounters>,
+    request_log: Option<Arc<RequestLog>>,
 }
 
 impl StatsHub {
@@ -138,6 +167,7 @@ impl StatsHub {
             shards,
             tasks,
             counters,
+            request_log: None,
         }
     }
 
@@ -149,7 +179,15 @@ impl StatsHub {
             counters: self.counters.clone(),
             viewer: None,
             status: None,
+            request_log: self.request_log.clone(),
+            viewer_id: None,
         }
+    }
+
+    /// Log every finished request into `log` (`--request-log`): sinks made after this
+    /// call offer their requests' lines to it.
+    pub fn set_request_log(&mut self, log: Option<Arc<RequestLog>>) {
+        self.request_log = log;
     }
 
     /// The pipeline's offered/dropped counters.

@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use super::accumulator::Accumulator;
 use super::distribution::Distributions;
 use super::lag::ClientLag;
+use super::request_log::RequestLogCounts;
 use super::snapshot::{KindSummary, Percentiles, Snapshot, WINDOWS, WindowRates};
 use super::totals::Totals;
 
@@ -41,6 +42,8 @@ pub struct ShardFigures {
     pub events_dropped: u64,
     /// Body bytes per second over its last 30 s.
     pub last_30s_bytes_per_second: f64,
+    /// Its `--request-log` counts (`None`: it wrote no request log).
+    pub request_log: Option<RequestLogCounts>,
 }
 
 /// The merged snapshot of `shards` (figures and accumulator of each), and the merged
@@ -108,6 +111,10 @@ pub fn snapshot(
         client_lag: client_lag.map(ClientLag::of_run),
         runtime_tasks: None,
         heap_live_bytes: None,
+        request_log: shards
+            .iter()
+            .filter_map(|(s, _)| s.request_log)
+            .reduce(RequestLogCounts::plus),
     };
     (snap, acc)
 }
@@ -144,6 +151,11 @@ mod tests {
             active_at_end: 4,
             events_offered: 30,
             last_30s_bytes_per_second: 100.0,
+            request_log: Some(RequestLogCounts {
+                written: 40,
+                dropped: 3,
+                failed: 0,
+            }),
             ..ShardFigures::default()
         };
         let fb = ShardFigures {
@@ -153,6 +165,11 @@ mod tests {
             active_at_end: 4,
             events_dropped: 2,
             last_30s_bytes_per_second: 50.0,
+            request_log: Some(RequestLogCounts {
+                written: 60,
+                dropped: 0,
+                failed: 1,
+            }),
             ..ShardFigures::default()
         };
         let mut lag = crate::stats::accumulator::duration_histogram();
@@ -169,6 +186,15 @@ mod tests {
         assert_eq!(s.total_requests(), 100);
         assert_eq!((s.target, s.peak_active, s.peak_stalled), (10, 9, 1));
         assert_eq!((s.active, s.events_offered, s.events_dropped), (8, 30, 2));
+        assert_eq!(
+            s.request_log,
+            Some(RequestLogCounts {
+                written: 100,
+                dropped: 3,
+                failed: 1
+            }),
+            "the shards' request-log counts, summed"
+        );
         assert_eq!(
             s.elapsed,
             Duration::from_millis(60_400),

@@ -23,6 +23,7 @@ pub mod merge;
 pub mod origin;
 pub mod percentiles;
 pub mod report;
+pub mod request_log;
 pub mod sections;
 pub mod series;
 pub mod snapshot;

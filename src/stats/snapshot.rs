@@ -130,6 +130,8 @@ pub struct Snapshot {
     /// Heap bytes the process holds at this tick (src/heap.rs); `None` when the process
     /// does not allocate through the metered allocator.
     pub heap_live_bytes: Option<u64>,
+    /// `--request-log`'s lines written, dropped and failed so far; `None` without it.
+    pub request_log: Option<super::request_log::RequestLogCounts>,
 }
 
 impl Snapshot {

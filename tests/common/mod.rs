@@ -12,6 +12,8 @@ use hls_swarm::origin::{self, FaultConfig, OriginConfig, OriginHandle};
 use hls_swarm::swarm::{self, RunHooks, RunReport};
 use serde::Deserialize;
 
+pub mod request_log;
+
 /// One access-log line.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogLine {

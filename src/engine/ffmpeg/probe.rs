@@ -20,7 +20,7 @@ use url::Url;
 use super::command::MapChoice;
 use crate::engine::http::{Connections, Fetch, HttpSettings};
 use crate::hls::{self, MediaPlaylist, Playlist, VariantChoice};
-use crate::stats::event::{Event, RequestKind};
+use crate::stats::event::RequestKind;
 use crate::stats::hub::EventSink;
 
 /// Segments from the end FFmpeg's HLS demuxer starts at (`-live_start_index -3`).
@@ -123,7 +123,7 @@ pub fn tune_in_latency(pl: &MediaPlaylist) -> Duration {
 
 fn report(sink: Option<&EventSink>, kind: RequestKind, f: &Fetch) {
     if let Some(s) = sink {
-        s.send(Event::Request(f.request_done(kind, f.error, false)));
+        s.send_request(f.request_done(kind, f.error, false), &f.final_url);
     }
 }
 

@@ -57,7 +57,7 @@ use self::splice::Pipe;
 use super::classify::Learner;
 use crate::engine::http::HttpSettings;
 use crate::engine::http::connect::{Authority, connect_tcp, resolve};
-use crate::stats::event::{ErrorClass, Event, RequestDone, RequestKind};
+use crate::stats::event::{ErrorClass, RequestDone, RequestKind};
 use crate::stats::hub::EventSink;
 
 /// Shared by every connection of the proxy.
@@ -73,19 +73,18 @@ struct Shared {
 }
 
 impl Shared {
-    /// The sink for a request: by the viewer id in the User-Agent (`…/client-<id>`), so
-    /// the shards share the work; shard 0 otherwise.
-    fn sink(&self, user_agent: Option<&[u8]>) -> Option<&EventSink> {
+    /// The sink for a request, by the viewer id in the User-Agent (`…/client-<id>`), so
+    /// the shards share the work (shard 0 without an id), and that id.
+    fn sink(&self, user_agent: Option<&[u8]>) -> (Option<&EventSink>, Option<u64>) {
         let id = user_agent
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|ua| ua.rsplit_once("/client-"))
-            .and_then(|(_, id)| id.parse::<usize>().ok())
-            .unwrap_or(0);
+            .and_then(|(_, id)| id.parse::<u64>().ok());
         if self.sinks.is_empty() {
-            None
-        } else {
-            self.sinks.get(id % self.sinks.len())
+            return (None, id);
         }
+        let shard = id.unwrap_or(0) % self.sinks.len() as u64;
+        (self.sinks.get(shard as usize), id)
     }
 }
 
@@ -349,6 +348,8 @@ struct Record<'a> {
     shared: &'a Shared,
     url: &'a Url,
     sink: Option<&'a EventSink>,
+    /// The viewer's global id, from its User-Agent.
+    viewer: Option<u64>,
     started: Instant,
     status: Option<u16>,
     ttfb: Option<Duration>,
@@ -360,11 +361,12 @@ struct Record<'a> {
 impl<'a> Record<'a> {
     fn new(shared: &'a Shared, url: &'a Url, user_agent: Option<&[u8]>) -> Self {
         let started = Instant::now();
-        let sink = shared.sink(user_agent);
+        let (sink, viewer) = shared.sink(user_agent);
         Record {
             shared,
             url,
             sink,
+            viewer,
             started,
             status: None,
             ttfb: None,
@@ -404,7 +406,7 @@ impl<'a> Record<'a> {
         let error = error.or(empty.then_some(ErrorClass::EmptyBody));
         let redirects = u32::from(self.status.is_some_and(|s| (300..400).contains(&s)));
         if let Some(sink) = self.sink {
-            sink.send(Event::Request(RequestDone {
+            let done = RequestDone {
                 kind,
                 status: self.status,
                 ttfb: self.ttfb,
@@ -418,7 +420,8 @@ impl<'a> Record<'a> {
                 // FFmpeg's own HTTP/1.1 side is what the proxy sees; not counted.
                 protocol: None,
                 connections: [0; 2],
-            }));
+            };
+            sink.send_request_of(done, self.viewer, self.url);
         }
     }
 }
@@ -438,7 +441,7 @@ impl Drop for Record<'_> {
         done.bytes = self.meter.bytes;
         done.streamed = reported.map_or(0, |(_, n)| n);
         done.aborted = true;
-        sink.send(Event::Request(done));
+        sink.send_request_of(done, self.viewer, self.url);
     }
 }
 
