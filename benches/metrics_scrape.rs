@@ -35,6 +35,8 @@ fn request(kind: RequestKind, ms: u64, status: u16) -> Event {
         redirects: 0,
         retry: false,
         aborted: false,
+        protocol: None,
+        connections: [0; 2],
     })
 }
 

@@ -65,6 +65,10 @@ for x in "AB":
     print(f"{x}: {r['total_bytes']} bytes, {sum(k['count'] for k in r['requests'].values())} requests, "
           f"{r['errors']['total']} errors, {r['playback']['stalls']} stalls, peak active "
           f"{r['viewers']['peak_active']}, segment TTFB p50 {seg['p50'] * 1e3:.2f} ms p99 {seg['p99'] * 1e3:.2f} ms")
+    pr = r.get("protocols")
+    if pr:
+        print(f"{x}: requests http1 {pr['requests']['http1']} http2 {pr['requests']['http2']}, "
+              f"connections opened http1 {pr['connections']['http1']} http2 {pr['connections']['http2']}")
     log = r.get("request_log")
     if log:
         print(f"{x}: request log {log['lines_written']} lines written, {log['lines_dropped']} dropped, "

@@ -237,6 +237,8 @@ mod tests {
                 redirects: 0,
                 retry: false,
                 aborted: false,
+                protocol: None,
+                connections: [0; 2],
             }));
         }
         s.totals = crate::stats::totals::Totals::of(&acc);

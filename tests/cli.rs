@@ -64,6 +64,8 @@ fn each_invalid_value_exits_2_naming_its_flag() {
             &["-engine", "ffmpeg", "--viewer-bandwidth", "8M"],
             "--viewer-bandwidth",
         ),
+        (&["--http2", "yes"], "--http2"),
+        (&["--http2", ""], "--http2"),
     ];
     for (args, flag) in cases {
         let o = swarm(args);

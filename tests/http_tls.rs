@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hls_swarm::config::Http2Mode;
 use hls_swarm::engine::http::{Connections, HttpSettings};
-use hls_swarm::stats::event::ErrorClass;
+use hls_swarm::stats::event::{ErrorClass, Protocol};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -212,4 +213,173 @@ async fn truncated_tls_body_is_truncated() {
     assert_eq!(f.status, Some(200));
     assert_eq!(f.bytes, 400);
     assert!(!f.connect_error);
+}
+
+/// An HTTP server over TLS whose ALPN offer is `alpn` (empty: no ALPN), serving `hello`
+/// over whichever protocol was negotiated (hyper, HTTP/1.1 or HTTP/2); records each
+/// request's version.
+struct AlpnServer {
+    addr: SocketAddr,
+    accepts: Arc<AtomicUsize>,
+    versions: Arc<Mutex<Vec<http::Version>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for AlpnServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl AlpnServer {
+    async fn start(alpn: &[&[u8]]) -> AlpnServer {
+        let certs = vec![CertificateDer::from_pem_slice(CERT_PEM.as_bytes()).expect("cert")];
+        let key = PrivateKeyDer::from_pem_slice(KEY_PEM.as_bytes()).expect("key");
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepts = Arc::new(AtomicUsize::new(0));
+        let versions = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let accepts = accepts.clone();
+            let versions = versions.clone();
+            async move {
+                while let Ok((tcp, _)) = listener.accept().await {
+                    accepts.fetch_add(1, Ordering::SeqCst);
+                    let acceptor = acceptor.clone();
+                    let versions = versions.clone();
+                    tokio::spawn(async move {
+                        let Ok(tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                        let svc = hyper::service::service_fn(move |req: http::Request<_>| {
+                            versions.lock().expect("lock").push(req.version());
+                            let wait = req.uri().path() == "/slow";
+                            async move {
+                                if wait {
+                                    tokio::time::sleep(Duration::from_millis(300)).await;
+                                }
+                                Ok::<_, std::convert::Infallible>(http::Response::new(
+                                    http_body_util::Full::new(bytes::Bytes::from_static(b"hello")),
+                                ))
+                            }
+                        });
+                        let io = hyper_util::rt::TokioIo::new(tls);
+                        if h2 {
+                            let _ = hyper::server::conn::http2::Builder::new(
+                                hyper_util::rt::TokioExecutor::new(),
+                            )
+                            .serve_connection(io, svc)
+                            .await;
+                        } else {
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(io, svc)
+                                .await;
+                        }
+                    });
+                }
+            }
+        });
+        AlpnServer {
+            addr,
+            accepts,
+            versions,
+            task,
+        }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        Url::parse(&format!("https://localhost:{}{path}", self.addr.port())).expect("url")
+    }
+
+    fn versions(&self) -> Vec<http::Version> {
+        self.versions.lock().expect("lock").clone()
+    }
+}
+
+fn client_with(mode: Http2Mode) -> Connections {
+    let mut s = HttpSettings::new(Duration::from_secs(5), "tls-test".to_string());
+    s.insecure_tls = true;
+    s.http2 = mode;
+    Connections::new(Arc::new(s), "viewer".to_string())
+}
+
+#[tokio::test]
+async fn auto_negotiates_h2_with_an_h2_server_and_multiplexes_one_connection() {
+    let server = AlpnServer::start(&[b"h2", b"http/1.1"]).await;
+    let mut a = client_with(Http2Mode::Auto);
+    let mut b = a.handle();
+    let (slow_url, quick_url) = (server.url("/slow"), server.url("/quick"));
+    let (slow, quick) = tokio::join!(a.get(&slow_url, None, true), b.get(&quick_url, None, true));
+    for f in [&slow, &quick] {
+        assert_eq!(f.error, None, "{f:?}");
+        assert_eq!(f.body.as_deref(), Some(&b"hello"[..]));
+        assert_eq!(f.protocol, Some(Protocol::Http2));
+    }
+    // The two overlapping loads shared one connection, opened (and counted) once.
+    assert_eq!(server.accepts.load(Ordering::SeqCst), 1);
+    let opened: u8 = [slow.connections, quick.connections]
+        .iter()
+        .map(|c| c[Protocol::Http2.index()])
+        .sum();
+    assert_eq!(opened, 1);
+    assert_eq!(slow.connections[Protocol::Http1.index()], 0);
+    let again = a.get(&server.url("/quick"), None, false).await;
+    assert_eq!(again.protocol, Some(Protocol::Http2));
+    assert!(!again.connected);
+    assert_eq!(server.accepts.load(Ordering::SeqCst), 1);
+    assert_eq!(server.versions(), vec![http::Version::HTTP_2; 3]);
+}
+
+#[tokio::test]
+async fn auto_speaks_http1_with_a_server_without_h2() {
+    for alpn in [&[b"http/1.1".as_slice()][..], &[]] {
+        let server = AlpnServer::start(alpn).await;
+        let mut c = client_with(Http2Mode::Auto);
+        let f = c.get(&server.url("/a"), None, true).await;
+        assert_eq!(f.error, None, "{f:?}");
+        assert_eq!(f.protocol, Some(Protocol::Http1));
+        assert_eq!(f.connections, [1, 0]);
+        assert_eq!(server.versions(), vec![http::Version::HTTP_11]);
+    }
+}
+
+#[tokio::test]
+async fn off_offers_only_http1_to_an_h2_server() {
+    let server = AlpnServer::start(&[b"h2", b"http/1.1"]).await;
+    let mut c = client_with(Http2Mode::Off);
+    let f = c.get(&server.url("/a"), None, true).await;
+    assert_eq!(f.error, None, "{f:?}");
+    assert_eq!(f.protocol, Some(Protocol::Http1));
+    assert_eq!(server.versions(), vec![http::Version::HTTP_11]);
+}
+
+#[tokio::test]
+async fn on_fails_as_tls_when_the_server_refuses_h2() {
+    // A server with ALPN configured but no h2 refuses the handshake; one without ALPN
+    // completes it without choosing h2. Both are a TLS failure, counted as one.
+    for alpn in [&[b"http/1.1".as_slice()][..], &[]] {
+        let server = AlpnServer::start(alpn).await;
+        let mut c = client_with(Http2Mode::On);
+        let f = c.get(&server.url("/a"), None, true).await;
+        assert_eq!(f.error, Some(ErrorClass::Tls), "{f:?}");
+        assert!(f.connect_error);
+        assert_eq!(f.protocol, None);
+        assert!(server.versions().is_empty());
+    }
+    let server = AlpnServer::start(&[b"h2", b"http/1.1"]).await;
+    let mut c = client_with(Http2Mode::On);
+    let f = c.get(&server.url("/a"), None, true).await;
+    assert_eq!(f.error, None, "{f:?}");
+    assert_eq!(f.protocol, Some(Protocol::Http2));
 }

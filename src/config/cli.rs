@@ -149,6 +149,13 @@ pub struct RunArgs {
           default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub dangerous: bool,
 
+    /// HTTP/2 in the native client: auto (TLS: ALPN offers h2 and http/1.1 and the server
+    /// picks; plain text stays HTTP/1.1), on (h2 on TLS via ALPN, failing the connection
+    /// if the server refuses h2; prior-knowledge h2c on plain text), off (HTTP/1.1 only).
+    /// Each viewer multiplexes its concurrent requests over one HTTP/2 connection.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub http2: String,
+
     /// Send no-cache request headers (Cache-Control: no-cache, Pragma: no-cache).
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false", value_name = "BOOL")]

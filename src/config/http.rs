@@ -27,6 +27,33 @@ pub struct HttpConfig {
     pub resolve: Option<IpAddr>,
     /// `--dangerous`: TLS certificates are not verified.
     pub dangerous: bool,
+    /// `--http2`: which HTTP version viewers speak.
+    pub http2: Http2Mode,
+}
+
+/// `--http2 auto|on|off`: whether the native client speaks HTTP/2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Http2Mode {
+    /// TLS: ALPN offers `h2` and `http/1.1` and the server picks; plain text: HTTP/1.1.
+    #[default]
+    Auto,
+    /// TLS: ALPN offers only `h2` (a server that does not pick it fails the connection);
+    /// plain text: HTTP/2 with prior knowledge (h2c).
+    On,
+    /// HTTP/1.1 only.
+    Off,
+}
+
+impl Http2Mode {
+    /// Parses `auto`, `on` or `off` (the `--http2` values).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            _ => Err(format!("--http2: '{s}' is not one of auto, on, off")),
+        }
+    }
 }
 
 impl HttpConfig {
@@ -80,6 +107,7 @@ impl HttpConfig {
             Duration::from_secs(15),
         );
         let seg_retry = p.or_default(count("-seg-retry", &a.seg_retry, 0, 100)) as u32;
+        let http2 = p.or_default(Http2Mode::parse(&a.http2));
         HttpConfig {
             headers,
             user_agent,
@@ -88,11 +116,29 @@ impl HttpConfig {
             reconnect: a.reconnect,
             resolve,
             dangerous: a.dangerous,
+            http2,
         }
     }
 
     /// The User-Agent of viewer `id`.
     pub fn viewer_user_agent(&self, id: u64) -> String {
         format!("{}/client-{}", self.user_agent, id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http2_modes_parse_and_anything_else_names_the_flag() {
+        assert_eq!(Http2Mode::parse("auto"), Ok(Http2Mode::Auto));
+        assert_eq!(Http2Mode::parse("ON"), Ok(Http2Mode::On));
+        assert_eq!(Http2Mode::parse(" off "), Ok(Http2Mode::Off));
+        assert_eq!(Http2Mode::default(), Http2Mode::Auto);
+        for bad in ["", "yes", "h2", "1"] {
+            let e = Http2Mode::parse(bad).expect_err(bad);
+            assert!(e.starts_with("--http2:"), "{e}");
+        }
     }
 }

@@ -41,7 +41,7 @@ pub mod stream;
 
 pub use audience::Audience;
 pub use engine::{Engine, EngineConfig, FfmpegConfig, ProbeFailurePolicy, StallConfig};
-pub use http::HttpConfig;
+pub use http::{Http2Mode, HttpConfig};
 pub use limits::Limits;
 pub use origin_metrics::{InterfaceFilter, OriginMetricsConfig};
 pub use outputs::{JsonTarget, LogConfig, LogFormat, MetricsEndpoint, Outputs};

@@ -1,4 +1,4 @@
-//! The per-viewer HTTP/1.1 client of the native engine.
+//! The per-viewer HTTP/1.1 and HTTP/2 client of the native engine.
 //!
 //! Built directly on `hyper::client::conn::http1` so that every figure is measured at the
 //! real I/O, with nothing in between that pools, retries or buffers behind our back:
@@ -17,6 +17,11 @@
 //!   waits for the link ([`crate::engine::link`]); counts and bytes are unchanged.
 //! * [`FetchObserver`] — sees a fetch while it runs (the response head, body bytes as they
 //!   arrive), so a caller can count bytes live and account for a fetch cut off mid-body.
+//!
+//! HTTP/2 (`--http2`, [`HttpSettings::http2`]): on TLS the server's ALPN choice decides,
+//! on plain text `on` speaks h2c with prior knowledge. An HTTP/2 connection stays in the
+//! idle pool while it carries requests, so a viewer's concurrent loads multiplex over
+//! one connection instead of opening one each.
 //!
 //! Bodies that are kept (playlists) are requested with `Accept-Encoding: gzip, deflate`,
 //! like a player's HTTP stack does, and decoded ([`decode`]); every byte count is of the
@@ -44,12 +49,12 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep, sleep_until};
 use url::{Host, Position, Url};
 
-use self::classify::{Phase, classify_hyper, is_stale_connection};
-use self::connect::{Authority, PooledConn, connect};
+use self::classify::{Phase, classify_hyper_on, is_stale_connection};
+use self::connect::{Authority, PooledConn, Sender, connect};
 use self::decode::BodyDecoder;
-use crate::config::Config;
+use crate::config::{Config, Http2Mode};
 use crate::engine::link::{LinkPacer, must_wait};
-use crate::stats::event::{ErrorClass, RequestDone, RequestKind};
+use crate::stats::event::{ErrorClass, Protocol, RequestDone, RequestKind};
 
 /// Default per-request timeout of [`HttpSettings::default`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,6 +120,9 @@ pub struct HttpSettings {
     /// body byte is read, else reading stops as soon as the limit is passed (on the wire
     /// or decoded), so memory stays bounded by the limit whatever the origin sends.
     pub max_kept_body: u64,
+    /// `--http2`: which HTTP version to speak (also decides the TLS ALPN offer, so set it
+    /// before the first https fetch, like `insecure_tls`).
+    pub http2: Http2Mode,
     /// Lazily built, shared TLS client configuration.
     tls: OnceLock<Arc<rustls::ClientConfig>>,
 }
@@ -141,6 +149,7 @@ impl HttpSettings {
             insecure_tls: false,
             max_redirects: DEFAULT_MAX_REDIRECTS,
             max_kept_body: DEFAULT_MAX_KEPT_BODY,
+            http2: Http2Mode::default(),
             tls: OnceLock::new(),
         }
     }
@@ -159,6 +168,7 @@ impl HttpSettings {
         s.max_kept_body = cfg.limits.max_playlist_size;
         s.resolve_host = stream.host_str().map(str::to_string);
         s.insecure_tls = cfg.http.dangerous;
+        s.http2 = cfg.http.http2;
         Arc::new(s)
     }
 
@@ -173,7 +183,7 @@ impl HttpSettings {
         if let Some(config) = self.tls.get() {
             return Ok(Arc::clone(config));
         }
-        let built = Arc::new(tls::build_client_config(self.insecure_tls)?);
+        let built = Arc::new(tls::build_client_config(self.insecure_tls, self.http2)?);
         // A concurrent first call may have won the race; either value is equivalent.
         Ok(Arc::clone(self.tls.get_or_init(|| built)))
     }
@@ -230,6 +240,10 @@ pub struct Fetch {
     /// (refused, reset, DNS, TLS, timeout, unparsable response): the caller should back
     /// off and reconnect. False for HTTP status errors and for failures inside a body.
     pub connect_error: bool,
+    /// The protocol of the connection the last hop went out on (`None`: no connection).
+    pub protocol: Option<Protocol>,
+    /// Connections opened during this fetch, by protocol (`[http1, http2]`).
+    pub connections: [u8; 2],
 }
 
 impl Fetch {
@@ -246,6 +260,8 @@ impl Fetch {
             final_url: url.clone(),
             connected: false,
             connect_error: false,
+            protocol: None,
+            connections: [0; 2],
         }
     }
 
@@ -274,6 +290,8 @@ impl Fetch {
             redirects: self.redirects,
             retry,
             aborted: false,
+            protocol: self.protocol,
+            connections: self.connections,
         }
     }
 }
@@ -350,10 +368,14 @@ impl Failure {
 pub struct Connections {
     settings: Arc<HttpSettings>,
     user_agent: HeaderValue,
-    /// Idle connections, least recently used first; shared by the viewer's handles.
+    /// Idle connections, least recently used first; shared by the viewer's handles. An
+    /// HTTP/2 connection stays here while it carries requests (they hold shares of it).
     pool: Arc<Mutex<Vec<PooledConn>>>,
     /// The viewer's link, shared by its handles; `None` = reads are not paced.
     link: Option<Arc<Mutex<LinkPacer>>>,
+    /// Held while opening a connection that may turn out HTTP/2, so a viewer's loads that
+    /// start together wait for it and share it instead of each opening their own.
+    connecting: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Connections {
@@ -370,6 +392,7 @@ impl Connections {
             user_agent,
             pool: Arc::default(),
             link: None,
+            connecting: Arc::default(),
         }
     }
 
@@ -389,6 +412,7 @@ impl Connections {
             user_agent: self.user_agent.clone(),
             pool: Arc::clone(&self.pool),
             link: self.link.clone(),
+            connecting: Arc::clone(&self.connecting),
         }
     }
 
@@ -462,17 +486,18 @@ impl Connections {
     ) {
         loop {
             let current = fetch.final_url.clone();
-            let (resp, head_at, conn) = match self
-                .send(&current, range, keep_body, deadline, &mut fetch.connected)
-                .await
-            {
-                Ok(sent) => sent,
-                Err(failure) => {
-                    fetch.error = Some(failure.class);
-                    fetch.connect_error = failure.transport;
-                    return;
-                }
-            };
+            let (resp, head_at, conn) =
+                match self.send(&current, range, keep_body, deadline, fetch).await {
+                    Ok(sent) => {
+                        fetch.protocol = Some(sent.2.sender.protocol());
+                        sent
+                    }
+                    Err(failure) => {
+                        fetch.error = Some(failure.class);
+                        fetch.connect_error = failure.transport;
+                        return;
+                    }
+                };
             let status = resp.status().as_u16();
 
             if let Some(location) = redirect_location(&resp) {
@@ -542,14 +567,15 @@ impl Connections {
     }
 
     /// Sends one request and waits for its head, reusing a pooled connection if there is
-    /// one and replacing it once if it turns out to have been closed while idle.
+    /// one and replacing it once if it turns out to have been closed while idle. Sets
+    /// `fetch.connected` and counts into `fetch.connections` what it opens.
     async fn send(
         &mut self,
         url: &Url,
         range: Option<(u64, u64)>,
         compressed: bool,
         deadline: &mut Deadline<'_>,
-        connected: &mut bool,
+        fetch: &mut Fetch,
     ) -> Result<(Response<Incoming>, Instant, PooledConn), Failure> {
         let authority = Authority::from_url(url).ok_or_else(Failure::local)?;
         // Validate the request before touching the network.
@@ -562,16 +588,23 @@ impl Connections {
             let reused = pooled.is_some();
             let mut conn = match pooled.take() {
                 Some(conn) => conn,
-                None => {
-                    *connected = true;
-                    connect(&self.settings, &authority, deadline.at()).await?
-                }
+                None => match self.open(&authority, deadline, fetch).await? {
+                    (conn, true) => conn,
+                    // Another load of this viewer opened an HTTP/2 connection meanwhile.
+                    (conn, false) => {
+                        pooled = Some(conn);
+                        continue;
+                    }
+                },
             };
             if reused {
                 match deadline.race(conn.sender.ready()).await {
                     Err(_) => return Err(Failure::transport(ErrorClass::Timeout)),
                     // Closed while idle: replace it without reporting anything.
-                    Ok(Err(_)) => continue,
+                    Ok(Err(_)) => {
+                        self.forget(&conn);
+                        continue;
+                    }
                     Ok(Ok(())) => {}
                 }
             }
@@ -581,19 +614,64 @@ impl Connections {
                     .build_request(url, range, compressed)
                     .ok_or_else(Failure::local)?,
             };
+            let req = match conn.sender {
+                Sender::Http1(_) => req,
+                Sender::Http2(_) => as_http2(req, url).ok_or_else(Failure::local)?,
+            };
             match deadline.race(conn.sender.send_request(req)).await {
                 Err(_) => return Err(Failure::transport(ErrorClass::Timeout)),
                 Ok(Ok(resp)) => return Ok((resp, Instant::now(), conn)),
                 Ok(Err(e)) if reused && is_stale_connection(&e) => {
-                    // The server closed the idle connection as we wrote to it; the GET
-                    // never reached it, so retry once on a fresh connection.
+                    // The server closed the idle connection as we wrote to it (HTTP/2: a
+                    // GOAWAY or close before our stream started); the GET never reached
+                    // it, so retry once on a fresh connection.
                     tracing::debug!(error = %e, %url, "stale keep-alive connection, reconnecting");
+                    self.forget(&conn);
                 }
                 Ok(Err(e)) => {
-                    return Err(Failure::transport(classify_hyper(&e, Phase::Head)));
+                    self.forget(&conn);
+                    let class = classify_hyper_on(&e, Phase::Head, conn.sender.protocol());
+                    return Err(Failure::transport(class));
                 }
             }
         }
+    }
+
+    /// Opens a connection to `authority`: `(conn, true)`. When it may turn out HTTP/2,
+    /// connects one at a time per viewer, and returns `(conn, false)` instead if a load
+    /// that connected meanwhile left a usable connection in the pool. A new HTTP/2
+    /// connection goes into the pool at once, so concurrent loads multiplex over it.
+    async fn open(
+        &mut self,
+        authority: &Authority<'_>,
+        deadline: &mut Deadline<'_>,
+        fetch: &mut Fetch,
+    ) -> Result<(PooledConn, bool), Failure> {
+        let may_be_h2 = match self.settings.http2 {
+            Http2Mode::Off => false,
+            Http2Mode::On => true,
+            Http2Mode::Auto => authority.https,
+        };
+        let connecting = Arc::clone(&self.connecting);
+        let _guard = if may_be_h2 {
+            let guard = deadline
+                .race(connecting.lock())
+                .await
+                .map_err(|_| Failure::transport(ErrorClass::Timeout))?;
+            if let Some(conn) = self.take(authority) {
+                return Ok((conn, false));
+            }
+            Some(guard)
+        } else {
+            None
+        };
+        fetch.connected = true;
+        let conn = connect(&self.settings, authority, deadline.at()).await?;
+        fetch.connections[conn.sender.protocol().index()] += 1;
+        if let Some(share) = conn.share() {
+            self.put(share);
+        }
+        Ok((conn, true))
     }
 
     /// Reads (and counts into `read.bytes`, telling `read.observer`) the body of `resp`,
@@ -639,7 +717,9 @@ impl Connections {
                 // Dropping `conn` with an unfinished body closes the connection.
                 Err(_) => return Err(ErrorClass::Timeout),
                 Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(classify_hyper(&e, Phase::Body)),
+                Ok(Some(Err(e))) => {
+                    return Err(classify_hyper_on(&e, Phase::Body, conn.sender.protocol()));
+                }
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
                         let n = data.len() as u64;
@@ -698,6 +778,7 @@ impl Connections {
 
     /// Removes and returns the most recently used live idle connection for `authority`,
     /// closing connections that the server closed or that idled past [`IDLE_TIMEOUT`].
+    /// An HTTP/2 connection is not removed: a share of it is returned.
     fn take(&mut self, authority: &Authority<'_>) -> Option<PooledConn> {
         let now = Instant::now();
         let mut pool = self.idle();
@@ -709,20 +790,37 @@ impl Connections {
         let found = pool
             .iter()
             .rposition(|c| c.key.matches(authority))
-            .map(|i| pool.remove(i));
+            .map(|i| pool[i].share().unwrap_or_else(|| pool.remove(i)));
         drop(pool);
         drop(stale);
         found
     }
 
     /// Returns a connection to the pool, evicting the least recently used beyond the cap.
+    /// A share of an HTTP/2 connection still pooled only refreshes that entry.
     fn put(&mut self, mut conn: PooledConn) {
-        conn.idle_since = Instant::now();
+        let now = Instant::now();
+        conn.idle_since = now;
         let mut pool = self.idle();
+        if let Some(pooled) = pool.iter_mut().find(|c| c.id == conn.id) {
+            pooled.idle_since = now;
+            drop(pool);
+            drop(conn);
+            return;
+        }
         let evicted = (pool.len() >= MAX_POOLED).then(|| pool.remove(0));
         pool.push(conn);
         drop(pool);
         drop(evicted);
+    }
+
+    /// Drops the pool's entry for `conn`'s connection (an HTTP/2 connection that failed
+    /// stays pooled otherwise; HTTP/1.1 connections in use are never pooled).
+    fn forget(&mut self, conn: &PooledConn) {
+        let mut pool = self.idle();
+        let gone: Vec<PooledConn> = pool.extract_if(.., |c| c.id == conn.id).collect();
+        drop(pool);
+        drop(gone);
     }
 
     /// The request for one hop; `None` if the URL or a header cannot be encoded.
@@ -769,6 +867,19 @@ impl Connections {
         }
         Some(req)
     }
+}
+
+/// `req` (built for HTTP/1.1) as an HTTP/2 request: absolute URI (hyper sends its scheme
+/// and authority as `:scheme` and `:authority`), version 2, and no `Host` header unless
+/// `-header` asked for one (`:authority` replaces it). `None` if the URL cannot be a URI.
+fn as_http2(mut req: Request<Empty<Bytes>>, url: &Url) -> Option<Request<Empty<Bytes>>> {
+    *req.uri_mut() = Uri::try_from(&url[..Position::AfterQuery]).ok()?;
+    *req.version_mut() = Version::HTTP_2;
+    let host = HeaderValue::try_from(&url[Position::BeforeHost..Position::BeforePath]).ok()?;
+    if req.headers().get(HOST) == Some(&host) {
+        req.headers_mut().remove(HOST);
+    }
+    Some(req)
 }
 
 /// The deadline of one fetch: a single timer registration raced against each step.

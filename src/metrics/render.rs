@@ -8,7 +8,7 @@ use prometheus::proto::MetricFamily;
 use super::text::{self, Exposition, Kind};
 use crate::config::{Config, StreamSource, redact_url};
 use crate::stats::distribution::Measure;
-use crate::stats::event::{ErrorClass, RequestKind};
+use crate::stats::event::{ErrorClass, Protocol, RequestKind};
 use crate::stats::snapshot::{Percentiles, Snapshot};
 
 /// Upper bounds (seconds) of the request TTFB and duration histograms.
@@ -356,6 +356,30 @@ fn request_families(e: &mut Exposition, s: &Snapshot) {
         "Requests that failed with no response or body within -timeout.",
         t.errors_of(ErrorClass::Timeout) as f64,
     );
+    e.family(
+        "hls_swarm_requests_by_protocol_total",
+        c,
+        "Requests finished, by the HTTP version of the connection they went out on (http1, http2); native engine only.",
+    );
+    for p in Protocol::ALL {
+        e.sample(
+            "hls_swarm_requests_by_protocol_total",
+            &[("protocol", p.as_str())],
+            t.by_protocol[p.index()] as f64,
+        );
+    }
+    e.family(
+        "hls_swarm_connections_opened_total",
+        c,
+        "Connections the native client opened, by HTTP version (http1, http2); a reconnect opens another.",
+    );
+    for p in Protocol::ALL {
+        e.sample(
+            "hls_swarm_connections_opened_total",
+            &[("protocol", p.as_str())],
+            t.connections[p.index()] as f64,
+        );
+    }
     e.single(
         "hls_swarm_redirects_total",
         c,
@@ -829,6 +853,8 @@ mod tests {
             redirects: 0,
             retry: false,
             aborted: false,
+            protocol: None,
+            connections: [0; 2],
         })
     }
 

@@ -237,6 +237,12 @@ impl OriginHandle {
         format!("http://{a}/master.m3u8")
     }
 
+    /// TCP connections accepted since start (HTTP/1.1 and h2c alike): the ground truth
+    /// for a client's connection count.
+    pub fn connections_accepted(&self) -> u64 {
+        self.state.connections_accepted()
+    }
+
     /// Runtime fault control.
     pub fn faults(&self) -> &FaultControl {
         &self.state.faults

@@ -86,6 +86,8 @@ pub struct State {
     pub faults: FaultControl,
     log: Option<AccessLogSender>,
     fault_api: bool,
+    /// TCP connections accepted so far (HTTP/1.1 and h2c alike).
+    connections_accepted: std::sync::atomic::AtomicU64,
 }
 
 /// Inputs of [`State::new`].
@@ -212,7 +214,14 @@ impl State {
             faults: p.faults,
             log: p.log,
             fault_api: p.fault_api,
+            connections_accepted: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections_accepted(&self) -> u64 {
+        self.connections_accepted
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Time since origin start.
@@ -331,6 +340,9 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, cancel: Cancellatio
 
 async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationToken) {
     let _ = stream.set_nodelay(true);
+    state
+        .connections_accepted
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let loopback = stream.peer_addr().is_ok_and(control::allowed_peer);
     let abort = AbortFlag::default();
     let io = TokioIo::new(AbortableStream::new(stream, abort.clone()));

@@ -14,12 +14,13 @@ use crate::stats::accumulator::Accumulator;
 use crate::stats::report::RunReport;
 use crate::stats::request_log::RequestLogCounts;
 use crate::stats::sections::{
-    Client, Errors, Pipeline, Playback, Requests, Sections, Throughput, Viewers,
+    Client, Errors, Pipeline, Playback, Protocols, Requests, Sections, Throughput, Viewers,
 };
 
 /// Schema version of the JSON report (2: `run`, the test and shard the report is of; 3:
-/// `merge`, what an exact merge of shards needs, and `run.merged`; 4: `request_log`).
-pub const SCHEMA_VERSION: u32 = 4;
+/// `merge`, what an exact merge of shards needs, and `run.merged`; 4: `request_log`;
+/// 5: `protocols`, requests and connections by HTTP version).
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The oldest schema `hls-swarm merge` reads (the first with the `merge` section).
 pub const MERGEABLE_SCHEMA: u32 = 3;
@@ -128,6 +129,8 @@ pub struct Report {
     pub throughput_bytes_per_second: Throughput,
     /// Redirects followed.
     pub redirects: u64,
+    /// Requests and connections by HTTP version.
+    pub protocols: Protocols,
     /// Stats pipeline.
     pub stats_pipeline: Pipeline,
     /// `--request-log`'s lines; `null` without it.
@@ -211,6 +214,7 @@ impl Report {
             total_bytes: sections.total_bytes,
             throughput_bytes_per_second: sections.throughput,
             redirects: sections.redirects,
+            protocols: sections.protocols,
             stats_pipeline: sections.pipeline,
             request_log: s.request_log.map(RequestLogLines::of),
             slo: slo.clone(),

@@ -209,6 +209,14 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
             bytes(q.bytes as f64)
         );
     }
+    let p = &x.protocols;
+    if p.requests.http1 + p.requests.http2 > 0 {
+        let _ = writeln!(
+            o,
+            "  Protocols:         HTTP/1.1 {} requests on {} connections, HTTP/2 {} requests on {} connections",
+            p.requests.http1, p.connections.http1, p.requests.http2, p.connections.http2
+        );
+    }
     if x.total_aborted > 0 {
         let _ = writeln!(
             o,

@@ -101,6 +101,13 @@ pub struct Accumulator {
     pub by_status: BTreeMap<u16, u64>,
     /// Redirects followed.
     pub redirects: u64,
+    /// Requests by the protocol they went out on, indexed by `Protocol::index` (requests
+    /// that never had a connection, and FFmpeg's, are in neither).
+    #[serde(default)]
+    pub by_protocol: [u64; 2],
+    /// Connections the client opened, by protocol (indexed by `Protocol::index`).
+    #[serde(default)]
+    pub connections: [u64; 2],
     /// Startup times (µs).
     #[serde(with = "super::histogram_codec")]
     pub startup: Histogram<u64>,
@@ -147,6 +154,8 @@ impl Default for Accumulator {
             by_class: [0; ErrorClass::ALL.len()],
             by_status: BTreeMap::new(),
             redirects: 0,
+            by_protocol: [0; 2],
+            connections: [0; 2],
             startup: duration_histogram(),
             stall_durations: duration_histogram(),
             live_latency: duration_histogram(),
@@ -191,6 +200,12 @@ impl Accumulator {
             record_duration(&mut k.ttfb, ttfb);
         }
         self.redirects += u64::from(r.redirects);
+        if let Some(p) = r.protocol {
+            self.by_protocol[p.index()] += 1;
+        }
+        for (a, b) in self.connections.iter_mut().zip(r.connections) {
+            *a += u64::from(b);
+        }
         if r.aborted {
             // Cut off by the stop: neither a download time nor an error.
             k.aborted += 1;
@@ -254,6 +269,10 @@ impl Accumulator {
             *self.by_status.entry(*s).or_default() += n;
         }
         self.redirects += o.redirects;
+        for i in 0..2 {
+            self.by_protocol[i] += o.by_protocol[i];
+            self.connections[i] += o.connections[i];
+        }
         let _ = self.startup.add(&o.startup);
         let _ = self.stall_durations.add(&o.stall_durations);
         let _ = self.live_latency.add(&o.live_latency);
@@ -281,6 +300,8 @@ impl Accumulator {
         self.by_class = [0; ErrorClass::ALL.len()];
         self.by_status.clear();
         self.redirects = 0;
+        self.by_protocol = [0; 2];
+        self.connections = [0; 2];
         self.startup.reset();
         self.stall_durations.reset();
         self.live_latency.reset();
@@ -415,6 +436,8 @@ mod tests {
             redirects: 0,
             retry: false,
             aborted: false,
+            protocol: None,
+            connections: [0; 2],
         })
     }
 

@@ -266,6 +266,8 @@ mod tests {
             redirects: 0,
             retry: false,
             aborted: false,
+            protocol: None,
+            connections: [0; 2],
         })
     }
 

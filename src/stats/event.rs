@@ -23,6 +23,35 @@ pub enum RequestKind {
     Part,
 }
 
+/// The HTTP version a request was carried over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Protocol {
+    /// HTTP/1.1 (or 1.0).
+    #[serde(rename = "http1")]
+    Http1,
+    /// HTTP/2 (h2 over TLS or h2c).
+    #[serde(rename = "http2")]
+    Http2,
+}
+
+impl Protocol {
+    /// Every protocol, in display order.
+    pub const ALL: [Protocol; 2] = [Protocol::Http1, Protocol::Http2];
+
+    /// Stable name used in JSON keys and metric labels (`http1`, `http2`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http1 => "http1",
+            Protocol::Http2 => "http2",
+        }
+    }
+
+    /// Position in [`Protocol::ALL`], for per-protocol arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 impl RequestKind {
     /// Every kind, in display order.
     pub const ALL: [RequestKind; 5] = [
@@ -164,6 +193,12 @@ pub struct RequestDone {
     /// Still in flight when the run stopped: cut off after the stop's grace period. Neither
     /// a success nor an error; its bytes so far are counted.
     pub aborted: bool,
+    /// The protocol of the connection the (final hop of the) request went out on; `None`
+    /// when it never got one (a connect failure) or the engine does not know (FFmpeg).
+    pub protocol: Option<Protocol>,
+    /// New connections this request opened (first use, a replaced keep-alive connection,
+    /// a redirect to another host), by the protocol they speak: `[http1, http2]`.
+    pub connections: [u8; 2],
 }
 
 impl RequestDone {
@@ -180,6 +215,8 @@ impl RequestDone {
             redirects: 0,
             retry: false,
             aborted: false,
+            protocol: None,
+            connections: [0; 2],
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::event::RequestKind;
+use super::event::{Protocol, RequestKind};
 use super::report::RunReport;
 use super::snapshot::Percentiles;
 
@@ -108,6 +108,35 @@ pub struct Playback {
 }
 
 /// Throughput, body bytes per second.
+/// Requests and connections by HTTP version (native engine; FFmpeg's are in neither).
+#[derive(Debug, Clone, Serialize)]
+pub struct Protocols {
+    /// Requests by the protocol of the connection they (their last hop) went out on;
+    /// requests that never got a connection are in neither.
+    pub requests: PerProtocol,
+    /// Connections the client opened (a reconnect opens another).
+    pub connections: PerProtocol,
+}
+
+/// One count per HTTP version.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct PerProtocol {
+    /// HTTP/1.1.
+    pub http1: u64,
+    /// HTTP/2.
+    pub http2: u64,
+}
+
+impl PerProtocol {
+    /// From an array indexed by `Protocol::index`.
+    pub fn of(counts: [u64; 2]) -> Self {
+        Self {
+            http1: counts[Protocol::Http1.index()],
+            http2: counts[Protocol::Http2.index()],
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
     /// Bytes over the whole run / run time.
@@ -157,6 +186,8 @@ pub struct Sections {
     pub throughput: Throughput,
     /// Redirects followed.
     pub redirects: u64,
+    /// Requests and connections by HTTP version.
+    pub protocols: Protocols,
     /// Errors.
     pub errors: Errors,
     /// Playback.
@@ -215,6 +246,10 @@ impl Sections {
                 last_30s: s.window(30).bytes_per_second,
             },
             redirects: t.redirects,
+            protocols: Protocols {
+                requests: PerProtocol::of(t.by_protocol),
+                connections: PerProtocol::of(t.connections),
+            },
             errors: Errors {
                 total: s.total_errors(),
                 rate: s.error_rate(),

@@ -24,6 +24,10 @@ pub struct Totals {
     pub by_status: BTreeMap<u16, u64>,
     /// Redirects followed.
     pub redirects: u64,
+    /// Requests by protocol, indexed by `Protocol::index`.
+    pub by_protocol: [u64; 2],
+    /// Connections opened by the client, by protocol (indexed by `Protocol::index`).
+    pub connections: [u64; 2],
     /// Stalls begun.
     pub stalls_started: u64,
     /// Total length of finished stalls, seconds.
@@ -63,6 +67,8 @@ impl Totals {
             by_class: acc.by_class,
             by_status: acc.by_status.clone(),
             redirects: acc.redirects,
+            by_protocol: acc.by_protocol,
+            connections: acc.connections,
             stalls_started: acc.stalls_started,
             stall_seconds: acc.stall_time.as_secs_f64(),
             played_seconds: acc.played.as_secs_f64(),

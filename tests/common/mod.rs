@@ -24,7 +24,13 @@ pub struct LogLine {
     pub bytes: u64,
     pub duration_ms: f64,
     pub ua: String,
+    /// `HTTP/1.1` or `HTTP/2`.
+    #[serde(default)]
+    pub proto: String,
     pub kind: String,
+    /// Injected faults joined with `+`, if any.
+    #[serde(default)]
+    pub fault: Option<String>,
 }
 
 /// A running origin with its log file.

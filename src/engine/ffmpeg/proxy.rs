@@ -417,6 +417,9 @@ impl<'a> Record<'a> {
                 redirects,
                 retry: false,
                 aborted: false,
+                // FFmpeg's own HTTP/1.1 side is what the proxy sees; not counted.
+                protocol: None,
+                connections: [0; 2],
             };
             sink.send_request_of(done, self.viewer, self.url);
         }

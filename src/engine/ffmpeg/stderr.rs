@@ -274,6 +274,8 @@ fn done(kind: RequestKind, failed_status: Option<u16>) -> RequestDone {
         redirects: 0,
         retry: false,
         aborted: false,
+        protocol: None,
+        connections: [0; 2],
     }
 }
 

@@ -3,7 +3,7 @@
 use std::error::Error as StdError;
 use std::io;
 
-use crate::stats::event::ErrorClass;
+use crate::stats::event::{ErrorClass, Protocol};
 
 /// Where in the exchange a failure happened; the same I/O error means different things
 /// before and after the response head (an EOF before the head is a reset, an EOF inside a
@@ -64,6 +64,49 @@ pub(crate) fn classify_hyper(err: &hyper::Error, phase: Phase) -> ErrorClass {
         };
     }
     ErrorClass::Other
+}
+
+/// Classifies an error from hyper on a connection speaking `protocol`.
+///
+/// HTTP/2 adds: a stream reset (`RST_STREAM`) or a `GOAWAY` that ends the request is a
+/// [`ErrorClass::Reset`], and so is a stream cut off because its connection died (an
+/// I/O error or a close that HTTP/1.1 would call a truncated body): the stream did not
+/// end short, it was torn down with its connection. HTTP/2 protocol errors are
+/// [`ErrorClass::Other`].
+pub(crate) fn classify_hyper_on(
+    err: &hyper::Error,
+    phase: Phase,
+    protocol: Protocol,
+) -> ErrorClass {
+    if protocol == Protocol::Http1 {
+        return classify_hyper(err, phase);
+    }
+    let class = match find_h2(err) {
+        Some(h2) => match h2.get_io() {
+            Some(io_err) => classify_io(io_err, phase),
+            None if h2.is_reset() || h2.is_go_away() => ErrorClass::Reset,
+            None if h2.reason().is_none() => classify_hyper(err, phase),
+            None => ErrorClass::Other,
+        },
+        None => classify_hyper(err, phase),
+    };
+    if class == ErrorClass::Truncated {
+        ErrorClass::Reset
+    } else {
+        class
+    }
+}
+
+/// The first `h2::Error` in the source chain, if any.
+fn find_h2(err: &hyper::Error) -> Option<&h2::Error> {
+    let mut source: Option<&(dyn StdError + 'static)> = err.source();
+    while let Some(e) = source {
+        if let Some(h2_err) = e.downcast_ref::<h2::Error>() {
+            return Some(h2_err);
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// True when a failure on a *reused* keep-alive connection, before any response byte,

@@ -1,12 +1,15 @@
-//! Opening one connection: address resolution (with `-resolve`), TCP, TLS, hyper handshake.
+//! Opening one connection: address resolution (with `-resolve`), TCP, TLS (with ALPN),
+//! hyper HTTP/1.1 or HTTP/2 handshake.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::{Request, Response};
 use http_body_util::Empty;
-use hyper::client::conn::http1::{Builder, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -15,7 +18,8 @@ use url::{Host, Url};
 
 use super::classify::{Phase, classify_io};
 use super::{Failure, HttpSettings};
-use crate::stats::event::ErrorClass;
+use crate::config::Http2Mode;
+use crate::stats::event::{ErrorClass, Protocol};
 
 /// hyper's read-buffer ceiling per connection. 8 KiB is hyper's minimum; 16 KiB leaves
 /// room for large response heads while keeping thousands of connections cheap. Bodies
@@ -51,7 +55,7 @@ impl<'a> Authority<'a> {
 }
 
 /// Owned copy of an [`Authority`], stored with a pooled connection.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct ConnKey {
     https: bool,
     host: Host<String>,
@@ -72,8 +76,8 @@ impl ConnKey {
     }
 }
 
-/// Aborts the connection task when the pooled connection is dropped, so `reset()`,
-/// eviction and dropping a `Connections` really close sockets right away.
+/// Aborts the connection task when the last handle on the connection is dropped, so
+/// `reset()`, eviction and dropping a `Connections` really close sockets right away.
 #[derive(Debug)]
 struct AbortOnDrop(JoinHandle<()>);
 
@@ -83,17 +87,89 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// One open HTTP/1.1 connection: the request sender plus its driver task.
+/// The request side of one connection: HTTP/1.1 (one request at a time) or HTTP/2
+/// (cloneable, requests multiplexed as streams).
+#[derive(Debug)]
+pub(super) enum Sender {
+    /// HTTP/1.1.
+    Http1(http1::SendRequest<Empty<Bytes>>),
+    /// HTTP/2.
+    Http2(http2::SendRequest<Empty<Bytes>>),
+}
+
+impl Sender {
+    /// The protocol this connection speaks.
+    pub(super) fn protocol(&self) -> Protocol {
+        match self {
+            Sender::Http1(_) => Protocol::Http1,
+            Sender::Http2(_) => Protocol::Http2,
+        }
+    }
+
+    /// Whether the connection is gone (closed by the server, broken, or GOAWAY received).
+    pub(super) fn is_closed(&self) -> bool {
+        match self {
+            Sender::Http1(s) => s.is_closed(),
+            Sender::Http2(s) => s.is_closed(),
+        }
+    }
+
+    /// Waits until the connection can take a request (HTTP/2: a stream slot is free).
+    pub(super) async fn ready(&mut self) -> Result<(), hyper::Error> {
+        match self {
+            Sender::Http1(s) => s.ready().await,
+            Sender::Http2(s) => s.ready().await,
+        }
+    }
+
+    /// Sends `req` and waits for the response head.
+    pub(super) async fn send_request(
+        &mut self,
+        req: Request<Empty<Bytes>>,
+    ) -> Result<Response<Incoming>, hyper::Error> {
+        match self {
+            Sender::Http1(s) => s.send_request(req).await,
+            Sender::Http2(s) => s.send_request(req).await,
+        }
+    }
+}
+
+/// One open connection: the request sender plus its driver task. An HTTP/2 connection
+/// has several of these at once (one in the idle pool, one per request in flight),
+/// sharing `id` and the driver task; the connection closes when the last one drops.
 #[derive(Debug)]
 pub(super) struct PooledConn {
     pub(super) key: ConnKey,
-    pub(super) sender: SendRequest<Empty<Bytes>>,
+    pub(super) sender: Sender,
+    /// Identity of the underlying connection (unique per viewer pool's lifetime).
+    pub(super) id: u64,
     /// When it last went back to the idle pool (set by the pool).
     pub(super) idle_since: Instant,
-    _task: AbortOnDrop,
+    _task: Arc<AbortOnDrop>,
 }
 
-/// Opens a new connection to `authority`, all of it bounded by `deadline`.
+impl PooledConn {
+    /// Another handle on the same HTTP/2 connection (a request multiplexed on it);
+    /// `None` for HTTP/1.1, whose connection carries one request at a time.
+    pub(super) fn share(&self) -> Option<PooledConn> {
+        match &self.sender {
+            Sender::Http1(_) => None,
+            Sender::Http2(s) => Some(PooledConn {
+                key: self.key.clone(),
+                sender: Sender::Http2(s.clone()),
+                id: self.id,
+                idle_since: self.idle_since,
+                _task: Arc::clone(&self._task),
+            }),
+        }
+    }
+}
+
+/// Source of connection identities.
+static NEXT_CONN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Opens a new connection to `authority`, all of it bounded by `deadline`, speaking the
+/// protocol `settings.http2` and (on TLS) the server's ALPN choice select.
 pub(super) async fn connect(
     settings: &HttpSettings,
     authority: &Authority<'_>,
@@ -106,7 +182,21 @@ pub(super) async fn connect(
 
     let (sender, task) = if authority.https {
         let tls = tls_handshake(settings, authority, tcp, deadline).await?;
-        start_http1(tls).await?
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+        if settings.http2 == Http2Mode::On && !h2 {
+            tracing::warn!(
+                host = %authority.host,
+                "--http2 on: the server did not select h2 in ALPN; connection refused as a TLS failure"
+            );
+            return Err(Failure::transport(ErrorClass::Tls));
+        }
+        if h2 {
+            start_http2(tls, deadline).await?
+        } else {
+            start_http1(tls).await?
+        }
+    } else if settings.http2 == Http2Mode::On {
+        start_http2(tcp, deadline).await?
     } else {
         start_http1(tcp).await?
     };
@@ -118,8 +208,9 @@ pub(super) async fn connect(
     Ok(PooledConn {
         key,
         sender,
+        id: NEXT_CONN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         idle_since: Instant::now(),
-        _task: task,
+        _task: Arc::new(task),
     })
 }
 
@@ -203,11 +294,11 @@ async fn tls_handshake(
 }
 
 /// hyper HTTP/1.1 handshake (no I/O) and the task that drives the connection.
-async fn start_http1<S>(io: S) -> Result<(SendRequest<Empty<Bytes>>, AbortOnDrop), Failure>
+async fn start_http1<S>(io: S) -> Result<(Sender, AbortOnDrop), Failure>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut builder = Builder::new();
+    let mut builder = http1::Builder::new();
     builder.max_buf_size(MAX_BUF_SIZE);
     // We only ever write small GET heads: one flat buffer is simplest and cheapest.
     builder.writev(false);
@@ -221,7 +312,37 @@ where
             tracing::trace!(error = %e, "http1 connection ended with error");
         }
     });
-    Ok((sender, AbortOnDrop(task)))
+    Ok((Sender::Http1(sender), AbortOnDrop(task)))
+}
+
+/// hyper HTTP/2 handshake (sends the preface and SETTINGS, bounded by `deadline`) and the
+/// task that drives the connection.
+async fn start_http2<S>(io: S, deadline: Instant) -> Result<(Sender, AbortOnDrop), Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // Requests are small GETs; hyper's defaults (fixed flow-control windows) bound the
+    // memory of each connection.
+    let builder = http2::Builder::new(TokioExecutor::new());
+    let handshake = builder.handshake::<_, Empty<Bytes>>(TokioIo::new(io));
+    let (sender, conn) = match timeout_at(deadline, handshake).await {
+        Err(_) => return Err(Failure::transport(ErrorClass::Timeout)),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "http2 handshake failed");
+            return Err(Failure::transport(super::classify::classify_hyper(
+                &e,
+                Phase::Head,
+            )));
+        }
+        Ok(Ok(pair)) => pair,
+    };
+    let task = tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            // Requests in flight see this error themselves; this is for tracing.
+            tracing::trace!(error = %e, "http2 connection ended with error");
+        }
+    });
+    Ok((Sender::Http2(sender), AbortOnDrop(task)))
 }
 
 #[cfg(test)]

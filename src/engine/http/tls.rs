@@ -7,11 +7,27 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use crate::config::Http2Mode;
+
+/// The ALPN protocols offered for `mode`, most preferred first.
+pub(super) fn alpn_for(mode: Http2Mode) -> Vec<Vec<u8>> {
+    match mode {
+        Http2Mode::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        Http2Mode::On => vec![b"h2".to_vec()],
+        Http2Mode::Off => vec![b"http/1.1".to_vec()],
+    }
+}
+
 /// Builds the client TLS configuration shared by every viewer.
 ///
 /// The ring provider is named explicitly because rustls is built without default
 /// features, so there is no process-wide default provider to fall back on.
-pub(super) fn build_client_config(insecure: bool) -> Result<ClientConfig, rustls::Error> {
+///
+/// `http2` decides the ALPN offer ([`alpn_for`]).
+pub(super) fn build_client_config(
+    insecure: bool,
+    http2: Http2Mode,
+) -> Result<ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
@@ -26,8 +42,8 @@ pub(super) fn build_client_config(insecure: bool) -> Result<ClientConfig, rustls
         };
         builder.with_root_certificates(roots).with_no_client_auth()
     };
-    // We only speak HTTP/1.1; say so, so an h2-capable origin does not pick h2.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Always offer something, so an h2-capable origin never picks h2 unasked.
+    config.alpn_protocols = alpn_for(http2);
     // One config serves every viewer; a shared session cache would let viewer B resume
     // viewer A's session, sparing the origin handshakes real (distinct) players make.
     config.resumption = rustls::client::Resumption::disabled();
@@ -97,13 +113,20 @@ mod tests {
 
     #[test]
     fn verifying_config_builds_with_roots_and_alpn() {
-        let config = build_client_config(false).expect("config");
+        let config = build_client_config(false, Http2Mode::Off).expect("config");
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        let config = build_client_config(false, Http2Mode::Auto).expect("config");
+        assert_eq!(
+            config.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+        let config = build_client_config(false, Http2Mode::On).expect("config");
+        assert_eq!(config.alpn_protocols, vec![b"h2".to_vec()]);
     }
 
     #[test]
     fn insecure_config_builds_and_accepts_any_certificate() {
-        let config = build_client_config(true).expect("config");
+        let config = build_client_config(true, Http2Mode::Off).expect("config");
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         let provider = rustls::crypto::ring::default_provider();
         let verifier = AcceptAnyServerCert::new(&provider);
