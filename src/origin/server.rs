@@ -486,23 +486,13 @@ async fn handle(
         _ => {}
     }
     let elapsed = state.elapsed();
-    let not_found = |log| {
-        reply(
-            StatusCode::NOT_FOUND,
-            TEXT_TYPE,
-            NO_STORE,
-            Bytes::from_static(b"not found\n"),
-            head,
-            log,
-        )
-    };
     let (ctype, cache, data) = match route {
         Route::Health => (TEXT_TYPE, NO_STORE, Bytes::from_static(b"ok\n")),
-        Route::NotFound => return Ok(not_found(log)),
+        Route::NotFound => return Ok(not_found(head, log)),
         Route::Master => (PLAYLIST_TYPE, PLAYLIST_CACHE, state.master.clone()),
         Route::Playlist(t) => match state.track(t) {
             Some(t) => (PLAYLIST_TYPE, PLAYLIST_CACHE, state.playlist(t, elapsed)),
-            None => return Ok(not_found(log)),
+            None => return Ok(not_found(head, log)),
         },
         Route::Segment(t, n) => match state.track(t) {
             Some(t)
@@ -512,9 +502,9 @@ async fn handle(
             {
                 (SEGMENT_TYPE, SEGMENT_CACHE, state.segment(t, n))
             }
-            _ => return Ok(not_found(log)),
+            _ => return Ok(not_found(head, log)),
         },
-        Route::Part(..) => return Ok(not_found(log)),
+        Route::Part(..) => return Ok(not_found(head, log)),
     };
     Ok(media_response(
         ctype, cache, data, head, decision, abort, log,
@@ -584,14 +574,7 @@ async fn ll_playlist(
         state.track(track),
         state.track(track).and_then(|t| t.parts.as_ref()),
     ) else {
-        return reply(
-            StatusCode::NOT_FOUND,
-            TEXT_TYPE,
-            NO_STORE,
-            Bytes::from_static(b"not found\n"),
-            head,
-            log,
-        );
+        return not_found(head, log);
     };
     let tl = &state.timeline;
     let part_target = tl.part_duration().unwrap_or_default();
@@ -643,23 +626,13 @@ async fn part(
     abort: AbortFlag,
     log: PendingLog,
 ) -> Response<OriginBody> {
-    let not_found = |log| {
-        reply(
-            StatusCode::NOT_FOUND,
-            TEXT_TYPE,
-            NO_STORE,
-            Bytes::from_static(b"not found\n"),
-            head,
-            log,
-        )
-    };
     let tl = &state.timeline;
     let per = tl.parts_per_segment();
     let (Some(t), true) = (state.track(track), k < per) else {
-        return not_found(log);
+        return not_found(head, log);
     };
     let Some(parts) = t.parts.as_ref() else {
-        return not_found(log);
+        return not_found(head, log);
     };
     let abs = n.saturating_mul(per).saturating_add(k);
     let elapsed = state.elapsed();
@@ -668,7 +641,7 @@ async fn part(
         // Published: downloadable as long as its segment would be.
         let edge = published / per;
         if n.saturating_add(tl.window() + tl.retain()) < edge {
-            return not_found(log);
+            return not_found(head, log);
         }
         let data = state.part(t, parts, abs);
         return media_response(
@@ -682,7 +655,7 @@ async fn part(
         );
     }
     if abs != published {
-        return not_found(log);
+        return not_found(head, log);
     }
     // The part in production: hold its bytes until it is complete.
     let data = state.part(t, parts, abs);
@@ -763,6 +736,18 @@ async fn fault_api(
         Err(r) => r,
     };
     answer(r.status, r.body, log)
+}
+
+/// 404 with a short text body.
+fn not_found(head: bool, log: PendingLog) -> Response<OriginBody> {
+    reply(
+        StatusCode::NOT_FOUND,
+        TEXT_TYPE,
+        NO_STORE,
+        Bytes::from_static(b"not found\n"),
+        head,
+        log,
+    )
 }
 
 /// A response with the usual headers; HEAD keeps the Content-Length but sends no body.
