@@ -94,6 +94,10 @@ pub fn derived_run_id(a: &Audience, start_at: SystemTime) -> String {
         a.shard.count(),
         nanos(at),
     );
+    // Appended only when set, so tests without it keep the ids they derived before.
+    if let Some(bw) = &a.bandwidth {
+        let _ = write!(text, " viewer_bandwidth={bw}");
+    }
     format!("{:016x}", fnv1a(text.as_bytes()))
 }
 
@@ -162,6 +166,15 @@ mod tests {
             ..audience()
         };
         assert_ne!(derived_run_id(&more, t), derived_run_id(&whole, t));
+        let paced = |bw: &str| Audience {
+            bandwidth: crate::config::bandwidth::BandwidthModel::parse(bw).ok(),
+            ..audience()
+        };
+        assert_ne!(derived_run_id(&paced("8M"), t), derived_run_id(&whole, t));
+        assert_ne!(
+            derived_run_id(&paced("8M"), t),
+            derived_run_id(&paced("2M"), t)
+        );
         assert_eq!(derived_run_id(&whole, t).len(), 16);
         // Fixed for good: the same description gives the same id on every build.
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
