@@ -89,8 +89,19 @@ fn the_run_aggregates_keep_the_run_id_and_are_unit_tested() {
 /// scripts/render-k8s-prometheus.sh writes them.
 #[test]
 fn the_k8s_configmap_carries_the_monitoring_rules_verbatim() {
+    // The script and k8s/ are deployment files, not the package's source set
+    // (nix/package-spec.json): the Nix check phase has neither and skips; CI must have them.
+    let script = repo().join("scripts/render-k8s-prometheus.sh");
+    if !(script.is_file() && repo().join("k8s/prometheus-config.yaml").is_file()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "scripts/render-k8s-prometheus.sh and k8s/ are required in CI"
+        );
+        eprintln!("skipping: scripts/ or k8s/ is not in this source set");
+        return;
+    }
     let out = Command::new("bash")
-        .arg(repo().join("scripts/render-k8s-prometheus.sh"))
+        .arg(&script)
         .arg("--check")
         .output()
         .expect("run bash");

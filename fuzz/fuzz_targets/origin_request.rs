@@ -53,6 +53,7 @@ fn path_of(route: Route) -> Option<String> {
         Route::Health => "/health".to_owned(),
         Route::Playlist(t) => format!("/{}/playlist.m3u8", dir(t)),
         Route::Segment(t, n) => format!("/{}/seg{n}.ts", dir(t)),
+        Route::Part(t, n, k) => format!("/{}/seg{n}.{k}.ts", dir(t)),
         Route::NotFound => return None,
     })
 }
