@@ -22,6 +22,12 @@ pub struct ReqLine {
     pub error: Option<String>,
     pub retry: bool,
     pub aborted: bool,
+    /// LL-HLS held requests only.
+    #[serde(default)]
+    pub hold_ms: Option<f64>,
+    /// LL-HLS held requests only.
+    #[serde(default)]
+    pub lateness_ms: Option<f64>,
 }
 
 /// The header line.

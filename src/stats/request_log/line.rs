@@ -62,6 +62,13 @@ pub struct Line<'a> {
     pub retry: bool,
     /// Still in flight when the run stopped (cut off).
     pub aborted: bool,
+    /// LL-HLS blocking reloads and hinted parts that got their content: the wait before
+    /// the part was due, milliseconds (left out for other requests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_ms: Option<f64>,
+    /// The same requests: the wait past the moment the part was due, milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lateness_ms: Option<f64>,
 }
 
 impl<'a> Line<'a> {
@@ -84,6 +91,8 @@ impl<'a> Line<'a> {
             error: done.error,
             retry: done.retry,
             aborted: done.aborted,
+            hold_ms: done.hold.map(millis),
+            lateness_ms: done.lateness.map(millis),
         }
     }
 
