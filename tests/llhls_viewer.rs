@@ -409,3 +409,56 @@ async fn ll_hls_on_against_a_classic_origin_falls_back_and_says_so() {
     assert!(s.kind(RequestKind::Segment).count > 0, "played classic HLS");
     assert_eq!(s.kind(RequestKind::Blocking).count, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_tracks_start_at_the_edge_the_first_track_reports() {
+    // Every variant played (-variant all): the first variant's playlist carries an
+    // EXT-X-RENDITION-REPORT for each other one, so their first loads are blocking
+    // requests for the reported part, answered at once.
+    let lab = lab(FaultConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = lab.url();
+    let req = dir.path().join("r.jsonl").to_string_lossy().into_owned();
+    let args = [
+        url.as_str(),
+        "-clients",
+        "2",
+        "-ramp-rate",
+        "20",
+        "-variant",
+        "all",
+        "-duration",
+        "4s",
+        "--request-log",
+        req.as_str(),
+    ];
+    let report = run(config(&args)).await;
+    let log = lab.finish().await;
+    assert_ll_counts(&report, &log, "-variant all");
+    assert_eq!(report.snapshot.total_errors(), 0);
+    for (id, lines) in by_viewer(&log) {
+        let first_of = |v: &str| {
+            lines
+                .iter()
+                .find(|l| l.path.starts_with(&format!("/{v}/playlist.m3u8")))
+                .unwrap_or_else(|| panic!("viewer {id} loads {v}"))
+        };
+        assert_eq!(
+            first_of("v0").kind,
+            "playlist",
+            "viewer {id}: track 0 loads plainly"
+        );
+        for v in ["v1", "v2"] {
+            let first = first_of(v);
+            assert_eq!(
+                first.kind, "blocking",
+                "viewer {id}: {v} starts at the reported edge"
+            );
+            let held = first.hold_ms.expect("hold_ms");
+            assert!(
+                held < 50.0,
+                "viewer {id}: {v}'s first load answered at once ({held} ms)"
+            );
+        }
+    }
+}

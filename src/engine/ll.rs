@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::config::LlHlsMode;
-use crate::hls::{MediaPlaylist, Part, Segment};
+use crate::hls::{MediaPlaylist, Part, RenditionReport, Segment};
 
 /// A partial segment's place in the stream: part `part` of the segment numbered `msn`.
 /// Ordered by stream position.
@@ -275,18 +275,9 @@ pub fn ask_skip(pl: &MediaPlaylist, copy_age: Duration) -> bool {
 /// The URL of a blocking reload for `pos`, with `_HLS_skip=YES` when `skip` (other
 /// query parameters of `base` kept, earlier directives replaced).
 pub fn blocking_url(base: &Url, pos: PartPos, skip: bool) -> Url {
-    let mut url = base.clone();
-    let kept: Vec<(String, String)> = base
-        .query_pairs()
-        .filter(|(k, _)| !k.starts_with("_HLS_"))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    url.set_query(None);
+    let mut url = plain_url(base);
     {
         let mut q = url.query_pairs_mut();
-        for (k, v) in &kept {
-            q.append_pair(k, v);
-        }
         q.append_pair("_HLS_msn", &pos.msn.to_string());
         q.append_pair("_HLS_part", &pos.part.to_string());
         if skip {
@@ -294,6 +285,32 @@ pub fn blocking_url(base: &Url, pos: PartPos, skip: bool) -> Url {
         }
     }
     url
+}
+
+/// `url` without the LL-HLS delivery directives (`_HLS_*` query parameters): the
+/// playlist's own address, to reload from.
+pub fn plain_url(url: &Url) -> Url {
+    let mut plain = url.clone();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !k.starts_with("_HLS_"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    plain.set_query(None);
+    if !kept.is_empty() {
+        plain.query_pairs_mut().extend_pairs(kept);
+    }
+    plain
+}
+
+/// The live edge another rendition's playlist reported for `url`
+/// (`EXT-X-RENDITION-REPORT` with `LAST-MSN` and `LAST-PART`): a blocking request for
+/// it is answered at once with a playlist at least as far along (rfc8216bis §4.4.5.4,
+/// §6.2.5.2; hls.js `switchParams` does the same when it switches renditions).
+pub fn reported(reports: &[RenditionReport], url: &Url) -> Option<PartPos> {
+    let plain = plain_url(url);
+    let r = reports.iter().find(|r| r.uri == plain)?;
+    Some(PartPos::new(r.last_msn?, r.last_part?))
 }
 
 /// Why a delta update could not be merged.
@@ -548,6 +565,44 @@ mod tests {
         );
         let u = blocking_url(&Url::parse(BASE).unwrap(), PartPos::new(1, 0), false);
         assert_eq!(u.query(), Some("_HLS_msn=1&_HLS_part=0"));
+    }
+
+    #[test]
+    fn rendition_reports_give_the_other_playlists_live_edge() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let reports = vec![
+            RenditionReport {
+                uri: url("http://o/a/playlist.m3u8"),
+                last_msn: Some(14),
+                last_part: Some(3),
+            },
+            RenditionReport {
+                uri: url("http://o/b/playlist.m3u8"),
+                last_msn: Some(14),
+                last_part: None,
+            },
+        ];
+        assert_eq!(
+            reported(
+                &reports,
+                &url("http://o/a/playlist.m3u8?_HLS_msn=2&_HLS_part=0")
+            ),
+            Some(PartPos::new(14, 3))
+        );
+        assert_eq!(
+            reported(&reports, &url("http://o/b/playlist.m3u8")),
+            None,
+            "no LAST-PART"
+        );
+        assert_eq!(reported(&reports, &url("http://o/c/playlist.m3u8")), None);
+        assert_eq!(
+            plain_url(&url("http://o/a.m3u8?k=1&_HLS_msn=2&_HLS_skip=YES")).as_str(),
+            "http://o/a.m3u8?k=1"
+        );
+        assert_eq!(
+            plain_url(&url("http://o/a.m3u8?_HLS_msn=2")).as_str(),
+            "http://o/a.m3u8"
+        );
     }
 
     #[test]

@@ -183,6 +183,9 @@ pub(crate) struct Shared {
     changed: Notify,
     /// Target duration of track 0 in ms (for the default stall threshold).
     target_ms: AtomicU64,
+    /// The rendition reports of track 0's first media playlist, once it loaded (with
+    /// `--ll-hls` other than off): the other tracks start at the live edge they report.
+    first_reports: watch::Sender<Option<Arc<Vec<hls::RenditionReport>>>>,
 }
 
 impl Shared {
@@ -435,6 +438,7 @@ pub async fn run_viewer(
         }),
         changed: Notify::new(),
         target_ms: AtomicU64::new(DEFAULT_TARGET.as_millis() as u64),
+        first_reports: watch::channel(None).0,
         viewer,
         params,
     });
@@ -544,9 +548,13 @@ async fn run_track(
 ) -> TrackEnd {
     let mut url = url;
     if shared.params.ll_hls != LlHlsMode::Off {
+        let at = match (track, &initial) {
+            (0, _) | (_, Some(_)) => None,
+            _ => reported_edge(&shared, &url).await,
+        };
         let first = match initial.take() {
             Some(loaded) => loaded,
-            None => match first_load(&shared, track, &url, &mut conn).await {
+            None => match first_load(&shared, track, &url, at, &mut conn).await {
                 Ok((loaded, final_url)) => {
                     url = final_url;
                     loaded
@@ -554,6 +562,10 @@ async fn run_track(
                 Err(end) => return end,
             },
         };
+        if track == 0 {
+            let reports = Arc::new(first.0.rendition_reports.clone());
+            shared.first_reports.send_replace(Some(reports));
+        }
         match ll::mode_for(shared.params.ll_hls, &first.0) {
             Mode::Low => {
                 match ll_track::run(shared.clone(), track, url.clone(), first, conn.handle()).await
@@ -588,14 +600,36 @@ fn say_fallback(shared: &Shared, why: &str) {
     }
 }
 
+/// How long a track other than the first waits for the first track's playlist (and
+/// its rendition reports) before loading its own without them.
+const REPORTS_WAIT: Duration = Duration::from_secs(3);
+
+/// The live edge track 0's first playlist reports for the playlist at `url`, waiting
+/// (at most [`REPORTS_WAIT`]) for that playlist.
+async fn reported_edge(shared: &Shared, url: &Url) -> Option<ll::PartPos> {
+    let mut rx = shared.first_reports.subscribe();
+    let waited = tokio::time::timeout(REPORTS_WAIT, async {
+        tokio::select! {
+            r = rx.wait_for(Option::is_some) => r.ok().and_then(|r| r.clone()),
+            _ = shared.viewer.cancel.cancelled() => None,
+        }
+    })
+    .await;
+    ll::reported(&waited.ok()??, url)
+}
+
 /// The track's first media playlist, retried with backoff until it loads (or the
-/// viewer is stopped or fails); also the URL it was finally loaded from.
+/// viewer is stopped or fails); also the URL it was finally loaded from (without
+/// delivery directives). With `at` (the live edge another rendition reported) the first
+/// attempt is a blocking request for that part, answered at once.
 async fn first_load(
     shared: &Shared,
     track: usize,
     url: &Url,
+    at: Option<ll::PartPos>,
     conn: &mut Connections,
 ) -> Result<(LoadedPlaylist, Url), TrackEnd> {
+    let mut at = at;
     let params = &shared.params;
     let mut backoff =
         Backoff::standard(params.seed ^ shared.viewer.id ^ ((track as u64) << 32) ^ 0xF1);
@@ -605,15 +639,17 @@ async fn first_load(
             return Err(TrackEnd::Cancelled);
         }
         let began = Instant::now();
-        let (f, meter) = shared
-            .fetch(conn, url, None, true, RequestKind::Playlist, retry)
-            .await;
+        let (request, kind) = match at.take() {
+            Some(pos) => (ll::blocking_url(url, pos, false), RequestKind::Blocking),
+            None => (url.clone(), RequestKind::Playlist),
+        };
+        let (f, meter) = shared.fetch(conn, &request, None, true, kind, retry).await;
         let parsed = parse_media(&f);
         let error = parse_error(&f, &parsed);
-        meter.finish(&f, RequestKind::Playlist, error);
+        meter.finish(&f, kind, error);
         if let Some(Ok(pl)) = parsed {
             let body = f.body.clone().unwrap_or_default();
-            return Ok(((Arc::new(pl), body, began), f.final_url));
+            return Ok(((Arc::new(pl), body, began), ll::plain_url(&f.final_url)));
         }
         retry = true;
         if f.connect_error {
