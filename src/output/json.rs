@@ -19,8 +19,10 @@ use crate::stats::sections::{
 
 /// Schema version of the JSON report (2: `run`, the test and shard the report is of; 3:
 /// `merge`, what an exact merge of shards needs, and `run.merged`; 4: `request_log`;
-/// 5: `protocols`, requests and connections by HTTP version).
-pub const SCHEMA_VERSION: u32 = 5;
+/// 5: `protocols`, requests and connections by HTTP version; 6: the LL-HLS request kinds
+/// `blocking` and `hint`, their `hold_seconds` and `lateness_seconds`, and
+/// `playback.ll_fallbacks`).
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The oldest schema `hls-swarm merge` reads (the first with the `merge` section).
 pub const MERGEABLE_SCHEMA: u32 = 3;

@@ -405,9 +405,19 @@ mod by_kind {
         let mut kinds: [KindStats; RequestKind::COUNT] =
             std::array::from_fn(|_| KindStats::default());
         for k in RequestKind::ALL {
-            kinds[k.index()] = named
-                .remove(k.as_str())
-                .ok_or_else(|| D::Error::custom(format!("no request kind `{}`", k.as_str())))?;
+            kinds[k.index()] = match named.remove(k.as_str()) {
+                Some(stats) => stats,
+                // Reports before schema 6 had no LL-HLS kinds: none of those requests.
+                None if matches!(k, RequestKind::Blocking | RequestKind::Hint) => {
+                    KindStats::default()
+                }
+                None => {
+                    return Err(D::Error::custom(format!(
+                        "no request kind `{}`",
+                        k.as_str()
+                    )));
+                }
+            };
         }
         if let Some(unknown) = named.keys().next() {
             return Err(D::Error::custom(format!(
@@ -599,5 +609,20 @@ mod tests {
             .remove("part");
         let err = serde_json::from_value::<Accumulator>(broken).unwrap_err();
         assert!(err.to_string().contains("no request kind `part`"), "{err}");
+        // A report before schema 6: no LL-HLS kinds, no hold/lateness, no fallbacks.
+        let mut old = v.clone();
+        let kinds = old["kinds"].as_object_mut().expect("an object");
+        kinds.remove("blocking");
+        kinds.remove("hint");
+        for k in kinds.values_mut() {
+            let k = k.as_object_mut().expect("an object");
+            k.remove("hold");
+            k.remove("lateness");
+        }
+        old.as_object_mut()
+            .expect("an object")
+            .remove("ll_fallbacks");
+        let read = serde_json::from_value::<Accumulator>(old).expect("older accumulators read");
+        assert_eq!(read, a);
     }
 }
