@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::request_log::{self, ReqLine};
 use common::{Lab, LogLine, assert_exact_counts_and_bytes, config, run};
-use hls_swarm::origin::{FaultConfig, LateParts, OriginConfig};
+use hls_swarm::origin::{FaultConfig, Freeze, LateParts, OriginConfig};
 use hls_swarm::stats::event::RequestKind;
 use hls_swarm::swarm::RunReport;
 
@@ -461,4 +461,58 @@ async fn other_tracks_start_at_the_edge_the_first_track_reports() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_part_fails_hints_and_reloads_and_counts_stay_exact() {
+    // Nothing is published for 4 s (more than the origin's 3 target-duration hold limit):
+    // hinted parts end with a failed body and blocking reloads with 503; afterwards the
+    // parts are requested again as listed parts. Every request is counted as the origin
+    // served it.
+    let faults = FaultConfig {
+        stuck_parts: Some(Freeze {
+            from: Duration::from_secs(4),
+            duration: Duration::from_secs(4),
+        }),
+        ..FaultConfig::default()
+    };
+    let lab = lab(faults).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = swarm(&lab, 3, 12, &dir.path().join("r.jsonl"), &[]).await;
+    let log = lab.finish().await;
+    let s = &report.snapshot;
+    assert_ll_counts(&report, &log, "stuck part");
+    let failed_hints = s.kind(RequestKind::Hint).errors;
+    let failed_reloads = s.kind(RequestKind::Blocking).errors;
+    assert!(
+        failed_hints >= 3,
+        "hints that never got their part: {failed_hints}"
+    );
+    assert!(
+        failed_reloads >= 3,
+        "blocking reloads answered 503: {failed_reloads}"
+    );
+    assert_eq!(
+        s.totals.ll_fallbacks, 0,
+        "a server that blocks too long is no fallback"
+    );
+    // The media of a failed hint is requested again once listed: as the part, or inside
+    // its whole segment when the playlist no longer lists that part.
+    let again = by_viewer(&log).values().all(|lines| {
+        lines
+            .iter()
+            .filter(|l| l.kind == "part" && l.fault.as_deref() == Some("hold_timeout"))
+            .all(|l| {
+                let (msn, _) = part_of(&l.path);
+                let segment = format!("/v0/seg{msn}.ts");
+                lines
+                    .iter()
+                    .any(|m| m.ts > l.ts && (m.path == l.path || m.path == segment))
+            })
+    });
+    assert!(again, "a failed hint's media is requested again");
+    assert!(
+        s.stalls() >= 3,
+        "every viewer stalled while nothing was published"
+    );
 }

@@ -89,8 +89,14 @@ pub enum Piece<'a> {
         /// The part.
         part: &'a Part,
     },
-    /// A whole segment (it lists no parts).
-    Segment(&'a Segment),
+    /// A whole segment whose part at the position is no longer listed; `from` is the
+    /// media of it already loaded as parts (zero from its start).
+    Segment {
+        /// The segment.
+        seg: &'a Segment,
+        /// Media at its start the track already has.
+        from: Duration,
+    },
 }
 
 /// What the loader does at `pos` with playlist `pl`.
@@ -124,15 +130,18 @@ pub fn locate(pl: &MediaPlaylist, pos: PartPos) -> Locate<'_> {
     let Some(seg) = pl.segment(pos.msn) else {
         return Locate::NotYet;
     };
-    if seg.parts.is_empty() {
-        // Parts no longer listed: the whole segment (only ever from its start).
-        return if pos.part == 0 {
-            Locate::Load(Piece::Segment(seg), pos.next_segment())
-        } else {
-            Locate::Skip(pos.next_segment())
-        };
+    let target = pl.part_target.unwrap_or_default();
+    let unlisted = unlisted_parts(seg, target);
+    if seg.parts.is_empty() || pos.part < unlisted {
+        // The part is no longer listed (older than three target durations): the whole
+        // segment, of which the media from the part on is new.
+        let from = target.saturating_mul(u32::try_from(pos.part).unwrap_or(u32::MAX));
+        if from >= seg.duration {
+            return Locate::Skip(pos.next_segment());
+        }
+        return Locate::Load(Piece::Segment { seg, from }, pos.next_segment());
     }
-    match seg.parts.get(pos.part as usize) {
+    match seg.parts.get((pos.part - unlisted) as usize) {
         Some(part) => Locate::Load(
             Piece::Part { pos, part },
             PartPos::new(pos.msn, pos.part + 1),
@@ -141,14 +150,37 @@ pub fn locate(pl: &MediaPlaylist, pos: PartPos) -> Locate<'_> {
     }
 }
 
+/// How many of a complete segment's first parts the playlist no longer lists: a server
+/// removes `EXT-X-PART` tags once they are older than three target durations
+/// (rfc8216bis §6.2.2), so a segment may list only its last parts. Counted as the
+/// segment's duration its listed parts do not cover, in PART-TARGETs.
+fn unlisted_parts(seg: &Segment, part_target: Duration) -> u64 {
+    if seg.parts.is_empty() || part_target.is_zero() {
+        return 0;
+    }
+    let missing = seg.duration.saturating_sub(listed_duration(seg));
+    (missing.as_secs_f64() / part_target.as_secs_f64()).round() as u64
+}
+
+/// Total duration of a segment's listed parts.
+fn listed_duration(seg: &Segment) -> Duration {
+    seg.parts.iter().map(|p| p.duration).sum()
+}
+
 /// Every listed part in stream order, with its position and its start date (from the
 /// segment's PROGRAM-DATE-TIME; the segment in production is dated after the last one).
 fn listed_parts(pl: &MediaPlaylist) -> Vec<(PartPos, &Part, Option<SystemTime>)> {
+    let target = pl.part_target.unwrap_or_default();
     let mut out = Vec::new();
     for seg in &pl.segments {
-        let mut at = seg.program_date_time;
+        let unlisted = unlisted_parts(seg, target);
+        let prefix = match unlisted {
+            0 => Duration::ZERO,
+            _ => seg.duration.saturating_sub(listed_duration(seg)),
+        };
+        let mut at = seg.program_date_time.map(|t| t + prefix);
         for (i, part) in seg.parts.iter().enumerate() {
-            out.push((PartPos::new(seg.msn, i as u64), part, at));
+            out.push((PartPos::new(seg.msn, unlisted + i as u64), part, at));
             at = at.map(|t| t + part.duration);
         }
     }
@@ -213,22 +245,31 @@ pub fn part_hold_back(pl: &MediaPlaylist) -> Duration {
 /// not listed yet counts PART-TARGET). `None` without dates or when `pos` is not
 /// listed and not the next part.
 pub fn due(pl: &MediaPlaylist, pos: PartPos) -> Option<SystemTime> {
-    let target = pl.part_target.unwrap_or_default();
-    let parts = listed_parts(pl);
-    if let Some((_, part, at)) = parts.iter().find(|(p, _, _)| *p == pos) {
-        return Some((*at)? + part.duration);
-    }
-    if pos == next_part(pl) {
-        let start = match pl.trailing_parts.is_empty() {
-            true => production_date(pl)?,
-            false => {
-                let (_, part, at) = parts.last()?;
-                (*at)? + part.duration
-            }
+    let index = usize::try_from(pos.part).ok()?;
+    if pos.msn == pl.next_msn() {
+        let start = production_date(pl)?;
+        let listed = pl.trailing_parts.len();
+        let until: Duration = pl
+            .trailing_parts
+            .iter()
+            .take(index + 1)
+            .map(|p| p.duration)
+            .sum();
+        return match index.cmp(&listed) {
+            std::cmp::Ordering::Less => Some(start + until),
+            std::cmp::Ordering::Equal => Some(start + until + pl.part_target.unwrap_or_default()),
+            std::cmp::Ordering::Greater => None,
         };
-        return Some(start + target);
     }
-    None
+    let seg = pl.segment(pos.msn)?;
+    let unlisted = unlisted_parts(seg, pl.part_target.unwrap_or_default());
+    let listed = index.checked_sub(usize::try_from(unlisted).ok()?)?;
+    let prefix = match unlisted {
+        0 => Duration::ZERO,
+        _ => seg.duration.saturating_sub(listed_duration(seg)),
+    };
+    let until: Duration = seg.parts.get(..=listed)?.iter().map(|p| p.duration).sum();
+    Some(seg.program_date_time? + prefix + until)
 }
 
 /// A held request's wait (sent to content received), split at the moment its content
@@ -460,12 +501,15 @@ mod tests {
         // Segment 11 lists no parts any more: loaded whole, from its start.
         assert!(matches!(
             locate(&pl, PartPos::new(11, 0)),
-            Locate::Load(Piece::Segment(s), next) if s.msn == 11 && next == PartPos::new(12, 0)
+            Locate::Load(Piece::Segment { seg, from }, next)
+                if seg.msn == 11 && from.is_zero() && next == PartPos::new(12, 0)
         ));
-        assert_eq!(
+        // Mid-segment: the rest of it, from the part on.
+        assert!(matches!(
             locate(&pl, PartPos::new(11, 4)),
-            Locate::Skip(PartPos::new(12, 0))
-        );
+            Locate::Load(Piece::Segment { seg, from }, next)
+                if seg.msn == 11 && from == Duration::from_millis(800) && next == PartPos::new(12, 0)
+        ));
         assert!(matches!(
             locate(&pl, PartPos::new(13, 9)),
             Locate::Load(Piece::Part { pos, .. }, next) if pos == PartPos::new(13, 9) && next == PartPos::new(13, 10)
@@ -481,6 +525,40 @@ mod tests {
         assert_eq!(locate(&pl, PartPos::new(16, 2)), Locate::NotYet);
         assert_eq!(locate(&pl, PartPos::new(17, 0)), Locate::NotYet);
         assert_eq!(locate(&pl, PartPos::new(9, 0)), Locate::Expired);
+    }
+
+    #[test]
+    fn a_segment_listing_only_its_last_parts_keeps_their_numbers() {
+        // Segment 13 lists only parts 7, 8 and 9 (the older ones were removed).
+        let text = ll_playlist(4, 2, false);
+        let mut kept = Vec::new();
+        for l in text.lines() {
+            let old_part = (0..7).any(|j| l.contains(&format!("URI=\"seg13.{j}.ts\"")));
+            if !old_part {
+                kept.push(l);
+            }
+        }
+        let pl = parse(&kept.join("\n"));
+        assert_eq!(pl.segment(13).map(|s| s.parts.len()), Some(3));
+        assert!(matches!(
+            locate(&pl, PartPos::new(13, 8)),
+            Locate::Load(Piece::Part { part, .. }, _) if part.uri.path().ends_with("seg13.8.ts")
+        ));
+        assert!(matches!(
+            locate(&pl, PartPos::new(13, 0)),
+            Locate::Load(Piece::Segment { seg, from }, _) if seg.msn == 13 && from.is_zero()
+        ));
+        assert!(matches!(
+            locate(&pl, PartPos::new(13, 3)),
+            Locate::Load(Piece::Segment { from, .. }, _) if from == Duration::from_millis(600)
+        ));
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        // Segment 13 starts at 6 s: part 8 ends at 7.8 s.
+        assert_eq!(
+            due(&pl, PartPos::new(13, 8)),
+            Some(t0 + Duration::from_millis(7800))
+        );
+        assert_eq!(due(&pl, PartPos::new(13, 2)), None, "not listed");
     }
 
     #[test]

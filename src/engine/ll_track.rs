@@ -209,12 +209,12 @@ async fn part_loop(
                         map_of(&pl, pos.msn),
                         part.gap,
                     ),
-                    Piece::Segment(seg) => (
+                    Piece::Segment { seg, from } => (
                         &seg.uri,
                         seg.byte_range,
                         RequestKind::Segment,
-                        seg.duration,
-                        seg.program_date_time,
+                        seg.duration.saturating_sub(from),
+                        seg.program_date_time.map(|d| d + from),
                         seg.map.as_ref(),
                         seg.gap,
                     ),
