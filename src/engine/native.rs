@@ -11,7 +11,10 @@
 //! [`Connections`]); no connection is ever shared between viewers. A [`Player`] per viewer
 //! turns buffered media into startup, stall and latency figures. With `--viewer-bandwidth`
 //! each viewer's connections sit behind its own last-mile link ([`crate::engine::link`]),
-//! its rate drawn once per viewer id when its slot starts.
+//! its rate drawn once per viewer id when its slot starts. With `--ll-hls` a track whose
+//! first media playlist offers Low-Latency HLS plays it instead ([`crate::engine::ll_track`]:
+//! blocking reloads, parts, preload hints), falling back to the classic loops above when
+//! the server does not block.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
