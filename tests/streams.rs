@@ -183,7 +183,9 @@ fn args<'a>(file: &'a str, clients: &'a str, extra: &[&'a str]) -> Vec<&'a str> 
 async fn per_stream_counts_and_bytes_equal_the_access_log_per_channel() {
     let lab = ChannelLab::start().await;
     let file = lab.streams_file.display().to_string();
-    let report = run(config(&args(&file, "200", &[]))).await;
+    let argv = args(&file, "200", &["--metrics-stream-top-k", "5"]);
+    let info = hls_swarm::metrics::Info::new(&config(&argv));
+    let report = run(config(&argv)).await;
     let log = lab.finish().await;
 
     assert_streams_equal_log(&report, &log, "single host");
@@ -227,6 +229,45 @@ async fn per_stream_counts_and_bytes_equal_the_access_log_per_channel() {
             .sum::<u64>(),
         200
     );
+
+    // /metrics: the 5 streams of largest configured share (Zipf ranks 1-5: channels 0-4)
+    // by URL, the other 15 added up as `other`; nothing else.
+    let text = hls_swarm::metrics::render::render(&report.snapshot, &info);
+    let samples = hls_swarm::metrics::parse::samples(&text).expect("exposition parses");
+    let stream_samples: Vec<_> = samples
+        .iter()
+        .filter(|x| {
+            x.name == "hls_swarm_stream_requests_total" && x.label("kind") == Some("segment")
+        })
+        .collect();
+    assert_eq!(
+        stream_samples.len(),
+        6,
+        "top 5 and other: {stream_samples:?}"
+    );
+    for c in 0..5 {
+        let url = &x.streams[c].url;
+        let got = stream_samples
+            .iter()
+            .find(|x| x.label("stream") == Some(url))
+            .unwrap_or_else(|| panic!("no series for {url}"));
+        assert_eq!(got.value as u64, x.streams[c].requests["segment"].count);
+    }
+    let other = stream_samples
+        .iter()
+        .find(|x| x.label("stream") == Some("other"))
+        .expect("other");
+    let rest: u64 = x.streams[5..]
+        .iter()
+        .map(|s| s.requests["segment"].count)
+        .sum();
+    assert_eq!(other.value as u64, rest);
+    let viewers: f64 = samples
+        .iter()
+        .filter(|x| x.name == "hls_swarm_stream_viewers_started_total")
+        .map(|x| x.value)
+        .sum();
+    assert_eq!(viewers, 200.0);
 
     // The summary lists the top streams and adds the others up.
     let summary = hls_swarm::output::summary::render(&report, &no_slo(&report));
