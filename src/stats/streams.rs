@@ -56,10 +56,10 @@ pub struct StreamKindTally {
     /// Time to first byte (µs); `None` for streams beyond [`LATENCY_STREAMS`] or before
     /// the first sample.
     #[serde(default, with = "optional_histogram")]
-    pub ttfb: Option<Histogram<u64>>,
+    pub ttfb: Option<Box<Histogram<u64>>>,
     /// Whole request time of successful requests (µs), as `ttfb`.
     #[serde(default, with = "optional_histogram")]
-    pub total: Option<Histogram<u64>>,
+    pub total: Option<Box<Histogram<u64>>>,
 }
 
 impl StreamKindTally {
@@ -69,8 +69,8 @@ impl StreamKindTally {
         self.aborted += o.aborted;
         self.retries += o.retries;
         self.bytes += o.bytes;
-        add_histogram(&mut self.ttfb, o.ttfb.as_ref());
-        add_histogram(&mut self.total, o.total.as_ref());
+        add_histogram(&mut self.ttfb, o.ttfb.as_deref());
+        add_histogram(&mut self.total, o.total.as_deref());
     }
 
     fn reset(&mut self) {
@@ -85,11 +85,17 @@ impl StreamKindTally {
     }
 }
 
-fn add_histogram(into: &mut Option<Histogram<u64>>, from: Option<&Histogram<u64>>) {
+fn add_histogram(into: &mut Option<Box<Histogram<u64>>>, from: Option<&Histogram<u64>>) {
     if let Some(from) = from.filter(|h| !h.is_empty()) {
         // Same bounds on both sides, so `add` cannot fail.
-        let _ = into.get_or_insert_with(stream_histogram).add(from);
+        let _ = into.get_or_insert_with(boxed_histogram).add(from);
     }
+}
+
+/// A [`stream_histogram`] on the heap: a stream without latency figures keeps only the
+/// empty pointer.
+fn boxed_histogram() -> Box<Histogram<u64>> {
+    Box::new(stream_histogram())
 }
 
 /// One stream's tally.
@@ -157,7 +163,7 @@ impl StreamTallies {
             k.retries += 1;
         }
         if latency && let Some(ttfb) = r.ttfb {
-            record_duration(k.ttfb.get_or_insert_with(stream_histogram), ttfb);
+            record_duration(k.ttfb.get_or_insert_with(boxed_histogram), ttfb);
         }
         if r.aborted {
             k.aborted += 1;
@@ -166,7 +172,7 @@ impl StreamTallies {
         match r.error {
             None if r.total.is_zero() => {}
             None if latency => {
-                record_duration(k.total.get_or_insert_with(stream_histogram), r.total)
+                record_duration(k.total.get_or_insert_with(boxed_histogram), r.total)
             }
             None => {}
             Some(_) => k.errors += 1,
@@ -345,8 +351,12 @@ pub fn sections(streams: &[StreamInfo], tallies: &StreamTallies) -> Vec<StreamSe
         .map(|(i, info)| {
             let t = tallies.get(i).unwrap_or(&empty);
             let with_latency = i < LATENCY_STREAMS;
-            let pct = |h: &Option<Histogram<u64>>| {
-                with_latency.then(|| h.as_ref().map(Percentiles::of).unwrap_or_default())
+            let pct = |h: &Option<Box<Histogram<u64>>>| {
+                with_latency.then(|| {
+                    h.as_deref()
+                        .map(Percentiles::of)
+                        .unwrap_or_default()
+                })
             };
             StreamSection {
                 url: info.url.clone(),
@@ -384,7 +394,10 @@ mod optional_histogram {
     use super::stream_histogram;
     use crate::stats::histogram_codec::{decode, encode};
 
-    pub fn serialize<S: Serializer>(h: &Option<Histogram<u64>>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        h: &Option<Box<Histogram<u64>>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match h {
             Some(h) => s.serialize_some(&encode(h)),
             None => s.serialize_none(),
@@ -393,7 +406,7 @@ mod optional_histogram {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
-    ) -> Result<Option<Histogram<u64>>, D::Error> {
+    ) -> Result<Option<Box<Histogram<u64>>>, D::Error> {
         let Some(text) = Option::<String>::deserialize(d)? else {
             return Ok(None);
         };
@@ -401,7 +414,7 @@ mod optional_histogram {
         let mut h = stream_histogram();
         h.add(&read)
             .map_err(|e| D::Error::custom(format!("histogram out of range: {e:?}")))?;
-        Ok(Some(h))
+        Ok(Some(Box::new(h)))
     }
 }
 
