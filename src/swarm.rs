@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::streams::display_names;
 use crate::config::{Config, redact_url};
 use crate::console::say;
 use crate::engine::http::HttpSettings;
@@ -127,11 +128,11 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         }
     }
     let mix = cfg.stream.mix();
-    let stream_infos: Vec<StreamInfo> = urls
-        .iter()
+    let stream_infos: Vec<StreamInfo> = display_names(&urls)
+        .into_iter()
         .enumerate()
-        .map(|(i, u)| StreamInfo {
-            url: redact_url(u),
+        .map(|(i, url)| StreamInfo {
+            url,
             share: mix.share(i),
         })
         .collect();

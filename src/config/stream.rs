@@ -8,7 +8,7 @@ use url::Url;
 use super::cli::RunArgs;
 use super::parse::{http_url, redact_url};
 use super::problems::Problems;
-use super::streams::{Popularity, StreamMix, WeightedUrl, read_streams_file};
+use super::streams::{Popularity, StreamMix, WeightedUrl, display_names, read_streams_file};
 use crate::hls::VariantChoice;
 use crate::origin::MAX_CHANNELS;
 
@@ -193,14 +193,15 @@ impl StreamConfig {
         }
         let ranked = mix.ranked();
         let top = ranked.len().min(self.metrics_top_k);
+        let shown = match self.source {
+            StreamSource::Url(_) => display_names(self.urls.iter().map(|w| &w.url)),
+            StreamSource::Builtin => (0..mix.len()).map(|c| format!("builtin/ch{c}")).collect(),
+        };
         let mut group_of = vec![top as u32; mix.len()];
         let mut names = Vec::with_capacity(top + 1);
         for (g, &i) in ranked.iter().take(top).enumerate() {
             group_of[i] = g as u32;
-            names.push(match (&self.source, self.urls.get(i)) {
-                (StreamSource::Url(_), Some(w)) => redact_url(&w.url),
-                _ => format!("builtin/ch{i}"),
-            });
+            names.push(shown.get(i).cloned().unwrap_or_default());
         }
         if top < mix.len() {
             names.push("other".to_string());

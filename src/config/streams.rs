@@ -10,7 +10,7 @@ use std::path::Path;
 
 use url::Url;
 
-use super::parse::http_url;
+use super::parse::{http_url, redact_url};
 
 /// Most streams one run plays.
 pub const MAX_STREAMS: usize = 100_000;
@@ -125,6 +125,27 @@ pub fn read_streams_file(path: &Path) -> Result<Vec<WeightedUrl>, String> {
     let flag = format!("--streams {}", path.display());
     let text = std::fs::read_to_string(path).map_err(|e| format!("{flag}: cannot read it: {e}"))?;
     parse_streams_file(&flag, &text)
+}
+
+/// The name each stream is shown by (reports, `/metrics`): its URL redacted (no
+/// credentials, query or fragment), and when an earlier stream already has that name
+/// (streams differing only in their query, say), ` [stream i]` after it, `i` its index in
+/// the order given, so every stream's name is its own.
+pub fn display_names<'a>(urls: impl IntoIterator<Item = &'a Url>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    urls.into_iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let name = redact_url(u);
+            if seen.insert(name.clone()) {
+                name
+            } else {
+                let unique = format!("{name} [stream {i}]");
+                seen.insert(unique.clone());
+                unique
+            }
+        })
+        .collect()
 }
 
 /// The share of viewers each stream gets, and the draw that assigns a viewer its stream.
@@ -260,6 +281,26 @@ mod tests {
         }
         let e = parse_streams_file("--streams f", "http://u:secret@o/a?token=t x\n").unwrap_err();
         assert!(!e.contains("secret") && !e.contains("token"), "{e}");
+    }
+
+    #[test]
+    fn display_names_are_redacted_and_unique() {
+        let urls: Vec<Url> = [
+            "http://o/a.m3u8?ch=1",
+            "http://u:p@o/a.m3u8?ch=2",
+            "http://o/b.m3u8",
+        ]
+        .iter()
+        .map(|u| Url::parse(u).unwrap())
+        .collect();
+        assert_eq!(
+            display_names(&urls),
+            vec![
+                "http://o/a.m3u8".to_string(),
+                "http://o/a.m3u8 [stream 1]".to_string(),
+                "http://o/b.m3u8".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -352,11 +352,7 @@ pub fn sections(streams: &[StreamInfo], tallies: &StreamTallies) -> Vec<StreamSe
             let t = tallies.get(i).unwrap_or(&empty);
             let with_latency = i < LATENCY_STREAMS;
             let pct = |h: &Option<Box<Histogram<u64>>>| {
-                with_latency.then(|| {
-                    h.as_deref()
-                        .map(Percentiles::of)
-                        .unwrap_or_default()
-                })
+                with_latency.then(|| h.as_deref().map(Percentiles::of).unwrap_or_default())
             };
             StreamSection {
                 url: info.url.clone(),
