@@ -72,6 +72,7 @@ async fn the_request_log_is_the_origins_access_log() {
     assert_eq!(header.engine, "native");
 
     assert_equals_access_log(&lines, &access);
+    assert!(lines.iter().all(|l| l.protocol.as_deref() == Some("http1")));
     assert!(lines.iter().any(|l| l.kind == "segment"));
     // Every viewer, by its global id; the swarm's own probe has none.
     let viewers: BTreeSet<u64> = lines.iter().filter_map(|l| l.viewer).collect();
@@ -130,6 +131,46 @@ async fn the_request_log_is_the_origins_access_log() {
             .filter(|l| l.kind == "segment")
             .all(|l| l.ttfb_ms.is_some_and(|t| t >= 20.0))
     );
+}
+
+/// Over h2c (`--http2 on`) every line names HTTP/2, as the origin's access log does for
+/// the same requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http2_each_line_names_the_protocol_the_origin_saw() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("requests.ndjson");
+    let lab = Lab::start(Duration::from_secs(1), FaultConfig::default()).await;
+    let o = bin()
+        .args([
+            &lab.url(),
+            "-clients",
+            "4",
+            "-ramp-rate",
+            "20",
+            "-duration",
+            "4s",
+            "-tui=false",
+            "-metrics",
+            "off",
+            "--http2",
+            "on",
+            "--request-log",
+        ])
+        .arg(&log_path)
+        .output()
+        .await
+        .expect("run hls-swarm");
+    let access = lab.finish().await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (_, lines) = reqlog::read(&log_path);
+    assert_equals_access_log(&lines, &access);
+    assert!(access.iter().all(|l| l.proto == "HTTP/2"), "h2c throughout");
+    assert!(lines.iter().any(|l| l.kind == "segment"));
 }
 
 /// The origin's first request, as a wall-clock time (its access log's `ts`, seconds).
@@ -255,6 +296,13 @@ async fn the_ffmpeg_engine_writes_the_request_log_too() {
     let (header, lines) = reqlog::read(&log_path);
     assert_eq!(header.engine, "ffmpeg");
     assert_equals_access_log(&lines, &access);
+    // FFmpeg's requests name no protocol; the swarm's own probe (native) does.
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.protocol.is_none() == l.viewer.is_some()),
+        "FFmpeg's requests name none"
+    );
     let viewers: BTreeSet<u64> = lines.iter().filter_map(|l| l.viewer).collect();
     assert_eq!(
         viewers.len(),

@@ -22,6 +22,7 @@ pub struct ReqLine {
     pub error: Option<String>,
     pub retry: bool,
     pub aborted: bool,
+    pub protocol: Option<String>,
 }
 
 /// The header line.
@@ -78,6 +79,37 @@ pub fn assert_equals_access_log(lines: &[ReqLine], log: &[LogLine]) {
     ours.sort_unstable();
     theirs.sort_unstable();
     assert_eq!(ours, theirs, "request log paths vs access log paths");
+    // Each request's protocol is the one the origin saw it arrive on: the lines naming one
+    // (all of the native engine's; of the FFmpeg engine's only the swarm's own probe) are
+    // a sub-multiset of the access log's (path, protocol) pairs, all of it when every
+    // line names one.
+    let wire = |p: &str| match p {
+        "http1" => "HTTP/1.1",
+        "http2" => "HTTP/2",
+        other => panic!("unknown protocol {other}"),
+    };
+    let mut theirs: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for l in log {
+        *theirs
+            .entry((l.path.as_str(), l.proto.as_str()))
+            .or_default() += 1;
+    }
+    let mut ours: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for l in lines {
+        if let Some(p) = l.protocol.as_deref() {
+            *ours.entry((l.path.as_str(), wire(p))).or_default() += 1;
+        }
+    }
+    if lines.iter().all(|l| l.protocol.is_some()) {
+        assert_eq!(ours, theirs, "request log (path, protocol) vs access log");
+    } else {
+        for (k, n) in &ours {
+            assert!(
+                theirs.get(k).is_some_and(|m| m >= n),
+                "{n} × {k:?} in the request log, fewer in the access log"
+            );
+        }
+    }
     assert!(lines.iter().all(|l| !l.path.contains('?')));
 }
 

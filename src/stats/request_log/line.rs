@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::stats::event::{ErrorClass, RequestDone, RequestKind};
+use crate::stats::event::{ErrorClass, Protocol, RequestDone, RequestKind};
 
 /// Version of the line format, in the header's `request_log` key.
 pub const FORMAT_VERSION: u32 = 1;
@@ -62,6 +62,10 @@ pub struct Line<'a> {
     pub retry: bool,
     /// Still in flight when the run stopped (cut off).
     pub aborted: bool,
+    /// The protocol the request went out on (`http1`, `http2`); `None` when it never got
+    /// a connection, and with the FFmpeg engine (which does not count requests by
+    /// protocol, as the report's `protocols` does not).
+    pub protocol: Option<Protocol>,
 }
 
 impl<'a> Line<'a> {
@@ -84,6 +88,7 @@ impl<'a> Line<'a> {
             error: done.error,
             retry: done.retry,
             aborted: done.aborted,
+            protocol: done.protocol,
         }
     }
 
