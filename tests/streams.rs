@@ -276,6 +276,12 @@ async fn per_stream_counts_and_bytes_equal_the_access_log_per_channel() {
         "{summary}"
     );
     assert!(summary.contains("the rest (10 streams)"), "{summary}");
+    let html = hls_swarm::output::html::render(&report, &no_slo(&report));
+    assert!(
+        html.contains("<h2>Streams (20 streams, top 20 by viewers)</h2>"),
+        "the HTML report has the per-stream table"
+    );
+    assert!(html.contains("/ch19/master.m3u8</th>"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
