@@ -37,6 +37,7 @@ fn request(kind: RequestKind, ms: u64, status: u16) -> Event {
         aborted: false,
         protocol: None,
         connections: [0; 2],
+        stream: None,
     })
 }
 
@@ -98,6 +99,7 @@ fn main() {
         run_id: "0123456789abcdef".into(),
         shard: 0,
         shards: 1,
+        stream_groups: Vec::new(),
     };
     let text = render(&s, &info);
     if let Some(path) = dump {

@@ -239,6 +239,7 @@ mod tests {
                 aborted: false,
                 protocol: None,
                 connections: [0; 2],
+                stream: None,
             }));
         }
         s.totals = crate::stats::totals::Totals::of(&acc);

@@ -138,7 +138,7 @@ async fn three_shards_merge_into_the_origins_counts_and_the_union_percentiles() 
     let log = lab.finish().await;
     let shards: Vec<Value> = files.iter().map(|f| read(f)).collect();
     for (i, s) in shards.iter().enumerate() {
-        assert_eq!(s["schema"], 5);
+        assert_eq!(s["schema"], 6);
         assert_eq!(s["run"]["shard"]["index"], i as u64);
         assert!(s["merge"]["accumulator"]["kinds"]["segment"]["ttfb"].is_string());
     }

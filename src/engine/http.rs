@@ -292,6 +292,7 @@ impl Fetch {
             aborted: false,
             protocol: self.protocol,
             connections: self.connections,
+            stream: None,
         }
     }
 }

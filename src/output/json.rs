@@ -16,11 +16,13 @@ use crate::stats::request_log::RequestLogCounts;
 use crate::stats::sections::{
     Client, Errors, Pipeline, Playback, Protocols, Requests, Sections, Throughput, Viewers,
 };
+use crate::stats::streams::StreamSection;
 
 /// Schema version of the JSON report (2: `run`, the test and shard the report is of; 3:
 /// `merge`, what an exact merge of shards needs, and `run.merged`; 4: `request_log`;
-/// 5: `protocols`, requests and connections by HTTP version).
-pub const SCHEMA_VERSION: u32 = 5;
+/// 5: `protocols`, requests and connections by HTTP version; 6: `streams`, per-stream
+/// figures).
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The oldest schema `hls-swarm merge` reads (the first with the `merge` section).
 pub const MERGEABLE_SCHEMA: u32 = 3;
@@ -119,6 +121,9 @@ pub struct Report {
     pub viewers: Viewers,
     /// Per request kind.
     pub requests: BTreeMap<&'static str, Requests>,
+    /// Every stream, in the run's order (one for a single-stream run), with its own
+    /// per-kind `requests`.
+    pub streams: Vec<StreamSection>,
     /// Errors.
     pub errors: Errors,
     /// Playback.
@@ -210,6 +215,7 @@ impl Report {
                 .map(|(k, figures)| (k.as_str(), figures))
                 .collect(),
             errors: sections.errors,
+            streams: sections.streams,
             playback: sections.playback,
             total_bytes: sections.total_bytes,
             throughput_bytes_per_second: sections.throughput,

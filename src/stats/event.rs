@@ -199,6 +199,9 @@ pub struct RequestDone {
     /// New connections this request opened (first use, a replaced keep-alive connection,
     /// a redirect to another host), by the protocol they speak: `[http1, http2]`.
     pub connections: [u8; 2],
+    /// Index of the stream the request was for, in the run's order of streams; `None` in
+    /// a single-stream run. Set by the viewer's [`crate::stats::hub::EventSink`].
+    pub stream: Option<u32>,
 }
 
 impl RequestDone {
@@ -217,6 +220,7 @@ impl RequestDone {
             aborted: false,
             protocol: None,
             connections: [0; 2],
+            stream: None,
         }
     }
 
@@ -285,4 +289,10 @@ pub enum Event {
     Playback(PlaybackEvent),
     /// A lifecycle change.
     Lifecycle(LifecycleEvent),
+    /// The ramp started a viewer slot on stream `stream` (index in the run's order of
+    /// streams).
+    StreamViewer {
+        /// The stream's index.
+        stream: u32,
+    },
 }

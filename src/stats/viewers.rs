@@ -66,7 +66,7 @@ impl ViewerCell {
             Event::Progress { bytes, .. } => {
                 self.bytes.fetch_add(*bytes, r);
             }
-            Event::Playback(_) | Event::Lifecycle(_) => {}
+            Event::Playback(_) | Event::Lifecycle(_) | Event::StreamViewer { .. } => {}
         }
     }
 
@@ -184,6 +184,7 @@ mod tests {
             aborted: false,
             protocol: None,
             connections: [0; 2],
+            stream: None,
         })
     }
 

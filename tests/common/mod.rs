@@ -31,6 +31,9 @@ pub struct LogLine {
     /// Injected faults joined with `+`, if any.
     #[serde(default)]
     pub fault: Option<String>,
+    /// The channel the request was for (`--channels`).
+    #[serde(default)]
+    pub channel: Option<u32>,
 }
 
 /// A running origin with its log file.

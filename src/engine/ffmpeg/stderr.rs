@@ -276,6 +276,7 @@ fn done(kind: RequestKind, failed_status: Option<u16>) -> RequestDone {
         aborted: false,
         protocol: None,
         connections: [0; 2],
+        stream: None,
     }
 }
 

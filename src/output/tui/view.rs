@@ -626,6 +626,7 @@ mod tests {
             aborted: false,
             protocol: None,
             connections: [0; 2],
+            stream: None,
         })
     }
 
