@@ -39,6 +39,7 @@ fn request(kind: RequestKind, ms: u64, status: u16) -> Event {
         connections: [0; 2],
         hold: None,
         lateness: None,
+        stream: None,
     })
 }
 
@@ -100,6 +101,7 @@ fn main() {
         run_id: "0123456789abcdef".into(),
         shard: 0,
         shards: 1,
+        stream_groups: Vec::new(),
     };
     let text = render(&s, &info);
     if let Some(path) = dump {

@@ -13,7 +13,7 @@
 
   # Secrets come as systemd credentials (%d is the credentials directory): the URL through
   # -url-file, so it never reaches argv or the store, and the headers through -header-file.
-  inherit (labLib.credentialArgs) headerArg urlFileArg;
+  inherit (labLib.credentialArgs) headerArg streamsArg urlFileArg;
 
   commandLine = labLib.swarmArgs {
     inherit (cfg) clients rampRate duration engine metricsAddress shard startAt runId metricsLinger;
@@ -21,12 +21,15 @@
     extraArgs =
       cfg.extraArgs
       ++ optional (cfg.headerFile != null) headerArg
-      ++ optional (cfg.streamUrlFile != null) urlFileArg;
+      ++ optional (cfg.streamUrlFile != null) urlFileArg
+      ++ optional (cfg.streamsFile != null) streamsArg
+      ++ optional (cfg.popularity != null) "--popularity=${cfg.popularity}";
   };
 
   credentials =
     optional (cfg.headerFile != null) "headers:${cfg.headerFile}"
-    ++ optional (cfg.streamUrlFile != null) "stream-url:${cfg.streamUrlFile}";
+    ++ optional (cfg.streamUrlFile != null) "stream-url:${cfg.streamUrlFile}"
+    ++ optional (cfg.streamsFile != null) "streams:${cfg.streamsFile}";
 in {
   options.services.hls-swarm = {
     enable = mkEnableOption "an hls-swarm load-test run (simulated live HLS viewers) as a systemd service";
@@ -53,6 +56,31 @@ in {
         as a systemd credential (`LoadCredential=`) and read by hls-swarm (`-url-file`),
         so the URL never reaches the Nix store, the command line (`/proc/PID/cmdline`) or
         the environment; output shows it without user info, query or fragment.
+      '';
+    };
+
+    streamsFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/run/secrets/hls-swarm-streams";
+      description = ''
+        File listing many streams (`--streams`): one URL per line, optionally followed by
+        whitespace and a weight; blank lines and `#` comments are skipped. The viewers
+        spread over the streams by weight or {option}`services.hls-swarm.popularity`.
+        Passed as a systemd credential (`LoadCredential=`), like
+        {option}`services.hls-swarm.streamUrlFile`, so URLs with tokens stay out of the
+        Nix store and the command line.
+      '';
+    };
+
+    popularity = mkOption {
+      type = types.nullOr (types.strMatching "weights|zipf:[0-9]+(\\.[0-9]+)?");
+      default = null;
+      example = "zipf:1.0";
+      description = ''
+        How viewers spread over the streams of {option}`services.hls-swarm.streamsFile`
+        (`--popularity`): `weights`, or `zipf:S` (the stream of rank r, in the file's
+        order, gets weight 1/r^S). `null`: the binary's default (`weights`).
       '';
     };
 
@@ -218,13 +246,13 @@ in {
   config = mkIf cfg.enable {
     assertions = [
       {
-        assertion = (cfg.streamUrl != null) != (cfg.streamUrlFile != null);
-        message = "services.hls-swarm: set exactly one of services.hls-swarm.streamUrl and services.hls-swarm.streamUrlFile.";
+        assertion = lib.count (x: x != null) [cfg.streamUrl cfg.streamUrlFile cfg.streamsFile] == 1;
+        message = "services.hls-swarm: set exactly one of services.hls-swarm.streamUrl, services.hls-swarm.streamUrlFile and services.hls-swarm.streamsFile.";
       }
       {
         # A secret in the Nix store is world-readable: these must be paths on the host.
-        assertion = lib.all (f: f == null || !(builtins.isPath f || lib.hasPrefix builtins.storeDir f)) [cfg.headerFile cfg.environmentFile cfg.streamUrlFile];
-        message = "services.hls-swarm.headerFile, streamUrlFile and environmentFile hold secrets: give a path outside the Nix store (a string such as \"/run/secrets/…\"), not a Nix path literal.";
+        assertion = lib.all (f: f == null || !(builtins.isPath f || lib.hasPrefix builtins.storeDir f)) [cfg.headerFile cfg.environmentFile cfg.streamUrlFile cfg.streamsFile];
+        message = "services.hls-swarm.headerFile, streamUrlFile, streamsFile and environmentFile hold secrets: give a path outside the Nix store (a string such as \"/run/secrets/…\"), not a Nix path literal.";
       }
       {
         assertion = cfg.shard == null || (let m = builtins.match "([0-9]+)/([0-9]+)" cfg.shard; in lib.toInt (builtins.elemAt m 0) < lib.toInt (builtins.elemAt m 1));

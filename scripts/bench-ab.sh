@@ -10,10 +10,15 @@
 #   A_ARGS / B_ARGS: extra flags of side A / B (@TMP@ is the run's temporary folder), e.g.
 #   one binary with and without a flag:
 #        B_ARGS='--request-log @TMP@/B.ndjson' scripts/bench-ab.sh BIN BIN 2000 30
+#   ORIGIN_CHANNELS=N: the origin serves N channels; @CHANNELS_FILE@ in A_ARGS / B_ARGS is
+#   a --streams file of channels 1..N-1 (the URL both sides get is channel 0), e.g. B
+#   playing 100 channels against A playing one:
+#        ORIGIN_CHANNELS=100 B_ARGS='--streams @CHANNELS_FILE@ --popularity zipf:1' \
+#          scripts/bench-ab.sh BIN BIN 2000 30
 #
 # Traffic stays on 127.0.0.1. Everything started here is stopped by PID on exit.
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,13p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,18p' "$0"; exit 2; }
 A=$1; B=$2; N=${3:-3000}; STEADY=${4:-30}
 PORT=${PORT:-17190}; RAMP_RATE=${RAMP_RATE:-500}
 ORIGIN=${ORIGIN:-$B}
@@ -28,7 +33,15 @@ trap cleanup EXIT
 hz=$(getconf CLK_TCK)
 cpu() { awk -v hz="$hz" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
 
-"$ORIGIN" origin --listen "127.0.0.1:$PORT" --segment-duration 2s >"$tmp/origin.out" 2>&1 &
+channels=${ORIGIN_CHANNELS:-1}
+origin_args=()
+if [ "$channels" -gt 1 ]; then
+  origin_args=(--channels "$channels")
+  for c in $(seq 1 $((channels - 1))); do
+    echo "http://127.0.0.1:$PORT/ch$c/master.m3u8"
+  done >"$tmp/channels.txt"
+fi
+"$ORIGIN" origin --listen "127.0.0.1:$PORT" --segment-duration 2s "${origin_args[@]}" >"$tmp/origin.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sleep 0.1; done
 ramp=$(( (N + RAMP_RATE - 1) / RAMP_RATE )); dur=$((ramp + STEADY + 10))
@@ -36,6 +49,7 @@ declare -A pid
 for x in A B; do
   extra_var=${x}_ARGS
   extra=${!extra_var:-}
+  extra=${extra//@CHANNELS_FILE@/$tmp/channels.txt}
   # shellcheck disable=SC2086 # the extra flags are words on purpose
   "${!x}" "http://127.0.0.1:$PORT/master.m3u8" -clients "$N" -ramp-rate "$RAMP_RATE" \
     -variant lowest -duration "${dur}s" -metrics off -log-format text \

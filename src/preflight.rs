@@ -209,12 +209,15 @@ async fn check_stream(settings: Arc<HttpSettings>, url: &Url, ua: &str, out: &mu
 /// Run every check and return the verdict text and whether all passed.
 pub async fn run(cfg: &Config) -> anyhow::Result<(String, bool)> {
     let mut checks = Vec::new();
-    let (url, origin) = stream::resolve(cfg).await?;
-    checks.push(Check::pass("URL", redact_url(&url)));
-    let settings = HttpSettings::for_run(cfg, &url);
-    check_stream(settings.clone(), &url, &cfg.http.user_agent, &mut checks).await;
+    let (urls, origin) = stream::resolve(cfg).await?;
+    let settings = HttpSettings::for_run(cfg, &urls[0]);
+    // Every stream of a many-stream run is checked, each the same way.
+    for url in &urls {
+        checks.push(Check::pass("URL", redact_url(url)));
+        check_stream(settings.clone(), url, &cfg.http.user_agent, &mut checks).await;
+    }
     if cfg.engine.kind == crate::config::Engine::Ffmpeg {
-        checks.extend(crate::engine::ffmpeg::check::checks(cfg, &url, settings).await);
+        checks.extend(crate::engine::ffmpeg::check::checks(cfg, &urls[0], settings).await);
     }
     checks.push(check_nofile(
         host_limits::raise_nofile_limit(),

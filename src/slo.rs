@@ -241,6 +241,7 @@ mod tests {
                 connections: [0; 2],
                 hold: None,
                 lateness: None,
+                stream: None,
             }));
         }
         s.totals = crate::stats::totals::Totals::of(&acc);

@@ -12,20 +12,64 @@ use crate::origin::{self, OriginHandle};
 use crate::stats::event::{ErrorClass, RequestKind};
 use crate::stats::hub::EventSink;
 
-/// Start the built-in origin if the config has no URL; returns the stream URL and the
-/// origin to shut down at the end (if one was started).
-pub async fn resolve(cfg: &Config) -> Result<(Url, Option<OriginHandle>)> {
+/// Start the built-in origin if the config has no URL; returns the stream URLs (in the
+/// order given: the URLs of the command line and `--streams`, or the built-in origin's
+/// channels) and the origin to shut down at the end (if one was started).
+pub async fn resolve(cfg: &Config) -> Result<(Vec<Url>, Option<OriginHandle>)> {
     match &cfg.stream.source {
-        StreamSource::Url(u) => Ok((u.clone(), None)),
+        StreamSource::Url(u) if cfg.stream.urls.is_empty() => Ok((vec![u.clone()], None)),
+        StreamSource::Url(_) => Ok((
+            cfg.stream.urls.iter().map(|w| w.url.clone()).collect(),
+            None,
+        )),
         StreamSource::Builtin => {
+            let channels = cfg.stream.builtin_channels;
             let handle = origin::start(origin::OriginConfig {
                 part_duration: cfg.stream.builtin_part_duration,
+                channels,
                 ..Default::default()
             })
             .await
             .context("starting the built-in origin")?;
-            let url = Url::parse(&handle.master_url()).context("built-in origin URL")?;
-            Ok((url, Some(handle)))
+            let urls = if channels > 1 {
+                (0..channels).map(|c| handle.channel_url(c)).collect()
+            } else {
+                vec![handle.master_url()]
+            };
+            let urls = urls
+                .iter()
+                .map(|u| Url::parse(u).context("built-in origin URL"))
+                .collect::<Result<Vec<Url>>>()?;
+            Ok((urls, Some(handle)))
+        }
+    }
+}
+
+/// Probe every stream (see [`probe`]), a few at a time; with several streams each
+/// request is reported as its stream's (`sink` tagged with the stream's index).
+pub async fn probe_all(
+    settings: Arc<HttpSettings>,
+    urls: &[Url],
+    ua: &str,
+    sink: &EventSink,
+) -> Result<()> {
+    /// Probes in flight at once.
+    const AT_ONCE: usize = 16;
+    let mut set = tokio::task::JoinSet::new();
+    let mut next = 0;
+    loop {
+        while set.len() < AT_ONCE && next < urls.len() {
+            let (settings, url, ua) = (settings.clone(), urls[next].clone(), ua.to_string());
+            let sink = match urls.len() {
+                1 => sink.clone(),
+                _ => sink.with_stream(next as u32),
+            };
+            set.spawn(async move { probe(settings, &url, &ua, Some(&sink)).await });
+            next += 1;
+        }
+        match set.join_next().await {
+            Some(r) => r.context("a stream probe failed")??,
+            None => return Ok(()),
         }
     }
 }

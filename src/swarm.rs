@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::streams::display_names;
 use crate::config::{Config, redact_url};
 use crate::console::say;
 use crate::engine::http::HttpSettings;
@@ -35,12 +36,14 @@ use crate::engine::{self, EngineInputs, Viewer};
 use crate::ramp::{RampAnchor, RampSchedule};
 use crate::signals::{REPORT_SIGNAL_NAME, ReportSignals, StopSignals};
 use crate::stats::collector::Collector;
+use crate::stats::event::Event;
 use crate::stats::gauges::LiveGauges;
 use crate::stats::hub::StatsHub;
 use crate::stats::request_log::RequestLog;
 use crate::stats::request_log::line::{FORMAT_VERSION, Header};
 use crate::stats::series::SeriesRecorder;
 use crate::stats::snapshot::Snapshot;
+use crate::stats::streams::StreamInfo;
 use crate::stats::viewers::{MAX_VIEWER_SERIES, SERIES_PER_VIEWER, ViewerTable};
 use crate::{host_limits, stream};
 
@@ -110,10 +113,29 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let mut report_signals = ReportSignals::install().context("installing the SIGUSR1 handler")?;
     host_limits::raise_nofile_limit();
     let host = crate::host::gather();
-    let (url, origin) = stream::resolve(&cfg).await?;
-    if origin.is_some() {
-        say!("hls-swarm: no URL given; playing the built-in origin at {url}");
+    let (urls, origin) = stream::resolve(&cfg).await?;
+    let url = urls[0].clone();
+    match (&origin, urls.len()) {
+        (None, _) => {}
+        (Some(_), 1) => {
+            say!("hls-swarm: no URL given; playing the built-in origin at {url}");
+        }
+        (Some(_), n) => {
+            say!(
+                "hls-swarm: no URL given; playing the built-in origin's {n} channels at {}",
+                url.as_str().replace("/ch0/", "/ch{c}/")
+            );
+        }
     }
+    let mix = cfg.stream.mix();
+    let stream_infos: Vec<StreamInfo> = display_names(&urls)
+        .into_iter()
+        .enumerate()
+        .map(|(i, url)| StreamInfo {
+            url,
+            share: mix.share(i),
+        })
+        .collect();
     let settings = HttpSettings::for_run(&cfg, &url);
     // Native viewers and the stats shards they report to live on one runtime per core.
     let runtimes = Arc::new(ViewerRuntimes::per_core().context("starting the viewer runtimes")?);
@@ -132,13 +154,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
             "hls-swarm: WARNING --request-log: FFmpeg fetches an https:// stream itself, unmeasured; the log holds only the swarm's own probe requests"
         );
     }
-    stream::probe(
-        settings.clone(),
-        &url,
-        &cfg.http.user_agent,
-        Some(&hub.sink(0)),
-    )
-    .await?;
+    stream::probe_all(settings.clone(), &urls, &cfg.http.user_agent, &hub.sink(0)).await?;
     if cfg.http.dangerous {
         tracing::warn!("--dangerous: TLS certificate verification is DISABLED");
         say!("hls-swarm: WARNING --dangerous: TLS certificate verification is disabled");
@@ -154,6 +170,9 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
     let mut collector = Collector::new(cfg.audience.shard_viewers(), cfg.audience.duration);
     if let Some(log) = &request_log {
         collector.set_request_log(log.clone());
+    }
+    if let Some(g) = cfg.stream.metrics_groups() {
+        collector.set_stream_groups(g.group_of, g.names.len());
     }
     if matches!(cfg.engine.kind, crate::config::Engine::Native) {
         collector.set_lag_source(runtimes.lag());
@@ -184,6 +203,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         EngineInputs {
             cfg: &cfg,
             url: &url,
+            urls: &urls,
             settings,
             sinks: (0..shards as u64).map(|i| hub.sink(i)).collect(),
             gauges: gauges.clone(),
@@ -218,6 +238,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         let engine = engine.clone();
         let sinks: Vec<_> = (0..shards as u64).map(|i| hub.sink(i)).collect();
         let viewer_table = viewer_table.clone();
+        let mix = mix.clone();
         tokio::spawn(async move {
             let schedule = RampSchedule::new(
                 cfg.audience.ramp_rate,
@@ -234,6 +255,12 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                     _ = halt.cancelled() => break,
                 }
                 let id = cfg.audience.viewer_id(index);
+                let stream = mix.stream_for(cfg.audience.seed, id) as u32;
+                let mut sink = sinks[(id as usize) % sinks.len()].clone();
+                if mix.len() > 1 {
+                    sink = sink.with_stream(stream);
+                    sink.send(Event::StreamViewer { stream });
+                }
                 tracing::debug!(
                     viewer = id,
                     index,
@@ -243,13 +270,14 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                 let viewer = Viewer {
                     id,
                     user_agent: cfg.http.viewer_user_agent(id),
-                    sink: sinks[(id as usize) % sinks.len()]
+                    sink: sink
                         .with_viewer_id(id)
                         .for_viewer(viewer_table.as_ref().and_then(|t| t.cell(id)))
                         .with_status(gauges.new_viewer()),
                     gauges: gauges.clone(),
                     cancel: cancel.child_token(),
                     startup_timeout: cfg.stalls.startup_timeout,
+                    stream,
                 };
                 let slot = run_slot(viewer, engine.clone().player(id));
                 match engine.runtime(id) {
@@ -300,6 +328,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                         series: series.series(),
                         host: host.clone(),
                         bandwidth: links.as_ref().map(|l| l.summary()),
+                        streams: stream_infos.clone(),
                     })));
                 }
                 if let Some(tx) = &hooks.snapshots {
@@ -423,6 +452,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         series: series.series(),
         host,
         bandwidth: links.as_ref().map(|l| l.summary()),
+        streams: stream_infos,
     })
 }
 

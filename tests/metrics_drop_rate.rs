@@ -33,6 +33,7 @@ async fn forced_drops_move_the_drop_rate() {
         run_id: "test".into(),
         shard: 0,
         shards: 1,
+        stream_groups: Vec::new(),
     };
     let server = MetricsServer::start("127.0.0.1:0".parse().expect("addr"), rx, info)
         .await

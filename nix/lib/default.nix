@@ -362,6 +362,7 @@
   credentialArgs = {
     headerArg = "-header-file=%d/headers";
     urlFileArg = "-url-file=%d/stream-url";
+    streamsArg = "--streams=%d/streams";
   };
 
   # The swarm service's ExecStart= line (modules/swarm-client.nix), rendered here so CI can

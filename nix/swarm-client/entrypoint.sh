@@ -3,8 +3,12 @@
 #
 # With arguments, they are passed to hls-swarm as they are:
 #   docker run IMAGE -clients 200 http://origin:17080/stream.m3u8
-# Without, the environment is mapped to flags (STREAM_URL or STREAM_URL_FILE is required):
+# Without, the environment is mapped to flags (one of STREAM_URL, STREAM_URL_FILE and
+# STREAMS_FILE is required):
 #   STREAM_URL_FILE  a file holding the playlist URL (-url-file), e.g. a mounted Secret
+#   STREAMS_FILE many streams (--streams): a file of "URL [WEIGHT]" lines, e.g. a mounted
+#                ConfigMap or Secret; POPULARITY --popularity (weights or zipf:S);
+#                METRICS_STREAM_TOP_K --metrics-stream-top-k
 #   STREAM_URL   the playlist URL; handed to hls-swarm on a pipe (-url-file
 #                /proc/self/fd/3), so a token in it never reaches the process's argv
 #   HEADER_FILE  -header-file: "Name: value" lines sent with every request (secrets)
@@ -44,12 +48,16 @@ args=(-tui=false)
 if [ "$#" -gt 0 ]; then
   args+=("$@")
 else
-  if [ -z "${STREAM_URL:-}" ] && [ -z "${STREAM_URL_FILE:-}" ]; then
-    echo "hls-swarm container: set STREAM_URL or STREAM_URL_FILE (or pass hls-swarm arguments)" >&2
+  sources=0
+  for v in "${STREAM_URL:-}" "${STREAM_URL_FILE:-}" "${STREAMS_FILE:-}"; do
+    [ -z "$v" ] || sources=$((sources + 1))
+  done
+  if [ "$sources" -eq 0 ]; then
+    echo "hls-swarm container: set STREAM_URL, STREAM_URL_FILE or STREAMS_FILE (or pass hls-swarm arguments)" >&2
     exit 2
   fi
-  if [ -n "${STREAM_URL:-}" ] && [ -n "${STREAM_URL_FILE:-}" ]; then
-    echo "hls-swarm container: set STREAM_URL or STREAM_URL_FILE, not both" >&2
+  if [ "$sources" -gt 1 ]; then
+    echo "hls-swarm container: set one of STREAM_URL, STREAM_URL_FILE and STREAMS_FILE, not several" >&2
     exit 2
   fi
   [ -z "${CLIENTS:-}" ] || args+=(-clients "$CLIENTS")
@@ -93,6 +101,8 @@ else
   [ -z "${START_AT:-}" ] || args+=(--start-at "$START_AT")
   [ -z "${RUN_ID:-}" ] || args+=(--run-id "$RUN_ID")
   [ -z "${HEADER_FILE:-}" ] || args+=(-header-file "$HEADER_FILE")
+  [ -z "${POPULARITY:-}" ] || args+=(--popularity "$POPULARITY")
+  [ -z "${METRICS_STREAM_TOP_K:-}" ] || args+=(--metrics-stream-top-k "$METRICS_STREAM_TOP_K")
   case "${REPORT:-}" in
     "") ;;
     stdout | -) args+=(--output -) ;;
@@ -102,7 +112,9 @@ else
     read -r -a extra <<<"$EXTRA_ARGS"
     args+=("${extra[@]}")
   fi
-  if [ -n "${STREAM_URL_FILE:-}" ]; then
+  if [ -n "${STREAMS_FILE:-}" ]; then
+    args+=(--streams "$STREAMS_FILE")
+  elif [ -n "${STREAM_URL_FILE:-}" ]; then
     args+=(-url-file "$STREAM_URL_FILE")
   else
     args+=(-url-file /proc/self/fd/3)

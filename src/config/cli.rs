@@ -102,15 +102,39 @@ pub struct SloArgs {
 /// Flags of a swarm run.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
-    /// HLS URL (master or media playlist). Omit to play the built-in origin.
+    /// HLS URL (master or media playlist); several URLs make a many-stream run (viewers
+    /// spread over them, see --popularity). Omit to play the built-in origin.
     #[arg(value_name = "URL")]
-    pub url: Option<String>,
+    pub urls: Vec<String>,
+
+    /// Read the streams from FILE: one URL per line, optionally followed by whitespace and
+    /// a weight (default 1); blank lines and `#` comments are skipped. Adds to the URLs on
+    /// the command line (those first, weight 1).
+    #[arg(long, value_name = "FILE")]
+    pub streams: Option<PathBuf>,
+
+    /// How viewers spread over several streams: `weights` (in proportion to each
+    /// stream's weight) or `zipf:S` (the stream of rank r, in the order given, gets weight
+    /// 1/r^S). Each viewer's stream is drawn from -seed and its viewer id (the same on
+    /// every shard).
+    #[arg(long, value_name = "MODEL", default_value = "weights")]
+    pub popularity: String,
+
+    /// With several streams: /metrics labels the K streams of largest configured share by
+    /// their URL and adds the rest up under stream="other".
+    #[arg(long, value_name = "K", default_value = "10")]
+    pub metrics_stream_top_k: String,
+
+    /// With no URL: the built-in origin serves N channels (/ch0/ … /ch{N-1}/) and the
+    /// swarm's streams are those channels (weights 1, or --popularity zipf:S).
+    #[arg(long, value_name = "N")]
+    pub origin_channels: Option<String>,
 
     /// Read the stream URL from FILE (its first non-empty line) instead of the command
     /// line, so a URL carrying a token stays out of this process's argv; output shows it
     /// without user info, query or fragment. (-engine ffmpeg still hands the URL to each
     /// ffmpeg on its command line.)
-    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["urls", "streams"])]
     pub url_file: Option<PathBuf>,
 
     /// Number of concurrent viewers.
@@ -475,6 +499,11 @@ pub struct OriginArgs {
     /// (one --fault-* flag per line) or DELETE /control/faults switches faults at runtime.
     #[arg(long)]
     pub fault_api: bool,
+    /// Serve N channels: channel c's master playlist is /ch{c}/master.m3u8 (c in
+    /// 0..N), every channel the same live content; the plain paths stay channel 0's. The
+    /// access log's `channel` says which channel each request was for.
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub channels: String,
 }
 
 /// Rewrite Go-style single-dash long flags (`-clients`, `-tui=false`) to `--clients`.
@@ -578,7 +607,10 @@ mod tests {
             "--ramp-rate=0.5",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(cli.run.url.as_deref(), Some("http://h/x.m3u8"));
+        assert_eq!(
+            cli.run.urls.first().map(String::as_str),
+            Some("http://h/x.m3u8")
+        );
         assert_eq!(cli.run.clients, "7");
         assert_eq!(cli.run.ramp_rate, "0.5");
     }
@@ -589,7 +621,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(!cli.run.reconnect);
         assert!(cli.run.no_cache);
-        assert_eq!(cli.run.url.as_deref(), Some("u"));
+        assert_eq!(cli.run.urls.first().map(String::as_str), Some("u"));
     }
 
     #[test]
@@ -598,11 +630,11 @@ mod tests {
         assert_eq!(auto.run.tui, None);
         let off = parse_from(["hls-swarm", "-tui=false", "u"]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(off.run.tui, Some(false));
-        assert_eq!(off.run.url.as_deref(), Some("u"));
+        assert_eq!(off.run.urls.first().map(String::as_str), Some("u"));
         let on = parse_from(["hls-swarm", "-tui", "u"]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(on.run.tui, Some(true));
         assert_eq!(
-            on.run.url.as_deref(),
+            on.run.urls.first().map(String::as_str),
             Some("u"),
             "a bare -tui never eats the URL"
         );

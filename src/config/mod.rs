@@ -38,6 +38,7 @@ pub mod run;
 pub mod shard;
 pub mod slo;
 pub mod stream;
+pub mod streams;
 
 pub use audience::Audience;
 pub use engine::{Engine, EngineConfig, FfmpegConfig, ProbeFailurePolicy, StallConfig};
@@ -106,7 +107,7 @@ impl Config {
         let run = RunIdentity::new(run_id, start_at, &audience);
         let http = HttpConfig::from_args(a, &mut p);
         p.check(
-            a.resolve.is_some() && a.url.is_none() && a.url_file.is_none(),
+            a.resolve.is_some() && a.urls.is_empty() && a.url_file.is_none() && a.streams.is_none(),
             || "-resolve needs a stream URL whose host it replaces".into(),
         );
         let limits = Limits::from_args(a, &mut p);
@@ -121,6 +122,15 @@ impl Config {
                 "--viewer-bandwidth: the FFmpeg engine does not pace its viewers' links; \
                  use it with -engine native (the default)"
                     .into()
+            },
+        );
+        p.check(
+            engine.kind == Engine::Ffmpeg && stream.stream_count() > 1,
+            || {
+                format!(
+                    "-engine ffmpeg plays one stream; {} streams (several URLs, --streams or -origin-channels) need -engine native (the default)",
+                    stream.stream_count()
+                )
             },
         );
         let mode = if a.print_cmd {

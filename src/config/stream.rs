@@ -8,7 +8,19 @@ use url::Url;
 use super::cli::RunArgs;
 use super::parse::{http_url, redact_url};
 use super::problems::Problems;
+use super::streams::{Popularity, StreamMix, WeightedUrl, display_names, read_streams_file};
 use crate::hls::VariantChoice;
+use crate::origin::MAX_CHANNELS;
+
+/// How `/metrics` groups the streams of a many-stream run (see
+/// [`StreamConfig::metrics_groups`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamGroups {
+    /// The group of each stream, in the run's order of streams.
+    pub group_of: Vec<u32>,
+    /// Each group's `stream` label.
+    pub names: Vec<String>,
+}
 
 /// Where the stream comes from.
 #[derive(Debug, Clone)]
@@ -45,8 +57,18 @@ impl StreamSource {
 /// The stream and the variants played.
 #[derive(Debug, Clone)]
 pub struct StreamConfig {
-    /// Where the stream comes from.
+    /// Where the (first) stream comes from.
     pub source: StreamSource,
+    /// Every stream URL with its weight, in the order given (the command line's, then
+    /// `--streams`'); empty for the built-in origin.
+    pub urls: Vec<WeightedUrl>,
+    /// `-origin-channels`: channels the built-in origin serves (and the swarm plays);
+    /// 1 = the classic single stream at `/master.m3u8`.
+    pub builtin_channels: u32,
+    /// `--popularity`: how viewers spread over the streams.
+    pub popularity: Popularity,
+    /// `--metrics-stream-top-k`: streams /metrics labels by name (the rest: `other`).
+    pub metrics_top_k: usize,
     /// `-variant`: which variants each viewer plays.
     pub variant: VariantChoice,
     /// `-origin-part-duration`: the built-in origin serves LL-HLS with parts this long.
@@ -92,10 +114,60 @@ impl LlHlsMode {
 impl StreamConfig {
     /// Validate the URL (or `-url-file`) and `-variant`.
     pub fn from_args(a: &RunArgs, p: &mut Problems) -> Self {
-        let source = match (a.url.as_deref(), &a.url_file) {
-            (Some(s), _) => p.ok(stream_url(s)),
+        let mut urls: Vec<WeightedUrl> = a
+            .urls
+            .iter()
+            .filter_map(|s| p.ok(stream_url(s)))
+            .map(|url| WeightedUrl {
+                url,
+                weight: 1.0,
+                explicit_weight: false,
+            })
+            .collect();
+        if let Some(path) = &a.streams {
+            urls.extend(p.ok(read_streams_file(path)).unwrap_or_default());
+        }
+        let bad_input = urls.is_empty() && (!a.urls.is_empty() || a.streams.is_some());
+        let source = match (urls.first(), &a.url_file) {
+            (Some(w), _) => Some(StreamSource::Url(w.url.clone())),
             (None, Some(path)) => p.ok(read_url_file(path)),
+            (None, None) if bad_input => None,
             (None, None) => Some(StreamSource::Builtin),
+        };
+        if let Some(StreamSource::Url(u)) = &source
+            && urls.is_empty()
+        {
+            urls.push(WeightedUrl {
+                url: u.clone(),
+                weight: 1.0,
+                explicit_weight: false,
+            });
+        }
+        let popularity = p.or(Popularity::parse(&a.popularity), Popularity::Weights);
+        if matches!(popularity, Popularity::Zipf(_)) && urls.iter().any(|w| w.explicit_weight) {
+            p.push(format!(
+                "--popularity {}: the --streams file gives weights; use either weights or a Zipf popularity",
+                a.popularity.trim()
+            ));
+        }
+        let metrics_top_k = p.or(
+            super::parse::count("--metrics-stream-top-k", &a.metrics_stream_top_k, 1, 1000),
+            10,
+        ) as usize;
+        let builtin_channels = match &a.origin_channels {
+            None => 1,
+            Some(n) => {
+                let n = p.or(
+                    super::parse::count("-origin-channels", n, 1, MAX_CHANNELS as u64),
+                    1,
+                ) as u32;
+                if !urls.is_empty() || a.url_file.is_some() {
+                    p.push(format!(
+                        "-origin-channels {n}: only the built-in origin (no URL) has channels"
+                    ));
+                }
+                n
+            }
         };
         let variant = p.or(
             a.variant.parse::<VariantChoice>().map_err(|_| {
@@ -129,10 +201,60 @@ impl StreamConfig {
         let ll_hls = p.or_default(LlHlsMode::parse(&a.ll_hls));
         StreamConfig {
             source,
+            urls,
+            builtin_channels,
+            popularity,
+            metrics_top_k,
             variant,
             builtin_part_duration,
             ll_hls,
         }
+    }
+
+    /// How many streams the run plays.
+    pub fn stream_count(&self) -> usize {
+        match self.source {
+            StreamSource::Builtin => self.builtin_channels as usize,
+            StreamSource::Url(_) => self.urls.len().max(1),
+        }
+    }
+
+    /// The `/metrics` grouping of a many-stream run: for each stream (in the order
+    /// given) its group, and each group's `stream` label: the `--metrics-stream-top-k`
+    /// streams of largest configured share by name (the redacted URL, or `builtin/ch{c}`
+    /// for a channel of the built-in origin), then `other` for the rest (when any).
+    /// `None` with one stream.
+    pub fn metrics_groups(&self) -> Option<StreamGroups> {
+        let mix = self.mix();
+        if mix.len() < 2 {
+            return None;
+        }
+        let ranked = mix.ranked();
+        let top = ranked.len().min(self.metrics_top_k);
+        let shown = match self.source {
+            StreamSource::Url(_) => display_names(self.urls.iter().map(|w| &w.url)),
+            StreamSource::Builtin => (0..mix.len()).map(|c| format!("builtin/ch{c}")).collect(),
+        };
+        let mut group_of = vec![top as u32; mix.len()];
+        let mut names = Vec::with_capacity(top + 1);
+        for (g, &i) in ranked.iter().take(top).enumerate() {
+            group_of[i] = g as u32;
+            names.push(shown.get(i).cloned().unwrap_or_default());
+        }
+        if top < mix.len() {
+            names.push("other".to_string());
+        }
+        Some(StreamGroups { group_of, names })
+    }
+
+    /// The viewers' spread over the streams (in the order given).
+    pub fn mix(&self) -> StreamMix {
+        let weights: Vec<f64> = match self.source {
+            StreamSource::Builtin => vec![1.0; self.builtin_channels as usize],
+            StreamSource::Url(_) if self.urls.is_empty() => vec![1.0],
+            StreamSource::Url(_) => self.urls.iter().map(|w| w.weight).collect(),
+        };
+        StreamMix::new(&weights, self.popularity)
     }
 }
 
@@ -154,11 +276,11 @@ fn read_url_file(path: &Path) -> Result<StreamSource, String> {
         .map_err(|e| format!("{flag}: {e}"))
 }
 
-fn stream_url(s: &str) -> Result<StreamSource, String> {
+fn stream_url(s: &str) -> Result<Url, String> {
     let u = Url::parse(s).map_err(|e| {
         format!("URL '{s}' is not valid: {e} (e.g. http://origin:17080/stream.m3u8)")
     })?;
-    http_url(u).map(StreamSource::Url)
+    http_url(u)
 }
 
 #[cfg(test)]

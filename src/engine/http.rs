@@ -294,6 +294,7 @@ impl Fetch {
             connections: self.connections,
             hold: None,
             lateness: None,
+            stream: None,
         }
     }
 }

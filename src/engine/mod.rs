@@ -60,6 +60,8 @@ pub struct Viewer {
     pub cancel: CancellationToken,
     /// `-startup-timeout`: no first media this long after tune-in counts as stalled.
     pub startup_timeout: Duration,
+    /// The stream it plays: index in the run's order of streams (0 with one stream).
+    pub stream: u32,
 }
 
 /// How one life of a viewer ended, which decides what its slot does next.
@@ -133,8 +135,10 @@ pub trait Engine: Send + Sync {
 pub struct EngineInputs<'a> {
     /// The run configuration.
     pub cfg: &'a Config,
-    /// The stream URL.
+    /// The stream URL (the first stream's with several).
     pub url: &'a Url,
+    /// Every stream's URL, in the run's order (one for a single-stream run).
+    pub urls: &'a [Url],
     /// HTTP settings every request of the run shares.
     pub settings: Arc<http::HttpSettings>,
     /// One sink per stats shard.
@@ -154,7 +158,7 @@ pub async fn start(
         crate::config::Engine::Native => {
             let e = Arc::new(native::NativeEngine::new(
                 inp.cfg,
-                inp.url,
+                inp.urls,
                 inp.settings,
                 runtimes,
             ));

@@ -49,8 +49,9 @@ const DEFAULT_TARGET: Duration = Duration::from_secs(2);
 /// Per-run viewer settings, shared by every viewer.
 #[derive(Debug)]
 pub struct ViewerParams {
-    /// Entry URL (multivariant or media playlist).
-    pub url: Url,
+    /// Entry URL (multivariant or media playlist) of each stream, in the run's order; a
+    /// viewer plays `urls[viewer.stream]`.
+    pub urls: Vec<Url>,
     /// HTTP client settings.
     pub http: Arc<HttpSettings>,
     /// Which variants to play.
@@ -86,15 +87,15 @@ pub struct NativeEngine {
 }
 
 impl NativeEngine {
-    /// The engine for a run of `cfg` playing `url`.
+    /// The engine for a run of `cfg` playing the streams `urls`.
     pub fn new(
         cfg: &Config,
-        url: &Url,
+        urls: &[Url],
         http: Arc<HttpSettings>,
         runtimes: Arc<ViewerRuntimes>,
     ) -> Self {
         let params = Arc::new(ViewerParams {
-            url: url.clone(),
+            urls: urls.to_vec(),
             http,
             variant: cfg.stream.variant,
             seg_retry: cfg.http.seg_retry,
@@ -353,6 +354,10 @@ pub async fn run_viewer(
     }
     let mut backoff = Backoff::standard(params.seed ^ viewer.id);
 
+    let entry_url = params
+        .urls
+        .get(viewer.stream as usize)
+        .unwrap_or(&params.urls[0]);
     // 1. The entry playlist, retried with backoff until it loads or the swarm stops.
     let (entry, entry_fetch_began, body) = loop {
         if viewer.cancel.is_cancelled() {
@@ -361,12 +366,12 @@ pub async fn run_viewer(
         let began = Instant::now();
         let mut meter = RequestMeter::start(
             &viewer.sink,
-            &params.url,
+            entry_url,
             RequestKind::Master,
             backoff.attempts() > 0,
         );
         let f = entry_conn
-            .get_observed(&params.url, None, true, &mut meter)
+            .get_observed(entry_url, None, true, &mut meter)
             .await;
         let parsed = match (&f.error, &f.body) {
             (None, Some(body)) => Some(hls::parse(body, &f.final_url)),
@@ -411,7 +416,7 @@ pub async fn run_viewer(
     let mut tracks: Vec<(Url, Option<LoadedPlaylist>)> = Vec::new();
     match entry {
         Playlist::Media(pl) => tracks.push((
-            params.url.clone(),
+            entry_url.clone(),
             Some((Arc::new(pl), body, entry_fetch_began)),
         )),
         Playlist::Master(master) => {

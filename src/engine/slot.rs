@@ -105,6 +105,7 @@ mod tests {
             gauges: Arc::new(LiveGauges::default()),
             cancel: cancel.clone(),
             startup_timeout: Duration::from_secs(3600),
+            stream: 0,
         };
         let script = Scripted(vec![
             LifeEnd::Ended { failure: true },

@@ -11,11 +11,12 @@ use hdrhistogram::Histogram;
 
 use super::input::{Found, ShardReport};
 use crate::config::{Engine, RunIdentity, Shard};
-use crate::stats::accumulator::duration_histogram;
+use crate::stats::accumulator::{Accumulator, duration_histogram};
 use crate::stats::histogram_codec;
 use crate::stats::merge::{ShardFigures, snapshot};
 use crate::stats::report::{MergedShards, RunReport, StopReason};
 use crate::stats::series::Series;
+use crate::stats::streams::StreamInfo;
 
 /// The whole test, from its shards' reports; `Err` says why they do not merge.
 pub fn combine(found: &[Found]) -> Result<RunReport, String> {
@@ -71,9 +72,11 @@ pub fn combine(found: &[Found]) -> Result<RunReport, String> {
         .into_iter()
         .find(|e| e.as_str() == f.engine)
         .ok_or_else(|| format!("{}: unknown engine `{}`", first.source, f.engine))?;
+    let (streams, accumulators) = streams_by_url(found);
     let shards: Vec<(ShardFigures, &crate::stats::accumulator::Accumulator)> = found
         .iter()
-        .map(|x| (figures(&x.report), &x.report.merge.accumulator))
+        .zip(&accumulators)
+        .map(|(x, acc)| (figures(&x.report), acc))
         .collect();
     let lag = client_lag(found)?;
     let (snap, acc) = snapshot(&shards, lag.as_ref());
@@ -120,7 +123,40 @@ pub fn combine(found: &[Found]) -> Result<RunReport, String> {
         // The shards' rate summaries are not mergeable exactly (percentiles); each
         // shard's report has its own.
         bandwidth: None,
+        streams,
     })
+}
+
+/// The streams of the whole test, each URL once in the order first seen, and each
+/// shard's accumulator with its per-stream figures moved to those positions (shards may
+/// list their streams in different orders; a stream is known by its URL).
+fn streams_by_url(found: &[Found]) -> (Vec<StreamInfo>, Vec<Accumulator>) {
+    let mut streams: Vec<StreamInfo> = Vec::new();
+    let mut accumulators = Vec::with_capacity(found.len());
+    for x in found {
+        let r = &x.report;
+        let mut listed: Vec<(String, f64)> =
+            r.streams.iter().map(|s| (s.url.clone(), s.share)).collect();
+        if listed.is_empty() {
+            listed.push((r.stream_url.clone(), 1.0));
+        }
+        let positions: Vec<usize> = listed
+            .into_iter()
+            .map(
+                |(url, share)| match streams.iter().position(|s| s.url == url) {
+                    Some(p) => p,
+                    None => {
+                        streams.push(StreamInfo { url, share });
+                        streams.len() - 1
+                    }
+                },
+            )
+            .collect();
+        let mut acc = r.merge.accumulator.clone();
+        acc.streams = acc.streams.moved_to(&positions);
+        accumulators.push(acc);
+    }
+    (streams, accumulators)
 }
 
 /// The shards' wake-up lag histograms added together; `None` unless every shard has one

@@ -44,6 +44,20 @@ pub struct ShardReport {
     pub requests_approximate: bool,
     /// What the exact merge needs.
     pub merge: MergePart,
+    /// The streams played, in the shard's order (schema 6; absent before: one stream,
+    /// `stream_url`).
+    #[serde(default)]
+    pub streams: Vec<StreamPart>,
+}
+
+/// One entry of `streams[]`: which stream (its figures are in the accumulator, at the
+/// entry's position).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StreamPart {
+    /// The stream's URL, redacted.
+    pub url: String,
+    /// Its configured share of the viewers.
+    pub share: f64,
 }
 
 /// `run`.

@@ -10,6 +10,7 @@ use crate::config::{Config, StreamSource, redact_url};
 use crate::stats::distribution::{HELD_KINDS, Measure};
 use crate::stats::event::{ErrorClass, Protocol, RequestKind};
 use crate::stats::snapshot::{Percentiles, Snapshot};
+use crate::stats::streams::GroupCounts;
 
 /// Upper bounds (seconds) of the request TTFB and duration histograms.
 pub const REQUEST_BUCKETS: [f64; 14] = [
@@ -46,6 +47,9 @@ pub struct Info {
     pub shard: u64,
     /// How many shards run the test (`--shard I/N`: N).
     pub shards: u64,
+    /// A many-stream run's `stream` label of each `/metrics` stream group (the top-K
+    /// streams, then `other`); empty with one stream.
+    pub stream_groups: Vec<String>,
 }
 
 impl Info {
@@ -61,6 +65,61 @@ impl Info {
             run_id: cfg.run.id.clone(),
             shard: cfg.run.shard.index(),
             shards: cfg.run.shard.count(),
+            stream_groups: cfg
+                .stream
+                .metrics_groups()
+                .map(|g| g.names)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A many-stream run's per-stream families: one series per `/metrics` stream group
+/// (top-K streams by configured share, then `other`), so series stay bounded however
+/// many streams run. Nothing with one stream.
+fn stream_families(e: &mut Exposition, s: &Snapshot, info: &Info) {
+    if s.stream_groups.is_empty() || info.stream_groups.len() != s.stream_groups.len() {
+        return;
+    }
+    let groups = || info.stream_groups.iter().zip(s.stream_groups.iter());
+    e.family(
+        "hls_swarm_stream_viewers_started_total",
+        Kind::Counter,
+        "Viewer slots started, by stream (the top-K streams by configured share by URL, the rest as stream=\"other\").",
+    );
+    for (name, g) in groups() {
+        e.sample(
+            "hls_swarm_stream_viewers_started_total",
+            &[("stream", name)],
+            g.viewers as f64,
+        );
+    }
+    for (family, help, pick) in [
+        (
+            "hls_swarm_stream_requests_total",
+            "Requests finished (successful or not), by stream and kind.",
+            (|g: &GroupCounts, k: usize| g.requests[k]) as fn(&GroupCounts, usize) -> u64,
+        ),
+        (
+            "hls_swarm_stream_request_errors_total",
+            "Requests failed, by stream and kind.",
+            |g: &GroupCounts, k: usize| g.errors[k],
+        ),
+        (
+            "hls_swarm_stream_bytes_total",
+            "Body bytes of finished requests, by stream and kind.",
+            |g: &GroupCounts, k: usize| g.bytes[k],
+        ),
+    ] {
+        e.family(family, Kind::Counter, help);
+        for (name, g) in groups() {
+            for kind in RequestKind::ALL {
+                e.sample(
+                    family,
+                    &[("stream", name), ("kind", kind.as_str())],
+                    pick(g, kind.index()) as f64,
+                );
+            }
         }
     }
 }
@@ -137,6 +196,7 @@ pub fn families(s: &Snapshot, info: &Info) -> Vec<MetricFamily> {
     playback_families(&mut e, s);
     pipeline_families(&mut e, s);
     client_families(&mut e, s);
+    stream_families(&mut e, s, info);
     if let Some(lag) = &s.client_lag {
         wakeup_lag_families(&mut e, lag);
     }
@@ -893,6 +953,7 @@ mod tests {
             connections: [0; 2],
             hold: None,
             lateness: None,
+            stream: None,
         })
     }
 
@@ -930,6 +991,7 @@ mod tests {
             run_id: "r1".into(),
             shard: 1,
             shards: 3,
+            stream_groups: Vec::new(),
         }
     }
 

@@ -20,6 +20,8 @@
 //!   complete), float milliseconds; `null` for requests that are never held. The rest
 //!   of `duration_ms` is delivery;
 //! * `complete`: whether the whole body was sent;
+//! * `channel`: the channel the request was for (`/ch{c}/…`: c; the plain paths: 0),
+//!   `null` for a path under no channel served (`/ch{c}/` with c ≥ `--channels`);
 //! * `fault`: `null`, or the injected faults joined with `+` in the order applied:
 //!   `delay`, `error`, `slow`, `reset` (e.g. `"delay+reset"`).
 //!
@@ -63,6 +65,8 @@ pub struct LogRecord {
     /// Deliberate hold before the content existed, milliseconds (`None`: not a held
     /// kind of request).
     pub hold_ms: Option<f64>,
+    /// The channel the request was for (`None`: a `/ch{c}/` path of no channel served).
+    pub channel: Option<u32>,
 }
 
 enum Msg {
@@ -195,6 +199,7 @@ mod tests {
             complete: true,
             fault: None,
             hold_ms: None,
+            channel: Some(0),
         }
     }
 

@@ -394,6 +394,7 @@ mod tests {
             complete: false,
             fault: None,
             hold_ms: None,
+            channel: Some(0),
         }
     }
 

@@ -98,6 +98,17 @@ impl OriginArgs {
         cfg.audio_rendition = self.audio_rendition;
         cfg.access_log = self.access_log.clone();
         cfg.fault_api = self.fault_api;
+        match self.channels.trim().parse::<u32>() {
+            Ok(n) if (1..=super::MAX_CHANNELS).contains(&n) => cfg.channels = n,
+            _ => err(
+                "channels",
+                &self.channels,
+                format!(
+                    "expected a whole number of channels from 1 to {}",
+                    super::MAX_CHANNELS
+                ),
+            ),
+        }
 
         let fault_flags = FaultFlags {
             delay: self.fault_delay.clone(),
@@ -275,11 +286,19 @@ pub async fn run_cli(args: OriginArgs) -> anyhow::Result<()> {
     let cfg = args
         .to_config()
         .map_err(|errs| anyhow::anyhow!("invalid origin flags:\n  {}", errs.join("\n  ")))?;
+    let channels = cfg.channels;
     let handle = super::start(cfg).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", handle.master_url())?;
         out.flush()?;
+    }
+    if channels > 1 {
+        crate::console::say!(
+            "hls-swarm origin: {channels} channels at {} (c = 0..{})",
+            handle.channel_url(0).replace("/ch0/", "/ch{c}/"),
+            channels - 1
+        );
     }
     let waited = wait_for_signal().await;
     handle.shutdown().await;

@@ -7,7 +7,9 @@
 //! * Timeline ([`timeline`]): epoch = start − W×D; live edge `L(t) = W + ⌊t/D⌋`; the
 //!   playlist lists N ∈ [L−W, L−1]; segments stay downloadable W+1 durations after leaving.
 //! * URLs ([`routes`]): `/master.m3u8`, `/v{i}/playlist.m3u8`, `/v{i}/seg{N}.ts`,
-//!   `/a/playlist.m3u8`, `/a/seg{N}.ts` (with the audio rendition), `/health`.
+//!   `/a/playlist.m3u8`, `/a/seg{N}.ts` (with the audio rendition), `/health`; with
+//!   `--channels N`, channel c's copy of each under `/ch{c}/` (the channels share the
+//!   timeline and the media bytes; the access log names each request's channel).
 //! * Faults ([`faults`]): delays, slow segment bodies, error statuses (random or
 //!   scheduled), mid-body connection resets, playlist freezes; seeded and changeable at
 //!   runtime through [`OriginHandle::faults`].
@@ -58,6 +60,8 @@ pub const LISTEN_BACKLOG: u32 = 4096;
 pub const MAX_VARIANT_BPS: u64 = 200_000_000;
 /// Largest accepted playlist window (segments).
 pub const MAX_WINDOW: usize = 10_000;
+/// Most channels one origin serves (`--channels`).
+pub const MAX_CHANNELS: u32 = 100_000;
 
 /// Origin configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +86,9 @@ pub struct OriginConfig {
     pub faults: FaultConfig,
     /// Serve the fault API ([`control`]) at `/control/faults` to loopback peers.
     pub fault_api: bool,
+    /// Channels served, each under `/ch{c}/` (`c` in `0..channels`); the plain paths
+    /// stay channel 0's.
+    pub channels: u32,
 }
 
 impl Default for OriginConfig {
@@ -97,6 +104,7 @@ impl Default for OriginConfig {
             access_log: None,
             faults: FaultConfig::default(),
             fault_api: false,
+            channels: 1,
         }
     }
 }
@@ -109,6 +117,9 @@ impl OriginConfig {
         let _ = p.ok(asset::whole_seconds(self.segment_duration)
             .map_err(|e| format!("segment_duration: {e}")));
         let _ = p.ok(check_window(self.window).map_err(|e| format!("window: {e}")));
+        p.check(!(1..=MAX_CHANNELS).contains(&self.channels), || {
+            format!("channels: {} is outside 1..={MAX_CHANNELS}", self.channels)
+        });
         if let Some(part) = self.part_duration {
             let _ = p.ok(check_part_duration(part, self.segment_duration)
                 .map_err(|e| format!("part_duration: {e}")));
@@ -204,6 +215,7 @@ pub async fn start(cfg: OriginConfig) -> anyhow::Result<OriginHandle> {
         faults: FaultControl::new(cfg.seed, cfg.faults),
         log: log.as_ref().map(access_log::AccessLog::sender),
         fault_api: cfg.fault_api,
+        channels: cfg.channels,
         start: Instant::now(),
         start_wall: SystemTime::now(),
     }));
@@ -227,6 +239,17 @@ impl OriginHandle {
 
     /// `http://ADDR/master.m3u8`; an unspecified listen address becomes loopback.
     pub fn master_url(&self) -> String {
+        format!("http://{}/master.m3u8", self.reachable_addr())
+    }
+
+    /// Channel `c`'s master playlist, `http://ADDR/ch{c}/master.m3u8` (see
+    /// [`OriginHandle::master_url`] for the address).
+    pub fn channel_url(&self, c: u32) -> String {
+        format!("http://{}/ch{c}/master.m3u8", self.reachable_addr())
+    }
+
+    /// The bound address, an unspecified IP replaced by loopback.
+    fn reachable_addr(&self) -> SocketAddr {
         let mut a = self.addr;
         if a.ip().is_unspecified() {
             a.set_ip(match a.ip() {
@@ -234,7 +257,7 @@ impl OriginHandle {
                 IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
             });
         }
-        format!("http://{a}/master.m3u8")
+        a
     }
 
     /// TCP connections accepted since start (HTTP/1.1 and h2c alike): the ground truth

@@ -9,6 +9,7 @@
 //! | `/a/playlist.m3u8`     | audio rendition playlist (`--audio-rendition`)  |
 //! | `/a/seg{N}.ts`         | audio rendition segment N                       |
 //! | `/health`              | `200 ok`                                        |
+//! | `/ch{c}/…`             | channel c's copy of any path above but `/health` (`--channels`) |
 //!
 //! Numbers are plain decimal without leading zeros; the query string is ignored.
 
@@ -80,6 +81,23 @@ pub fn route(path: &str) -> Route {
     }
 }
 
+/// Splits a request path into its channel and the path within the channel: `/ch{c}/rest`
+/// is channel `c` (when `c < channels`) with path `/rest`; any other path is channel 0's
+/// as it is. `None` for a `/ch{c}/` prefix naming no channel served.
+pub fn channel(path: &str, channels: u32) -> (Option<u32>, &str) {
+    let Some(rest) = path.strip_prefix("/ch") else {
+        return (Some(0), path);
+    };
+    let Some(slash) = rest.find('/') else {
+        return (Some(0), path);
+    };
+    match number(&rest[..slash]) {
+        Some(c) if c < u64::from(channels) => (Some(c as u32), &rest[slash..]),
+        Some(_) => (None, path),
+        None => (Some(0), path),
+    }
+}
+
 /// A canonical decimal u64 ("0" or no leading zero).
 fn number(s: &str) -> Option<u64> {
     let ok =
@@ -111,6 +129,20 @@ mod tests {
             route("/v0/seg0.0.ts?x"),
             Route::Part(Track::Variant(0), 0, 0)
         );
+    }
+
+    #[test]
+    fn channel_prefixes_split_off() {
+        assert_eq!(channel("/master.m3u8", 1), (Some(0), "/master.m3u8"));
+        assert_eq!(channel("/ch0/master.m3u8", 1), (Some(0), "/master.m3u8"));
+        assert_eq!(channel("/ch19/v1/seg3.ts", 20), (Some(19), "/v1/seg3.ts"));
+        assert_eq!(channel("/ch20/v1/seg3.ts", 20), (None, "/ch20/v1/seg3.ts"));
+        assert_eq!(
+            channel("/ch01/master.m3u8", 20),
+            (Some(0), "/ch01/master.m3u8")
+        );
+        assert_eq!(route(channel("/ch01/master.m3u8", 20).1), Route::NotFound);
+        assert_eq!(channel("/chx", 20), (Some(0), "/chx"));
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub struct State {
     pub faults: FaultControl,
     log: Option<AccessLogSender>,
     fault_api: bool,
+    /// Channels served (`/ch{c}/`, see [`routes::channel`]).
+    channels: u32,
     /// TCP connections accepted so far (HTTP/1.1 and h2c alike).
     connections_accepted: std::sync::atomic::AtomicU64,
 }
@@ -111,6 +113,8 @@ pub struct StateParams {
     pub start_wall: SystemTime,
     /// Serve the fault API ([`control`]) to loopback peers.
     pub fault_api: bool,
+    /// Channels served, each under `/ch{c}/`.
+    pub channels: u32,
 }
 
 impl State {
@@ -214,6 +218,7 @@ impl State {
             faults: p.faults,
             log: p.log,
             fault_api: p.fault_api,
+            channels: p.channels.max(1),
             connections_accepted: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -391,7 +396,11 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<OriginBody>, Infallible> {
     let arrived = Instant::now();
-    let mut route = routes::route(req.uri().path());
+    let (channel, channel_path) = routes::channel(req.uri().path(), state.channels);
+    let mut route = match channel {
+        Some(_) => routes::route(channel_path),
+        None => Route::NotFound,
+    };
     if let Route::Playlist(t) | Route::Segment(t, _) | Route::Part(t, ..) = route
         && state.track(t).is_none()
     {
@@ -428,6 +437,7 @@ async fn handle(
         complete: false,
         fault: None,
         hold_ms: None,
+        channel,
     };
     let mut log = PendingLog::new(state.log.clone(), arrived, record);
     let head = req.method() == Method::HEAD;

@@ -605,6 +605,10 @@ fn tables(o: &mut String, r: &RunReport, x: &Sections, slo: &SloResult) {
     }
     o.push_str("</table></section>");
 
+    if x.streams.len() > 1 {
+        streams_table(o, &x.streams);
+    }
+
     o.push_str(r#"<section class="card wide"><h2>Latency</h2><table class="num"><tr><th></th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr>"#);
     for (k, q) in x.requested() {
         let _ = write!(o, "<tr><th>{} TTFB</th>", k.as_str());
@@ -657,6 +661,51 @@ fn tables(o: &mut String, r: &RunReport, x: &Sections, slo: &SloResult) {
         }
         o.push_str("</table></section>");
     }
+}
+
+/// Streams the HTML report lists by name; the others are added up in one row.
+pub const HTML_TOP_STREAMS: usize = 100;
+
+/// A many-stream run's table: the streams with the most viewers, then the rest.
+fn streams_table(o: &mut String, all: &[crate::stats::streams::StreamSection]) {
+    let (top, rest) = crate::stats::streams::top_and_rest(all, HTML_TOP_STREAMS);
+    let _ = write!(
+        o,
+        r#"<section class="card wide"><h2>Streams ({} streams, top {} by viewers)</h2><table class="num"><tr><th>stream</th><th>share</th><th>viewers</th><th>requests</th><th>errors</th><th>bytes</th><th>segment TTFB p95</th></tr>"#,
+        all.len(),
+        top.len()
+    );
+    for s in &top {
+        let p95 = s
+            .requests
+            .get("segment")
+            .and_then(|q| q.ttfb_seconds)
+            .filter(|p| p.count > 0)
+            .map_or_else(|| "–".to_string(), |p| secs(p.p95));
+        let _ = write!(
+            o,
+            "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s.url),
+            esc(&pct(s.share)),
+            s.viewers,
+            s.total_requests(),
+            s.total_errors(),
+            esc(&bytes(s.total_bytes as f64)),
+            esc(&p95)
+        );
+    }
+    if let Some(r) = rest {
+        let _ = write!(
+            o,
+            "<tr><th>the rest ({} streams)</th><td></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td></td></tr>",
+            r.streams,
+            r.viewers,
+            r.requests,
+            r.errors,
+            esc(&bytes(r.bytes as f64))
+        );
+    }
+    o.push_str("</table></section>");
 }
 
 fn kpis(o: &mut String, x: &Sections, slo: &SloResult) {

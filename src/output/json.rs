@@ -16,12 +16,13 @@ use crate::stats::request_log::RequestLogCounts;
 use crate::stats::sections::{
     Client, Errors, Pipeline, Playback, Protocols, Requests, Sections, Throughput, Viewers,
 };
+use crate::stats::streams::StreamSection;
 
 /// Schema version of the JSON report (2: `run`, the test and shard the report is of; 3:
 /// `merge`, what an exact merge of shards needs, and `run.merged`; 4: `request_log`;
-/// 5: `protocols`, requests and connections by HTTP version; 6: the LL-HLS request kinds
-/// `blocking` and `hint`, their `hold_seconds` and `lateness_seconds`, and
-/// `playback.ll_fallbacks`).
+/// 5: `protocols`, requests and connections by HTTP version; 6: `streams`, per-stream
+/// figures, and the LL-HLS request kinds `blocking` and `hint`, their `hold_seconds` and
+/// `lateness_seconds`, and `playback.ll_fallbacks`).
 pub const SCHEMA_VERSION: u32 = 6;
 
 /// The oldest schema `hls-swarm merge` reads (the first with the `merge` section).
@@ -121,6 +122,9 @@ pub struct Report {
     pub viewers: Viewers,
     /// Per request kind.
     pub requests: BTreeMap<&'static str, Requests>,
+    /// Every stream, in the run's order (one for a single-stream run), with its own
+    /// per-kind `requests`.
+    pub streams: Vec<StreamSection>,
     /// Errors.
     pub errors: Errors,
     /// Playback.
@@ -212,6 +216,7 @@ impl Report {
                 .map(|(k, figures)| (k.as_str(), figures))
                 .collect(),
             errors: sections.errors,
+            streams: sections.streams,
             playback: sections.playback,
             total_bytes: sections.total_bytes,
             throughput_bytes_per_second: sections.throughput,

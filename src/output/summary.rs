@@ -8,6 +8,7 @@ use crate::slo::SloResult;
 use crate::stats::report::RunReport;
 use crate::stats::sections::Sections;
 use crate::stats::snapshot::Percentiles;
+use crate::stats::streams::{StreamSection, top_and_rest};
 use crate::units::{bytes, clock, pct, secs};
 
 const RULE: &str =
@@ -87,6 +88,57 @@ fn ffmpeg_section(o: &mut String, f: &crate::stats::ffmpeg::FfmpegStats) {
     }
 }
 
+/// Streams the summary lists by name; the others are added up on one line.
+pub const SUMMARY_TOP_STREAMS: usize = 10;
+
+/// A many-stream run's block: the streams with the most viewers, then the rest.
+fn streams_section(o: &mut String, all: &[StreamSection]) {
+    let (top, rest) = top_and_rest(all, SUMMARY_TOP_STREAMS);
+    let _ = writeln!(
+        o,
+        "{THIN}\n  Streams: {} (top {} by viewers)",
+        all.len(),
+        top.len()
+    );
+    let _ = writeln!(
+        o,
+        "  {:>7} {:>6} {:>9} {:>7} {:>10} {:>9}  URL",
+        "Viewers", "Share", "Requests", "Errors", "Bytes", "seg p95"
+    );
+    for s in &top {
+        let p95 = s
+            .requests
+            .get("segment")
+            .and_then(|q| q.ttfb_seconds)
+            .filter(|p| p.count > 0)
+            .map_or_else(|| "-".to_string(), |p| secs(p.p95));
+        let _ = writeln!(
+            o,
+            "  {:>7} {:>6} {:>9} {:>7} {:>10} {:>9}  {}",
+            s.viewers,
+            pct(s.share),
+            s.total_requests(),
+            s.total_errors(),
+            bytes(s.total_bytes as f64),
+            p95,
+            s.url
+        );
+    }
+    if let Some(r) = rest {
+        let _ = writeln!(
+            o,
+            "  {:>7} {:>6} {:>9} {:>7} {:>10} {:>9}  the rest ({} streams)",
+            r.viewers,
+            "",
+            r.requests,
+            r.errors,
+            bytes(r.bytes as f64),
+            "",
+            r.streams
+        );
+    }
+}
+
 /// How a merged report's peaks (active, stalled) were made, for people.
 pub const MERGED_PEAKS: &str = "(merged: peaks are the shards' peaks summed, an upper bound when they peaked at different ticks)";
 
@@ -146,7 +198,16 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     );
     let _ = writeln!(o, "{RULE}");
     let _ = writeln!(o, "  Run:               {}", run_line(r));
-    let _ = writeln!(o, "  Stream:            {}", r.stream_url);
+    if x.streams.len() > 1 {
+        let _ = writeln!(
+            o,
+            "  Streams:           {} (first {}; per stream below)",
+            x.streams.len(),
+            r.stream_url
+        );
+    } else {
+        let _ = writeln!(o, "  Stream:            {}", r.stream_url);
+    }
     let _ = writeln!(o, "  Run time:          {}", clock(x.run_seconds));
     let _ = writeln!(o, "  Ended by:          {}", r.ended_by());
 
@@ -181,6 +242,10 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     );
     if let Some(b) = &r.bandwidth {
         let _ = writeln!(o, "  Links:             {}", links_line(b));
+    }
+
+    if x.streams.len() > 1 {
+        streams_section(&mut o, &x.streams);
     }
 
     let approx = if x.requests_approximate {

@@ -161,6 +161,9 @@ pub struct Accumulator {
     pub reconnects: u64,
     /// Events folded in.
     pub events: u64,
+    /// Per-stream figures (a many-stream run; one entry, or none, with one stream).
+    #[serde(default)]
+    pub streams: super::streams::StreamTallies,
 }
 
 impl Default for Accumulator {
@@ -190,6 +193,7 @@ impl Default for Accumulator {
             exits_clean: 0,
             reconnects: 0,
             events: 0,
+            streams: Default::default(),
         }
     }
 }
@@ -199,7 +203,11 @@ impl Accumulator {
     pub fn record(&mut self, ev: &Event) {
         self.events += 1;
         match ev {
-            Event::Request(r) => self.record_request(r),
+            Event::Request(r) => {
+                self.streams.record_request(r);
+                self.record_request(r)
+            }
+            Event::StreamViewer { stream } => self.streams.record_viewer(*stream),
             Event::Progress { kind, bytes } => self.kinds[kind.index()].bytes += bytes,
             Event::Playback(p) => self.record_playback(p),
             Event::Lifecycle(l) => self.record_lifecycle(l),
@@ -315,6 +323,7 @@ impl Accumulator {
         self.exits_clean += o.exits_clean;
         self.reconnects += o.reconnects;
         self.events += o.events;
+        self.streams.merge(&o.streams);
     }
 
     /// Zero everything, keeping allocations.
@@ -345,6 +354,7 @@ impl Accumulator {
         self.exits_clean = 0;
         self.reconnects = 0;
         self.events = 0;
+        self.streams.reset();
     }
 
     /// Requests of one kind.
@@ -482,6 +492,7 @@ mod tests {
             connections: [0; 2],
             hold: None,
             lateness: None,
+            stream: None,
         })
     }
 

@@ -51,6 +51,8 @@ pub struct Collector {
     lag: Option<Arc<super::lag::LagMonitor>>,
     runtimes: Vec<tokio::runtime::Handle>,
     request_log: Option<Arc<super::request_log::RequestLog>>,
+    /// The `/metrics` grouping of a many-stream run: each stream's group, and how many.
+    stream_groups: Option<(Vec<u32>, usize)>,
 }
 
 impl Collector {
@@ -73,7 +75,14 @@ impl Collector {
             lag: None,
             runtimes: Vec::new(),
             request_log: None,
+            stream_groups: None,
         }
+    }
+
+    /// Add up a many-stream run's per-stream figures into `/metrics` groups in every
+    /// snapshot: stream `i` into group `group_of[i]`, `groups` groups.
+    pub fn set_stream_groups(&mut self, group_of: Vec<u32>, groups: usize) {
+        self.stream_groups = Some((group_of, groups));
     }
 
     /// Copy this per-viewer table into every snapshot (`-prom-client-metrics`).
@@ -246,6 +255,10 @@ impl Collector {
             }),
             heap_live_bytes: crate::heap::live_bytes(),
             request_log: self.request_log.as_ref().map(|l| l.counts()),
+            stream_groups: match &self.stream_groups {
+                Some((group_of, groups)) => Arc::from(c.streams.grouped(group_of, *groups)),
+                None => Arc::from(Vec::new()),
+            },
         }
     }
 }
@@ -271,6 +284,7 @@ mod tests {
             connections: [0; 2],
             hold: None,
             lateness: None,
+            stream: None,
         })
     }
 

@@ -219,6 +219,9 @@ pub struct RequestDone {
     /// For the same requests: how long it waited past the moment the playlist says the
     /// content should exist (its part's end by PROGRAM-DATE-TIME).
     pub lateness: Option<Duration>,
+    /// Index of the stream the request was for, in the run's order of streams; `None` in
+    /// a single-stream run. Set by the viewer's [`crate::stats::hub::EventSink`].
+    pub stream: Option<u32>,
 }
 
 impl RequestDone {
@@ -239,6 +242,7 @@ impl RequestDone {
             connections: [0; 2],
             hold: None,
             lateness: None,
+            stream: None,
         }
     }
 
@@ -310,4 +314,10 @@ pub enum Event {
     Playback(PlaybackEvent),
     /// A lifecycle change.
     Lifecycle(LifecycleEvent),
+    /// The ramp started a viewer slot on stream `stream` (index in the run's order of
+    /// streams).
+    StreamViewer {
+        /// The stream's index.
+        stream: u32,
+    },
 }

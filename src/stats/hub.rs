@@ -55,11 +55,16 @@ pub struct EventSink {
     request_log: Option<Arc<RequestLog>>,
     /// The global id of the viewer this sink reports for (`None`: the swarm's own).
     viewer_id: Option<u64>,
+    /// The stream this sink's requests are for (`None`: leave them as they are).
+    stream: Option<u32>,
 }
 
 impl EventSink {
     /// Offer an event; if the shard's channel is full, drop it and count the drop.
-    pub fn send(&self, ev: Event) {
+    pub fn send(&self, mut ev: Event) {
+        if let (Some(stream), Event::Request(done)) = (self.stream, &mut ev) {
+            done.stream = Some(stream);
+        }
         if let Some(status) = &self.status {
             status.observe(&ev);
         }
@@ -91,6 +96,14 @@ impl EventSink {
     pub fn with_viewer_id(&self, id: u64) -> EventSink {
         EventSink {
             viewer_id: Some(id),
+            ..self.clone()
+        }
+    }
+
+    /// This sink, reporting its requests as stream `stream`'s (index in the run's order).
+    pub fn with_stream(&self, stream: u32) -> EventSink {
+        EventSink {
+            stream: Some(stream),
             ..self.clone()
         }
     }
@@ -181,6 +194,7 @@ impl StatsHub {
             status: None,
             request_log: self.request_log.clone(),
             viewer_id: None,
+            stream: None,
         }
     }
 

@@ -115,6 +115,7 @@ pub fn snapshot(
             .iter()
             .filter_map(|(s, _)| s.request_log)
             .reduce(RequestLogCounts::plus),
+        stream_groups: Arc::from(Vec::new()),
     };
     (snap, acc)
 }

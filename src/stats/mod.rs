@@ -28,6 +28,7 @@ pub mod request_log;
 pub mod sections;
 pub mod series;
 pub mod snapshot;
+pub mod streams;
 pub mod totals;
 pub mod viewer_state;
 pub mod viewers;

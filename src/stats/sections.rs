@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::event::{Protocol, RequestKind};
 use super::report::RunReport;
 use super::snapshot::Percentiles;
+use super::streams::{StreamRequests, StreamSection};
 
 /// Viewer counts.
 #[derive(Debug, Clone, Serialize)]
@@ -209,6 +210,8 @@ pub struct Sections {
     pub requests_approximate: bool,
     /// The client's own health (`None` with the FFmpeg engine).
     pub client: Option<Client>,
+    /// Every stream of the run, in the run's order (one for a single-stream run).
+    pub streams: Vec<StreamSection>,
 }
 
 impl Sections {
@@ -216,7 +219,7 @@ impl Sections {
     pub fn of(r: &RunReport) -> Self {
         let s = &r.snapshot;
         let t = &s.totals;
-        let requests = RequestKind::ALL
+        let requests: Vec<(RequestKind, Requests)> = RequestKind::ALL
             .iter()
             .map(|k| {
                 let ks = s.kind(*k);
@@ -234,7 +237,37 @@ impl Sections {
                 (*k, figures)
             })
             .collect();
+        let streams = if r.streams.len() > 1 {
+            super::streams::sections(&r.streams, &r.accumulator.streams)
+        } else {
+            // One stream: its figures are the run's.
+            r.streams
+                .iter()
+                .map(|info| StreamSection {
+                    url: info.url.clone(),
+                    share: info.share,
+                    viewers: t.viewers_started,
+                    requests: requests
+                        .iter()
+                        .map(|(k, q): &(RequestKind, Requests)| {
+                            let figures = StreamRequests {
+                                count: q.count,
+                                errors: q.errors,
+                                aborted: q.aborted,
+                                retries: q.retries,
+                                bytes: q.bytes,
+                                ttfb_seconds: Some(q.ttfb_seconds),
+                                download_seconds: Some(q.download_seconds),
+                            };
+                            (k.as_str(), figures)
+                        })
+                        .collect(),
+                    total_bytes: t.total_bytes(),
+                })
+                .collect()
+        };
         Sections {
+            streams,
             run_seconds: s.elapsed.as_secs_f64(),
             viewers: Viewers {
                 target: s.target,

@@ -138,6 +138,10 @@ pub struct Snapshot {
     pub heap_live_bytes: Option<u64>,
     /// `--request-log`'s lines written, dropped and failed so far; `None` without it.
     pub request_log: Option<super::request_log::RequestLogCounts>,
+    /// A many-stream run's figures per `/metrics` stream group (top-K streams, then
+    /// `other`; see [`crate::config::StreamConfig::metrics_groups`]); empty with one
+    /// stream.
+    pub stream_groups: Arc<[super::streams::GroupCounts]>,
 }
 
 impl Snapshot {

@@ -66,7 +66,7 @@ impl ViewerCell {
             Event::Progress { bytes, .. } => {
                 self.bytes.fetch_add(*bytes, r);
             }
-            Event::Playback(_) | Event::Lifecycle(_) => {}
+            Event::Playback(_) | Event::Lifecycle(_) | Event::StreamViewer { .. } => {}
         }
     }
 
@@ -186,6 +186,7 @@ mod tests {
             connections: [0; 2],
             hold: None,
             lateness: None,
+            stream: None,
         })
     }
 

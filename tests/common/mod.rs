@@ -34,6 +34,9 @@ pub struct LogLine {
     /// How long the origin deliberately held the request (LL-HLS), ms.
     #[serde(default)]
     pub hold_ms: Option<f64>,
+    /// The channel the request was for (`--channels`).
+    #[serde(default)]
+    pub channel: Option<u32>,
 }
 
 /// A running origin with its log file.

@@ -110,6 +110,7 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
     let engine = match FfmpegEngine::start(EngineInputs {
         cfg,
         url,
+        urls: std::slice::from_ref(url),
         settings,
         sinks: vec![hub.sink(0)],
         gauges: gauges.clone(),
@@ -137,6 +138,7 @@ async fn play_check(cfg: &Config, url: &Url, settings: Arc<HttpSettings>) -> Che
         gauges,
         cancel: cancel.clone(),
         startup_timeout: cfg.stalls.startup_timeout,
+        stream: 0,
     };
     let stopper = {
         let cancel = cancel.clone();

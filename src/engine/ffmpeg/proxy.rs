@@ -422,6 +422,7 @@ impl<'a> Record<'a> {
                 connections: [0; 2],
                 hold: None,
                 lateness: None,
+                stream: None,
             };
             sink.send_request_of(done, self.viewer, self.url);
         }

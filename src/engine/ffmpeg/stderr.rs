@@ -278,6 +278,7 @@ fn done(kind: RequestKind, failed_status: Option<u16>) -> RequestDone {
         connections: [0; 2],
         hold: None,
         lateness: None,
+        stream: None,
     }
 }
 

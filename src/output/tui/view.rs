@@ -635,6 +635,7 @@ mod tests {
             connections: [0; 2],
             hold: None,
             lateness: None,
+            stream: None,
         })
     }
 
