@@ -467,6 +467,33 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn a_tally_of_five_kinds_reads_into_their_places() {
+        let mut t = StreamTally::default();
+        t.kinds[RequestKind::Segment.index()].count = 7;
+        t.kinds[RequestKind::Part.index()].count = 3;
+        let mut v = serde_json::to_value(&t).expect("serialises");
+        assert_eq!(
+            v["kinds"].as_array().map(Vec::len),
+            Some(RequestKind::COUNT)
+        );
+        assert_eq!(
+            serde_json::from_value::<StreamTally>(v.clone()).ok(),
+            Some(t.clone())
+        );
+        // Before the LL-HLS kinds: master, playlist, segment, init, part.
+        let kinds = v["kinds"].as_array_mut().expect("an array");
+        kinds.remove(RequestKind::Hint.index());
+        kinds.remove(RequestKind::Blocking.index());
+        let old: StreamTally = serde_json::from_value(v.clone()).expect("five kinds read");
+        assert_eq!(old, t);
+        v["kinds"].as_array_mut().expect("an array").pop();
+        assert!(
+            serde_json::from_value::<StreamTally>(v).is_err(),
+            "four kinds are refused"
+        );
+    }
+
     fn req(stream: u32, kind: RequestKind, bytes: u64, error: bool) -> RequestDone {
         let mut r = RequestDone::new(kind);
         r.stream = Some(stream);
