@@ -37,6 +37,8 @@ fn request(kind: RequestKind, ms: u64, status: u16) -> Event {
         aborted: false,
         protocol: None,
         connections: [0; 2],
+        hold: None,
+        lateness: None,
         stream: None,
     })
 }

@@ -8,13 +8,15 @@
 //! Model (one viewer, one or more tracks such as video variants and audio renditions):
 //! - each track has a contiguous buffer `[0, buffered_end)` in its own media time;
 //! - the playable end is the minimum over tracks (a player needs every stream);
-//! - playback starts once every track has at least `startup_buffer` buffered;
+//! - playback starts once every track has at least `startup_buffer` buffered past the
+//!   start position (0, or where an LL-HLS viewer seeks to: PART-HOLD-BACK from the live
+//!   edge, after the independent part it loaded from — [`Player::set_start`]);
 //! - while playing, the playhead advances with wall time; when it reaches the playable
 //!   end the viewer stalls, and resumes as soon as the playable end moves past it;
 //! - when every track reached its end of stream (VOD/ENDLIST) and the playhead reached
 //!   the playable end, playback ends (not a stall).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -73,6 +75,11 @@ pub struct Player {
     n_stalls: u64,
     stalled_total: Duration,
     reported_played: Duration,
+    /// Where playback starts in media time (see [`Player::set_start`]).
+    start_at: Duration,
+    /// Track 0's latest dated media: its offset in the buffer and its
+    /// PROGRAM-DATE-TIME, for [`Player::playhead_date`].
+    dated: Option<(Duration, SystemTime)>,
 }
 
 impl Player {
@@ -96,6 +103,51 @@ impl Player {
             n_stalls: 0,
             stalled_total: Duration::ZERO,
             reported_played: Duration::ZERO,
+            start_at: Duration::ZERO,
+            dated: None,
+        }
+    }
+
+    /// Before playback starts: begin playing at media time `at` rather than at the start
+    /// of the buffer (an LL-HLS viewer loads from an independent part and seeks to its
+    /// live point after it). Ignored once playback started.
+    pub fn set_start(&mut self, at: Duration) {
+        if self.state == PlayerState::Startup {
+            self.start_at = at;
+        }
+    }
+
+    /// `media` more of `track` finished downloading at `now`; `date` is the
+    /// PROGRAM-DATE-TIME of its first sample, if the playlist gives one (dates of track 0
+    /// make [`Player::playhead_date`]).
+    pub fn on_buffered_dated(
+        &mut self,
+        track: usize,
+        media: Duration,
+        now: Instant,
+        date: Option<SystemTime>,
+    ) -> Vec<Transition> {
+        if track == 0
+            && let (Some(date), Some(t)) = (date, self.tracks.first())
+        {
+            self.dated = Some((t.buffered_end, date));
+        }
+        self.on_buffered(track, media, now)
+    }
+
+    /// The PROGRAM-DATE-TIME of the media at the playhead at `now` (from track 0's latest
+    /// dated media); `None` before playback or without dates. Live latency is the wall
+    /// clock minus this.
+    pub fn playhead_date(&self, now: Instant) -> Option<SystemTime> {
+        if !matches!(self.state, PlayerState::Playing | PlayerState::Stalled) {
+            return None;
+        }
+        let (offset, date) = self.dated?;
+        let playhead = self.playhead(now);
+        if playhead >= offset {
+            date.checked_add(playhead - offset)
+        } else {
+            date.checked_sub(offset - playhead)
         }
     }
 
@@ -224,14 +276,16 @@ impl Player {
     fn after_buffer_change(&mut self, now: Instant, out: &mut Vec<Transition>) {
         match self.state {
             PlayerState::Startup => {
+                let need = self.start_at + self.startup_buffer;
                 let ready = self
                     .tracks
                     .iter()
-                    .all(|t| t.buffered_end >= self.startup_buffer || t.end_of_stream);
-                if ready && self.playable_end() > Duration::ZERO {
+                    .all(|t| t.buffered_end >= need || t.end_of_stream);
+                if ready && self.playable_end() > self.start_at {
                     self.state = PlayerState::Playing;
                     self.anchor_at = now;
-                    self.anchor_playhead = Duration::ZERO;
+                    self.anchor_playhead = self.start_at;
+                    self.reported_played = self.start_at;
                     out.push(Transition::Started {
                         startup: now.saturating_duration_since(self.tune_in),
                     });
@@ -396,6 +450,44 @@ mod tests {
         let tr = p.on_buffered(0, S, start + 4 * S);
         assert_eq!(tr, vec![Transition::StallEnded { stalled: 2 * S }]);
         assert_eq!(p.playhead(start + 4 * S), 2 * S);
+    }
+
+    #[test]
+    fn a_start_position_waits_for_media_past_it_and_plays_from_there() {
+        let start = t0();
+        let ms = Duration::from_millis;
+        let mut p = Player::new(start, 1, ms(1));
+        p.set_start(ms(400));
+        // Two 200 ms parts reach the start point but nothing past it yet.
+        assert!(p.on_buffered(0, ms(200), start).is_empty());
+        assert!(p.on_buffered(0, ms(200), start + ms(10)).is_empty());
+        let tr = p.on_buffered(0, ms(200), start + ms(200));
+        assert_eq!(tr, vec![Transition::Started { startup: ms(200) }]);
+        assert_eq!(p.playhead(start + ms(300)), ms(500));
+        assert_eq!(
+            p.take_played(start + ms(300)),
+            ms(100),
+            "the skipped media was not played"
+        );
+        p.set_start(Duration::ZERO);
+        assert_eq!(p.playhead(start + ms(300)), ms(500), "ignored once playing");
+    }
+
+    #[test]
+    fn the_playhead_date_follows_the_latest_dated_media() {
+        let start = t0();
+        let ms = Duration::from_millis;
+        let day = SystemTime::UNIX_EPOCH + Duration::from_secs(86_400);
+        let mut p = Player::new(start, 1, ms(1));
+        assert_eq!(p.playhead_date(start), None);
+        p.on_buffered_dated(0, ms(200), start, Some(day));
+        assert_eq!(p.playhead_date(start + ms(50)), Some(day + ms(50)));
+        // The next part's date re-anchors; the playhead is still in the first part.
+        p.on_buffered_dated(0, ms(200), start + ms(100), Some(day + ms(200)));
+        assert_eq!(p.playhead_date(start + ms(150)), Some(day + ms(150)));
+        // Dates of another track are not used.
+        p.on_buffered_dated(1, ms(200), start + ms(100), Some(day + ms(9000)));
+        assert_eq!(p.playhead_date(start + ms(150)), Some(day + ms(150)));
     }
 
     #[test]

@@ -239,6 +239,8 @@ mod tests {
                 aborted: false,
                 protocol: None,
                 connections: [0; 2],
+                hold: None,
+                lateness: None,
                 stream: None,
             }));
         }

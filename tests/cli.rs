@@ -66,6 +66,8 @@ fn each_invalid_value_exits_2_naming_its_flag() {
         ),
         (&["--http2", "yes"], "--http2"),
         (&["--http2", ""], "--http2"),
+        (&["--ll-hls", "yes"], "--ll-hls"),
+        (&["-engine", "ffmpeg", "--ll-hls", "on"], "--ll-hls on"),
     ];
     for (args, flag) in cases {
         let o = swarm(args);

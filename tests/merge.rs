@@ -29,7 +29,9 @@ use hls_swarm::stats::percentiles::Percentiles;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-const KINDS: [&str; 5] = ["master", "playlist", "segment", "init", "part"];
+const KINDS: [&str; 7] = [
+    "master", "playlist", "blocking", "segment", "init", "part", "hint",
+];
 
 fn bin() -> tokio::process::Command {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_hls-swarm"))

@@ -21,7 +21,9 @@ use metrics_support::prometheus::{Prometheus, free_port};
 use metrics_support::{repo, tool};
 use serde_json::Value;
 
-const KINDS: [&str; 5] = ["master", "playlist", "segment", "init", "part"];
+const KINDS: [&str; 7] = [
+    "master", "playlist", "blocking", "segment", "init", "part", "hint",
+];
 const RUN_ID: &str = "prom-truth";
 /// How long each shard keeps serving its final values: well over the two 1 s scrapes and
 /// the 1 s rule evaluation the test waits for.

@@ -240,10 +240,12 @@ async fn a_writer_that_cannot_keep_up_drops_lines_counted_and_the_run_ends() {
     let report = read_json(&report_path);
     let counts = &report["request_log"];
     let n = |k: &str| counts[k].as_u64().expect("count");
-    let requests: u64 = ["master", "playlist", "segment", "init", "part"]
-        .iter()
-        .map(|k| report["requests"][k]["count"].as_u64().expect("count"))
-        .sum();
+    let requests: u64 = [
+        "master", "playlist", "blocking", "segment", "init", "part", "hint",
+    ]
+    .iter()
+    .map(|k| report["requests"][k]["count"].as_u64().expect("count"))
+    .sum();
     assert_eq!(
         requests,
         access.len() as u64,

@@ -163,6 +163,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION")]
     pub origin_part_duration: Option<String>,
 
+    /// Low-Latency HLS in the native viewer: auto (play LL-HLS when a media playlist
+    /// offers CAN-BLOCK-RELOAD=YES and parts, else classic HLS), on (LL-HLS whenever the
+    /// playlist lists parts; a stream without parts or a server that does not block falls
+    /// back to classic HLS, said once), off (classic HLS always). FFmpeg viewers are
+    /// classic-HLS viewers: -engine ffmpeg refuses on.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub ll_hls: String,
+
     /// Connect to this IP for every request to the stream URL's host (Host and TLS SNI keep
     /// the name). Requires --dangerous.
     #[arg(long, value_name = "IP")]

@@ -106,6 +106,13 @@ impl EngineConfig {
                 p.check(given, || format!("{flag} only applies to -engine ffmpeg"));
             }
         }
+        if kind == Engine::Ffmpeg {
+            p.check(a.ll_hls.trim().eq_ignore_ascii_case("on"), || {
+                "--ll-hls on: FFmpeg viewers play LL-HLS streams as classic HLS (FFmpeg ignores \
+                 the LL-HLS tags); use the native engine, or --ll-hls auto|off"
+                    .into()
+            });
+        }
         let mut ffmpeg = FfmpegConfig::default();
         if let Some(path) = &a.ffmpeg {
             p.check(path.trim().is_empty(), || {

@@ -51,7 +51,7 @@ pub use problems::{ConfigErrors, Problems};
 pub use run::RunIdentity;
 pub use shard::Shard;
 pub use slo::Slo;
-pub use stream::{StreamConfig, StreamSource};
+pub use stream::{LlHlsMode, StreamConfig, StreamSource};
 
 use cli::RunArgs;
 

@@ -73,6 +73,42 @@ pub struct StreamConfig {
     pub variant: VariantChoice,
     /// `-origin-part-duration`: the built-in origin serves LL-HLS with parts this long.
     pub builtin_part_duration: Option<std::time::Duration>,
+    /// `--ll-hls`: whether native viewers play Low-Latency HLS.
+    pub ll_hls: LlHlsMode,
+}
+
+/// `--ll-hls auto|on|off`: whether a native viewer plays Low-Latency HLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LlHlsMode {
+    /// LL-HLS when a media playlist has `CAN-BLOCK-RELOAD=YES` and `EXT-X-PART-INF`.
+    #[default]
+    Auto,
+    /// LL-HLS whenever the media playlist has `EXT-X-PART-INF` (blocking reloads are tried
+    /// even without `CAN-BLOCK-RELOAD`); otherwise classic HLS, said once.
+    On,
+    /// Classic HLS always.
+    Off,
+}
+
+impl LlHlsMode {
+    /// Parses `auto`, `on` or `off` (the `--ll-hls` values).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            _ => Err(format!("--ll-hls: '{s}' is not one of auto, on, off")),
+        }
+    }
+
+    /// Stable name (`auto`, `on`, `off`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::On => "on",
+            Self::Off => "off",
+        }
+    }
 }
 
 impl StreamConfig {
@@ -162,6 +198,7 @@ impl StreamConfig {
                     .map_err(|e| format!("{flag}: {e}"))
                 }))
         });
+        let ll_hls = p.or_default(LlHlsMode::parse(&a.ll_hls));
         StreamConfig {
             source,
             urls,
@@ -170,6 +207,7 @@ impl StreamConfig {
             metrics_top_k,
             variant,
             builtin_part_duration,
+            ll_hls,
         }
     }
 
@@ -243,4 +281,21 @@ fn stream_url(s: &str) -> Result<Url, String> {
         format!("URL '{s}' is not valid: {e} (e.g. http://origin:17080/stream.m3u8)")
     })?;
     http_url(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ll_hls_modes_parse_and_anything_else_names_the_flag() {
+        assert_eq!(LlHlsMode::parse("auto"), Ok(LlHlsMode::Auto));
+        assert_eq!(LlHlsMode::parse(" ON"), Ok(LlHlsMode::On));
+        assert_eq!(LlHlsMode::parse("off"), Ok(LlHlsMode::Off));
+        assert_eq!(LlHlsMode::default(), LlHlsMode::Auto);
+        for bad in ["", "yes", "llhls"] {
+            let e = LlHlsMode::parse(bad).expect_err(bad);
+            assert!(e.starts_with("--ll-hls:"), "{e}");
+        }
+    }
 }

@@ -292,6 +292,8 @@ impl Fetch {
             aborted: false,
             protocol: self.protocol,
             connections: self.connections,
+            hold: None,
+            lateness: None,
             stream: None,
         }
     }

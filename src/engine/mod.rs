@@ -19,6 +19,8 @@
 pub mod ffmpeg;
 pub mod http;
 pub mod link;
+pub mod ll;
+pub mod ll_track;
 pub mod native;
 pub mod reload;
 pub mod request_meter;

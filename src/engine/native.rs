@@ -11,11 +11,14 @@
 //! [`Connections`]); no connection is ever shared between viewers. A [`Player`] per viewer
 //! turns buffered media into startup, stall and latency figures. With `--viewer-bandwidth`
 //! each viewer's connections sit behind its own last-mile link ([`crate::engine::link`]),
-//! its rate drawn once per viewer id when its slot starts.
+//! its rate drawn once per viewer id when its slot starts. With `--ll-hls` a track whose
+//! first media playlist offers Low-Latency HLS plays it instead ([`crate::engine::ll_track`]:
+//! blocking reloads, parts, preload hints), falling back to the classic loops above when
+//! the server does not block.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -23,8 +26,10 @@ use tokio::time::{Instant, sleep_until};
 use url::Url;
 
 use crate::backoff::Backoff;
-use crate::config::Config;
+use crate::config::{Config, LlHlsMode};
 use crate::engine::http::{Connections, Fetch, HttpSettings};
+use crate::engine::ll::{self, Mode};
+use crate::engine::ll_track::{self, LlEnd};
 use crate::engine::reload::{LoadOutcome, ReloadScheduler};
 use crate::engine::request_meter::RequestMeter;
 use crate::engine::runtimes::ViewerRuntimes;
@@ -69,6 +74,8 @@ pub struct ViewerParams {
     /// `--viewer-bandwidth`: draws each viewer's link rate and records it; `None` =
     /// viewers' reads are not paced.
     pub links: Option<Arc<LinkRates>>,
+    /// `--ll-hls`: whether tracks play Low-Latency HLS (see [`crate::engine::ll`]).
+    pub ll_hls: LlHlsMode,
 }
 
 /// The native engine of one run: every viewer plays with the same [`ViewerParams`], its
@@ -99,6 +106,7 @@ impl NativeEngine {
             restart_on_stall: cfg.stalls.restart,
             stall_threshold: cfg.stalls.threshold,
             links: cfg.audience.bandwidth.map(|m| Arc::new(LinkRates::new(m))),
+            ll_hls: cfg.stream.ll_hls,
         });
         NativeEngine { params, runtimes }
     }
@@ -171,23 +179,27 @@ struct Playback {
     player: Player,
 }
 
-struct Shared {
-    viewer: Viewer,
-    params: Arc<ViewerParams>,
+/// What a viewer's tracks share: the viewer, its settings and its player.
+pub(crate) struct Shared {
+    pub(crate) viewer: Viewer,
+    pub(crate) params: Arc<ViewerParams>,
     playback: Mutex<Playback>,
     changed: Notify,
     /// Target duration of track 0 in ms (for the default stall threshold).
     target_ms: AtomicU64,
+    /// The rendition reports of track 0's first media playlist, once it loaded (with
+    /// `--ll-hls` other than off): the other tracks start at the live edge they report.
+    first_reports: watch::Sender<Option<Arc<Vec<hls::RenditionReport>>>>,
 }
 
 impl Shared {
-    fn emit(&self, ev: Event) {
+    pub(crate) fn emit(&self, ev: Event) {
         self.viewer.sink.send(ev);
     }
 
     /// GET `url` as a request of `kind`, counted live and reported by the returned meter
     /// (which reports it as aborted if the fetch is cut off before it returns).
-    async fn fetch<'s>(
+    pub(crate) async fn fetch<'s>(
         &'s self,
         conn: &mut Connections,
         url: &'s Url,
@@ -203,7 +215,7 @@ impl Shared {
 
     /// Run `f` on the player and turn what it decided into events (which also move the
     /// viewer's state, see [`crate::stats::viewer_state`]).
-    fn with_player<R>(&self, f: impl FnOnce(&mut Player) -> (R, Vec<Transition>)) -> R {
+    pub(crate) fn with_player<R>(&self, f: impl FnOnce(&mut Player) -> (R, Vec<Transition>)) -> R {
         let Ok(mut pb) = self.playback.lock() else {
             // A poisoned lock means a panic elsewhere in this viewer; nothing sane to do.
             return f(&mut Player::new(Instant::now(), 1, Duration::ZERO)).0;
@@ -228,6 +240,56 @@ impl Shared {
         r
     }
 
+    /// Record track 0's target duration (for the default stall threshold).
+    pub(crate) fn set_target(&self, track: usize, target: Duration) {
+        if track == 0 {
+            self.target_ms
+                .store(target.as_millis() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// `media` of `track` (starting at `date`, if dated) finished downloading: feed the
+    /// player, report what track 0 played, and sample the live latency.
+    pub(crate) fn buffered(&self, track: usize, media: Duration, date: Option<SystemTime>) {
+        let now = Instant::now();
+        self.with_player(|p| ((), p.on_buffered_dated(track, media, now, date)));
+        if track != 0 {
+            return;
+        }
+        let Ok(mut pb) = self.playback.lock() else {
+            return;
+        };
+        let played = pb.player.take_played(now);
+        let latency = pb
+            .player
+            .playhead_date(now)
+            .and_then(|at| SystemTime::now().duration_since(at).ok());
+        drop(pb);
+        if !played.is_zero() {
+            self.emit(Event::Playback(PlaybackEvent::Played { media: played }));
+        }
+        if let Some(latency) = latency {
+            self.emit(Event::Playback(PlaybackEvent::LiveLatency { latency }));
+        }
+    }
+
+    /// Start playback at media time `at` of the buffer (see [`Player::set_start`]).
+    pub(crate) fn set_start(&self, at: Duration) {
+        self.with_player(|p| {
+            p.set_start(at);
+            ((), Vec::new())
+        });
+    }
+
+    /// `track` skipped ahead: its buffer continues from the playhead.
+    pub(crate) fn resync(&self, track: usize) {
+        let now = Instant::now();
+        self.with_player(|p| {
+            p.resync(track, now);
+            ((), Vec::new())
+        });
+    }
+
     /// Close the books at the end of the viewer: an ongoing stall ends now, played media is
     /// reported.
     fn finish(&self) {
@@ -244,7 +306,7 @@ impl Shared {
         }
     }
 
-    fn cancelled(&self) -> bool {
+    pub(crate) fn cancelled(&self) -> bool {
         self.viewer.cancel.is_cancelled()
     }
 
@@ -259,7 +321,7 @@ impl Shared {
     }
 
     /// Sleep until `at`; false if cancelled first.
-    async fn sleep_until(&self, at: Instant) -> bool {
+    pub(crate) async fn sleep_until(&self, at: Instant) -> bool {
         tokio::select! {
             _ = sleep_until(at) => true,
             _ = self.viewer.cancel.cancelled() => false,
@@ -268,11 +330,11 @@ impl Shared {
 }
 
 /// A media playlist already loaded (from the entry URL): parsed, raw, and when its load began.
-type LoadedPlaylist = (Arc<MediaPlaylist>, bytes::Bytes, Instant);
+pub(crate) type LoadedPlaylist = (Arc<MediaPlaylist>, bytes::Bytes, Instant);
 
 /// Outcome of a track's playlist or segment loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TrackEnd {
+pub(crate) enum TrackEnd {
     EndOfStream,
     Cancelled,
     Failed,
@@ -384,6 +446,7 @@ pub async fn run_viewer(
         }),
         changed: Notify::new(),
         target_ms: AtomicU64::new(DEFAULT_TARGET.as_millis() as u64),
+        first_reports: watch::channel(None).0,
         viewer,
         params,
     });
@@ -481,7 +544,170 @@ async fn watchdog(shared: Arc<Shared>) -> WatchEnd {
     }
 }
 
+/// Play one track: with `--ll-hls` other than off, its first media playlist decides
+/// between LL-HLS ([`ll_track`]) and classic HLS; an LL-HLS track whose server does not
+/// block goes on as a classic one.
 async fn run_track(
+    shared: Arc<Shared>,
+    track: usize,
+    url: Url,
+    mut initial: Option<LoadedPlaylist>,
+    mut conn: Connections,
+) -> TrackEnd {
+    let mut url = url;
+    if shared.params.ll_hls != LlHlsMode::Off {
+        let at = match (track, &initial) {
+            (0, _) | (_, Some(_)) => None,
+            _ => reported_edge(&shared, &url).await,
+        };
+        let first = match initial.take() {
+            Some(loaded) => loaded,
+            None => match first_load(&shared, track, &url, at, &mut conn).await {
+                Ok((loaded, final_url)) => {
+                    url = final_url;
+                    loaded
+                }
+                Err(end) => return end,
+            },
+        };
+        if track == 0 {
+            let reports = Arc::new(first.0.rendition_reports.clone());
+            shared.first_reports.send_replace(Some(reports));
+        }
+        match ll::mode_for(shared.params.ll_hls, &first.0) {
+            Mode::Low => {
+                match ll_track::run(shared.clone(), track, url.clone(), first, conn.handle()).await
+                {
+                    LlEnd::Done(end) => return end,
+                    LlEnd::FellBack => {
+                        say_fallback(
+                            &shared,
+                            "the server answered a blocking reload at once without the part asked for",
+                        );
+                    }
+                }
+            }
+            Mode::FallBack => {
+                say_fallback(&shared, "the stream lists no parts (EXT-X-PART-INF)");
+                initial = Some(first);
+            }
+            Mode::Classic => initial = Some(first),
+        }
+    }
+    classic_track(shared, track, url, initial, conn).await
+}
+
+/// Count a track's fall back from LL-HLS to classic HLS, and say so once per process.
+fn say_fallback(shared: &Shared, why: &str) {
+    shared.emit(Event::Playback(PlaybackEvent::LlFallback));
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "LL-HLS: {why}; playing classic HLS instead (counted in playback.ll_fallbacks)"
+        );
+    }
+}
+
+/// How long a track other than the first waits for the first track's playlist (and
+/// its rendition reports) before loading its own without them.
+const REPORTS_WAIT: Duration = Duration::from_secs(3);
+
+/// The live edge track 0's first playlist reports for the playlist at `url`, waiting
+/// (at most [`REPORTS_WAIT`]) for that playlist.
+async fn reported_edge(shared: &Shared, url: &Url) -> Option<ll::PartPos> {
+    let mut rx = shared.first_reports.subscribe();
+    let waited = tokio::time::timeout(REPORTS_WAIT, async {
+        tokio::select! {
+            r = rx.wait_for(Option::is_some) => r.ok().and_then(|r| r.clone()),
+            _ = shared.viewer.cancel.cancelled() => None,
+        }
+    })
+    .await;
+    ll::reported(&waited.ok()??, url)
+}
+
+/// The track's first media playlist, retried with backoff until it loads (or the
+/// viewer is stopped or fails); also the URL it was finally loaded from (without
+/// delivery directives). With `at` (the live edge another rendition reported) the first
+/// attempt is a blocking request for that part, answered at once.
+async fn first_load(
+    shared: &Shared,
+    track: usize,
+    url: &Url,
+    at: Option<ll::PartPos>,
+    conn: &mut Connections,
+) -> Result<(LoadedPlaylist, Url), TrackEnd> {
+    let mut at = at;
+    let params = &shared.params;
+    let mut backoff =
+        Backoff::standard(params.seed ^ shared.viewer.id ^ ((track as u64) << 32) ^ 0xF1);
+    let mut retry = false;
+    loop {
+        if shared.cancelled() {
+            return Err(TrackEnd::Cancelled);
+        }
+        let began = Instant::now();
+        let (request, kind) = match at.take() {
+            Some(pos) => (ll::blocking_url(url, pos, false), RequestKind::Blocking),
+            None => (url.clone(), RequestKind::Playlist),
+        };
+        let (f, meter) = shared.fetch(conn, &request, None, true, kind, retry).await;
+        let parsed = parse_media(&f);
+        let error = parse_error(&f, &parsed);
+        meter.finish(&f, kind, error);
+        if let Some(Ok(pl)) = parsed {
+            let body = f.body.clone().unwrap_or_default();
+            return Ok(((Arc::new(pl), body, began), ll::plain_url(&f.final_url)));
+        }
+        retry = true;
+        if f.connect_error {
+            conn.reset();
+            if !params.reconnect {
+                return Err(TrackEnd::Failed);
+            }
+        }
+        if !shared
+            .sleep_until(Instant::now() + backoff.next_delay())
+            .await
+        {
+            return Err(TrackEnd::Cancelled);
+        }
+        if f.connect_error {
+            shared.emit(Event::Lifecycle(LifecycleEvent::Reconnected));
+        }
+    }
+}
+
+/// The media playlist a fetch brought, if it brought a body: parsed, or why not.
+pub(crate) fn parse_media(f: &Fetch) -> Option<Result<MediaPlaylist, String>> {
+    match (&f.error, &f.body) {
+        (None, Some(body)) => Some(match hls::parse(body, &f.final_url) {
+            Ok(Playlist::Media(pl)) => Ok(pl),
+            Ok(Playlist::Master(_)) => {
+                Err("a multivariant playlist where a media playlist was expected".to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        }),
+        _ => None,
+    }
+}
+
+/// The error class of a media playlist fetch, given what [`parse_media`] made of it.
+pub(crate) fn parse_error(
+    f: &Fetch,
+    parsed: &Option<Result<MediaPlaylist, String>>,
+) -> Option<ErrorClass> {
+    match parsed {
+        Some(Err(cause)) => {
+            tracing::debug!(url = %f.final_url, error = %cause, "media playlist is invalid");
+            Some(ErrorClass::PlaylistInvalid)
+        }
+        _ => f.error,
+    }
+}
+
+/// A classic HLS track: the playlist loader and the segment loader.
+async fn classic_track(
     shared: Arc<Shared>,
     track: usize,
     url: Url,
@@ -555,23 +781,8 @@ async fn playlist_loop(
             next_at = ReloadScheduler::next_load(began, LoadOutcome::Unchanged, target);
             continue;
         }
-        let parsed = match (&f.error, &f.body) {
-            (None, Some(body)) => Some(match hls::parse(body, &f.final_url) {
-                Ok(Playlist::Media(pl)) => Ok(pl),
-                Ok(Playlist::Master(_)) => {
-                    Err("a multivariant playlist where a media playlist was expected".to_string())
-                }
-                Err(e) => Err(e.to_string()),
-            }),
-            _ => None,
-        };
-        let error = match &parsed {
-            Some(Err(cause)) => {
-                tracing::debug!(url = %f.final_url, error = %cause, "media playlist is invalid");
-                Some(ErrorClass::PlaylistInvalid)
-            }
-            _ => f.error,
-        };
+        let parsed = parse_media(&f);
+        let error = parse_error(&f, &parsed);
         meter.finish(&f, RequestKind::Playlist, error);
         retry = error.is_some();
         let outcome = match parsed {
@@ -755,21 +966,7 @@ async fn segment_loop(
             )
             .await
             {
-                Fetched::Ok => {
-                    let now = Instant::now();
-                    let duration = seg.duration;
-                    shared.with_player(|p| ((), p.on_buffered(track, duration, now)));
-                    if track == 0 {
-                        let played = shared
-                            .playback
-                            .lock()
-                            .map(|mut pb| pb.player.take_played(now))
-                            .unwrap_or_default();
-                        if !played.is_zero() {
-                            shared.emit(Event::Playback(PlaybackEvent::Played { media: played }));
-                        }
-                    }
-                }
+                Fetched::Ok => shared.buffered(track, seg.duration, seg.program_date_time),
                 Fetched::GaveUp => shared.emit(Event::Playback(PlaybackEvent::SegmentSkipped)),
                 Fetched::Cancelled => return TrackEnd::Cancelled,
                 Fetched::Failed => return TrackEnd::Failed,
@@ -811,7 +1008,7 @@ async fn segment_loop(
     }
 }
 
-fn end_of(shared: &Shared, pl: &MediaPlaylist, track: usize) -> TrackEnd {
+pub(crate) fn end_of(shared: &Shared, pl: &MediaPlaylist, track: usize) -> TrackEnd {
     if shared.cancelled() {
         return TrackEnd::Cancelled;
     }
@@ -835,8 +1032,8 @@ async fn wait_for_change(
     }
 }
 
-/// Distance behind the live edge: media buffered ahead of the playhead plus what the
-/// playlist lists beyond what was loaded.
+/// Without PROGRAM-DATE-TIME: the distance behind the live edge is the media buffered
+/// ahead of the playhead plus what the playlist lists beyond what was loaded.
 fn sample_latency(shared: &Shared, pl: &MediaPlaylist, next_msn: Option<u64>) {
     let Some(next) = next_msn else { return };
     let now = Instant::now();
@@ -846,7 +1043,10 @@ fn sample_latency(shared: &Shared, pl: &MediaPlaylist, next_msn: Option<u64>) {
     if !matches!(
         pb.player.state(),
         PlayerState::Playing | PlayerState::Stalled
-    ) {
+    ) || pb.player.playhead_date(now).is_some()
+    {
+        // Dated media: the latency is sampled from PROGRAM-DATE-TIME as media arrives
+        // (`Shared::buffered`).
         return;
     }
     let pending: Duration = pl
@@ -860,16 +1060,21 @@ fn sample_latency(shared: &Shared, pl: &MediaPlaylist, next_msn: Option<u64>) {
     shared.emit(Event::Playback(PlaybackEvent::LiveLatency { latency }));
 }
 
-enum Fetched {
+/// How [`fetch_with_retries`] ended.
+pub(crate) enum Fetched {
+    /// Loaded.
     Ok,
+    /// Failed `-seg-retry` + 1 times: skip it.
     GaveUp,
+    /// The swarm stopped the viewer.
     Cancelled,
+    /// A connection error with `-reconnect=false`.
     Failed,
 }
 
 /// GET with up to `-seg-retry` retries (backoff between them), reconnecting after
 /// connection errors.
-async fn fetch_with_retries(
+pub(crate) async fn fetch_with_retries(
     shared: &Shared,
     conn: &mut Connections,
     backoff: &mut Backoff,
@@ -916,7 +1121,7 @@ async fn fetch_with_retries(
 /// Clamp absurd playlist timing (see [`hls::timing`]) and make it visible: one
 /// [`PlaybackEvent::TimingClamped`] per load that needed it, the details at `-v`, and a
 /// warning the first time in the process.
-fn sane_timing(shared: &Shared, url: &Url, mut pl: MediaPlaylist) -> MediaPlaylist {
+pub(crate) fn sane_timing(shared: &Shared, url: &Url, mut pl: MediaPlaylist) -> MediaPlaylist {
     let given = pl.target_duration;
     let clamped = hls::timing::clamp(&mut pl);
     if !clamped.any() {

@@ -27,6 +27,10 @@ pub struct RequestMeter<'a> {
     live: LiveBytes,
     status: Option<u16>,
     ttfb: Option<Duration>,
+    /// When the response head arrived.
+    head_at: Option<Instant>,
+    /// When the first body byte arrived.
+    first_byte_at: Option<Instant>,
     retry: bool,
     done: bool,
 }
@@ -43,21 +47,54 @@ impl<'a> RequestMeter<'a> {
             live: LiveBytes::new(kind, started),
             status: None,
             ttfb: None,
+            head_at: None,
+            first_byte_at: None,
             retry,
             done: false,
         }
     }
 
+    /// When the request started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// When the response head arrived, if it did.
+    pub fn head_at(&self) -> Option<Instant> {
+        self.head_at
+    }
+
+    /// When the first body byte arrived, if one did.
+    pub fn first_byte_at(&self) -> Option<Instant> {
+        self.first_byte_at
+    }
+
+    /// Like [`finish`](Self::finish), for a request the origin may hold (LL-HLS): `split`
+    /// is its wait split into hold and lateness, when its content arrived.
+    pub fn finish_held(
+        mut self,
+        f: &Fetch,
+        kind: RequestKind,
+        error: Option<ErrorClass>,
+        split: Option<crate::engine::ll::WaitSplit>,
+    ) {
+        self.done = true;
+        let mut done = f.request_done(kind, error, self.retry);
+        done.streamed = self.live.streamed();
+        if let Some(split) = split {
+            done.hold = Some(split.hold);
+            done.lateness = Some(split.lateness);
+        }
+        self.sink.send_request(done, &f.final_url);
+    }
+
     /// The fetch returned: report it as `kind` (which may differ from the kind it started
     /// as, e.g. an entry URL that turned out to be a media playlist) with `error`.
-    pub fn finish(mut self, f: &Fetch, kind: RequestKind, error: Option<ErrorClass>) {
-        self.done = true;
+    pub fn finish(self, f: &Fetch, kind: RequestKind, error: Option<ErrorClass>) {
         // Bytes reported live were counted under the starting kind; the final event
         // carries the rest (`bytes - streamed`) under `kind`, so totals stay exact even
         // when the two differ (only for a slow entry playlist).
-        let mut done = f.request_done(kind, error, self.retry);
-        done.streamed = self.live.streamed();
-        self.sink.send_request(done, &f.final_url);
+        self.finish_held(f, kind, error, None);
     }
 }
 
@@ -65,9 +102,13 @@ impl FetchObserver for RequestMeter<'_> {
     fn on_head(&mut self, status: u16, ttfb: Duration) {
         self.status = Some(status);
         self.ttfb = Some(ttfb);
+        self.head_at = Some(Instant::now());
     }
 
     fn on_bytes(&mut self, n: u64) {
+        if n > 0 && self.first_byte_at.is_none() {
+            self.first_byte_at = Some(Instant::now());
+        }
         if let Some(ev) = self.live.add(n, Instant::now()) {
             self.sink.send(ev);
         }

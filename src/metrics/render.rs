@@ -7,7 +7,7 @@ use prometheus::proto::MetricFamily;
 
 use super::text::{self, Exposition, Kind};
 use crate::config::{Config, StreamSource, redact_url};
-use crate::stats::distribution::Measure;
+use crate::stats::distribution::{HELD_KINDS, Measure};
 use crate::stats::event::{ErrorClass, Protocol, RequestKind};
 use crate::stats::snapshot::{Percentiles, Snapshot};
 use crate::stats::streams::GroupCounts;
@@ -550,6 +550,36 @@ fn latency_families(e: &mut Exposition, s: &Snapshot) {
         );
     }
     e.family(
+        "hls_swarm_request_hold_seconds",
+        Kind::Histogram,
+        "LL-HLS blocking reloads (kind=blocking) and preload-hinted parts (kind=hint): how long each waited before its part was due by the playlist (the origin's intended hold).",
+    );
+    for k in HELD_KINDS {
+        histogram_series(
+            e,
+            "hls_swarm_request_hold_seconds",
+            &[("kind", k.as_str())],
+            s,
+            Measure::Hold(k),
+            &REQUEST_BUCKETS,
+        );
+    }
+    e.family(
+        "hls_swarm_request_lateness_seconds",
+        Kind::Histogram,
+        "LL-HLS blocking reloads and preload-hinted parts: how long each waited past the moment its part was due by PROGRAM-DATE-TIME (content arriving late).",
+    );
+    for k in HELD_KINDS {
+        histogram_series(
+            e,
+            "hls_swarm_request_lateness_seconds",
+            &[("kind", k.as_str())],
+            s,
+            Measure::Lateness(k),
+            &REQUEST_BUCKETS,
+        );
+    }
+    e.family(
         "hls_swarm_request_duration_seconds",
         Kind::Histogram,
         "Request start to last body byte of successful requests, by kind.",
@@ -649,6 +679,12 @@ fn playback_families(e: &mut Exposition, s: &Snapshot) {
         c,
         "Media playlist loads whose absurd timing (target or segment durations) was clamped.",
         t.timing_clamped as f64,
+    );
+    e.single(
+        "hls_swarm_ll_fallbacks_total",
+        c,
+        "Native tracks set to play LL-HLS (--ll-hls) that fell back to classic HLS (the server did not block, or no parts with --ll-hls on).",
+        t.ll_fallbacks as f64,
     );
 }
 
@@ -915,6 +951,8 @@ mod tests {
             aborted: false,
             protocol: None,
             connections: [0; 2],
+            hold: None,
+            lateness: None,
             stream: None,
         })
     }

@@ -538,6 +538,7 @@ fn tables(o: &mut String, r: &RunReport, x: &Sections, slo: &SloResult) {
             ),
             ("stream resets", p.stream_resets.to_string()),
             ("timing clamped", p.timing_clamped.to_string()),
+            ("LL-HLS fallbacks", p.ll_fallbacks.to_string()),
         ],
     );
     let mut errors = vec![
@@ -614,6 +615,12 @@ fn tables(o: &mut String, r: &RunReport, x: &Sections, slo: &SloResult) {
         dist_cells(o, &q.ttfb_seconds);
         let _ = write!(o, "</tr><tr><th>{} download</th>", k.as_str());
         dist_cells(o, &q.download_seconds);
+        if q.hold_seconds.count > 0 {
+            let _ = write!(o, "</tr><tr><th>{} hold</th>", k.as_str());
+            dist_cells(o, &q.hold_seconds);
+            let _ = write!(o, "</tr><tr><th>{} lateness</th>", k.as_str());
+            dist_cells(o, &q.lateness_seconds);
+        }
         o.push_str("</tr>");
     }
     for (name, p) in [

@@ -21,7 +21,8 @@ use crate::stats::streams::StreamSection;
 /// Schema version of the JSON report (2: `run`, the test and shard the report is of; 3:
 /// `merge`, what an exact merge of shards needs, and `run.merged`; 4: `request_log`;
 /// 5: `protocols`, requests and connections by HTTP version; 6: `streams`, per-stream
-/// figures).
+/// figures, and the LL-HLS request kinds `blocking` and `hint`, their `hold_seconds` and
+/// `lateness_seconds`, and `playback.ll_fallbacks`).
 pub const SCHEMA_VERSION: u32 = 6;
 
 /// The oldest schema `hls-swarm merge` reads (the first with the `merge` section).

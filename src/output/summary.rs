@@ -31,6 +31,10 @@ fn dist_row(out: &mut String, label: &str, p: &Percentiles) {
 /// The FFmpeg engine's block: processes, resources, approximations, crash loop.
 fn ffmpeg_section(o: &mut String, f: &crate::stats::ffmpeg::FfmpegStats) {
     let _ = writeln!(o, "{THIN}\n  FFmpeg engine ({} {})", f.binary, f.version);
+    let _ = writeln!(
+        o,
+        "  FFmpeg viewers are classic-HLS viewers: FFmpeg ignores LL-HLS tags (parts, blocking reloads, preload hints)"
+    );
     let e = &f.exits;
     let _ = writeln!(
         o,
@@ -311,6 +315,15 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
             &format!("{} download", k.as_str()),
             &q.download_seconds,
         );
+        if q.hold_seconds.count > 0 {
+            // LL-HLS: the intended wait for a part, and the wait past its due time.
+            dist_row(&mut o, &format!("{} hold", k.as_str()), &q.hold_seconds);
+            dist_row(
+                &mut o,
+                &format!("{} lateness", k.as_str()),
+                &q.lateness_seconds,
+            );
+        }
     }
     if let Some(client) = &x.client {
         // The client's own queueing delay, included in every figure above.
@@ -343,6 +356,13 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
             o,
             "  Segments lost:     {} expired before loading, {} skipped after retries",
             p.segments_expired, p.segments_skipped
+        );
+    }
+    if p.ll_fallbacks > 0 {
+        let _ = writeln!(
+            o,
+            "  LL-HLS fallback:   {} tracks played classic HLS instead (the server did not block, or no parts)",
+            p.ll_fallbacks
         );
     }
     if p.stream_resets + p.timing_clamped > 0 {

@@ -44,6 +44,13 @@ pub struct KindStats {
     /// Whole request time of successful requests (µs).
     #[serde(with = "super::histogram_codec")]
     pub total: Histogram<u64>,
+    /// LL-HLS blocking reloads and hinted parts: wait before the content was due (µs).
+    #[serde(with = "super::histogram_codec", default = "duration_histogram")]
+    pub hold: Histogram<u64>,
+    /// The same requests: wait past the moment the content was due (µs; 0 recorded as
+    /// the histogram's 1 µs floor).
+    #[serde(with = "super::histogram_codec", default = "duration_histogram")]
+    pub lateness: Histogram<u64>,
 }
 
 impl Default for KindStats {
@@ -56,6 +63,8 @@ impl Default for KindStats {
             bytes: 0,
             ttfb: duration_histogram(),
             total: duration_histogram(),
+            hold: duration_histogram(),
+            lateness: duration_histogram(),
         }
     }
 }
@@ -70,6 +79,8 @@ impl KindStats {
         // Same bounds on both sides, so `add` cannot fail.
         let _ = self.ttfb.add(&o.ttfb);
         let _ = self.total.add(&o.total);
+        let _ = self.hold.add(&o.hold);
+        let _ = self.lateness.add(&o.lateness);
     }
 
     fn reset(&mut self) {
@@ -80,6 +91,8 @@ impl KindStats {
         self.bytes = 0;
         self.ttfb.reset();
         self.total.reset();
+        self.hold.reset();
+        self.lateness.reset();
     }
 }
 
@@ -93,7 +106,7 @@ impl KindStats {
 pub struct Accumulator {
     /// Per request kind, indexed by `RequestKind::index`.
     #[serde(with = "by_kind")]
-    pub kinds: [KindStats; 5],
+    pub kinds: [KindStats; RequestKind::COUNT],
     /// Failed requests by class, indexed by `ErrorClass::index`.
     #[serde(with = "by_class")]
     pub by_class: [u64; ErrorClass::ALL.len()],
@@ -131,6 +144,9 @@ pub struct Accumulator {
     pub stream_resets: u64,
     /// Media playlist loads whose absurd timing was clamped.
     pub timing_clamped: u64,
+    /// Tracks set to play LL-HLS that fell back to classic HLS.
+    #[serde(default)]
+    pub ll_fallbacks: u64,
     /// Viewer runs still without their first media at the startup timeout.
     pub startup_timeouts: u64,
     /// Viewer slots started by the ramp.
@@ -169,6 +185,7 @@ impl Default for Accumulator {
             segments_skipped: 0,
             stream_resets: 0,
             timing_clamped: 0,
+            ll_fallbacks: 0,
             startup_timeouts: 0,
             viewers_started: 0,
             restarts: 0,
@@ -206,6 +223,12 @@ impl Accumulator {
         }
         if let Some(ttfb) = r.ttfb {
             record_duration(&mut k.ttfb, ttfb);
+        }
+        if let Some(hold) = r.hold {
+            record_duration(&mut k.hold, hold);
+        }
+        if let Some(late) = r.lateness {
+            record_duration(&mut k.lateness, late);
         }
         self.redirects += u64::from(r.redirects);
         if let Some(p) = r.protocol {
@@ -251,6 +274,7 @@ impl Accumulator {
             PlaybackEvent::SegmentSkipped => self.segments_skipped += 1,
             PlaybackEvent::StreamReset => self.stream_resets += 1,
             PlaybackEvent::TimingClamped => self.timing_clamped += 1,
+            PlaybackEvent::LlFallback => self.ll_fallbacks += 1,
             PlaybackEvent::StartupTimedOut => self.startup_timeouts += 1,
         }
     }
@@ -291,6 +315,7 @@ impl Accumulator {
         self.segments_skipped += o.segments_skipped;
         self.stream_resets += o.stream_resets;
         self.timing_clamped += o.timing_clamped;
+        self.ll_fallbacks += o.ll_fallbacks;
         self.startup_timeouts += o.startup_timeouts;
         self.viewers_started += o.viewers_started;
         self.restarts += o.restarts;
@@ -321,6 +346,7 @@ impl Accumulator {
         self.segments_skipped = 0;
         self.stream_resets = 0;
         self.timing_clamped = 0;
+        self.ll_fallbacks = 0;
         self.startup_timeouts = 0;
         self.viewers_started = 0;
         self.restarts = 0;
@@ -371,7 +397,10 @@ mod by_kind {
 
     use super::{KindStats, RequestKind};
 
-    pub fn serialize<S: Serializer>(kinds: &[KindStats; 5], s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        kinds: &[KindStats; RequestKind::COUNT],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let named: BTreeMap<&str, &KindStats> = RequestKind::ALL
             .iter()
             .map(|k| (k.as_str(), &kinds[k.index()]))
@@ -379,13 +408,26 @@ mod by_kind {
         named.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[KindStats; 5], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<[KindStats; RequestKind::COUNT], D::Error> {
         let mut named = BTreeMap::<String, KindStats>::deserialize(d)?;
-        let mut kinds: [KindStats; 5] = std::array::from_fn(|_| KindStats::default());
+        let mut kinds: [KindStats; RequestKind::COUNT] =
+            std::array::from_fn(|_| KindStats::default());
         for k in RequestKind::ALL {
-            kinds[k.index()] = named
-                .remove(k.as_str())
-                .ok_or_else(|| D::Error::custom(format!("no request kind `{}`", k.as_str())))?;
+            kinds[k.index()] = match named.remove(k.as_str()) {
+                Some(stats) => stats,
+                // Reports before schema 6 had no LL-HLS kinds: none of those requests.
+                None if matches!(k, RequestKind::Blocking | RequestKind::Hint) => {
+                    KindStats::default()
+                }
+                None => {
+                    return Err(D::Error::custom(format!(
+                        "no request kind `{}`",
+                        k.as_str()
+                    )));
+                }
+            };
         }
         if let Some(unknown) = named.keys().next() {
             return Err(D::Error::custom(format!(
@@ -448,6 +490,8 @@ mod tests {
             aborted: false,
             protocol: None,
             connections: [0; 2],
+            hold: None,
+            lateness: None,
             stream: None,
         })
     }
@@ -576,5 +620,20 @@ mod tests {
             .remove("part");
         let err = serde_json::from_value::<Accumulator>(broken).unwrap_err();
         assert!(err.to_string().contains("no request kind `part`"), "{err}");
+        // A report before schema 6: no LL-HLS kinds, no hold/lateness, no fallbacks.
+        let mut old = v.clone();
+        let kinds = old["kinds"].as_object_mut().expect("an object");
+        kinds.remove("blocking");
+        kinds.remove("hint");
+        for k in kinds.values_mut() {
+            let k = k.as_object_mut().expect("an object");
+            k.remove("hold");
+            k.remove("lateness");
+        }
+        old.as_object_mut()
+            .expect("an object")
+            .remove("ll_fallbacks");
+        let read = serde_json::from_value::<Accumulator>(old).expect("older accumulators read");
+        assert_eq!(read, a);
     }
 }

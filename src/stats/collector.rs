@@ -24,7 +24,7 @@ pub const RECENT_WINDOW: usize = 30;
 #[derive(Debug, Clone, Copy, Default)]
 struct CounterPoint {
     at: Duration,
-    requests: [u64; 5],
+    requests: [u64; RequestKind::COUNT],
     bytes: u64,
     segment_bytes: u64,
     errors: u64,
@@ -180,7 +180,8 @@ impl Collector {
         if dt <= 0.0 {
             return WindowRates::default();
         }
-        let requests: [u64; 5] = std::array::from_fn(|i| cur.requests[i] - old.requests[i]);
+        let requests: [u64; RequestKind::COUNT] =
+            std::array::from_fn(|i| cur.requests[i] - old.requests[i]);
         let n_requests: u64 = requests.iter().sum();
         let errors = cur.errors - old.errors;
         WindowRates {
@@ -281,6 +282,8 @@ mod tests {
             aborted: false,
             protocol: None,
             connections: [0; 2],
+            hold: None,
+            lateness: None,
             stream: None,
         })
     }

@@ -21,7 +21,14 @@ pub enum Measure {
     StallDuration,
     /// Distance behind the live edge.
     LiveLatency,
+    /// Wait before the content was due, of one of [`HELD_KINDS`].
+    Hold(RequestKind),
+    /// Wait past the moment the content was due, of one of [`HELD_KINDS`].
+    Lateness(RequestKind),
 }
+
+/// The request kinds an origin may hold (LL-HLS): the only ones with hold and lateness.
+pub const HELD_KINDS: [RequestKind; 2] = [RequestKind::Blocking, RequestKind::Hint];
 
 /// A distribution in a sink's buckets.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,11 +44,16 @@ pub struct BucketCounts {
 /// The whole run's distributions, as of one tick.
 #[derive(Debug, Clone)]
 pub struct Distributions {
-    ttfb: [Histogram<u64>; 5],
-    download: [Histogram<u64>; 5],
+    ttfb: [Histogram<u64>; RequestKind::COUNT],
+    download: [Histogram<u64>; RequestKind::COUNT],
     startup: Histogram<u64>,
     stall_durations: Histogram<u64>,
     live_latency: Histogram<u64>,
+    /// Indexed like [`HELD_KINDS`].
+    hold: [Histogram<u64>; 2],
+    /// Indexed like [`HELD_KINDS`].
+    lateness: [Histogram<u64>; 2],
+    empty: Histogram<u64>,
 }
 
 impl Default for Distributions {
@@ -59,6 +71,9 @@ impl Distributions {
             startup: acc.startup.clone(),
             stall_durations: acc.stall_durations.clone(),
             live_latency: acc.live_latency.clone(),
+            hold: HELD_KINDS.map(|k| acc.kinds[k.index()].hold.clone()),
+            lateness: HELD_KINDS.map(|k| acc.kinds[k.index()].lateness.clone()),
+            empty: super::accumulator::duration_histogram(),
         }
     }
 
@@ -69,6 +84,14 @@ impl Distributions {
             Measure::Startup => &self.startup,
             Measure::StallDuration => &self.stall_durations,
             Measure::LiveLatency => &self.live_latency,
+            Measure::Hold(k) => match HELD_KINDS.iter().position(|h| *h == k) {
+                Some(i) => &self.hold[i],
+                None => &self.empty,
+            },
+            Measure::Lateness(k) => match HELD_KINDS.iter().position(|h| *h == k) {
+                Some(i) => &self.lateness[i],
+                None => &self.empty,
+            },
         }
     }
 

@@ -13,14 +13,20 @@ use serde::Serialize;
 pub enum RequestKind {
     /// The multivariant ("master") playlist.
     Master,
-    /// A media playlist (initial load or reload).
+    /// A media playlist (initial load or classic reload).
     Playlist,
+    /// An LL-HLS blocking playlist reload (`_HLS_msn`, with `_HLS_part` when the stream
+    /// has parts): the origin holds it until the asked-for part exists.
+    Blocking,
     /// A media segment.
     Segment,
     /// An initialisation section (`EXT-X-MAP`).
     Init,
-    /// An LL-HLS partial segment.
+    /// An LL-HLS partial segment listed by an `EXT-X-PART` tag.
     Part,
+    /// An LL-HLS partial segment requested from its `EXT-X-PRELOAD-HINT`, before the
+    /// playlist listed it: the origin holds it until the part is complete.
+    Hint,
 }
 
 /// The HTTP version a request was carried over.
@@ -54,13 +60,18 @@ impl Protocol {
 
 impl RequestKind {
     /// Every kind, in display order.
-    pub const ALL: [RequestKind; 5] = [
+    pub const ALL: [RequestKind; RequestKind::COUNT] = [
         RequestKind::Master,
         RequestKind::Playlist,
+        RequestKind::Blocking,
         RequestKind::Segment,
         RequestKind::Init,
         RequestKind::Part,
+        RequestKind::Hint,
     ];
+
+    /// Number of kinds (the length of per-kind arrays).
+    pub const COUNT: usize = 7;
 
     /// Stable lower-case name used in JSON keys and metric labels.
     pub fn as_str(self) -> &'static str {
@@ -70,6 +81,8 @@ impl RequestKind {
             RequestKind::Segment => "segment",
             RequestKind::Init => "init",
             RequestKind::Part => "part",
+            RequestKind::Blocking => "blocking",
+            RequestKind::Hint => "hint",
         }
     }
 
@@ -199,6 +212,13 @@ pub struct RequestDone {
     /// New connections this request opened (first use, a replaced keep-alive connection,
     /// a redirect to another host), by the protocol they speak: `[http1, http2]`.
     pub connections: [u8; 2],
+    /// For a request the origin may hold (a blocking reload, a preload-hinted part) that
+    /// got its content: how long it waited before the content was due (see
+    /// [`crate::engine::ll::WaitSplit`]).
+    pub hold: Option<Duration>,
+    /// For the same requests: how long it waited past the moment the playlist says the
+    /// content should exist (its part's end by PROGRAM-DATE-TIME).
+    pub lateness: Option<Duration>,
     /// Index of the stream the request was for, in the run's order of streams; `None` in
     /// a single-stream run. Set by the viewer's [`crate::stats::hub::EventSink`].
     pub stream: Option<u32>,
@@ -220,6 +240,8 @@ impl RequestDone {
             aborted: false,
             protocol: None,
             connections: [0; 2],
+            hold: None,
+            lateness: None,
             stream: None,
         }
     }
@@ -248,6 +270,9 @@ pub enum PlaybackEvent {
     /// The media sequence jumped backwards or implausibly far forward: the track
     /// re-tuned at the live point (see [`crate::engine::sequence`]).
     StreamReset,
+    /// The viewer was set to play LL-HLS but fell back to classic HLS (the server did not
+    /// block, or the stream has no parts with `--ll-hls on`); once per track.
+    LlFallback,
     /// A media playlist load had absurd timing (target duration or segment durations)
     /// that was clamped to sane values (see [`crate::hls::timing`]).
     TimingClamped,

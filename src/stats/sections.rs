@@ -60,6 +60,12 @@ pub struct Requests {
     pub ttfb_seconds: Percentiles,
     /// Whole download time (successful requests).
     pub download_seconds: Percentiles,
+    /// LL-HLS blocking reloads and hinted parts that got their content: how long each
+    /// waited before its part was due (docs/metrics.md, "Hold and lateness"); empty for
+    /// other kinds.
+    pub hold_seconds: Percentiles,
+    /// The same requests: how long each waited past the moment its part was due.
+    pub lateness_seconds: Percentiles,
 }
 
 /// Errors.
@@ -106,6 +112,10 @@ pub struct Playback {
     /// Media playlist loads whose absurd timing (target duration, segment durations) was
     /// clamped to sane values.
     pub timing_clamped: u64,
+    /// Native tracks set to play LL-HLS (`--ll-hls`) that fell back to classic HLS: the
+    /// server answered a blocking reload at once without the asked-for part, or (with
+    /// `--ll-hls on`) the stream had no parts.
+    pub ll_fallbacks: u64,
 }
 
 /// Throughput, body bytes per second.
@@ -221,6 +231,8 @@ impl Sections {
                     bytes: ks.bytes,
                     ttfb_seconds: ks.ttfb,
                     download_seconds: ks.download,
+                    hold_seconds: ks.hold,
+                    lateness_seconds: ks.lateness,
                 };
                 (*k, figures)
             })
@@ -303,6 +315,7 @@ impl Sections {
                 segments_skipped: t.segments_skipped,
                 stream_resets: t.stream_resets,
                 timing_clamped: t.timing_clamped,
+                ll_fallbacks: t.ll_fallbacks,
             },
             pipeline: Pipeline {
                 events: s.events_offered,

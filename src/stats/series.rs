@@ -40,7 +40,7 @@ pub struct Point {
     /// Stalled viewers (largest).
     pub stalled: f64,
     /// Requests per second by kind over the last 1 s window, indexed like `RequestKind::ALL` (mean).
-    pub requests_per_second: [f64; 5],
+    pub requests_per_second: [f64; RequestKind::COUNT],
     /// Body bytes per second over the last 1 s window, all kinds (mean).
     pub bytes_per_second: f64,
     /// Failed requests per second over the last 1 s window (mean).
@@ -276,7 +276,7 @@ mod tests {
             target: 10.0,
             active,
             stalled,
-            requests_per_second: [0.0, 2.0, 4.0, 0.0, 0.0],
+            requests_per_second: [0.0, 2.0, 0.0, 4.0, 0.0, 0.0, 0.0],
             bytes_per_second: 1000.0 * f64::from(t),
             errors_per_second: 0.0,
             error_rate: 0.0,

@@ -29,6 +29,10 @@ pub struct KindSummary {
     pub ttfb: Percentiles,
     /// Whole download time of successful requests.
     pub download: Percentiles,
+    /// LL-HLS blocking reloads and hinted parts: wait before the content was due.
+    pub hold: Percentiles,
+    /// The same requests: wait past the moment the content was due.
+    pub lateness: Percentiles,
 }
 
 impl KindSummary {
@@ -42,6 +46,8 @@ impl KindSummary {
             bytes: k.bytes,
             ttfb: Percentiles::of(&k.ttfb),
             download: Percentiles::of(&k.total),
+            hold: Percentiles::of(&k.hold),
+            lateness: Percentiles::of(&k.lateness),
         }
     }
 }
@@ -52,7 +58,7 @@ pub struct WindowRates {
     /// Window length in seconds (what was actually available, at most the nominal window).
     pub seconds: f64,
     /// Requests per second by kind (indexed like `RequestKind::ALL`).
-    pub requests_per_second: [f64; 5],
+    pub requests_per_second: [f64; RequestKind::COUNT],
     /// Body bytes per second, all kinds.
     pub bytes_per_second: f64,
     /// Segment (and part) body bytes per second.
@@ -93,7 +99,7 @@ pub struct Snapshot {
     /// The run is shutting down.
     pub stopping: bool,
     /// Per request kind, indexed like `RequestKind::ALL`.
-    pub kinds: [KindSummary; 5],
+    pub kinds: [KindSummary; RequestKind::COUNT],
     /// Startup time.
     pub startup: Percentiles,
     /// Live latency (distance behind the live edge).
@@ -119,7 +125,7 @@ pub struct Snapshot {
     /// Origin host figures (node_exporter / nginx exporter); `None` when not configured.
     pub origin: Option<super::origin::OriginStats>,
     /// TTFB of the requests finished during the last tick, per kind (time series).
-    pub tick_ttfb: [Percentiles; 5],
+    pub tick_ttfb: [Percentiles; RequestKind::COUNT],
     /// FFmpeg engine figures (`None` with the native engine).
     pub ffmpeg: Option<super::ffmpeg::FfmpegStats>,
     /// How late the viewer runtimes woke (`None` when not measured).

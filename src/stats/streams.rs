@@ -104,7 +104,54 @@ pub struct StreamTally {
     /// Viewer slots the ramp started on it.
     pub viewers: u64,
     /// Per request kind, indexed by `RequestKind::index`.
-    pub kinds: [StreamKindTally; 5],
+    #[serde(with = "kinds_array")]
+    pub kinds: [StreamKindTally; RequestKind::COUNT],
+}
+
+/// `kinds` as an array in `RequestKind::ALL` order; an array of five (a report written
+/// before the LL-HLS kinds `blocking` and `hint`: master, playlist, segment, init,
+/// part) is read into those kinds' places.
+mod kinds_array {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{RequestKind, StreamKindTally};
+
+    const N: usize = RequestKind::COUNT;
+
+    pub fn serialize<S: Serializer>(kinds: &[StreamKindTally; N], s: S) -> Result<S::Ok, S::Error> {
+        kinds.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[StreamKindTally; N], D::Error> {
+        let given = Vec::<StreamKindTally>::deserialize(d)?;
+        let mut kinds: [StreamKindTally; N] = Default::default();
+        match given.len() {
+            N => {
+                for (slot, k) in kinds.iter_mut().zip(given) {
+                    *slot = k;
+                }
+            }
+            5 => {
+                let places = [
+                    RequestKind::Master,
+                    RequestKind::Playlist,
+                    RequestKind::Segment,
+                    RequestKind::Init,
+                    RequestKind::Part,
+                ];
+                for (kind, k) in places.into_iter().zip(given) {
+                    kinds[kind.index()] = k;
+                }
+            }
+            n => {
+                return Err(D::Error::custom(format!(
+                    "{n} request kinds, expected {N} (or 5)"
+                )));
+            }
+        }
+        Ok(kinds)
+    }
 }
 
 impl StreamTally {
@@ -275,11 +322,11 @@ pub struct GroupCounts {
     /// Viewer slots started.
     pub viewers: u64,
     /// Requests finished, per kind (`RequestKind::index`).
-    pub requests: [u64; 5],
+    pub requests: [u64; RequestKind::COUNT],
     /// Requests failed, per kind.
-    pub errors: [u64; 5],
+    pub errors: [u64; RequestKind::COUNT],
     /// Body bytes of finished requests, per kind.
-    pub bytes: [u64; 5],
+    pub bytes: [u64; RequestKind::COUNT],
 }
 
 impl StreamTallies {
@@ -419,6 +466,33 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn a_tally_of_five_kinds_reads_into_their_places() {
+        let mut t = StreamTally::default();
+        t.kinds[RequestKind::Segment.index()].count = 7;
+        t.kinds[RequestKind::Part.index()].count = 3;
+        let mut v = serde_json::to_value(&t).expect("serialises");
+        assert_eq!(
+            v["kinds"].as_array().map(Vec::len),
+            Some(RequestKind::COUNT)
+        );
+        assert_eq!(
+            serde_json::from_value::<StreamTally>(v.clone()).ok(),
+            Some(t.clone())
+        );
+        // Before the LL-HLS kinds: master, playlist, segment, init, part.
+        let kinds = v["kinds"].as_array_mut().expect("an array");
+        kinds.remove(RequestKind::Hint.index());
+        kinds.remove(RequestKind::Blocking.index());
+        let old: StreamTally = serde_json::from_value(v.clone()).expect("five kinds read");
+        assert_eq!(old, t);
+        v["kinds"].as_array_mut().expect("an array").pop();
+        assert!(
+            serde_json::from_value::<StreamTally>(v).is_err(),
+            "four kinds are refused"
+        );
+    }
 
     fn req(stream: u32, kind: RequestKind, bytes: u64, error: bool) -> RequestDone {
         let mut r = RequestDone::new(kind);

@@ -42,6 +42,8 @@ pub struct Totals {
     pub stream_resets: u64,
     /// Media playlist loads whose absurd timing was clamped.
     pub timing_clamped: u64,
+    /// Tracks that fell back from LL-HLS to classic HLS.
+    pub ll_fallbacks: u64,
     /// Viewer runs still without their first media at the startup timeout.
     pub startup_timeouts: u64,
     /// Viewer slots started by the ramp.
@@ -76,6 +78,7 @@ impl Totals {
             segments_skipped: acc.segments_skipped,
             stream_resets: acc.stream_resets,
             timing_clamped: acc.timing_clamped,
+            ll_fallbacks: acc.ll_fallbacks,
             startup_timeouts: acc.startup_timeouts,
             viewers_started: acc.viewers_started,
             restarts: acc.restarts,

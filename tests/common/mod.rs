@@ -31,6 +31,9 @@ pub struct LogLine {
     /// Injected faults joined with `+`, if any.
     #[serde(default)]
     pub fault: Option<String>,
+    /// How long the origin deliberately held the request (LL-HLS), ms.
+    #[serde(default)]
+    pub hold_ms: Option<f64>,
     /// The channel the request was for (`--channels`).
     #[serde(default)]
     pub channel: Option<u32>,
@@ -56,6 +59,27 @@ impl Lab {
             access_log: Some(log_path.clone()),
             faults,
             ..OriginConfig::default()
+        })
+        .await
+        .expect("origin starts");
+        Lab {
+            origin,
+            log_path,
+            started_wall,
+            segment,
+            _dir: dir,
+        }
+    }
+
+    /// Start an origin configured as `cfg`, its access log in a temporary directory.
+    pub async fn start_with(cfg: OriginConfig) -> Lab {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log_path = dir.path().join("access.jsonl");
+        let started_wall = SystemTime::now();
+        let segment = cfg.segment_duration;
+        let origin = origin::start(OriginConfig {
+            access_log: Some(log_path.clone()),
+            ..cfg
         })
         .await
         .expect("origin starts");

@@ -23,6 +23,12 @@ pub struct ReqLine {
     pub retry: bool,
     pub aborted: bool,
     pub protocol: Option<String>,
+    /// LL-HLS held requests only.
+    #[serde(default)]
+    pub hold_ms: Option<f64>,
+    /// LL-HLS held requests only.
+    #[serde(default)]
+    pub lateness_ms: Option<f64>,
 }
 
 /// The header line.

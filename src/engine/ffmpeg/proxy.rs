@@ -420,6 +420,8 @@ impl<'a> Record<'a> {
                 // FFmpeg's own HTTP/1.1 side is what the proxy sees; not counted.
                 protocol: None,
                 connections: [0; 2],
+                hold: None,
+                lateness: None,
                 stream: None,
             };
             sink.send_request_of(done, self.viewer, self.url);

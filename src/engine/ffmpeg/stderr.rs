@@ -276,6 +276,8 @@ fn done(kind: RequestKind, failed_status: Option<u16>) -> RequestDone {
         aborted: false,
         protocol: None,
         connections: [0; 2],
+        hold: None,
+        lateness: None,
         stream: None,
     }
 }

@@ -348,6 +348,13 @@ fn draw_latency(f: &mut Frame, area: Rect, s: &Snapshot, m: &Model) {
         cells.extend(pct_cells(&ks.ttfb));
         cells.extend(pct_cells(&ks.download));
         rows.push(Row::new(cells));
+        if ks.hold.count > 0 {
+            // LL-HLS held requests: the intended hold, then the lateness past the due time.
+            let mut cells = vec![format!("{} hold/late", k.as_str())];
+            cells.extend(pct_cells(&ks.hold));
+            cells.extend(pct_cells(&ks.lateness));
+            rows.push(Row::new(cells));
+        }
     }
     let mut recent = vec!["segment 30 s".to_string()];
     recent.extend(pct_cells(&s.recent_segment_ttfb));
@@ -626,6 +633,8 @@ mod tests {
             aborted: false,
             protocol: None,
             connections: [0; 2],
+            hold: None,
+            lateness: None,
             stream: None,
         })
     }

@@ -66,6 +66,13 @@ pub struct Line<'a> {
     /// a connection, and with the FFmpeg engine (which does not count requests by
     /// protocol, as the report's `protocols` does not).
     pub protocol: Option<Protocol>,
+    /// LL-HLS blocking reloads and hinted parts that got their content: the wait before
+    /// the part was due, milliseconds (left out for other requests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_ms: Option<f64>,
+    /// The same requests: the wait past the moment the part was due, milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lateness_ms: Option<f64>,
 }
 
 impl<'a> Line<'a> {
@@ -89,6 +96,8 @@ impl<'a> Line<'a> {
             retry: done.retry,
             aborted: done.aborted,
             protocol: done.protocol,
+            hold_ms: done.hold.map(millis),
+            lateness_ms: done.lateness.map(millis),
         }
     }
 
