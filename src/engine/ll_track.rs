@@ -15,8 +15,8 @@ use crate::backoff::Backoff;
 use crate::engine::http::Connections;
 use crate::engine::ll::{self, Locate, MergeError, PartPos, Piece, WaitSplit};
 use crate::engine::native::{
-    Fetched, LoadedPlaylist, Shared, TrackEnd, end_of, fetch_with_retries, parse_error,
-    parse_media, sane_timing,
+    Fetched, LoadedPlaylist, Shared, TrackEnd, end_of, fetch_with_retries, load_init_section,
+    parse_error, parse_media, sane_timing,
 };
 use crate::hls::{InitSection, MediaPlaylist, PreloadHintType};
 use crate::stats::event::{Event, LifecycleEvent, PlaybackEvent, RequestKind};
@@ -225,23 +225,10 @@ async fn part_loop(
                     cursor = then;
                     continue;
                 }
-                if let Some(map) = map.filter(|m| current_map.as_ref() != Some(*m)) {
-                    let range = map.byte_range.map(|r| (r.offset, r.length));
-                    match fetch_with_retries(
-                        &shared,
-                        &mut conn,
-                        &mut backoff,
-                        &map.uri,
-                        range,
-                        RequestKind::Init,
-                    )
-                    .await
-                    {
-                        Fetched::Ok => current_map = Some(map.clone()),
-                        Fetched::Cancelled => return TrackEnd::Cancelled,
-                        Fetched::Failed => return TrackEnd::Failed,
-                        Fetched::GaveUp => {}
-                    }
+                if let Err(end) =
+                    load_init_section(&shared, &mut conn, &mut backoff, map, &mut current_map).await
+                {
+                    return end;
                 }
                 let range = range.map(|r| (r.offset, r.length));
                 let uri = uri.clone();

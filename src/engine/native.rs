@@ -933,27 +933,16 @@ async fn segment_loop(
                     return TrackEnd::Cancelled;
                 }
             }
-            if let Some(map) = seg
-                .map
-                .as_ref()
-                .filter(|m| current_map.as_ref() != Some(*m))
+            if let Err(end) = load_init_section(
+                &shared,
+                &mut conn,
+                &mut backoff,
+                seg.map.as_ref(),
+                &mut current_map,
+            )
+            .await
             {
-                let range = map.byte_range.map(|r| (r.offset, r.length));
-                match fetch_with_retries(
-                    &shared,
-                    &mut conn,
-                    &mut backoff,
-                    &map.uri,
-                    range,
-                    RequestKind::Init,
-                )
-                .await
-                {
-                    Fetched::Ok => current_map = Some(map.clone()),
-                    Fetched::Cancelled => return TrackEnd::Cancelled,
-                    Fetched::Failed => return TrackEnd::Failed,
-                    Fetched::GaveUp => {}
-                }
+                return end;
             }
             let range = seg.byte_range.map(|r| (r.offset, r.length));
             match fetch_with_retries(
@@ -1070,6 +1059,30 @@ pub(crate) enum Fetched {
     Cancelled,
     /// A connection error with `-reconnect=false`.
     Failed,
+}
+
+/// Load the init section `map` (`EXT-X-MAP`) the next media needs, unless it is
+/// `current`, the one loaded last, which it then becomes (one given up on stays not
+/// loaded, so the next media asks again). `Err`: how the track ends (stopped, or a
+/// connection error with `-reconnect=false`).
+pub(crate) async fn load_init_section(
+    shared: &Shared,
+    conn: &mut Connections,
+    backoff: &mut Backoff,
+    map: Option<&hls::InitSection>,
+    current: &mut Option<hls::InitSection>,
+) -> Result<(), TrackEnd> {
+    let Some(map) = map.filter(|m| current.as_ref() != Some(*m)) else {
+        return Ok(());
+    };
+    let range = map.byte_range.map(|r| (r.offset, r.length));
+    match fetch_with_retries(shared, conn, backoff, &map.uri, range, RequestKind::Init).await {
+        Fetched::Ok => *current = Some(map.clone()),
+        Fetched::Cancelled => return Err(TrackEnd::Cancelled),
+        Fetched::Failed => return Err(TrackEnd::Failed),
+        Fetched::GaveUp => {}
+    }
+    Ok(())
 }
 
 /// GET with up to `-seg-retry` retries (backoff between them), reconnecting after

@@ -676,12 +676,7 @@ fn streams_table(o: &mut String, all: &[crate::stats::streams::StreamSection]) {
         top.len()
     );
     for s in &top {
-        let p95 = s
-            .requests
-            .get("segment")
-            .and_then(|q| q.ttfb_seconds)
-            .filter(|p| p.count > 0)
-            .map_or_else(|| "–".to_string(), |p| secs(p.p95));
+        let p95 = s.segment_ttfb_p95().map_or_else(|| "–".to_string(), secs);
         let _ = write!(
             o,
             "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -106,12 +106,7 @@ fn streams_section(o: &mut String, all: &[StreamSection]) {
         "Viewers", "Share", "Requests", "Errors", "Bytes", "seg p95"
     );
     for s in &top {
-        let p95 = s
-            .requests
-            .get("segment")
-            .and_then(|q| q.ttfb_seconds)
-            .filter(|p| p.count > 0)
-            .map_or_else(|| "-".to_string(), |p| secs(p.p95));
+        let p95 = s.segment_ttfb_p95().map_or_else(|| "-".to_string(), secs);
         let _ = writeln!(
             o,
             "  {:>7} {:>6} {:>9} {:>7} {:>10} {:>9}  {}",

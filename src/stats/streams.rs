@@ -314,6 +314,16 @@ impl StreamSection {
     pub fn total_errors(&self) -> u64 {
         self.requests.values().map(|r| r.errors).sum()
     }
+
+    /// The segments' TTFB p95, seconds, when the stream keeps latency figures and had a
+    /// segment answered.
+    pub fn segment_ttfb_p95(&self) -> Option<f64> {
+        self.requests
+            .get("segment")
+            .and_then(|q| q.ttfb_seconds)
+            .filter(|p| p.count > 0)
+            .map(|p| p.p95)
+    }
 }
 
 /// One `/metrics` stream group's running totals (a top-K stream, or `other`).
