@@ -13,7 +13,8 @@
 #     only what stdenv, the Rust toolchain and nativeCheckInputs (ffmpeg-headless) give;
 #     no CI variable, so tests whose tool is missing skip as they do under Nix;
 #   - build and check: cargoBuildHook's and cargoCheckHook's commands (release profile,
-#     --target HOST, --frozen, --test-threads=NIX_BUILD_CORES, the spec's --skip list).
+#     --target HOST, --frozen, cargoTestFlags: --lib --bins and the spec's --test list,
+#     --test-threads=NIX_BUILD_CORES, the spec's --skip list).
 #
 # Not reproduced: the chroot (host libraries and /etc stay visible), Nix's own compiler
 # wrappers and toolchain versions (the host's rustc and gcc build here), and fetching
@@ -93,6 +94,7 @@ while IFS= read -r -d '' f; do
 done < <(git ls-files -z --cached -- "${paths[@]}")
 echo "copied $n files under: ${paths[*]}"
 mapfile -t skips < <(jq -r '.checkSkip[]' "$spec")
+mapfile -t check_tests < <(jq -r '.checkTests[]' "$spec")
 
 echo "== vendoring Cargo.lock's crates (the fixed-output step; network allowed here)"
 (cd "$src" && { cargo vendor --locked --offline --versioned-dirs "$vendor" >/dev/null 2>"$tmp/vendor.err" ||
@@ -144,7 +146,9 @@ fi
 
 echo "== build and check phase: offline, loopback only, as nobody, stdenv-like PATH"
 build_cmd=(cargo build -j "$cores" --profile release --target "$host" --frozen)
-check_cmd=(cargo test -j "$cores" --profile release --target "$host" --frozen -- --test-threads="$cores")
+check_cmd=(cargo test -j "$cores" --profile release --target "$host" --frozen --lib --bins)
+for t in "${check_tests[@]}"; do check_cmd+=(--test "$t"); done
+check_cmd+=(-- --test-threads="$cores")
 for s in "${skips[@]}"; do check_cmd+=("--skip=$s"); done
 echo "+ ${build_cmd[*]}"
 echo "+ ${check_cmd[*]}"

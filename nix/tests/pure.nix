@@ -45,7 +45,7 @@ let
       makeBinPath = xs: concatStringsSep ":" (map (x: "${x}/bin") xs);
       platforms.linux = ["x86_64-linux"];
       getExe = d: "${d.outPath}/bin/${d.meta.mainProgram}";
-      inherit (builtins) concatStringsSep;
+      inherit (builtins) concatStringsSep concatMap;
       concatMapStrings = f: xs: concatStringsSep "" (map f xs);
     };
     rustPlatform.buildRustPackage = a: a;
@@ -112,6 +112,11 @@ in
       pkg.src.fileset == map (p: ../.. + "/${p}") spec.src && all (p: builtins.pathExists (../.. + "/${p}")) spec.src
     ))
     (check "the package's check phase skips exactly the spec's tests" (pkg.checkFlags == map (t: "--skip=${t}") spec.checkSkip))
+    (check "the package's check phase runs the unit tests and exactly the spec's integration tests, which exist" (
+      pkg.cargoTestFlags
+      == ["--lib" "--bins"] ++ builtins.concatMap (t: ["--test" t]) spec.checkTests
+      && all (t: builtins.pathExists (../../tests + "/${t}.rs")) spec.checkTests
+    ))
     (check "origin image: the health check's command is in the image" (runnable originImage (elemAt originImage.config.Healthcheck.Test 1)))
     (check "origin image: the entrypoint is in the image" (runnable originImage (head originImage.config.Entrypoint)))
     (check "swarm image: the entrypoint is in the image" (runnable swarmImage (head swarmImage.config.Entrypoint)))
