@@ -411,6 +411,54 @@ async fn ll_hls_on_against_a_classic_origin_falls_back_and_says_so() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_listing_parts_that_does_not_block_is_played_as_classic_hls() {
+    // The playlist offers CAN-BLOCK-RELOAD and lists parts, so `--ll-hls auto` plays it
+    // as LL-HLS; but every blocking reload is answered at once with the current playlist
+    // (`--fault-no-block`, a CDN dropping the query string). Each viewer falls back to
+    // classic HLS once and plays on; every request stays counted as the origin served it.
+    let faults = FaultConfig {
+        no_block: Some(Freeze {
+            from: Duration::ZERO,
+            duration: Duration::from_secs(3600),
+        }),
+        ..FaultConfig::default()
+    };
+    let lab = lab(faults).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = swarm(&lab, 3, 6, &dir.path().join("r.jsonl"), &[]).await;
+    let log = lab.finish().await;
+    let s = &report.snapshot;
+    assert_ll_counts(&report, &log, "non-blocking origin");
+    assert_eq!(s.totals.ll_fallbacks, 3, "one per viewer's track");
+    assert!(s.kind(RequestKind::Segment).count > 0, "played classic HLS");
+    assert!(s.kind(RequestKind::Playlist).count > 0, "classic reloads");
+    let viewers = by_viewer(&log);
+    assert_eq!(viewers.len(), 3);
+    for (id, lines) in &viewers {
+        let blocking: Vec<_> = lines.iter().filter(|l| l.kind == "blocking").collect();
+        // The first blocking reload answered without its part ends LL-HLS. One answered
+        // with its part (a part published during the round trip) lets another go out,
+        // so a few are possible; a viewer that keeps sending them has not fallen back.
+        assert!(
+            (1..=3).contains(&blocking.len()),
+            "viewer {id}: {} blocking reloads",
+            blocking.len()
+        );
+        assert!(
+            blocking.iter().all(|l| l.hold_ms.is_none_or(|h| h < 50.0)),
+            "viewer {id}: the origin held a blocking reload despite the fault"
+        );
+        let fell_back_at = blocking.last().unwrap().ts;
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.kind == "playlist" && l.ts > fell_back_at),
+            "viewer {id}: no classic reload after the fall back"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_tracks_start_at_the_edge_the_first_track_reports() {
     // Every variant played (-variant all): the first variant's playlist carries an
     // EXT-X-RENDITION-REPORT for each other one, so their first loads are blocking

@@ -119,6 +119,7 @@ impl OriginArgs {
             freeze: self.fault_freeze.clone(),
             part_late: self.fault_part_late.clone(),
             part_stuck: self.fault_part_stuck.clone(),
+            no_block: self.fault_no_block.clone(),
         };
         if let Some(f) = p.absorb(fault_flags.to_config()) {
             cfg.faults = f;
@@ -147,6 +148,8 @@ pub struct FaultFlags {
     pub part_late: Option<String>,
     /// `--fault-part-stuck` value (`FROM+DUR`).
     pub part_stuck: Option<String>,
+    /// `--fault-no-block` value (`FROM+DUR`).
+    pub no_block: Option<String>,
 }
 
 impl FaultFlags {
@@ -275,6 +278,12 @@ impl FaultFlags {
                     v,
                     with_syntax(e, "FROM+DUR, e.g. 20s+8s"),
                 ),
+            }
+        }
+        if let Some(v) = &self.no_block {
+            match parse_window(v) {
+                Ok((from, duration)) => f.no_block = Some(Freeze { from, duration }),
+                Err(e) => err("fault-no-block", v, with_syntax(e, "FROM+DUR, e.g. 0s+1h")),
             }
         }
         p.finish(cfg)
@@ -446,6 +455,7 @@ mod tests {
             "--part-duration=200ms",
             "--fault-part-late=10s+5s:300ms",
             "--fault-part-stuck=1m+8s",
+            "--fault-no-block=30s+1h",
             "--fault-error=blocking:503:0.5",
             "--fault-delay=part=50ms",
         ])
@@ -462,6 +472,11 @@ mod tests {
             )
         );
         assert_eq!(c.faults.stuck_parts.unwrap().from, Duration::from_secs(60));
+        let n = c.faults.no_block.unwrap();
+        assert_eq!(
+            (n.from, n.duration),
+            (Duration::from_secs(30), Duration::from_secs(3600))
+        );
         assert_eq!(c.faults.error.blocking.unwrap().status, 503);
         assert_eq!(c.faults.delay.part, Duration::from_millis(50));
         assert_eq!(args(&[]).to_config().unwrap().part_duration, None);
@@ -483,12 +498,17 @@ mod tests {
                 "{errs:?}"
             );
         }
-        let errs = args(&["--fault-part-late=10s+5s", "--fault-part-stuck=5s"])
-            .to_config()
-            .unwrap_err();
-        assert_eq!(errs.len(), 2, "{errs:?}");
+        let errs = args(&[
+            "--fault-part-late=10s+5s",
+            "--fault-part-stuck=5s",
+            "--fault-no-block=always",
+        ])
+        .to_config()
+        .unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs[0].starts_with("--fault-part-late") && errs[0].contains("FROM+DUR:LATE"));
         assert!(errs[1].starts_with("--fault-part-stuck"));
+        assert!(errs[2].starts_with("--fault-no-block") && errs[2].contains("FROM+DUR"));
     }
 
     #[test]

@@ -147,10 +147,11 @@ pub fn parse_spec(text: &str) -> Result<FaultConfig, ConfigErrors> {
             "fault-freeze" => once(&mut flags.freeze, &mut p),
             "fault-part-late" => once(&mut flags.part_late, &mut p),
             "fault-part-stuck" => once(&mut flags.part_stuck, &mut p),
+            "fault-no-block" => once(&mut flags.no_block, &mut p),
             _ => p.push(format!(
                 "line {no}: unknown flag {name:?}; expected one of fault-delay, \
                  fault-body-rate, fault-error, fault-error-window, fault-reset, fault-freeze, \
-                 fault-part-late, fault-part-stuck"
+                 fault-part-late, fault-part-stuck, fault-no-block"
             )),
         }
     }
@@ -218,6 +219,9 @@ pub fn render_spec(cfg: &FaultConfig) -> String {
     if let Some(f) = cfg.stuck_parts {
         let _ = writeln!(out, "fault-part-stuck={}+{}", dur(f.from), dur(f.duration));
     }
+    if let Some(f) = cfg.no_block {
+        let _ = writeln!(out, "fault-no-block={}+{}", dur(f.from), dur(f.duration));
+    }
     if out.is_empty() {
         out.push_str("# no faults\n");
     }
@@ -271,6 +275,10 @@ mod tests {
             stuck_parts: Some(Freeze {
                 from: Duration::from_secs(40),
                 duration: Duration::from_secs(9),
+            }),
+            no_block: Some(Freeze {
+                from: Duration::ZERO,
+                duration: Duration::from_secs(3600),
             }),
         }
     }

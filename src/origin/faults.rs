@@ -157,6 +157,9 @@ pub struct FaultConfig {
     /// Production stops: nothing is published during [from, from + duration), then the
     /// parts due meanwhile appear at once (a stuck part: blocking requests time out).
     pub stuck_parts: Option<Freeze>,
+    /// Delivery directives ignored during [from, from + duration): blocking reloads are
+    /// answered at once with the whole current playlist (a CDN dropping the query string).
+    pub no_block: Option<Freeze>,
 }
 
 /// What happens to one request.
@@ -204,6 +207,13 @@ impl FaultConfig {
                 _ => None,
             },
         }
+    }
+
+    /// Whether a playlist request arriving at `elapsed` has its delivery directives
+    /// ignored (`--fault-no-block`).
+    pub fn ignores_directives(&self, elapsed: Duration) -> bool {
+        self.no_block
+            .is_some_and(|w| elapsed >= w.from && elapsed < w.from.saturating_add(w.duration))
     }
 
     /// The time at which media playlists are rendered for a request at `elapsed`: the
@@ -395,6 +405,11 @@ impl FaultControl {
         self.write(|c| c.late_parts = late);
     }
 
+    /// See [`FaultConfig::ignores_directives`].
+    pub fn ignores_directives(&self, elapsed: Duration) -> bool {
+        self.read(|c| c.ignores_directives(elapsed))
+    }
+
     /// Sets (or with `None` removes) stuck parts.
     pub fn set_stuck_parts(&self, stuck: Option<Freeze>) {
         self.write(|c| c.stuck_parts = stuck);
@@ -504,6 +519,23 @@ mod tests {
             [t(9), t(10), t(13), t(14)],
             [9, 10, 10, 14].map(Duration::from_secs)
         );
+    }
+
+    #[test]
+    fn directives_are_ignored_only_inside_the_no_block_window() {
+        let cfg = FaultConfig {
+            no_block: Some(Freeze {
+                from: Duration::from_secs(10),
+                duration: Duration::from_secs(4),
+            }),
+            ..Default::default()
+        };
+        let ignored = |s| cfg.ignores_directives(Duration::from_secs(s));
+        assert_eq!(
+            [ignored(9), ignored(10), ignored(13), ignored(14)],
+            [false, true, true, false]
+        );
+        assert!(!FaultConfig::default().ignores_directives(Duration::from_secs(10)));
     }
 
     #[test]

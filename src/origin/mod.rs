@@ -266,6 +266,12 @@ impl OriginHandle {
         self.state.connections_accepted()
     }
 
+    /// TCP connections closed since start (either side closing): accepted − closed are
+    /// open now.
+    pub fn connections_closed(&self) -> u64 {
+        self.state.connections_closed()
+    }
+
     /// Runtime fault control.
     pub fn faults(&self) -> &FaultControl {
         &self.state.faults

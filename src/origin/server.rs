@@ -90,6 +90,8 @@ pub struct State {
     channels: u32,
     /// TCP connections accepted so far (HTTP/1.1 and h2c alike).
     connections_accepted: std::sync::atomic::AtomicU64,
+    /// TCP connections closed so far (served to their end, either side closing).
+    connections_closed: std::sync::atomic::AtomicU64,
 }
 
 /// Inputs of [`State::new`].
@@ -220,12 +222,19 @@ impl State {
             fault_api: p.fault_api,
             channels: p.channels.max(1),
             connections_accepted: std::sync::atomic::AtomicU64::new(0),
+            connections_closed: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// TCP connections accepted so far.
     pub fn connections_accepted(&self) -> u64 {
         self.connections_accepted
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// TCP connections closed so far (accepted − closed = open now).
+    pub fn connections_closed(&self) -> u64 {
+        self.connections_closed
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
@@ -348,6 +357,7 @@ async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationTo
     state
         .connections_accepted
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _closed = CountClosed(state.clone());
     let loopback = stream.peer_addr().is_ok_and(control::allowed_peer);
     let abort = AbortFlag::default();
     let io = TokioIo::new(AbortableStream::new(stream, abort.clone()));
@@ -364,6 +374,18 @@ async fn serve_conn(stream: TcpStream, state: Arc<State>, cancel: CancellationTo
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
+    }
+}
+
+/// Counts a connection closed when its task ends (or is cut off at shutdown): its socket
+/// is dropped with the task.
+struct CountClosed(Arc<State>);
+
+impl Drop for CountClosed {
+    fn drop(&mut self) {
+        self.0
+            .connections_closed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -576,9 +598,15 @@ async fn ll_playlist(
             log,
         )
     };
-    let d = match directives {
-        Ok(d) => d,
-        Err(e) => return bad(format!("{e}\n"), log),
+    // `--fault-no-block`: the query string is dropped before it reaches the origin, so a
+    // blocking reload (or a malformed one) gets the plain playlist at once.
+    let d = if state.faults.ignores_directives(state.elapsed()) {
+        Directives::default()
+    } else {
+        match directives {
+            Ok(d) => d,
+            Err(e) => return bad(format!("{e}\n"), log),
+        }
     };
     let (Some(t), Some(parts)) = (
         state.track(track),
