@@ -22,16 +22,8 @@ set -euo pipefail
 A=$1; B=$2; N=${3:-3000}; STEADY=${4:-30}
 PORT=${PORT:-17190}; RAMP_RATE=${RAMP_RATE:-500}
 ORIGIN=${ORIGIN:-$B}
-ulimit -n "$(ulimit -Hn)" || true
-tmp=$(mktemp -d); pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-hz=$(getconf CLK_TCK)
-cpu() { awk -v hz="$hz" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+# shellcheck source=scripts/bench-common.sh
+. "$(dirname "$0")/bench-common.sh"
 
 channels=${ORIGIN_CHANNELS:-1}
 origin_args=()
@@ -41,9 +33,7 @@ if [ "$channels" -gt 1 ]; then
     echo "http://127.0.0.1:$PORT/ch$c/master.m3u8"
   done >"$tmp/channels.txt"
 fi
-"$ORIGIN" origin --listen "127.0.0.1:$PORT" --segment-duration 2s "${origin_args[@]}" >"$tmp/origin.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sleep 0.1; done
+start_origin "$ORIGIN" "$PORT" --segment-duration 2s "${origin_args[@]}"
 ramp=$(( (N + RAMP_RATE - 1) / RAMP_RATE )); dur=$((ramp + STEADY + 10))
 declare -A pid
 for x in A B; do
@@ -51,19 +41,19 @@ for x in A B; do
   extra=${!extra_var:-}
   extra=${extra//@CHANNELS_FILE@/$tmp/channels.txt}
   # shellcheck disable=SC2086 # the extra flags are words on purpose
-  "${!x}" "http://127.0.0.1:$PORT/master.m3u8" -clients "$N" -ramp-rate "$RAMP_RATE" \
+  "${!x}" "$url" -clients "$N" -ramp-rate "$RAMP_RATE" \
     -variant lowest -duration "${dur}s" -metrics off -log-format text \
     --output "$tmp/$x.json" ${extra//@TMP@/$tmp} >"$tmp/$x.out" 2>"$tmp/$x.err" &
   pid[$x]=$!
   pids+=($!)
 done
 sleep $((ramp + 5))
-a0=$(cpu "${pid[A]}"); b0=$(cpu "${pid[B]}"); t0=$(date +%s.%N)
+a0=$(cpu_seconds "${pid[A]}"); b0=$(cpu_seconds "${pid[B]}"); t0=$(date +%s.%N)
 sleep "$STEADY"
-a1=$(cpu "${pid[A]}"); b1=$(cpu "${pid[B]}"); t1=$(date +%s.%N)
+a1=$(cpu_seconds "${pid[A]}"); b1=$(cpu_seconds "${pid[B]}"); t1=$(date +%s.%N)
 for x in A B; do
   p=${pid[$x]}
-  echo "$x: $(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 | wc -l) open fds, peak RSS $(awk '/VmHWM/ { print $2 }' "/proc/$p/status") KB"
+  echo "$x: $(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 | wc -l) open fds, peak RSS $(hwm_kb "$p") KB"
 done
 wait "${pid[A]}" "${pid[B]}" || true
 python3 - "$tmp" "$N" "$a0" "$a1" "$b0" "$b1" "$t0" "$t1" <<'PY'

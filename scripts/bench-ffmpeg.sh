@@ -26,17 +26,8 @@ SEG=${SEG:-2s}
 command -v ffmpeg >/dev/null || { echo "ffmpeg not found (apt-get install ffmpeg)" >&2; exit 1; }
 cargo build --release --quiet
 BIN=target/release/hls-swarm
-ulimit -n "$(ulimit -Hn)" || true
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "outputs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-
-hz=$(getconf CLK_TCK)
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
 children() { # ffmpeg children of $1
@@ -98,10 +89,7 @@ PY
   sleep 1
   url="http://127.0.0.1:$PORT/live.m3u8"
 else
-  "$BIN" origin --listen "127.0.0.1:$PORT" --segment-duration "$SEG" >"$tmp/origin.out" 2>&1 &
-  opid=$!; pids+=("$opid")
-  for _ in $(seq 50); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sleep 0.1; done
-  url="http://127.0.0.1:$PORT/master.m3u8"
+  start_origin "$BIN" "$PORT" --segment-duration "$SEG"
 fi
 common=("$url" -clients "$N" -ramp-rate "$RAMP_RATE" -variant lowest -duration "${dur}s" -log-format text -metrics off)
 "$BIN" "${common[@]}" -engine ffmpeg --output "$tmp/ffmpeg.json" >"$tmp/ffmpeg.out" 2>"$tmp/ffmpeg.err" &

@@ -25,26 +25,9 @@ PART=${PART:-200ms}
 
 cargo build --release --quiet
 BIN=$PWD/target/release/hls-swarm
-ulimit -n "$(ulimit -Hn)" || true
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-hz=$(getconf CLK_TCK)
-cpu_seconds() { awk -v hz="$hz" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
-hwm_kb() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
-
-"$BIN" origin --listen "127.0.0.1:$PORT" --segment-duration "$SEG" --part-duration "$PART" \
-  >"$tmp/origin.out" 2>&1 &
-opid=$!
-pids+=("$opid")
-for _ in $(seq 100); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sleep 0.1; done
-url="http://127.0.0.1:$PORT/master.m3u8"
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
+start_origin "$BIN" "$PORT" --segment-duration "$SEG" --part-duration "$PART"
 
 printf '%-6s %7s %12s %12s %12s %8s %10s %9s %9s %9s %6s %6s %9s\n' \
   proto viewers client_core rss_KB/view origin_core req/s lag_p99_ms hold_p50 late_p99 latency errors stalls fallbacks

@@ -22,25 +22,9 @@ SEG=${SEG:-2s}
 
 cargo build --release --quiet
 BIN=$PWD/target/release/hls-swarm
-ulimit -n "$(ulimit -Hn)" || true
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-hz=$(getconf CLK_TCK)
-cpu_seconds() { awk -v hz="$hz" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
-hwm_kb() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
-
-"$BIN" origin --listen "127.0.0.1:$PORT" --segment-duration "$SEG" >"$tmp/origin.out" 2>&1 &
-opid=$!
-pids+=("$opid")
-for _ in $(seq 100); do grep -q m3u8 "$tmp/origin.out" 2>/dev/null && break; sleep 0.1; done
-url="http://127.0.0.1:$PORT/master.m3u8"
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
+start_origin "$BIN" "$PORT" --segment-duration "$SEG"
 
 printf '%-8s %6s %15s %13s %12s %12s %12s %9s %7s %7s\n' \
   viewers run_s cpu_s/view-min rss_KB/view client_core origin_core cpu_s/GB req/s errors stalls
