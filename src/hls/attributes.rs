@@ -13,43 +13,44 @@ use std::time::Duration;
 /// absurd instead of being passed on (and `Duration::from_secs_f64` would panic on some).
 pub const MAX_DURATION_SECS: f64 = 86_400.0;
 
-/// One attribute value as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttributeValue {
+/// One attribute value as written, borrowed from the playlist's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttributeValue<'a> {
     /// A quoted-string, without its quotes.
-    Quoted(String),
+    Quoted(&'a str),
     /// An unquoted token: decimal-integer, hexadecimal-sequence, decimal-floating-point,
     /// enumerated-string or decimal-resolution.
-    Unquoted(String),
+    Unquoted(&'a str),
 }
 
-impl AttributeValue {
+impl<'a> AttributeValue<'a> {
     /// The value's text, without quotes.
-    pub fn as_str(&self) -> &str {
-        match self {
+    pub fn as_str(&self) -> &'a str {
+        match *self {
             AttributeValue::Quoted(s) | AttributeValue::Unquoted(s) => s,
         }
     }
 }
 
-/// A parsed attribute list, in the order written. When a name repeats (which the RFC
-/// forbids), the first occurrence wins.
+/// A parsed attribute list, in the order written, borrowing names and values from the
+/// text it was parsed from (a reloaded LL-HLS playlist is parsed several times a second
+/// per viewer, so this allocates nothing but its one vector). When a name repeats (which
+/// the RFC forbids), the first occurrence wins.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AttributeList {
-    entries: Vec<(String, AttributeValue)>,
+pub struct AttributeList<'a> {
+    entries: Vec<(&'a str, AttributeValue<'a>)>,
 }
 
 /// What is wrong with an attribute list or one attribute; turned into
 /// [`PlaylistError::InvalidTag`](super::PlaylistError::InvalidTag) by the parser.
 pub type AttrResult<T> = Result<T, String>;
 
-impl AttributeList {
+impl<'a> AttributeList<'a> {
     /// Parses an attribute list (the text after `TAG:`).
-    pub fn parse(text: &str) -> AttrResult<AttributeList> {
+    pub fn parse(text: &'a str) -> AttrResult<AttributeList<'a>> {
         let bytes = text.as_bytes();
         let mut pos = 0usize;
-        let mut entries: Vec<(String, AttributeValue)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut entries: Vec<(&'a str, AttributeValue<'a>)> = Vec::new();
         let skip_ws = |mut p: usize| {
             while p < bytes.len() && (bytes[p] == b' ' || bytes[p] == b'\t') {
                 p += 1;
@@ -84,7 +85,7 @@ impl AttributeList {
                     .and_then(|rest| rest.iter().position(|&b| b == b'"'))
                     .ok_or_else(|| format!("attribute {name}: unterminated quoted string"))?;
                 pos = start + len + 1;
-                AttributeValue::Quoted(text.get(start..start + len).unwrap_or_default().to_owned())
+                AttributeValue::Quoted(text.get(start..start + len).unwrap_or_default())
             } else {
                 let start = pos;
                 while pos < bytes.len() && !matches!(bytes[pos], b',' | b'"' | b' ' | b'\t') {
@@ -94,11 +95,11 @@ impl AttributeList {
                 if raw.is_empty() {
                     return Err(format!("attribute {name}: empty value"));
                 }
-                AttributeValue::Unquoted(raw.to_owned())
+                AttributeValue::Unquoted(raw)
             };
-            let upper = name.to_ascii_uppercase();
-            if seen.insert(upper.clone()) {
-                entries.push((upper, value));
+            // Lists are short (a dozen attributes at most), so a scan beats a set.
+            if !entries.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                entries.push((name, value));
             }
             pos = skip_ws(pos);
             match bytes.get(pos) {
@@ -114,26 +115,26 @@ impl AttributeList {
         Ok(AttributeList { entries })
     }
 
-    /// The attributes in the order written.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &AttributeValue)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v))
+    /// The attributes in the order written, names as written.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, AttributeValue<'a>)> + '_ {
+        self.entries.iter().copied()
     }
 
     /// The raw value of `name` (names are matched case-insensitively).
-    pub fn get(&self, name: &str) -> Option<&AttributeValue> {
+    pub fn get(&self, name: &str) -> Option<AttributeValue<'a>> {
         self.entries
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+            .map(|&(_, v)| v)
     }
 
     /// The text of `name`, quoted or not.
-    pub fn string(&self, name: &str) -> Option<&str> {
-        self.get(name).map(AttributeValue::as_str)
+    pub fn string(&self, name: &str) -> Option<&'a str> {
+        self.get(name).map(|v| v.as_str())
     }
 
     /// The text of a required attribute.
-    pub fn required_string(&self, name: &str) -> AttrResult<&str> {
+    pub fn required_string(&self, name: &str) -> AttrResult<&'a str> {
         self.string(name)
             .ok_or_else(|| format!("missing required attribute {name}"))
     }
@@ -272,7 +273,7 @@ pub fn parse_hexadecimal(s: &str) -> AttrResult<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> AttributeList {
+    fn parse(s: &str) -> AttributeList<'_> {
         match AttributeList::parse(s) {
             Ok(list) => list,
             Err(e) => panic!("{s:?} should parse: {e}"),
@@ -284,10 +285,7 @@ mod tests {
         let a = parse(r#"BANDWIDTH=1280000,CODECS="avc1.4d401f,mp4a.40.2",URI="a.m3u8?x=1,2""#);
         assert_eq!(a.decimal_integer("BANDWIDTH"), Ok(Some(1_280_000)));
         assert_eq!(a.string("CODECS"), Some("avc1.4d401f,mp4a.40.2"));
-        assert_eq!(
-            a.get("URI"),
-            Some(&AttributeValue::Quoted("a.m3u8?x=1,2".into()))
-        );
+        assert_eq!(a.get("URI"), Some(AttributeValue::Quoted("a.m3u8?x=1,2")));
         let names: Vec<&str> = a.iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["BANDWIDTH", "CODECS", "URI"]);
     }
@@ -295,7 +293,7 @@ mod tests {
     #[test]
     fn empty_quoted_string_is_allowed() {
         let a = parse(r#"NAME="",X=1"#);
-        assert_eq!(a.get("NAME"), Some(&AttributeValue::Quoted(String::new())));
+        assert_eq!(a.get("NAME"), Some(AttributeValue::Quoted("")));
         assert_eq!(a.decimal_integer("X"), Ok(Some(1)));
     }
 

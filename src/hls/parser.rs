@@ -151,7 +151,7 @@ impl TagCtx<'_> {
         }
     }
 
-    fn attrs(&self) -> Result<AttributeList, PlaylistError> {
+    fn attrs(&self) -> Result<AttributeList<'_>, PlaylistError> {
         AttributeList::parse(self.value()?).map_err(|e| self.err(e))
     }
 
@@ -171,10 +171,34 @@ fn resolve(base: &Url, line: usize, uri: &str) -> Result<Url, PlaylistError> {
         uri: uri.to_owned(),
         source,
     };
-    if uri.trim().is_empty() {
+    let uri = uri.trim();
+    if uri.is_empty() {
         return Err(PlaylistError::EmptyUri { line });
     }
-    base.join(uri.trim()).map_err(invalid)
+    match join_file_name(base, uri) {
+        Some(url) => Ok(url),
+        None => base.join(uri).map_err(invalid),
+    }
+}
+
+/// `base.join(name)` for the common case of a bare file name (`seg12.3.ts`: unreserved
+/// characters only, not `.` or `..`) against an http(s) base, made by replacing the
+/// last segment of a copy of the base's path instead of running the URL parser: a
+/// reloaded LL-HLS playlist resolves dozens of part URIs several times a second per
+/// viewer. `None` for anything else, which `Url::join` then resolves.
+fn join_file_name(base: &Url, name: &str) -> Option<Url> {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    if !name.bytes().all(unreserved) || name == "." || name == ".." {
+        return None;
+    }
+    if !matches!(base.scheme(), "http" | "https") {
+        return None;
+    }
+    let mut url = base.clone();
+    url.set_fragment(None);
+    url.set_query(None);
+    url.path_segments_mut().ok()?.pop().push(name);
+    Some(url)
 }
 
 fn parse_master(lines: &[Line<'_>], base: &Url) -> Result<MasterPlaylist, PlaylistError> {
@@ -542,4 +566,59 @@ fn parse_media(lines: &[Line<'_>], base: &Url) -> Result<MediaPlaylist, Playlist
         rendition_reports,
         trailing_parts: next.parts,
     })
+}
+
+#[cfg(test)]
+mod join_tests {
+    use super::*;
+
+    #[test]
+    fn the_file_name_shortcut_resolves_exactly_as_url_join() {
+        let bases = [
+            "http://127.0.0.1:17280/v0/playlist.m3u8",
+            "http://o/v0/playlist.m3u8?_HLS_msn=12&_HLS_part=3&_HLS_skip=YES",
+            "https://user:pw@cdn.example:8443/a/b/c/live.m3u8#frag",
+            "http://o/dir/",
+            "http://o/",
+            "http://o",
+            "http://o/a%20b/list.m3u8",
+            "http://o/a/b/..%2Fc/list.m3u8",
+        ];
+        let names = [
+            "seg12.3.ts",
+            "SEG_1-2~x.m4s",
+            "a..b",
+            "...",
+            ".hidden",
+            "x",
+            // Not shortcuts: resolved by Url::join, compared all the same.
+            ".",
+            "..",
+            "../v1/playlist.m3u8",
+            "/abs.ts",
+            "seg.ts?x=1",
+            "seg%20a.ts",
+            "a b.ts",
+            "http://other/x.ts",
+            "//other/x.ts",
+        ];
+        for b in bases {
+            let base = Url::parse(b).unwrap();
+            for n in names {
+                assert_eq!(
+                    resolve(&base, 1, n).ok(),
+                    base.join(n).ok(),
+                    "base {b}, uri {n}"
+                );
+            }
+        }
+        let base = Url::parse(bases[0]).unwrap();
+        assert!(
+            join_file_name(&base, "seg12.3.ts").is_some(),
+            "the shortcut is taken"
+        );
+        assert!(join_file_name(&base, "../x.ts").is_none());
+        let file = Url::parse("file:///tmp/list.m3u8").unwrap();
+        assert!(join_file_name(&file, "seg.ts").is_none(), "http(s) only");
+    }
 }
