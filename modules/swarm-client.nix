@@ -23,7 +23,9 @@
       ++ optional (cfg.headerFile != null) headerArg
       ++ optional (cfg.streamUrlFile != null) urlFileArg
       ++ optional (cfg.streamsFile != null) streamsArg
-      ++ optional (cfg.popularity != null) "--popularity=${cfg.popularity}";
+      ++ optional (cfg.popularity != null) "--popularity=${cfg.popularity}"
+      ++ optional (cfg.arrivalRate != null) "--arrival-rate=${cfg.arrivalRate}"
+      ++ optional (cfg.sessionDuration != null) "--session-duration=${cfg.sessionDuration}";
   };
 
   credentials =
@@ -81,6 +83,29 @@ in {
         How viewers spread over the streams of {option}`services.hls-swarm.streamsFile`
         (`--popularity`): `weights`, or `zipf:S` (the stream of rank r, in the file's
         order, gets weight 1/r^S). `null`: the binary's default (`weights`).
+      '';
+    };
+
+    arrivalRate = mkOption {
+      type = types.nullOr (types.strMatching "[0-9]+(\\.[0-9]+)?");
+      default = null;
+      example = "5";
+      description = ''
+        Arrival mode (`--arrival-rate`): viewers arrive at this many per second (Poisson)
+        and leave after {option}`services.hls-swarm.sessionDuration`;
+        {option}`services.hls-swarm.clients` is then the cap on sessions open at once.
+        `null`: a fixed crowd.
+      '';
+    };
+
+    sessionDuration = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "exp:mean=10m";
+      description = ''
+        With {option}`services.hls-swarm.arrivalRate`: each session's length
+        (`--session-duration`): `fixed:30m`, `exp:mean=10m` or
+        `lognormal:median=5m,sigma=1`. `null`: sessions last until the run ends.
       '';
     };
 

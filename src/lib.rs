@@ -40,6 +40,7 @@
 //! The swarm is below no sink: `output` and `metrics` never see `swarm`, and `swarm`
 //! never sees them.
 
+pub mod arrivals;
 pub mod backoff;
 pub mod config;
 pub mod console;

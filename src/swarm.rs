@@ -26,11 +26,13 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use crate::arrivals::ArrivalSchedule;
 use crate::config::streams::display_names;
 use crate::config::{Config, redact_url};
 use crate::console::say;
 use crate::engine::http::HttpSettings;
 use crate::engine::runtimes::ViewerRuntimes;
+use crate::engine::session::{SessionPlan, run_session};
 use crate::engine::slot::run_slot;
 use crate::engine::{self, EngineInputs, Viewer};
 use crate::ramp::{RampAnchor, RampSchedule};
@@ -42,6 +44,7 @@ use crate::stats::hub::StatsHub;
 use crate::stats::request_log::RequestLog;
 use crate::stats::request_log::line::{FORMAT_VERSION, Header};
 use crate::stats::series::SeriesRecorder;
+use crate::stats::sessions::SessionTally;
 use crate::stats::snapshot::Snapshot;
 use crate::stats::streams::StreamInfo;
 use crate::stats::viewers::{MAX_VIEWER_SERIES, SERIES_PER_VIEWER, ViewerTable};
@@ -198,6 +201,17 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         );
     }
     let series = hooks.series.clone().unwrap_or_default();
+    // Arrival mode's session counts; the cap is this shard's share of -clients.
+    let sessions = cfg.audience.arrival_rate.map(|rate| {
+        Arc::new(SessionTally::new(
+            cfg.audience.session,
+            rate / cfg.audience.shard.count() as f64,
+            cfg.audience.shard_viewers(),
+        ))
+    });
+    if let Some(t) = &sessions {
+        collector.set_sessions(t.clone());
+    }
     let cancel = CancellationToken::new();
     let started = engine::start(
         EngineInputs {
@@ -239,35 +253,17 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         let sinks: Vec<_> = (0..shards as u64).map(|i| hub.sink(i)).collect();
         let viewer_table = viewer_table.clone();
         let mix = mix.clone();
+        let sessions = sessions.clone();
         tokio::spawn(async move {
-            let schedule = RampSchedule::new(
-                cfg.audience.ramp_rate,
-                cfg.audience.ramp_jitter,
-                cfg.audience.seed,
-            );
             let mut slots = JoinSet::new();
-            // This shard's viewers of the whole test, each at its slot of the whole ramp.
-            for index in cfg.audience.viewer_indices() {
-                let slot = schedule.start_offset(index);
-                tokio::select! {
-                    _ = sleep_until(start + slot) => {}
-                    _ = cancel.cancelled() => break,
-                    _ = halt.cancelled() => break,
-                }
-                let id = cfg.audience.viewer_id(index);
+            let new_viewer = |id: u64, cancel: CancellationToken| {
                 let stream = mix.stream_for(cfg.audience.seed, id) as u32;
                 let mut sink = sinks[(id as usize) % sinks.len()].clone();
                 if mix.len() > 1 {
                     sink = sink.with_stream(stream);
                     sink.send(Event::StreamViewer { stream });
                 }
-                tracing::debug!(
-                    viewer = id,
-                    index,
-                    slot_us = slot.as_micros() as u64,
-                    "viewer starts"
-                );
-                let viewer = Viewer {
+                Viewer {
                     id,
                     user_agent: cfg.http.viewer_user_agent(id),
                     sink: sink
@@ -275,15 +271,84 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                         .for_viewer(viewer_table.as_ref().and_then(|t| t.cell(id)))
                         .with_status(gauges.new_viewer()),
                     gauges: gauges.clone(),
-                    cancel: cancel.child_token(),
+                    cancel,
                     startup_timeout: cfg.stalls.startup_timeout,
                     stream,
-                };
-                let slot = run_slot(viewer, engine.clone().player(id));
-                match engine.runtime(id) {
-                    Some(rt) => slots.spawn_on(slot, &rt),
-                    None => slots.spawn(slot),
-                };
+                }
+            };
+            if let (Some(rate), Some(tally)) = (cfg.audience.arrival_rate, sessions) {
+                // Arrival mode: this shard's arrivals of the whole test's schedule.
+                let seed = cfg.audience.seed;
+                for arrival in ArrivalSchedule::new(rate, seed).for_shard(cfg.audience.shard) {
+                    // Reap the sessions that ended, so the set stays as small as the
+                    // sessions open.
+                    while slots.try_join_next().is_some() {}
+                    if cfg.audience.duration.is_some_and(|d| arrival.offset >= d) {
+                        // The run ends before this arrival.
+                        break;
+                    }
+                    tokio::select! {
+                        _ = sleep_until(start + arrival.offset) => {}
+                        _ = cancel.cancelled() => break,
+                        _ = halt.cancelled() => break,
+                    }
+                    let id = cfg.audience.viewer_id(arrival.index);
+                    let length = cfg.audience.session.map(|m| m.length_for(seed, id));
+                    if !tally.try_open(length) {
+                        tracing::debug!(viewer = id, "arrival refused: -clients sessions open");
+                        continue;
+                    }
+                    tracing::debug!(
+                        viewer = id,
+                        offset_us = arrival.offset.as_micros() as u64,
+                        length_ms = length.map(|l| l.as_millis() as u64),
+                        "session starts"
+                    );
+                    let plan = SessionPlan {
+                        length,
+                        cut_off: engine.cut_off_after_grace(),
+                    };
+                    let session = run_session(
+                        new_viewer(id, cancel.child_token()),
+                        engine.clone().player(id),
+                        plan,
+                        tally.clone(),
+                    );
+                    match engine.runtime(id) {
+                        Some(rt) => slots.spawn_on(session, &rt),
+                        None => slots.spawn(session),
+                    };
+                }
+            } else {
+                let schedule = RampSchedule::new(
+                    cfg.audience.ramp_rate,
+                    cfg.audience.ramp_jitter,
+                    cfg.audience.seed,
+                );
+                // This shard's viewers of the whole test, each at its slot of the whole ramp.
+                for index in cfg.audience.viewer_indices() {
+                    let slot = schedule.start_offset(index);
+                    tokio::select! {
+                        _ = sleep_until(start + slot) => {}
+                        _ = cancel.cancelled() => break,
+                        _ = halt.cancelled() => break,
+                    }
+                    let id = cfg.audience.viewer_id(index);
+                    tracing::debug!(
+                        viewer = id,
+                        index,
+                        slot_us = slot.as_micros() as u64,
+                        "viewer starts"
+                    );
+                    let slot = run_slot(
+                        new_viewer(id, cancel.child_token()),
+                        engine.clone().player(id),
+                    );
+                    match engine.runtime(id) {
+                        Some(rt) => slots.spawn_on(slot, &rt),
+                        None => slots.spawn(slot),
+                    };
+                }
             }
             drop(sinks);
             while slots.join_next().await.is_some() {}
@@ -328,6 +393,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                         series: series.series(),
                         host: host.clone(),
                         bandwidth: links.as_ref().map(|l| l.summary()),
+                        sessions: sessions.as_ref().map(|t| t.summary(snap.elapsed, false)),
                         streams: stream_infos.clone(),
                     })));
                 }
@@ -452,6 +518,7 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         series: series.series(),
         host,
         bandwidth: links.as_ref().map(|l| l.summary()),
+        sessions: sessions.as_ref().map(|t| t.summary(elapsed, true)),
         streams: stream_infos,
     })
 }

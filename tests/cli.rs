@@ -68,6 +68,13 @@ fn each_invalid_value_exits_2_naming_its_flag() {
         (&["--http2", ""], "--http2"),
         (&["--ll-hls", "yes"], "--ll-hls"),
         (&["-engine", "ffmpeg", "--ll-hls", "on"], "--ll-hls on"),
+        (&["--arrival-rate", "0"], "--arrival-rate"),
+        (&["--arrival-rate", "fast"], "--arrival-rate"),
+        (&["--session-duration", "30m"], "--session-duration"),
+        (
+            &["--arrival-rate", "1", "--session-duration", "exp:10m"],
+            "--session-duration",
+        ),
     ];
     for (args, flag) in cases {
         let o = swarm(args);

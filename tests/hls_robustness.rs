@@ -57,8 +57,14 @@ fn check_master(m: &MasterPlaylist) {
     for c in VariantChoice::ALL {
         let chosen = hls::select_variants(m, c);
         assert!(!chosen.is_empty());
-        if c != VariantChoice::All {
-            assert_eq!(chosen.len(), 1);
+        match c {
+            VariantChoice::All => {}
+            // The ABR ladder: every variant, by ascending BANDWIDTH.
+            VariantChoice::Abr => {
+                assert_eq!(chosen.len(), m.variants.len());
+                assert!(chosen.windows(2).all(|w| w[0].bandwidth <= w[1].bandwidth));
+            }
+            _ => assert_eq!(chosen.len(), 1),
         }
     }
     for v in &m.variants {

@@ -5,7 +5,8 @@
 //! * line ends: the same body with CRLF line ends, or behind a UTF-8 byte-order mark,
 //!   parses to exactly the same result (playlist or error);
 //! * a parsed master lists at least one variant, and every choice selects a variant of
-//!   it (one for highest/lowest/first, all of them for `all`).
+//!   it (one for highest/lowest/first, all of them for `all`, all of them in ascending
+//!   BANDWIDTH for `abr`).
 #![no_main]
 
 use hls_swarm::hls::{self, Playlist, VariantChoice};
@@ -45,7 +46,9 @@ fuzz_target!(|body: &[u8]| {
         );
         for choice in VariantChoice::ALL {
             let chosen = hls::select_variants(master, choice);
-            let want = if choice == VariantChoice::All {
+            // `all` and `abr` (the ladder an adaptive viewer climbs) take every variant.
+            let whole_ladder = matches!(choice, VariantChoice::All | VariantChoice::Abr);
+            let want = if whole_ladder {
                 master.variants.len()
             } else {
                 1
@@ -56,6 +59,12 @@ fuzz_target!(|body: &[u8]| {
                 "{choice} selected {} variants",
                 chosen.len()
             );
+            if choice == VariantChoice::Abr {
+                assert!(
+                    chosen.windows(2).all(|w| w[0].bandwidth <= w[1].bandwidth),
+                    "the abr ladder is not in ascending BANDWIDTH"
+                );
+            }
             for v in chosen {
                 for r in hls::audio_renditions_for(master, v) {
                     assert!(r.uri.is_some(), "an audio rendition to fetch has no URI");

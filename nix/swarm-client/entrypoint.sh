@@ -13,6 +13,8 @@
 #                /proc/self/fd/3), so a token in it never reaches the process's argv
 #   HEADER_FILE  -header-file: "Name: value" lines sent with every request (secrets)
 #   CLIENTS      -clients            RAMP_RATE    -ramp-rate
+#   ARRIVAL_RATE --arrival-rate (arrival mode; CLIENTS is then the cap)
+#   SESSION_DURATION --session-duration (fixed:30m, exp:mean=10m, lognormal:median=5m,sigma=1)
 #   RAMP_JITTER  -ramp-jitter (a bare number means milliseconds)
 #   DURATION     -duration           METRICS_PORT -metrics 0.0.0.0:PORT (default 17091)
 #   VARIANT      -variant            TIMEOUT      -timeout (a bare number means seconds)
@@ -62,6 +64,8 @@ else
   fi
   [ -z "${CLIENTS:-}" ] || args+=(-clients "$CLIENTS")
   [ -z "${RAMP_RATE:-}" ] || args+=(-ramp-rate "$RAMP_RATE")
+  [ -z "${ARRIVAL_RATE:-}" ] || args+=(--arrival-rate "$ARRIVAL_RATE")
+  [ -z "${SESSION_DURATION:-}" ] || args+=(--session-duration "$SESSION_DURATION")
   if [ -n "${RAMP_JITTER:-}" ]; then
     jitter=$RAMP_JITTER
     [[ "$jitter" =~ ^[0-9]+$ ]] && jitter="${jitter}ms"

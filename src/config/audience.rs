@@ -6,6 +6,7 @@ use super::bandwidth::BandwidthModel;
 use super::cli::RunArgs;
 use super::parse::{count, flag_duration, number};
 use super::problems::Problems;
+use super::session::SessionModel;
 use super::shard::Shard;
 
 /// The simulated audience and its ramp.
@@ -29,6 +30,11 @@ pub struct Audience {
     pub shard: Shard,
     /// `--viewer-bandwidth`: the viewers' last-mile link rates; `None` = unpaced.
     pub bandwidth: Option<BandwidthModel>,
+    /// `--arrival-rate`: arrival mode, viewers arriving per second in the whole test;
+    /// `None` = the fixed crowd.
+    pub arrival_rate: Option<f64>,
+    /// `--session-duration`: how long each arrival stays; `None` = until the run ends.
+    pub session: Option<SessionModel>,
 }
 
 impl Audience {
@@ -65,6 +71,23 @@ impl Audience {
             .viewer_bandwidth
             .as_deref()
             .and_then(|b| p.ok(BandwidthModel::parse(b)));
+        let arrival_rate = a.arrival_rate.as_deref().and_then(|r| {
+            p.ok(number(r, |v| v > 0.0 && v <= 100_000.0, || {
+                format!(
+                    "--arrival-rate: '{r}' is not a positive number of viewers per second up to 100000 (e.g. --arrival-rate 5 or 0.2)"
+                )
+            }))
+        });
+        let session = a
+            .session_duration
+            .as_deref()
+            .and_then(|s| p.ok(SessionModel::parse(s)));
+        p.check(
+            a.session_duration.is_some() && a.arrival_rate.is_none(),
+            || {
+                "--session-duration: only arrival mode has sessions; give --arrival-rate too (a fixed crowd's viewers stay until the run ends)".to_string()
+            },
+        );
         Audience {
             viewers,
             first_viewer_id,
@@ -74,6 +97,8 @@ impl Audience {
             seed,
             shard,
             bandwidth,
+            arrival_rate,
+            session,
         }
     }
 
@@ -87,6 +112,11 @@ impl Audience {
     /// [`Audience::viewer_id`].
     pub fn viewer_indices(&self) -> impl Iterator<Item = u64> + Clone {
         self.shard.indices(self.viewers)
+    }
+
+    /// Whether viewers arrive and leave (`--arrival-rate`) rather than form a fixed crowd.
+    pub fn arrivals(&self) -> bool {
+        self.arrival_rate.is_some()
     }
 
     /// The id of the viewer of global index `index`: the same on every shard layout.

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use super::dist_spec::{DistSpec, standard_normal};
 use super::parse::si_count;
 
 /// Slowest link rate, bits per second (a flag below it is refused, a draw below it is
@@ -52,49 +53,17 @@ impl BandwidthModel {
             )
         };
         let t = s.trim();
-        let Some((kind, params)) = t.split_once(':') else {
+        let Some(spec) = DistSpec::parse(t).map_err(bad)? else {
             return rate(t).map(BandwidthModel::Fixed).map_err(bad);
         };
-        let mut fields = Vec::new();
-        if kind.trim() != "fixed" {
-            for p in params.split(',') {
-                let (k, v) = p
-                    .split_once('=')
-                    .ok_or_else(|| bad(format!("has '{}', not KEY=VALUE", p.trim())))?;
-                fields.push((k.trim(), v.trim()));
-            }
-        }
-        let get = |key: &str| {
-            let found: Vec<&str> = fields
-                .iter()
-                .filter(|(k, _)| *k == key)
-                .map(|(_, v)| *v)
-                .collect();
-            match found[..] {
-                [v] => Ok(v),
-                [] => Err(bad(format!("misses {key}="))),
-                _ => Err(bad(format!("gives {key}= twice"))),
-            }
-        };
-        let only = |keys: &[&str]| match fields.iter().find(|(k, _)| !keys.contains(k)) {
-            Some((k, _)) => Err(bad(format!("has an unknown key '{k}'"))),
-            None => Ok(()),
-        };
-        match kind.trim() {
-            "fixed" => rate(params).map(BandwidthModel::Fixed).map_err(bad),
+        let get = |key: &str| spec.get(key).map_err(bad);
+        let only = |keys: &[&str]| spec.only(keys).map_err(bad);
+        match spec.kind {
+            "fixed" => rate(spec.params).map(BandwidthModel::Fixed).map_err(bad),
             "lognormal" => {
                 only(&["median", "sigma"])?;
                 let median = rate(get("median")?).map_err(bad)?;
-                let sigma_text = get("sigma")?;
-                let sigma = sigma_text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite() && (0.0..=MAX_SIGMA).contains(v))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "has sigma={sigma_text}, not a number between 0 and {MAX_SIGMA}"
-                        ))
-                    })?;
+                let sigma = spec.sigma(MAX_SIGMA).map_err(bad)?;
                 Ok(BandwidthModel::LogNormal { median, sigma })
             }
             "uniform" => {
@@ -122,8 +91,7 @@ impl BandwidthModel {
         let drawn = match *self {
             BandwidthModel::Fixed(r) => r as f64,
             BandwidthModel::LogNormal { median, sigma } => {
-                // Box–Muller: one standard normal from two uniforms in (0, 1).
-                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                let z = standard_normal(u1, u2);
                 median as f64 * (sigma * z).exp()
             }
             BandwidthModel::Uniform { min, max } => min as f64 + (max - min) as f64 * u1,
@@ -157,7 +125,7 @@ fn rate(s: &str) -> Result<u64, String> {
 }
 
 /// SplitMix64's finaliser: a well-mixed 64-bit hash of `x`.
-fn splitmix64(x: u64) -> u64 {
+pub(crate) fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -165,7 +133,7 @@ fn splitmix64(x: u64) -> u64 {
 }
 
 /// A uniform number in the open interval (0, 1) from the top 53 bits of `h`.
-fn unit_open(h: u64) -> f64 {
+pub(crate) fn unit_open(h: u64) -> f64 {
     ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64
 }
 

@@ -137,9 +137,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["urls", "streams"])]
     pub url_file: Option<PathBuf>,
 
-    /// Number of concurrent viewers.
+    /// Number of concurrent viewers. With --arrival-rate: the most sessions open at once
+    /// (an arrival past it is refused and counted).
     #[arg(long, value_name = "N", default_value = "10")]
     pub clients: String,
+
+    /// Arrival mode: viewers arrive at PER_SEC per second on average (a Poisson process,
+    /// drawn from -seed), each stays for --session-duration, then leaves; -clients caps
+    /// the sessions open at once, and -ramp-rate/-ramp-jitter do not apply. Default: the
+    /// fixed crowd of -clients viewers.
+    #[arg(long, value_name = "PER_SEC")]
+    pub arrival_rate: Option<String>,
+
+    /// With --arrival-rate: how long each session lasts, drawn per viewer from -seed and
+    /// its id: DURATION (fixed), fixed:DURATION, exp:mean=DURATION or
+    /// lognormal:median=DURATION,sigma=S. Default: until the run ends.
+    #[arg(long, value_name = "MODEL")]
+    pub session_duration: Option<String>,
 
     /// Viewers started per second (fractional allowed, e.g. 0.5).
     #[arg(long, value_name = "PER_SEC", default_value = "5")]
@@ -153,9 +167,21 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "0")]
     pub duration: String,
 
-    /// Variants each viewer plays: all (every variant, like FFmpeg -map 0), highest, lowest, first.
+    /// Variants each viewer plays: all (every variant, like FFmpeg -map 0), highest, lowest,
+    /// first, or abr (adaptive bitrate: one variant at a time, switched at segment
+    /// boundaries from the measured throughput and buffer, as hls.js does; native engine).
     #[arg(long, value_name = "CHOICE", default_value = "all")]
     pub variant: String,
+
+    /// With -variant abr: the rung each viewer starts at: lowest, highest, or a rung number
+    /// (0 = lowest BANDWIDTH; a number past the top means the top).
+    #[arg(long, value_name = "RUNG", default_value = "lowest")]
+    pub abr_start_rung: String,
+
+    /// With -variant abr: half-lives of the fast and slow bandwidth averages, in seconds of
+    /// download time (hls.js abrEwmaFastLive, abrEwmaSlowLive).
+    #[arg(long, value_name = "FAST,SLOW", default_value = "3,9")]
+    pub abr_ewma: String,
 
     /// With no URL: the built-in origin serves LL-HLS with parts of DURATION (a multiple
     /// of 100ms dividing its 2s segments, e.g. 200ms), as `hls-swarm origin
@@ -495,6 +521,11 @@ pub struct OriginArgs {
     /// part: blocking reloads waiting for it time out with 503), e.g. 20s+8s.
     #[arg(long, value_name = "FROM+DUR")]
     pub fault_part_stuck: Option<String>,
+    /// Ignore LL-HLS delivery directives from FROM for DUR after origin start: a blocking
+    /// reload is answered at once with the whole current playlist, as a CDN that drops the
+    /// query string does, e.g. 0s+1h.
+    #[arg(long, value_name = "FROM+DUR")]
+    pub fault_no_block: Option<String>,
     /// Serve the fault API on the origin's listener, to loopback clients only: GET, PUT
     /// (one --fault-* flag per line) or DELETE /control/faults switches faults at runtime.
     #[arg(long)]

@@ -107,6 +107,11 @@ impl EngineConfig {
             }
         }
         if kind == Engine::Ffmpeg {
+            p.check(a.variant.trim().eq_ignore_ascii_case("abr"), || {
+                "-variant abr: FFmpeg does not adapt its bitrate; use the native engine \
+                 (-engine native, the default) or -variant all|highest|lowest|first"
+                    .into()
+            });
             p.check(a.ll_hls.trim().eq_ignore_ascii_case("on"), || {
                 "--ll-hls on: FFmpeg viewers play LL-HLS streams as classic HLS (FFmpeg ignores \
                  the LL-HLS tags); use the native engine, or --ll-hls auto|off"

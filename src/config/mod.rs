@@ -26,6 +26,7 @@
 pub mod audience;
 pub mod bandwidth;
 pub mod cli;
+mod dist_spec;
 pub mod engine;
 pub mod http;
 pub mod limits;
@@ -35,6 +36,7 @@ pub mod outputs;
 pub mod parse;
 pub mod problems;
 pub mod run;
+pub mod session;
 pub mod shard;
 pub mod slo;
 pub mod stream;
@@ -439,6 +441,41 @@ mod tests {
         assert_eq!(c.engine.ffmpeg.stderr_buffer, 50);
         assert_eq!(c.stalls.threshold, Some(Duration::from_secs(5)));
         assert!(c.stalls.restart);
+    }
+
+    #[test]
+    fn arrival_mode_takes_a_rate_and_a_session_model_and_names_bad_flags() {
+        use crate::config::session::SessionModel;
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.audience.arrivals());
+        let c = cfg(&[
+            "--arrival-rate",
+            "2.5",
+            "--session-duration",
+            "exp:mean=10m",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.audience.arrival_rate, Some(2.5));
+        assert_eq!(
+            c.audience.session,
+            Some(SessionModel::Exp {
+                mean: Duration::from_secs(600)
+            })
+        );
+        let err = |args: &[&str]| cfg(args).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            err(&["--session-duration", "30m"]).contains("--session-duration: only arrival mode"),
+            "without --arrival-rate"
+        );
+        for bad in ["0", "-1", "x", "1e9"] {
+            let e = err(&["--arrival-rate", bad]);
+            assert!(
+                e.contains(&format!("--arrival-rate: '{bad}'")),
+                "{bad}: {e}"
+            );
+        }
+        let e = err(&["--arrival-rate", "1", "--session-duration", "exp:mean=x"]);
+        assert!(e.contains("--session-duration: 'exp:mean=x'"), "{e}");
     }
 
     #[test]

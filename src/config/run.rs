@@ -98,6 +98,12 @@ pub fn derived_run_id(a: &Audience, start_at: SystemTime) -> String {
     if let Some(bw) = &a.bandwidth {
         let _ = write!(text, " viewer_bandwidth={bw}");
     }
+    if let Some(r) = a.arrival_rate {
+        let _ = write!(text, " arrival_rate={r}");
+    }
+    if let Some(s) = &a.session {
+        let _ = write!(text, " session_duration={s}");
+    }
     format!("{:016x}", fnv1a(text.as_bytes()))
 }
 
@@ -127,6 +133,8 @@ mod tests {
             seed: 1,
             shard: Shard::WHOLE,
             bandwidth: None,
+            arrival_rate: None,
+            session: None,
         }
     }
 

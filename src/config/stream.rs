@@ -75,6 +75,8 @@ pub struct StreamConfig {
     pub builtin_part_duration: Option<std::time::Duration>,
     /// `--ll-hls`: whether native viewers play Low-Latency HLS.
     pub ll_hls: LlHlsMode,
+    /// `--abr-start-rung`, `--abr-ewma`: how `-variant abr` viewers adapt.
+    pub abr: crate::engine::abr::AbrSettings,
 }
 
 /// `--ll-hls auto|on|off`: whether a native viewer plays Low-Latency HLS.
@@ -172,7 +174,7 @@ impl StreamConfig {
         let variant = p.or(
             a.variant.parse::<VariantChoice>().map_err(|_| {
                 format!(
-                    "-variant: '{}' is not one of all, highest, lowest, first",
+                    "-variant: '{}' is not one of all, highest, lowest, first, abr",
                     a.variant
                 )
             }),
@@ -199,6 +201,20 @@ impl StreamConfig {
                 }))
         });
         let ll_hls = p.or_default(LlHlsMode::parse(&a.ll_hls));
+        let abr = crate::engine::abr::AbrSettings {
+            start: p.or_default(
+                a.abr_start_rung
+                    .parse()
+                    .map_err(|e| format!("--abr-start-rung: {e}")),
+            ),
+            half_lives: p.or_default(a.abr_ewma.parse().map_err(|e| format!("--abr-ewma: {e}"))),
+        };
+        if variant == VariantChoice::Abr && ll_hls == LlHlsMode::On {
+            p.push(
+                "-variant abr --ll-hls on: ABR viewers play classic HLS (adaptive LL-HLS is \
+                 not built); use --ll-hls auto or off",
+            );
+        }
         StreamConfig {
             source,
             urls,
@@ -208,6 +224,7 @@ impl StreamConfig {
             variant,
             builtin_part_duration,
             ll_hls,
+            abr,
         }
     }
 

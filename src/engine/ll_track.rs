@@ -234,7 +234,7 @@ async fn part_loop(
                 let uri = uri.clone();
                 match fetch_with_retries(&shared, &mut conn, &mut backoff, &uri, range, kind).await
                 {
-                    Fetched::Ok => shared.buffered(track, media, date),
+                    Fetched::Ok(_) => shared.buffered(track, media, date),
                     Fetched::GaveUp => {
                         shared.emit(Event::Playback(PlaybackEvent::SegmentSkipped));
                         shared.resync(track);

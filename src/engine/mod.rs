@@ -16,6 +16,8 @@
 //! request via [`http::Fetch::request_done`]), gets a variant of
 //! [`crate::config::Engine`], and one arm in [`start`].
 
+pub mod abr;
+pub mod abr_viewer;
 pub mod ffmpeg;
 pub mod http;
 pub mod link;
@@ -26,6 +28,7 @@ pub mod reload;
 pub mod request_meter;
 pub mod runtimes;
 pub mod sequence;
+pub mod session;
 pub mod slot;
 
 use std::future::Future;

@@ -14,7 +14,10 @@
 //! its rate drawn once per viewer id when its slot starts. With `--ll-hls` a track whose
 //! first media playlist offers Low-Latency HLS plays it instead ([`crate::engine::ll_track`]:
 //! blocking reloads, parts, preload hints), falling back to the classic loops above when
-//! the server does not block.
+//! the server does not block. With `-variant abr` a viewer plays one rung of the ladder
+//! at a time ([`crate::engine::abr_viewer`]): track 0's segment loader decides the rung
+//! at each segment boundary and the playlist loaders follow it; ABR viewers play classic
+//! HLS.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,6 +30,8 @@ use url::Url;
 
 use crate::backoff::Backoff;
 use crate::config::{Config, LlHlsMode};
+use crate::engine::abr::AbrSettings;
+use crate::engine::abr_viewer::{self, AbrViewer};
 use crate::engine::http::{Connections, Fetch, HttpSettings};
 use crate::engine::ll::{self, Mode};
 use crate::engine::ll_track::{self, LlEnd};
@@ -76,6 +81,8 @@ pub struct ViewerParams {
     pub links: Option<Arc<LinkRates>>,
     /// `--ll-hls`: whether tracks play Low-Latency HLS (see [`crate::engine::ll`]).
     pub ll_hls: LlHlsMode,
+    /// `--abr-start-rung`, `--abr-ewma` (with `-variant abr`).
+    pub abr: AbrSettings,
 }
 
 /// The native engine of one run: every viewer plays with the same [`ViewerParams`], its
@@ -107,6 +114,7 @@ impl NativeEngine {
             stall_threshold: cfg.stalls.threshold,
             links: cfg.audience.bandwidth.map(|m| Arc::new(LinkRates::new(m))),
             ll_hls: cfg.stream.ll_hls,
+            abr: cfg.stream.abr,
         });
         NativeEngine { params, runtimes }
     }
@@ -190,6 +198,9 @@ pub(crate) struct Shared {
     /// The rendition reports of track 0's first media playlist, once it loaded (with
     /// `--ll-hls` other than off): the other tracks start at the live edge they report.
     first_reports: watch::Sender<Option<Arc<Vec<hls::RenditionReport>>>>,
+    /// With `-variant abr` on a multivariant playlist: the ladder, the controller and the
+    /// rung the tracks follow.
+    abr: Option<AbrViewer>,
 }
 
 impl Shared {
@@ -265,9 +276,7 @@ impl Shared {
             .playhead_date(now)
             .and_then(|at| SystemTime::now().duration_since(at).ok());
         drop(pb);
-        if !played.is_zero() {
-            self.emit(Event::Playback(PlaybackEvent::Played { media: played }));
-        }
+        self.report_played(played);
         if let Some(latency) = latency {
             self.emit(Event::Playback(PlaybackEvent::LiveLatency { latency }));
         }
@@ -301,8 +310,28 @@ impl Shared {
             self.emit(Event::Playback(PlaybackEvent::StallEnded { stalled }));
         }
         let played = pb.player.take_played(now);
-        if !played.is_zero() {
-            self.emit(Event::Playback(PlaybackEvent::Played { media: played }));
+        drop(pb);
+        self.report_played(played);
+        if let Some(abr) = &self.abr {
+            let (switches_up, switches_down, mean_bitrate, _) = abr.totals();
+            self.emit(Event::Playback(PlaybackEvent::AbrViewerDone {
+                switches_up,
+                switches_down,
+                mean_bitrate,
+            }));
+        }
+    }
+
+    /// Report `played` media (and, for an ABR viewer, the rungs it came from).
+    fn report_played(&self, played: Duration) {
+        if played.is_zero() {
+            return;
+        }
+        self.emit(Event::Playback(PlaybackEvent::Played { media: played }));
+        if let Some(abr) = &self.abr {
+            for (rung, media) in abr.played(played) {
+                self.emit(Event::Playback(PlaybackEvent::AbrPlayed { rung, media }));
+            }
         }
     }
 
@@ -414,7 +443,14 @@ pub async fn run_viewer(
 
     // 2. The tracks to play.
     let mut tracks: Vec<(Url, Option<LoadedPlaylist>)> = Vec::new();
+    let mut abr = None;
     match entry {
+        Playlist::Master(master) if params.variant == VariantChoice::Abr => {
+            abr = AbrViewer::new(&master, params.abr);
+            if let Some(a) = &abr {
+                tracks.extend(a.start_tracks().into_iter().map(|u| (u, None)));
+            }
+        }
         Playlist::Media(pl) => tracks.push((
             entry_url.clone(),
             Some((Arc::new(pl), body, entry_fetch_began)),
@@ -447,6 +483,7 @@ pub async fn run_viewer(
         changed: Notify::new(),
         target_ms: AtomicU64::new(DEFAULT_TARGET.as_millis() as u64),
         first_reports: watch::channel(None).0,
+        abr,
         viewer,
         params,
     });
@@ -555,7 +592,8 @@ async fn run_track(
     mut conn: Connections,
 ) -> TrackEnd {
     let mut url = url;
-    if shared.params.ll_hls != LlHlsMode::Off {
+    // ABR viewers play classic HLS (config refuses `-variant abr --ll-hls on`).
+    if shared.params.ll_hls != LlHlsMode::Off && shared.abr.is_none() {
         let at = match (track, &initial) {
             (0, _) | (_, Some(_)) => None,
             _ => reported_edge(&shared, &url).await,
@@ -706,6 +744,15 @@ pub(crate) fn parse_error(
     }
 }
 
+/// A media playlist as a track's loader published it: the rung it was loaded for (0
+/// without ABR) and its source (a new number each time the loader's URL changed).
+#[derive(Clone)]
+pub(crate) struct Version {
+    pl: Arc<MediaPlaylist>,
+    rung: usize,
+    source: u64,
+}
+
 /// A classic HLS track: the playlist loader and the segment loader.
 async fn classic_track(
     shared: Arc<Shared>,
@@ -714,7 +761,7 @@ async fn classic_track(
     initial: Option<LoadedPlaylist>,
     conn: Connections,
 ) -> TrackEnd {
-    let (tx, rx) = watch::channel::<Option<Arc<MediaPlaylist>>>(None);
+    let (tx, rx) = watch::channel::<Option<Version>>(None);
     let fetcher = segment_loop(shared.clone(), track, conn.handle(), rx);
     let loader = playlist_loop(shared.clone(), track, url, initial, conn, tx);
     let (a, b) = tokio::join!(loader, fetcher);
@@ -732,7 +779,7 @@ async fn playlist_loop(
     url: Url,
     initial: Option<LoadedPlaylist>,
     mut conn: Connections,
-    tx: watch::Sender<Option<Arc<MediaPlaylist>>>,
+    tx: watch::Sender<Option<Version>>,
 ) -> TrackEnd {
     let params = &shared.params;
     let mut sched = ReloadScheduler::new();
@@ -740,6 +787,12 @@ async fn playlist_loop(
     let mut target = DEFAULT_TARGET;
     let mut next_at = Instant::now();
     let mut url = url;
+    // With ABR the loader follows the rung: on a switch it loads the new rung's playlist
+    // at once and publishes it even if unchanged.
+    let mut rung_rx = shared.abr.as_ref().map(AbrViewer::subscribe);
+    let mut rung = rung_rx.as_ref().map_or(0, |rx| *rx.borrow());
+    let mut source = 0u64;
+    let mut switched = false;
 
     if let Some((pl, body, began)) = initial {
         let outcome = sched.observe(&body);
@@ -755,7 +808,7 @@ async fn playlist_loop(
                 .store(target.as_millis() as u64, Ordering::Relaxed);
         }
         let ended = pl.end_list;
-        tx.send_replace(Some(pl));
+        tx.send_replace(Some(Version { pl, rung, source }));
         if ended {
             return TrackEnd::EndOfStream;
         }
@@ -764,8 +817,40 @@ async fn playlist_loop(
 
     let mut retry = false;
     loop {
-        if !shared.sleep_until(next_at).await {
-            return TrackEnd::Cancelled;
+        let rung_changed = match rung_rx.as_mut() {
+            Some(rx) => tokio::select! {
+                woke = shared.sleep_until(next_at) => if woke { false } else { return TrackEnd::Cancelled },
+                r = rx.changed() => {
+                    if r.is_err() {
+                        // The rung can no longer change: plain reloads from now on.
+                        rung_rx = None;
+                        continue;
+                    }
+                    true
+                }
+            },
+            None => {
+                if !shared.sleep_until(next_at).await {
+                    return TrackEnd::Cancelled;
+                }
+                false
+            }
+        };
+        if let (true, Some(rx), Some(abr)) = (rung_changed, rung_rx.as_mut(), &shared.abr) {
+            rung = *rx.borrow_and_update();
+            let new = abr.url_for(track, rung).filter(|u| *u != url);
+            // Track 0 always loads the new rung's playlist (its segment loader waits for
+            // it); the audio track only when the rung's group brings another rendition.
+            let reload = new.is_some() || track == 0;
+            if let Some(new) = new {
+                url = new;
+                source += 1;
+            }
+            if !reload {
+                continue;
+            }
+            sched = ReloadScheduler::new();
+            switched = true;
         }
         let began = Instant::now();
         let (f, meter) = shared
@@ -799,8 +884,9 @@ async fn playlist_loop(
                         .store(target.as_millis() as u64, Ordering::Relaxed);
                 }
                 let ended = pl.end_list;
-                if outcome == LoadOutcome::Changed {
-                    tx.send_replace(Some(pl));
+                if outcome == LoadOutcome::Changed || switched {
+                    tx.send_replace(Some(Version { pl, rung, source }));
+                    switched = false;
                 }
                 if ended {
                     return TrackEnd::EndOfStream;
@@ -833,7 +919,7 @@ async fn segment_loop(
     shared: Arc<Shared>,
     track: usize,
     mut conn: Connections,
-    mut rx: watch::Receiver<Option<Arc<MediaPlaylist>>>,
+    mut rx: watch::Receiver<Option<Version>>,
 ) -> TrackEnd {
     let params = &shared.params;
     let mut backoff =
@@ -842,13 +928,26 @@ async fn segment_loop(
     let mut current_map: Option<hls::InitSection> = None;
     let mut seen_version = false;
     let mut previous_seen = Instant::now();
+    // The source of the playlist last played from, and the date the buffer reaches (for
+    // continuity when a rung switch changes the source).
+    let mut last_source = 0u64;
+    let mut next_date: Option<SystemTime> = None;
+    // Track 0 of an ABR viewer decides the rung at its segment boundaries.
+    let abr = shared.abr.as_ref().filter(|_| track == 0);
 
     loop {
         if shared.cancelled() {
             return TrackEnd::Cancelled;
         }
-        let pl = rx.borrow_and_update().clone();
-        let Some(pl) = pl else {
+        let version = rx.borrow_and_update().clone();
+        // Track 0 of an ABR viewer plays only the rung it asked for.
+        let version = version.filter(|v| abr.is_none_or(|a| v.rung == a.current()));
+        let Some(Version {
+            pl,
+            rung: pl_rung,
+            source,
+        }) = version
+        else {
             if !wait_for_change(&shared, &mut rx).await {
                 return if shared.cancelled() {
                     TrackEnd::Cancelled
@@ -858,6 +957,11 @@ async fn segment_loop(
             }
             continue;
         };
+        if source != last_source {
+            // A rung switch: go on from where the buffer reaches in the new playlist.
+            last_source = source;
+            next_msn = next_msn.map(|m| abr_viewer::continue_at(&pl, m, next_date));
+        }
         if seen_version && track == 0 {
             sample_latency(&shared, &pl, next_msn);
         }
@@ -933,6 +1037,23 @@ async fn segment_loop(
                     return TrackEnd::Cancelled;
                 }
             }
+            if let Some(abr) = abr {
+                // A segment boundary: the rung of this segment is decided now.
+                let buffer = shared
+                    .playback
+                    .lock()
+                    .map(|pb| pb.player.buffer_ahead(track, Instant::now()))
+                    .unwrap_or_default();
+                if let Some(switch) = abr.at_boundary(buffer, seg.duration, pl.is_live()) {
+                    let cap = |r: usize| r.min(crate::engine::abr::MAX_RUNGS - 1) as u8;
+                    shared.emit(Event::Playback(PlaybackEvent::AbrSwitch {
+                        from: cap(switch.from),
+                        to: cap(switch.to),
+                    }));
+                    // Wait for the new rung's playlist; `next_msn` is this segment.
+                    break;
+                }
+            }
             if let Err(end) = load_init_section(
                 &shared,
                 &mut conn,
@@ -945,7 +1066,7 @@ async fn segment_loop(
                 return end;
             }
             let range = seg.byte_range.map(|r| (r.offset, r.length));
-            match fetch_with_retries(
+            let fetched = fetch_with_retries(
                 &shared,
                 &mut conn,
                 &mut backoff,
@@ -953,9 +1074,16 @@ async fn segment_loop(
                 range,
                 RequestKind::Segment,
             )
-            .await
-            {
-                Fetched::Ok => shared.buffered(track, seg.duration, seg.program_date_time),
+            .await;
+            next_date = seg.program_date_time.map(|d| d + seg.duration);
+            match fetched {
+                Fetched::Ok(load) => {
+                    if let Some(abr) = abr {
+                        abr.segment_loaded(load.total, load.ttfb, load.bytes);
+                        abr.buffered(pl_rung, seg.duration);
+                    }
+                    shared.buffered(track, seg.duration, seg.program_date_time)
+                }
                 Fetched::GaveUp => shared.emit(Event::Playback(PlaybackEvent::SegmentSkipped)),
                 Fetched::Cancelled => return TrackEnd::Cancelled,
                 Fetched::Failed => return TrackEnd::Failed,
@@ -984,7 +1112,7 @@ async fn segment_loop(
             // The loader stopped: ENDLIST reached (handled above on the next pass) or failure.
             let latest = rx.borrow().clone();
             match latest {
-                Some(l) if l.end_list => continue,
+                Some(l) if l.pl.end_list => continue,
                 _ => {
                     return if shared.cancelled() {
                         TrackEnd::Cancelled
@@ -1011,10 +1139,7 @@ pub(crate) fn end_of(shared: &Shared, pl: &MediaPlaylist, track: usize) -> Track
 }
 
 /// Wait for a newer playlist; false if cancelled or the loader is gone.
-async fn wait_for_change(
-    shared: &Shared,
-    rx: &mut watch::Receiver<Option<Arc<MediaPlaylist>>>,
-) -> bool {
+async fn wait_for_change(shared: &Shared, rx: &mut watch::Receiver<Option<Version>>) -> bool {
     tokio::select! {
         r = rx.changed() => r.is_ok(),
         _ = shared.viewer.cancel.cancelled() => false,
@@ -1049,10 +1174,21 @@ fn sample_latency(shared: &Shared, pl: &MediaPlaylist, next_msn: Option<u64>) {
     shared.emit(Event::Playback(PlaybackEvent::LiveLatency { latency }));
 }
 
+/// A successful download's timing and size.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Load {
+    /// Request start to the last body byte.
+    pub(crate) total: Duration,
+    /// Request start to the response head.
+    pub(crate) ttfb: Option<Duration>,
+    /// Body bytes.
+    pub(crate) bytes: u64,
+}
+
 /// How [`fetch_with_retries`] ended.
 pub(crate) enum Fetched {
     /// Loaded.
-    Ok,
+    Ok(Load),
     /// Failed `-seg-retry` + 1 times: skip it.
     GaveUp,
     /// The swarm stopped the viewer.
@@ -1077,7 +1213,7 @@ pub(crate) async fn load_init_section(
     };
     let range = map.byte_range.map(|r| (r.offset, r.length));
     match fetch_with_retries(shared, conn, backoff, &map.uri, range, RequestKind::Init).await {
-        Fetched::Ok => *current = Some(map.clone()),
+        Fetched::Ok(_) => *current = Some(map.clone()),
         Fetched::Cancelled => return Err(TrackEnd::Cancelled),
         Fetched::Failed => return Err(TrackEnd::Failed),
         Fetched::GaveUp => {}
@@ -1109,7 +1245,11 @@ pub(crate) async fn fetch_with_retries(
         meter.finish(&f, kind, error);
         if error.is_none() {
             backoff.reset();
-            return Fetched::Ok;
+            return Fetched::Ok(Load {
+                total: f.total,
+                ttfb: f.ttfb,
+                bytes: f.bytes,
+            });
         }
         if f.connect_error {
             conn.reset();

@@ -32,7 +32,9 @@ pub use model::{
     ServerControl, Variant,
 };
 pub use parser::parse;
-pub use select::{ParseVariantChoiceError, VariantChoice, audio_renditions_for, select_variants};
+pub use select::{
+    ParseVariantChoiceError, VariantChoice, audio_renditions_for, ladder, select_variants,
+};
 
 #[cfg(test)]
 mod tests;

@@ -17,15 +17,19 @@ pub enum VariantChoice {
     Lowest,
     /// The first variant listed.
     First,
+    /// Adaptive bitrate: one variant at a time, chosen at each segment boundary from the
+    /// ladder (every variant by ascending `BANDWIDTH`, see [`ladder`]); native engine only.
+    Abr,
 }
 
 impl VariantChoice {
     /// Every choice, in the order shown to users.
-    pub const ALL: [VariantChoice; 4] = [
+    pub const ALL: [VariantChoice; 5] = [
         VariantChoice::All,
         VariantChoice::Highest,
         VariantChoice::Lowest,
         VariantChoice::First,
+        VariantChoice::Abr,
     ];
 
     /// The name used on the command line and in reports.
@@ -35,6 +39,7 @@ impl VariantChoice {
             VariantChoice::Highest => "highest",
             VariantChoice::Lowest => "lowest",
             VariantChoice::First => "first",
+            VariantChoice::Abr => "abr",
         }
     }
 }
@@ -47,7 +52,7 @@ impl fmt::Display for VariantChoice {
 
 /// A string that names no [`VariantChoice`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid variant choice {given:?}; valid values: all, highest, lowest, first")]
+#[error("invalid variant choice {given:?}; valid values: all, highest, lowest, first, abr")]
 pub struct ParseVariantChoiceError {
     /// The string given.
     pub given: String,
@@ -56,7 +61,7 @@ pub struct ParseVariantChoiceError {
 impl FromStr for VariantChoice {
     type Err = ParseVariantChoiceError;
 
-    /// Parses `all`, `highest`, `lowest` or `first` (case-insensitive).
+    /// Parses `all`, `highest`, `lowest`, `first` or `abr` (case-insensitive).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         VariantChoice::ALL
             .into_iter()
@@ -68,12 +73,13 @@ impl FromStr for VariantChoice {
 }
 
 /// The variants a viewer plays for a choice (`All` = every variant, like FFmpeg `-map 0`;
-/// Highest/Lowest by BANDWIDTH, ties → first listed; First = first listed). Never empty for a
-/// master with ≥1 variant.
+/// Highest/Lowest by BANDWIDTH, ties → first listed; First = first listed; Abr = the
+/// [`ladder`]). Never empty for a master with ≥1 variant.
 pub fn select_variants(master: &MasterPlaylist, choice: VariantChoice) -> Vec<&Variant> {
     let mut best: Option<&Variant> = None;
     match choice {
         VariantChoice::All => return master.variants.iter().collect(),
+        VariantChoice::Abr => return ladder(master),
         VariantChoice::First => best = master.variants.first(),
         VariantChoice::Highest => {
             for v in &master.variants {
@@ -91,6 +97,14 @@ pub fn select_variants(master: &MasterPlaylist, choice: VariantChoice) -> Vec<&V
         }
     }
     best.into_iter().collect()
+}
+
+/// The ABR ladder: every variant, in ascending order of `BANDWIDTH` (equal ones in the
+/// order listed); rung 0 is the lowest.
+pub fn ladder(master: &MasterPlaylist) -> Vec<&Variant> {
+    let mut rungs: Vec<&Variant> = master.variants.iter().collect();
+    rungs.sort_by_key(|v| v.bandwidth);
+    rungs
 }
 
 /// The alternative renditions (with a URI) that a chosen variant references through its AUDIO

@@ -123,6 +123,7 @@ pub fn combine(found: &[Found]) -> Result<RunReport, String> {
         // The shards' rate summaries are not mergeable exactly (percentiles); each
         // shard's report has its own.
         bandwidth: None,
+        sessions: None,
         streams,
     })
 }

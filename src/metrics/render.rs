@@ -686,6 +686,92 @@ fn playback_families(e: &mut Exposition, s: &Snapshot) {
         "Native tracks set to play LL-HLS (--ll-hls) that fell back to classic HLS (the server did not block, or no parts with --ll-hls on).",
         t.ll_fallbacks as f64,
     );
+    abr_families(e, &t.abr);
+}
+
+/// `-variant abr`: switches by direction, media played per rung (rung 0 = lowest
+/// BANDWIDTH, at most 16 rungs), and quantiles of the per-viewer figures (viewer lives
+/// that ended).
+fn abr_families(e: &mut Exposition, a: &crate::stats::abr::AbrFigures) {
+    let name = "hls_swarm_abr_switches_total";
+    e.family(
+        name,
+        Kind::Counter,
+        "ABR rung switches at segment boundaries, by direction (-variant abr).",
+    );
+    e.sample(name, &[("direction", "up")], a.switches_up as f64);
+    e.sample(name, &[("direction", "down")], a.switches_down as f64);
+    let name = "hls_swarm_abr_rung_seconds_total";
+    e.family(
+        name,
+        Kind::Counter,
+        "Media seconds ABR viewers played, by rung (0 = lowest BANDWIDTH; rungs 15 and up share rung=\"15\").",
+    );
+    for (i, secs) in a.rung_seconds.iter().enumerate() {
+        e.sample(name, &[("rung", &i.to_string())], *secs);
+    }
+    e.single(
+        "hls_swarm_abr_viewers_total",
+        Kind::Counter,
+        "ABR viewer lives that ended (each reports its switches and mean played bitrate).",
+        a.viewers as f64,
+    );
+    for (stem, what, d) in [
+        (
+            "hls_swarm_abr_viewer_switches",
+            "switches per ended ABR viewer life, over those lives",
+            &a.switches_per_viewer,
+        ),
+        (
+            "hls_swarm_abr_viewer_mean_bitrate",
+            "mean played bitrate, bit/s (BANDWIDTH of the media played, weighted by media time), per ended ABR viewer life that played, over those lives",
+            &a.mean_bitrate_per_viewer,
+        ),
+    ] {
+        for (q, v) in [("p50", d.p50), ("p90", d.p90), ("p99", d.p99)] {
+            e.single(
+                &format!("{stem}_{q}"),
+                Kind::Gauge,
+                &format!("{q} of the {what} (0 before any ended)."),
+                v,
+            );
+        }
+    }
+}
+
+/// Arrival mode's sessions (`--arrival-rate`).
+fn session_families(e: &mut Exposition, n: crate::stats::sessions::SessionCounts) {
+    let c = Kind::Counter;
+    e.single(
+        "hls_swarm_sessions_started_total",
+        c,
+        "--arrival-rate: sessions started (arrivals that got a viewer).",
+        n.started as f64,
+    );
+    e.single(
+        "hls_swarm_sessions_ended_total",
+        c,
+        "--arrival-rate: sessions that ran their drawn length and left.",
+        n.ended as f64,
+    );
+    e.single(
+        "hls_swarm_sessions_refused_total",
+        c,
+        "--arrival-rate: arrivals refused because -clients sessions were open.",
+        n.refused as f64,
+    );
+    e.single(
+        "hls_swarm_sessions_censored_total",
+        c,
+        "--arrival-rate: sessions still open when the run stopped (0 until the run's end).",
+        n.censored as f64,
+    );
+    e.single(
+        "hls_swarm_sessions_open",
+        Kind::Gauge,
+        "--arrival-rate: sessions open now (the concurrency).",
+        n.open as f64,
+    );
 }
 
 fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
@@ -727,6 +813,9 @@ fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
             "--request-log: request lines lost to a write error (or unwritten when the run ended with the writer blocked).",
             log.failed as f64,
         );
+    }
+    if let Some(n) = s.sessions {
+        session_families(e, n);
     }
     if let Some(tasks) = s.runtime_tasks {
         e.single(
@@ -1014,6 +1103,28 @@ mod tests {
         assert_eq!(v("hls_swarm_request_log_lines_written_total"), 120.0);
         assert_eq!(v("hls_swarm_request_log_lines_dropped_total"), 7.0);
         assert_eq!(v("hls_swarm_request_log_lines_failed_total"), 2.0);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn session_counts_are_exported_only_in_arrival_mode() {
+        let mut s = snapshot(&[], None).await;
+        let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!m.iter().any(|x| x.name.starts_with("hls_swarm_sessions_")));
+        s.sessions = Some(crate::stats::sessions::SessionCounts {
+            started: 40,
+            ended: 31,
+            censored: 0,
+            refused: 3,
+            open: 9,
+            peak_open: 12,
+        });
+        let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        let v = |n: &str| value(&m, n, &[]);
+        assert_eq!(v("hls_swarm_sessions_started_total"), 40.0);
+        assert_eq!(v("hls_swarm_sessions_ended_total"), 31.0);
+        assert_eq!(v("hls_swarm_sessions_refused_total"), 3.0);
+        assert_eq!(v("hls_swarm_sessions_censored_total"), 0.0);
+        assert_eq!(v("hls_swarm_sessions_open"), 9.0);
     }
 
     #[tokio::test(flavor = "current_thread")]

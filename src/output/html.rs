@@ -459,6 +459,14 @@ fn charts(h: &[Point]) -> Vec<Chart> {
     };
     // Origin charts only when origin metrics were scraped.
     c.extend([cpu, net].into_iter().filter(Chart::has_data));
+    // Arrival mode: the sessions open (the concurrency) with the viewers.
+    if h.iter().any(|p| p.sessions_open.is_some()) {
+        c[0].lines.push(Line::new(
+            "sessions open",
+            PURPLE,
+            col(h, |p| p.sessions_open),
+        ));
+    }
     c
 }
 
@@ -541,6 +549,56 @@ fn tables(o: &mut String, r: &RunReport, x: &Sections, slo: &SloResult) {
             ("LL-HLS fallbacks", p.ll_fallbacks.to_string()),
         ],
     );
+    if let Some(b) = &r.bandwidth {
+        let mbps = |b: f64| format!("{:.2} Mbit/s", b / 1e6);
+        kv_table(
+            o,
+            "Viewer links",
+            &[
+                ("model", b.model.clone()),
+                ("viewers", b.viewers.to_string()),
+                ("min", mbps(b.min_bits_per_second as f64)),
+                ("mean", mbps(b.mean_bits_per_second)),
+                ("p10", mbps(b.p10_bits_per_second as f64)),
+                ("p50", mbps(b.p50_bits_per_second as f64)),
+                ("p90", mbps(b.p90_bits_per_second as f64)),
+                ("max", mbps(b.max_bits_per_second as f64)),
+            ],
+        );
+    }
+    if let Some(a) = &p.abr {
+        let mbps = |b: f64| format!("{:.2} Mbit/s", b / 1e6);
+        let m = &a.mean_bitrate_per_viewer;
+        let mut rows: Vec<(String, String)> = vec![
+            (
+                "mean bitrate per viewer".into(),
+                format!(
+                    "p50 {}, p90 {}, min {}, max {} ({} viewers)",
+                    mbps(m.p50),
+                    mbps(m.p90),
+                    mbps(m.min),
+                    mbps(m.max),
+                    m.count
+                ),
+            ),
+            (
+                "switches".into(),
+                format!(
+                    "{} up, {} down; per viewer p50 {}, p90 {}, max {}",
+                    a.switches_up,
+                    a.switches_down,
+                    a.switches_per_viewer.p50,
+                    a.switches_per_viewer.p90,
+                    a.switches_per_viewer.max
+                ),
+            ),
+        ];
+        for (i, s) in a.rung_seconds.iter().enumerate() {
+            rows.push((format!("played at rung {i}"), secs(*s)));
+        }
+        let rows: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        kv_table(o, "Adaptive bitrate", &rows);
+    }
     let mut errors = vec![
         (
             "failed".to_string(),

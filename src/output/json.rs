@@ -159,6 +159,10 @@ pub struct Report {
     /// `--viewer-bandwidth`: the model and the realised distribution of the viewers' link
     /// rates; `null` without it and in a merged report.
     pub bandwidth: Option<crate::stats::link_rates::RatesSummary>,
+    /// `--arrival-rate`: sessions started, ended, censored and refused, the realised
+    /// arrival rate and session lengths against the asked ones; `null` for a fixed crowd
+    /// and in a merged report.
+    pub sessions: Option<crate::stats::sessions::SessionsSummary>,
     /// What an exact merge of this report with its test's other shards needs.
     pub merge: Merge,
 }
@@ -231,6 +235,7 @@ impl Report {
             client: sections.client,
             host: r.host.clone(),
             bandwidth: r.bandwidth.clone(),
+            sessions: r.sessions.clone(),
             merge: Merge {
                 accumulator: r.accumulator.clone(),
                 startup_timeout_seconds: r.startup_timeout.as_secs_f64(),

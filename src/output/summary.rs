@@ -153,6 +153,42 @@ pub fn links_line(b: &crate::stats::link_rates::RatesSummary) -> String {
     )
 }
 
+/// Arrival mode's block, for people: the counts and arrival rate, then the session
+/// lengths realised against the asked ones.
+pub fn sessions_lines(x: &crate::stats::sessions::SessionsSummary) -> [String; 2] {
+    let c = &x.counts;
+    let first = format!(
+        "Sessions:          started {}   ended {}   censored {}   refused {} (cap {})   peak open {}   arrivals {:.2}/s (asked {:.2}/s)",
+        c.started,
+        c.ended,
+        c.censored,
+        c.refused,
+        x.cap,
+        c.peak_open,
+        x.arrival_rate,
+        x.asked_arrival_rate
+    );
+    let f = |l: &crate::stats::sessions::LengthFigures| {
+        format!(
+            "mean {:.1}s p50 {:.1}s p90 {:.1}s",
+            l.mean_seconds, l.p50_seconds, l.p90_seconds
+        )
+    };
+    let second = match &x.asked {
+        Some(a) => format!(
+            "Session length:    ended {} (n={}) vs asked {} mean {:.1}s p50 {:.1}s p90 {:.1}s",
+            f(&x.realised),
+            x.realised.count,
+            a.model,
+            a.mean_seconds,
+            a.p50_seconds,
+            a.p90_seconds
+        ),
+        None => "Session length:    until the run ends (no --session-duration)".to_string(),
+    };
+    [first, second]
+}
+
 /// The test, the shard and the start instant, for people: `r1 · shard 0/3 (0-based) ·
 /// --start-at 2026-12-06T20:00:00.000Z (0.012 s late, caught up)`; a merged report
 /// names its shards instead (`r1 · merged: all 3 shards (0, 1, 2) · --start-at …`).
@@ -237,6 +273,11 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     );
     if let Some(b) = &r.bandwidth {
         let _ = writeln!(o, "  Links:             {}", links_line(b));
+    }
+    if let Some(x) = &r.sessions {
+        for line in sessions_lines(x) {
+            let _ = writeln!(o, "  {line}");
+        }
     }
 
     if x.streams.len() > 1 {
@@ -346,6 +387,9 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         p.stalled_at_end,
         p.peak_stalled
     );
+    if let Some(a) = &p.abr {
+        let _ = writeln!(o, "{}", abr_line(a));
+    }
     if p.segments_expired.saturating_add(p.segments_skipped) > 0 {
         let _ = writeln!(
             o,
@@ -437,4 +481,36 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
     let _ = writeln!(o, "{RULE}");
     // Strings from the origin or FFmpeg's log are in there: no terminal escapes.
     crate::console::printable(&o).into_owned()
+}
+
+/// The summary's ABR line: the mean played bitrate per viewer, switches and where the
+/// played time went (seconds per rung, 0 = lowest).
+fn abr_line(a: &crate::stats::abr::AbrFigures) -> String {
+    let m = &a.mean_bitrate_per_viewer;
+    let mbps = |b: f64| format!("{:.2} Mbit/s", b / 1e6);
+    let total: f64 = a.rung_seconds.iter().sum();
+    let shares: Vec<String> = a
+        .rung_seconds
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let share = if total > 0.0 { s / total * 100.0 } else { 0.0 };
+            format!("r{i} {share:.0}%")
+        })
+        .collect();
+    format!(
+        "  Bitrate (ABR):     mean per viewer p50 {} (min {}, max {}), \
+         {} switches up, {} down (p90 {} per viewer); played {}",
+        mbps(m.p50),
+        mbps(m.min),
+        mbps(m.max),
+        a.switches_up,
+        a.switches_down,
+        a.switches_per_viewer.p90,
+        if shares.is_empty() {
+            "nothing".to_string()
+        } else {
+            shares.join(", ")
+        }
+    )
 }

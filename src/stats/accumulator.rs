@@ -164,6 +164,9 @@ pub struct Accumulator {
     /// Per-stream figures (a many-stream run; one entry, or none, with one stream).
     #[serde(default)]
     pub streams: super::streams::StreamTallies,
+    /// Adaptive-bitrate figures (`-variant abr`).
+    #[serde(default)]
+    pub abr: super::abr::AbrTally,
 }
 
 impl Default for Accumulator {
@@ -194,6 +197,7 @@ impl Default for Accumulator {
             reconnects: 0,
             events: 0,
             streams: Default::default(),
+            abr: Default::default(),
         }
     }
 }
@@ -276,6 +280,9 @@ impl Accumulator {
             PlaybackEvent::TimingClamped => self.timing_clamped += 1,
             PlaybackEvent::LlFallback => self.ll_fallbacks += 1,
             PlaybackEvent::StartupTimedOut => self.startup_timeouts += 1,
+            PlaybackEvent::AbrSwitch { .. }
+            | PlaybackEvent::AbrPlayed { .. }
+            | PlaybackEvent::AbrViewerDone { .. } => self.abr.record(p),
         }
     }
 
@@ -324,6 +331,7 @@ impl Accumulator {
         self.reconnects += o.reconnects;
         self.events += o.events;
         self.streams.merge(&o.streams);
+        self.abr.merge(&o.abr);
     }
 
     /// Zero everything, keeping allocations.
@@ -355,6 +363,7 @@ impl Accumulator {
         self.reconnects = 0;
         self.events = 0;
         self.streams.reset();
+        self.abr.reset();
     }
 
     /// Requests of one kind.

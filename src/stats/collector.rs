@@ -53,6 +53,8 @@ pub struct Collector {
     request_log: Option<Arc<super::request_log::RequestLog>>,
     /// The `/metrics` grouping of a many-stream run: each stream's group, and how many.
     stream_groups: Option<(Vec<u32>, usize)>,
+    /// Arrival mode's session counts (`--arrival-rate`).
+    sessions: Option<Arc<super::sessions::SessionTally>>,
 }
 
 impl Collector {
@@ -76,6 +78,7 @@ impl Collector {
             runtimes: Vec::new(),
             request_log: None,
             stream_groups: None,
+            sessions: None,
         }
     }
 
@@ -103,6 +106,11 @@ impl Collector {
     /// Read FFmpeg engine figures from `source` into every snapshot.
     pub fn set_ffmpeg_source(&mut self, source: Arc<dyn FfmpegStatsSource>) {
         self.ffmpeg = Some(source);
+    }
+
+    /// Read arrival mode's session counts from `tally` into every snapshot.
+    pub fn set_sessions(&mut self, tally: Arc<super::sessions::SessionTally>) {
+        self.sessions = Some(tally);
     }
 
     /// Read `--request-log`'s counts into every snapshot.
@@ -255,6 +263,13 @@ impl Collector {
             }),
             heap_live_bytes: crate::heap::live_bytes(),
             request_log: self.request_log.as_ref().map(|l| l.counts()),
+            sessions: self.sessions.as_ref().map(|t| {
+                if stopping {
+                    t.counts_at_end()
+                } else {
+                    t.counts()
+                }
+            }),
             stream_groups: match &self.stream_groups {
                 Some((group_of, groups)) => Arc::from(c.streams.grouped(group_of, *groups)),
                 None => Arc::from(Vec::new()),

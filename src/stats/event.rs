@@ -281,6 +281,30 @@ pub enum PlaybackEvent {
     /// Still no first media at the startup timeout: the viewer counts as stalled (it
     /// cannot play) until media flows (see [`super::viewer_state`]).
     StartupTimedOut,
+    /// An ABR viewer switched rungs (0 = lowest `BANDWIDTH`) at a segment boundary.
+    AbrSwitch {
+        /// The rung of the last segment.
+        from: u8,
+        /// The rung of the next one.
+        to: u8,
+    },
+    /// An ABR viewer played `media` of `rung` (rungs past 15 count as 15).
+    AbrPlayed {
+        /// The rung the media came from.
+        rung: u8,
+        /// Media time played.
+        media: Duration,
+    },
+    /// An ABR viewer's life ended: its switches and its mean played bitrate.
+    AbrViewerDone {
+        /// Switches to a higher rung.
+        switches_up: u32,
+        /// Switches to a lower rung.
+        switches_down: u32,
+        /// Mean `BANDWIDTH` of the media it played, weighted by media time, bit/s
+        /// (`None`: it played nothing).
+        mean_bitrate: Option<u64>,
+    },
 }
 
 /// A viewer's life.

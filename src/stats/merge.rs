@@ -116,6 +116,7 @@ pub fn snapshot(
             .filter_map(|(s, _)| s.request_log)
             .reduce(RequestLogCounts::plus),
         stream_groups: Arc::from(Vec::new()),
+        sessions: None,
     };
     (snap, acc)
 }

@@ -9,6 +9,7 @@
 //! run ends, [`report::RunReport`] holds the final snapshot and the series, and
 //! [`sections::Sections`] computes the sections the written reports lay out.
 
+pub mod abr;
 pub mod accumulator;
 pub mod collector;
 pub mod distribution;
@@ -27,6 +28,7 @@ pub mod report;
 pub mod request_log;
 pub mod sections;
 pub mod series;
+pub mod sessions;
 pub mod snapshot;
 pub mod streams;
 pub mod totals;

@@ -98,6 +98,9 @@ pub struct RunReport {
     /// `--viewer-bandwidth`: the model and the rates the viewers got; `None` without it
     /// (and in a merged report).
     pub bandwidth: Option<super::link_rates::RatesSummary>,
+    /// Arrival mode's sessions (`--arrival-rate`); `None` for a fixed crowd or a merged
+    /// report.
+    pub sessions: Option<super::sessions::SessionsSummary>,
     /// The streams played, in the run's order, with their configured shares (one for a
     /// single-stream run); their figures are in `accumulator.streams`.
     pub streams: Vec<super::streams::StreamInfo>,

@@ -116,6 +116,8 @@ pub struct Playback {
     /// server answered a blocking reload at once without the asked-for part, or (with
     /// `--ll-hls on`) the stream had no parts.
     pub ll_fallbacks: u64,
+    /// Adaptive bitrate (`-variant abr`); `None` (JSON `null`) without ABR viewers.
+    pub abr: Option<super::abr::AbrFigures>,
 }
 
 /// Throughput, body bytes per second.
@@ -316,6 +318,7 @@ impl Sections {
                 stream_resets: t.stream_resets,
                 timing_clamped: t.timing_clamped,
                 ll_fallbacks: t.ll_fallbacks,
+                abr: t.abr.any().then(|| t.abr.clone()),
             },
             pipeline: Pipeline {
                 events: s.events_offered,

@@ -59,6 +59,8 @@ pub struct Point {
     pub origin_rx_bps: Option<f64>,
     /// Origin network transmit, bytes per second (mean).
     pub origin_tx_bps: Option<f64>,
+    /// Arrival mode's sessions open: the concurrency (largest; `None` for a fixed crowd).
+    pub sessions_open: Option<f64>,
 }
 
 impl Point {
@@ -85,6 +87,7 @@ impl Point {
             origin_cpu_percent: origin.and_then(|o| o.cpu_percent.last),
             origin_rx_bps: origin.and_then(|o| o.net_rx_bytes_per_second.last),
             origin_tx_bps: origin.and_then(|o| o.net_tx_bytes_per_second.last),
+            sessions_open: s.sessions.map(|c| c.open as f64),
         }
     }
 
@@ -122,6 +125,10 @@ impl Point {
             origin_cpu_percent: opt_mean(self.origin_cpu_percent, next.origin_cpu_percent),
             origin_rx_bps: opt_mean(self.origin_rx_bps, next.origin_rx_bps),
             origin_tx_bps: opt_mean(self.origin_tx_bps, next.origin_tx_bps),
+            sessions_open: match (self.sessions_open, next.sessions_open) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                (x, y) => x.or(y),
+            },
         }
     }
 }
@@ -285,6 +292,7 @@ mod tests {
             origin_cpu_percent: None,
             origin_rx_bps: None,
             origin_tx_bps: None,
+            sessions_open: None,
         }
     }
 

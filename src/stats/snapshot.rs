@@ -138,6 +138,9 @@ pub struct Snapshot {
     pub heap_live_bytes: Option<u64>,
     /// `--request-log`'s lines written, dropped and failed so far; `None` without it.
     pub request_log: Option<super::request_log::RequestLogCounts>,
+    /// Arrival mode's sessions (`--arrival-rate`; at the final tick the sessions still
+    /// open are censored); `None` for a fixed crowd.
+    pub sessions: Option<super::sessions::SessionCounts>,
     /// A many-stream run's figures per `/metrics` stream group (top-K streams, then
     /// `other`; see [`crate::config::StreamConfig::metrics_groups`]); empty with one
     /// stream.

@@ -56,6 +56,8 @@ pub struct Totals {
     pub exits_clean: u64,
     /// Reconnections after connection errors.
     pub reconnects: u64,
+    /// Adaptive-bitrate figures (`-variant abr`).
+    pub abr: super::abr::AbrFigures,
 }
 
 impl Totals {
@@ -85,6 +87,7 @@ impl Totals {
             exits_failure: acc.exits_failure,
             exits_clean: acc.exits_clean,
             reconnects: acc.reconnects,
+            abr: super::abr::AbrFigures::of(&acc.abr),
         }
     }
 
