@@ -183,12 +183,47 @@ fn args<'a>(file: &'a str, clients: &'a str, extra: &[&'a str]) -> Vec<&'a str> 
 async fn per_stream_counts_and_bytes_equal_the_access_log_per_channel() {
     let lab = ChannelLab::start().await;
     let file = lab.streams_file.display().to_string();
-    let argv = args(&file, "200", &["--metrics-stream-top-k", "5"]);
+    let request_log = lab._dir.path().join("requests.ndjson");
+    let request_log_arg = request_log.display().to_string();
+    let argv = args(
+        &file,
+        "200",
+        &[
+            "--metrics-stream-top-k",
+            "5",
+            "--request-log",
+            &request_log_arg,
+        ],
+    );
     let info = hls_swarm::metrics::Info::new(&config(&argv));
     let report = run(config(&argv)).await;
+    let request_lines = std::fs::read_to_string(&request_log).expect("request log");
     let log = lab.finish().await;
 
     assert_streams_equal_log(&report, &log, "single host");
+
+    // The request log names each request's stream: its path is under that channel, and
+    // per stream the log's requests and bytes are the access log's for the channel.
+    let mut logged: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    for line in request_lines.lines().skip(1) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("request log line");
+        let stream = v["stream"].as_u64().expect("every line names its stream") as u32;
+        let path = v["path"].as_str().expect("path");
+        assert!(
+            path.starts_with(&format!("/ch{stream}/")),
+            "{path} logged as stream {stream}"
+        );
+        let e = logged.entry(stream).or_default();
+        e.0 += 1;
+        e.1 += v["bytes"].as_u64().expect("bytes");
+    }
+    let mut served: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    for ((c, _), (n, b)) in log_by_channel(&log) {
+        let e = served.entry(c).or_default();
+        e.0 += n;
+        e.1 += b;
+    }
+    assert_eq!(logged, served, "request log vs access log, per stream");
 
     // Every viewer played the channel the pure draw gives it, and each stream's
     // `viewers` is how many the draw sent there.

@@ -220,7 +220,11 @@ impl Shared {
         retry: bool,
     ) -> (Fetch, RequestMeter<'s>) {
         let mut meter = RequestMeter::start(&self.viewer.sink, url, kind, retry);
-        let f = conn.get_observed(url, range, keep_body, &mut meter).await;
+        // Boxed: a request's state (hyper's response future, the body reader, the
+        // deadline) is several KB, and unboxed it would be part of every loop's future,
+        // held for the viewer's whole life though a request is in flight only a fraction
+        // of it. Boxed, the loops stay small and the memory exists while the request does.
+        let f = Box::pin(conn.get_observed(url, range, keep_body, &mut meter)).await;
         (f, meter)
     }
 
@@ -399,9 +403,8 @@ pub async fn run_viewer(
             RequestKind::Master,
             backoff.attempts() > 0,
         );
-        let f = entry_conn
-            .get_observed(entry_url, None, true, &mut meter)
-            .await;
+        // Boxed, as in `Shared::fetch`: the viewer's future outlives this request.
+        let f = Box::pin(entry_conn.get_observed(entry_url, None, true, &mut meter)).await;
         let parsed = match (&f.error, &f.body) {
             (None, Some(body)) => Some(hls::parse(body, &f.final_url)),
             _ => None,
@@ -444,18 +447,21 @@ pub async fn run_viewer(
     // 2. The tracks to play.
     let mut tracks: Vec<(Url, Option<LoadedPlaylist>)> = Vec::new();
     let mut abr = None;
-    match entry {
-        Playlist::Master(master) if params.variant == VariantChoice::Abr => {
+    // The entry body is moved in here so that a master playlist's is dropped with it: a
+    // single-chunk body shares hyper's read buffer, which it would otherwise pin (8 KiB or
+    // more per viewer) for the viewer's whole life.
+    match (entry, body) {
+        (Playlist::Master(master), _) if params.variant == VariantChoice::Abr => {
             abr = AbrViewer::new(&master, params.abr);
             if let Some(a) = &abr {
                 tracks.extend(a.start_tracks().into_iter().map(|u| (u, None)));
             }
         }
-        Playlist::Media(pl) => tracks.push((
+        (Playlist::Media(pl), body) => tracks.push((
             entry_url.clone(),
             Some((Arc::new(pl), body, entry_fetch_began)),
         )),
-        Playlist::Master(master) => {
+        (Playlist::Master(master), _) => {
             for v in hls::select_variants(&master, params.variant) {
                 tracks.push((v.uri.clone(), None));
                 for r in hls::audio_renditions_for(&master, v) {

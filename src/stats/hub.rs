@@ -85,7 +85,10 @@ impl EventSink {
 
     /// Report a finished request of `viewer` (global id) fetched from `url`: for a sink
     /// shared by many viewers (the FFmpeg engine's measuring proxy).
-    pub fn send_request_of(&self, done: RequestDone, viewer: Option<u64>, url: &url::Url) {
+    pub fn send_request_of(&self, mut done: RequestDone, viewer: Option<u64>, url: &url::Url) {
+        if let Some(stream) = self.stream {
+            done.stream = Some(stream);
+        }
         if let Some(log) = &self.request_log {
             log.offer(&done, viewer, url);
         }

@@ -73,6 +73,10 @@ pub struct Line<'a> {
     /// The same requests: the wait past the moment the part was due, milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lateness_ms: Option<f64>,
+    /// The stream the request was for: its index in the run's order of streams (the
+    /// report's `streams[]`); left out in a single-stream run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<u32>,
 }
 
 impl<'a> Line<'a> {
@@ -98,6 +102,7 @@ impl<'a> Line<'a> {
             protocol: done.protocol,
             hold_ms: done.hold.map(millis),
             lateness_ms: done.lateness.map(millis),
+            stream: done.stream,
         }
     }
 
@@ -160,6 +165,16 @@ mod tests {
         assert_eq!(v["error"], "refused");
         assert_eq!(v["path"], "/a \"quoted\"/m.m3u8");
         assert_eq!(v["retry"], true);
+        assert!(v.get("stream").is_none(), "single-stream: no stream key");
+    }
+
+    #[test]
+    fn a_many_stream_request_names_its_stream() {
+        let mut done = RequestDone::new(RequestKind::Segment);
+        done.stream = Some(4);
+        let line = Line::of(&done, Some(1), "/ch4/v0/seg-1.ts", UNIX_EPOCH).to_line();
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(v["stream"], 4);
     }
 
     #[test]
