@@ -13,7 +13,7 @@
 #   scripts/bench-audience.sh [CAP]                default: 10000
 #   CHANNELS=100 RATE=200 SESSION=exp:mean=60s LINK=lognormal:median=3M,sigma=0.8 \
 #     RUN=200 WINDOW=60 scripts/bench-audience.sh 10000
-#   LINK= (empty) leaves the links unpaced.
+#   LINK= (empty) leaves the links unpaced. BIN=path runs a given build.
 #   TUNED=1 (root): run client and origin inside a new network namespace with the load
 #   hosts' TCP settings (modules/load-tuning.nix: ports 1024-65535, TIME_WAIT reuse), so
 #   10,000 connections and a connection churn of RATE/s do not crowd the kernel's
@@ -47,8 +47,11 @@ RUN=${RUN:-200}
 WINDOW=${WINDOW:-60}
 PORT=${PORT:-17380}
 
-cargo build --release --quiet
-BIN=$PWD/target/release/hls-swarm
+# BIN=path runs that binary instead of building this checkout (to compare two builds).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=$PWD/target/release/hls-swarm
+fi
 # shellcheck source=scripts/bench-common.sh
 . scripts/bench-common.sh
 start_origin "$BIN" "$PORT" --segment-duration 2s --channels "$CHANNELS"

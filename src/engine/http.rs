@@ -53,7 +53,7 @@ use self::classify::{Phase, classify_hyper_on, is_stale_connection};
 use self::connect::{Authority, PooledConn, Sender, connect};
 use self::decode::BodyDecoder;
 use crate::config::{Config, Http2Mode};
-use crate::engine::link::{LinkPacer, must_wait};
+use crate::engine::link::LinkPacer;
 use crate::stats::event::{ErrorClass, Protocol, RequestDone, RequestKind};
 
 /// Default per-request timeout of [`HttpSettings::default`].
@@ -741,12 +741,13 @@ impl Connections {
                         }
                         if let Some(link) = &self.link {
                             let now = Instant::now();
-                            let at = link
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .arrive(now, n);
+                            let (at, wait) = {
+                                let mut pacer = link.lock().unwrap_or_else(|e| e.into_inner());
+                                let at = pacer.arrive(now, n);
+                                (at, pacer.must_wait(now, at))
+                            };
                             crossed = Some(at);
-                            if must_wait(now, at) && deadline.race(sleep_until(at)).await.is_err() {
+                            if wait && deadline.race(sleep_until(at)).await.is_err() {
                                 return Err(ErrorClass::Timeout);
                             }
                         }

@@ -5,11 +5,16 @@
 //! scheduler): `n` bytes read at `now` cross the link from `max(busy_until, now)` for
 //! `n · 8 / rate` seconds. An idle link earns no credit. The HTTP client reads a body
 //! frame, asks the pacer when it has crossed the link, and only sleeps when that is more
-//! than one [`GRANULE`] ahead (so a download wakes at most about once per granule of
+//! than one granule ahead (so a download wakes at most about once per granule of
 //! transfer, however small the frames), and at the body's end waits until its last byte
 //! has crossed. While it sleeps it reads nothing, so hyper reads nothing from the socket
 //! and TCP flow control slows the sender: the origin sees the link too. Bytes are counted
 //! as they are read, exactly as without a link.
+//!
+//! The granule is the time [`BURST_BYTES`] take to cross the link, kept within
+//! [`MIN_GRANULE`]..=[`MAX_GRANULE`]: every wake-up is a timer, a task poll and a TCP
+//! window that reopens, so a reader that wakes once per burst of bytes rather than once
+//! per fixed slice of time costs the same per byte on a slow link as on a fast one.
 //!
 //! Bounds: at any time the bytes read so far are at most one granule of transfer plus one
 //! frame ahead of the link, and a body completes no earlier than its last byte crosses.
@@ -19,24 +24,32 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The pacing granularity: a read is let run this far ahead of the link before it sleeps.
-/// 50 ms keeps timer wake-ups to about 20 per second per downloading viewer, and bursts
-/// within 50 ms of transfer, far below a segment's download time at any rate a player
-/// can play.
-pub const GRANULE: Duration = Duration::from_millis(50);
+/// The bytes a reader reads in one go before it sleeps, when the link is between
+/// [`MIN_GRANULE`] and [`MAX_GRANULE`] of transfer for them: four of hyper's 16 KiB reads.
+pub const BURST_BYTES: u64 = 64 * 1024;
 
-/// One viewer's link: its rate and until when it is busy.
+/// The shortest granule: on a fast link a reader still wakes at most 20 times per second.
+pub const MIN_GRANULE: Duration = Duration::from_millis(50);
+
+/// The longest granule: on a slow link a burst stays a quarter of a second of transfer,
+/// far below a segment's download time at any rate a player can play.
+pub const MAX_GRANULE: Duration = Duration::from_millis(250);
+
+/// One viewer's link: its rate, its pacing granule and until when it is busy.
 #[derive(Debug, Clone)]
 pub struct LinkPacer {
     bits_per_second: u64,
+    granule: Duration,
     busy_until: Option<Instant>,
 }
 
 impl LinkPacer {
     /// A link of `bits_per_second` (at least 1), idle.
     pub fn new(bits_per_second: u64) -> Self {
+        let bits_per_second = bits_per_second.max(1);
         LinkPacer {
-            bits_per_second: bits_per_second.max(1),
+            bits_per_second,
+            granule: transfer_time(bits_per_second, BURST_BYTES).clamp(MIN_GRANULE, MAX_GRANULE),
             busy_until: None,
         }
     }
@@ -46,10 +59,14 @@ impl LinkPacer {
         self.bits_per_second
     }
 
+    /// How far a reader may run ahead of this link before it sleeps.
+    pub fn granule(&self) -> Duration {
+        self.granule
+    }
+
     /// How long `bytes` take to cross the link (rounded up to the nanosecond).
     pub fn transfer_time(&self, bytes: u64) -> Duration {
-        let nanos = (bytes as u128 * 8 * 1_000_000_000).div_ceil(self.bits_per_second as u128);
-        Duration::from_nanos(nanos.min(u64::MAX as u128) as u64)
+        transfer_time(self.bits_per_second, bytes)
     }
 
     /// `bytes` were read at `now`: when they have crossed the link (after the bytes
@@ -60,12 +77,19 @@ impl LinkPacer {
         self.busy_until = Some(until);
         until
     }
+
+    /// Whether a reader that read bytes arriving at `arrival` must sleep (until `arrival`)
+    /// before it reads on at `now`: only when the link is more than one granule behind.
+    pub fn must_wait(&self, now: Instant, arrival: Instant) -> bool {
+        arrival > now + self.granule
+    }
 }
 
-/// Whether a reader that read bytes arriving at `arrival` must sleep (until `arrival`)
-/// before it reads on at `now`: only when the link is more than one [`GRANULE`] behind.
-pub fn must_wait(now: Instant, arrival: Instant) -> bool {
-    arrival > now + GRANULE
+/// How long `bytes` take over a link of `bits_per_second` (at least 1), rounded up to the
+/// nanosecond and saturating.
+fn transfer_time(bits_per_second: u64, bytes: u64) -> Duration {
+    let nanos = (bytes as u128 * 8 * 1_000_000_000).div_ceil(bits_per_second.max(1) as u128);
+    Duration::from_nanos(nanos.min(u64::MAX as u128) as u64)
 }
 
 #[cfg(test)]
@@ -89,7 +113,7 @@ mod tests {
             read += n;
             trace.push((now, read));
             last = pacer.arrive(now, n);
-            if must_wait(now, last) {
+            if pacer.must_wait(now, last) {
                 now = last;
             }
         }
@@ -105,7 +129,7 @@ mod tests {
             let total = 1_000_000;
             let (trace, done) = download(&mut p, start, total, frame);
             let bytes_per_s = rate as f64 / 8.0;
-            let granule_bytes = bytes_per_s * GRANULE.as_secs_f64();
+            let granule_bytes = bytes_per_s * p.granule().as_secs_f64();
             for &(t, read) in &trace {
                 let allowed =
                     bytes_per_s * (t - start).as_secs_f64() + granule_bytes + frame as f64;
@@ -121,19 +145,39 @@ mod tests {
     }
 
     #[test]
+    fn the_granule_is_a_burst_of_bytes_within_its_bounds() {
+        // 64 KiB over 3 Mbit/s: 174.8 ms.
+        let g = LinkPacer::new(3_000_000).granule();
+        assert_eq!(g, LinkPacer::new(3_000_000).transfer_time(BURST_BYTES));
+        assert!(g > Duration::from_millis(174) && g < Duration::from_millis(175));
+        // Fast and slow links are held to the bounds.
+        assert_eq!(LinkPacer::new(100_000_000).granule(), MIN_GRANULE);
+        assert_eq!(LinkPacer::new(500_000).granule(), MAX_GRANULE);
+        assert_eq!(LinkPacer::new(0).granule(), MAX_GRANULE);
+    }
+
+    #[test]
     fn a_reader_sleeps_about_once_per_granule() {
-        let start = Instant::now();
-        let mut p = LinkPacer::new(8_000_000); // 1 MB/s, so 1 MB is 1 s = 20 granules.
-        let mut now = start;
-        let mut sleeps = 0;
-        for _ in 0..1_000 {
-            let at = p.arrive(now, 1_000);
-            if must_wait(now, at) {
-                sleeps += 1;
-                now = at;
+        // 2 s of transfer in 1,000-byte frames at each rate: one sleep per granule.
+        for rate in [400_000u64, 3_000_000, 8_000_000, 100_000_000] {
+            let start = Instant::now();
+            let mut p = LinkPacer::new(rate);
+            let frames = rate / 4_000; // 2 s of bytes, 1,000 per frame.
+            let mut now = start;
+            let mut sleeps = 0u64;
+            for _ in 0..frames {
+                let at = p.arrive(now, 1_000);
+                if p.must_wait(now, at) {
+                    sleeps += 1;
+                    now = at;
+                }
             }
+            let want = Duration::from_secs(2).as_secs_f64() / p.granule().as_secs_f64();
+            assert!(
+                (sleeps as f64) <= want && sleeps as f64 >= want - 2.0,
+                "{rate} bit/s: {sleeps} sleeps, about {want} expected"
+            );
         }
-        assert!((18..=20).contains(&sleeps), "{sleeps} sleeps");
     }
 
     #[test]
@@ -148,8 +192,9 @@ mod tests {
         // After 10 s idle, 1,000 bytes still take a whole second.
         let later = start + Duration::from_secs(11);
         assert_eq!(p.arrive(later, 1_000) - later, Duration::from_secs(1));
-        assert!(!must_wait(later, later + GRANULE));
-        assert!(must_wait(later, later + GRANULE + Duration::from_nanos(1)));
+        let g = p.granule();
+        assert!(!p.must_wait(later, later + g));
+        assert!(p.must_wait(later, later + g + Duration::from_nanos(1)));
     }
 
     #[test]
