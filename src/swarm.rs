@@ -392,8 +392,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                         stalled_at_end: snap.stalled,
                         series: series.series(),
                         host: host.clone(),
-                        bandwidth: links.as_ref().map(|l| l.summary()),
-                        sessions: sessions.as_ref().map(|t| t.summary(snap.elapsed, false)),
+                        bandwidth: links.as_ref().map(|l| l.state()),
+                        sessions: sessions.as_ref().map(|t| t.state(false)),
                         streams: stream_infos.clone(),
                     })));
                 }
@@ -517,8 +517,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         stalled_at_end,
         series: series.series(),
         host,
-        bandwidth: links.as_ref().map(|l| l.summary()),
-        sessions: sessions.as_ref().map(|t| t.summary(elapsed, true)),
+        bandwidth: links.as_ref().map(|l| l.state()),
+        sessions: sessions.as_ref().map(|t| t.state(true)),
         streams: stream_infos,
     })
 }

@@ -180,7 +180,9 @@ async fn paced_runs_download_at_the_link_rate_with_exact_bytes() {
     let u = unpaced.snapshot.kind(RequestKind::Segment).download;
     assert!(u.p50 < over_link(min) / 4.0, "unpaced p50 {}", u.p50);
 
-    let b = paced.bandwidth.expect("the report names the links");
+    let b = paced
+        .bandwidth_summary()
+        .expect("the report names the links");
     assert_eq!(b.model, "fixed:2000000");
     assert_eq!(b.viewers, 3);
     assert_eq!((b.min_bits_per_second, b.max_bits_per_second), (LINK, LINK));

@@ -549,7 +549,7 @@ fn tables(o: &mut String, r: &RunReport, x: &Sections, slo: &SloResult) {
             ("LL-HLS fallbacks", p.ll_fallbacks.to_string()),
         ],
     );
-    if let Some(b) = &r.bandwidth {
+    if let Some(b) = &r.bandwidth_summary() {
         let mbps = |b: f64| format!("{:.2} Mbit/s", b / 1e6);
         kv_table(
             o,
