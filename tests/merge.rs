@@ -520,13 +520,29 @@ async fn arrival_shards_merge_their_sessions_and_links() {
     }
 
     let total_path = dir.path().join("arrivals-total.json");
+    let html_path = dir.path().join("arrivals-total.html");
     let o = merge(
-        &[p(&files[0]), p(&files[1]), "--output", p(&total_path)],
+        &[
+            p(&files[0]),
+            p(&files[1]),
+            "--output",
+            p(&total_path),
+            "--report",
+            p(&html_path),
+        ],
         None,
     )
     .await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let total = read(&total_path);
+    // The HTML report's sessions table says the merged counts.
+    let html = std::fs::read_to_string(&html_path).expect("HTML report");
+    let row = |k: &str, v: &Value| format!("<tr><th>{k}</th><td>{v}</td></tr>");
+    for (k, key) in [("started", "started"), ("ended", "ended")] {
+        let want = row(k, &total["sessions"][key]);
+        assert!(html.contains(&want), "no {want} in the HTML report");
+    }
+    assert!(html.contains("Sessions (arrivals)") && html.contains("Viewer links"));
     let (m, a, b) = (
         &total["sessions"],
         &shards[0]["sessions"],
