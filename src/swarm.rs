@@ -230,6 +230,9 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         collector.set_ffmpeg_source(f);
     }
     let links = started.links;
+    if let Some(l) = &links {
+        collector.set_link_rates(l.clone());
+    }
     let engine = started.engine;
     let halt = engine.ramp_halt();
     let abort = engine.abort();

@@ -45,6 +45,24 @@ pub struct RatesState {
     pub m2_ln: f64,
 }
 
+/// Upper bounds, bit/s, of the `/metrics` histogram of the viewers' link rates
+/// (`hls_swarm_viewer_link_bits_per_second`): 250 kbit/s to 1 Gbit/s, around the usual
+/// video ladder's rungs.
+pub const LINK_BUCKETS: [f64; 14] = [
+    250e3, 500e3, 1e6, 2e6, 3e6, 5e6, 8e6, 12e6, 20e6, 35e6, 50e6, 100e6, 250e6, 1e9,
+];
+
+/// The link rates drawn so far as `/metrics` exports them: a Prometheus histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkRateBuckets {
+    /// `(le, viewers whose rate is at or below le)`, cumulative, at [`LINK_BUCKETS`].
+    pub buckets: Vec<(f64, u64)>,
+    /// Sum of the rates, bit/s, exactly.
+    pub sum: f64,
+    /// Viewers whose rate was drawn.
+    pub count: u64,
+}
+
 /// An empty histogram of rates: [`MIN_BITS_PER_SECOND`]..=[`MAX_BITS_PER_SECOND`], two
 /// significant figures (within 1 %).
 fn rate_histogram() -> Histogram<u64> {
@@ -118,6 +136,34 @@ impl RatesState {
         self.min = self.min.min(o.min);
         self.max = self.max.max(o.max);
         self.sum += o.sum;
+    }
+
+    /// Cumulative counts at `bounds` (bit/s), the sum and the count. A rate counts toward
+    /// a bound when the bottom of its HDR bucket is at or below it: a rate equal to a
+    /// bound is always inside (`le` is inclusive), and rates above it by less than the
+    /// histogram's resolution (2 significant figures, < 1 %) may be too.
+    pub fn buckets(&self, bounds: &[f64]) -> LinkRateBuckets {
+        let h = &self.histogram;
+        let mut per = vec![0u64; bounds.len()];
+        for v in h.iter_recorded() {
+            let rate = h.lowest_equivalent(v.value_iterated_to()) as f64;
+            if let Some(i) = bounds.iter().position(|b| rate <= *b) {
+                per[i] += v.count_at_value();
+            }
+        }
+        let mut run = 0;
+        LinkRateBuckets {
+            buckets: bounds
+                .iter()
+                .zip(per)
+                .map(|(b, n)| {
+                    run += n;
+                    (*b, run)
+                })
+                .collect(),
+            sum: self.sum,
+            count: h.len(),
+        }
     }
 
     /// The model and the realised distribution.
@@ -217,6 +263,11 @@ impl LinkRates {
         self.lock().summary()
     }
 
+    /// What was drawn so far as `/metrics` exports it (buckets at [`LINK_BUCKETS`]).
+    pub fn buckets(&self) -> LinkRateBuckets {
+        self.lock().buckets(&LINK_BUCKETS)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, RatesState> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -266,6 +317,31 @@ mod tests {
             (2_000_000, 2_000_000, 2_000_000)
         );
         assert_eq!(s.sigma_ln, 0.0);
+    }
+
+    #[test]
+    fn buckets_count_each_rate_at_its_bound_and_above() {
+        let r = LinkRates::new(BandwidthModel::Fixed(2_000_000));
+        for rate in [400_000, 2_000_000, 2_000_000, 7_990_000, 40_000_000_000] {
+            r.record(rate);
+        }
+        let b = r.buckets();
+        let at = |le: f64| {
+            b.buckets
+                .iter()
+                .find(|(x, _)| *x == le)
+                .map(|(_, n)| *n)
+                .unwrap_or_else(|| panic!("no bucket {le}"))
+        };
+        assert_eq!(at(250e3), 0);
+        assert_eq!(at(500e3), 1);
+        assert_eq!(at(1e6), 1);
+        assert_eq!(at(2e6), 3, "a rate equal to a bound is inside it");
+        assert_eq!(at(5e6), 3);
+        assert_eq!(at(8e6), 4);
+        assert_eq!(at(1e9), 4, "40 Gbit/s is only in +Inf (the count)");
+        assert_eq!(b.count, 5);
+        assert_eq!(b.sum, 40_012_390_000.0);
     }
 
     #[test]
