@@ -230,6 +230,9 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         collector.set_ffmpeg_source(f);
     }
     let links = started.links;
+    if let Some(l) = &links {
+        collector.set_link_rates(l.clone());
+    }
     let engine = started.engine;
     let halt = engine.ramp_halt();
     let abort = engine.abort();
@@ -392,8 +395,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
                         stalled_at_end: snap.stalled,
                         series: series.series(),
                         host: host.clone(),
-                        bandwidth: links.as_ref().map(|l| l.summary()),
-                        sessions: sessions.as_ref().map(|t| t.summary(snap.elapsed, false)),
+                        bandwidth: links.as_ref().map(|l| l.state()),
+                        sessions: sessions.as_ref().map(|t| t.state(false)),
                         streams: stream_infos.clone(),
                     })));
                 }
@@ -517,8 +520,8 @@ pub async fn run(cfg: Arc<Config>, hooks: RunHooks) -> Result<RunReport> {
         stalled_at_end,
         series: series.series(),
         host,
-        bandwidth: links.as_ref().map(|l| l.summary()),
-        sessions: sessions.as_ref().map(|t| t.summary(elapsed, true)),
+        bandwidth: links.as_ref().map(|l| l.state()),
+        sessions: sessions.as_ref().map(|t| t.state(true)),
         streams: stream_infos,
     })
 }

@@ -13,7 +13,11 @@
 //! * the reports read from stdin (with other text around them) merge the same;
 //! * SLO flags judge the merged result (exit 0 or 3);
 //! * reports of different tests, or the same shard twice, are refused (exit 2), a missing
-//!   shard is said.
+//!   shard is said;
+//! * arrival-mode shards with paced links: the merged `sessions` counts are the shards'
+//!   sums, the merged length figures those of the shards' sessions together, and the
+//!   merged `bandwidth` is every shard's viewers' links; a shard without them leaves them
+//!   out rather than reporting some shards' figures as the test's.
 
 mod common;
 
@@ -140,7 +144,7 @@ async fn three_shards_merge_into_the_origins_counts_and_the_union_percentiles() 
     let log = lab.finish().await;
     let shards: Vec<Value> = files.iter().map(|f| read(f)).collect();
     for (i, s) in shards.iter().enumerate() {
-        assert_eq!(s["schema"], 6);
+        assert_eq!(s["schema"], 7);
         assert_eq!(s["run"]["shard"]["index"], i as u64);
         assert!(s["merge"]["accumulator"]["kinds"]["segment"]["ttfb"].is_string());
     }
@@ -427,4 +431,212 @@ async fn three_shards_merge_into_the_origins_counts_and_the_union_percentiles() 
         "{}",
         text(&o.stderr)
     );
+}
+
+/// Shard `i` of 2 of an arrival-mode test with paced links.
+async fn arrival_shard(url: &str, i: u64, at: &str, dir: &Path) -> PathBuf {
+    let out = dir.join(format!("arrivals-{i}.json"));
+    let shard = format!("{i}/2");
+    let o = bin()
+        .args([
+            url,
+            "-clients",
+            "40",
+            "--arrival-rate",
+            "8",
+            "--session-duration",
+            "exp:mean=1s",
+            "--viewer-bandwidth",
+            "lognormal:median=20M,sigma=0.5",
+            "-variant",
+            "lowest",
+            "-duration",
+            "4s",
+            "-tui=false",
+            "-metrics",
+            "off",
+            "--start-at",
+            at,
+            "--run-id",
+            "arrivals-merge",
+            "--shard",
+            &shard,
+            "--output",
+        ])
+        .arg(&out)
+        .output()
+        .await
+        .expect("run hls-swarm");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "shard {i}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not an int: {v}"))
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// `Σ count·mean / Σ count` of `key` (`{count, mean_<unit>}`) over `shards`.
+fn weighted_mean(shards: &[&Value], mean: &str) -> f64 {
+    let n: f64 = shards.iter().map(|s| f(&s["count"])).sum();
+    shards
+        .iter()
+        .map(|s| f(&s["count"]) * f(&s[mean]))
+        .sum::<f64>()
+        / n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrival_shards_merge_their_sessions_and_links() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab = Lab::start(Duration::from_secs(1), FaultConfig::default()).await;
+    let url = lab.url();
+    let at =
+        humantime::format_rfc3339_millis(SystemTime::now() + Duration::from_secs(2)).to_string();
+    let handles: Vec<_> = (0..2)
+        .map(|i| {
+            let (url, at, dir) = (url.clone(), at.clone(), dir.path().to_path_buf());
+            tokio::spawn(async move { arrival_shard(&url, i, &at, &dir).await })
+        })
+        .collect();
+    let mut files = Vec::new();
+    for h in handles {
+        files.push(h.await.expect("shard task"));
+    }
+    let _ = lab.finish().await;
+    let shards: Vec<Value> = files.iter().map(|f| read(f)).collect();
+    for s in &shards {
+        assert!(u(&s["sessions"]["ended"]) > 0, "{}", s["sessions"]);
+        assert!(s["merge"]["sessions"]["drawn"].is_string());
+        assert!(s["merge"]["bandwidth"]["histogram"].is_string());
+    }
+
+    let total_path = dir.path().join("arrivals-total.json");
+    let html_path = dir.path().join("arrivals-total.html");
+    let o = merge(
+        &[
+            p(&files[0]),
+            p(&files[1]),
+            "--output",
+            p(&total_path),
+            "--report",
+            p(&html_path),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let total = read(&total_path);
+    // The HTML report's sessions table says the merged counts.
+    let html = std::fs::read_to_string(&html_path).expect("HTML report");
+    let row = |k: &str, v: &Value| format!("<tr><th>{k}</th><td>{v}</td></tr>");
+    for (k, key) in [("started", "started"), ("ended", "ended")] {
+        let want = row(k, &total["sessions"][key]);
+        assert!(html.contains(&want), "no {want} in the HTML report");
+    }
+    assert!(html.contains("Sessions (arrivals)") && html.contains("Viewer links"));
+    let (m, a, b) = (
+        &total["sessions"],
+        &shards[0]["sessions"],
+        &shards[1]["sessions"],
+    );
+    for key in [
+        "started",
+        "ended",
+        "censored",
+        "refused",
+        "open",
+        "peak_open",
+        "cap",
+    ] {
+        assert_eq!(u(&m[key]), u(&a[key]) + u(&b[key]), "sessions.{key}: {m}");
+    }
+    assert_eq!(u(&m["started"]), u(&m["ended"]) + u(&m["censored"]));
+    assert_eq!(u(&m["cap"]), 40, "the shards' shares of -clients add up");
+    assert!((f(&m["asked_arrival_rate"]) - 8.0).abs() < 1e-9, "{m}");
+    let arrivals = u(&m["started"]) + u(&m["refused"]);
+    let rate = arrivals as f64 / f(&total["duration_seconds"]);
+    assert!((f(&m["arrival_rate"]) - rate).abs() < 1e-9, "{m}");
+    assert_eq!(m["asked"], a["asked"], "one test, one asked model");
+    for key in ["drawn", "realised", "realised_drawn"] {
+        let (mk, ak, bk) = (&m[key], &a[key], &b[key]);
+        assert_eq!(u(&mk["count"]), u(&ak["count"]) + u(&bk["count"]), "{key}");
+        let mean = weighted_mean(&[ak, bk], "mean_seconds");
+        assert!(
+            (f(&mk["mean_seconds"]) - mean).abs() < 1e-6,
+            "{key}: {mk} vs {mean}"
+        );
+        // The median of the union lies between the shards' own.
+        let (lo, hi) = (
+            f(&ak["p50_seconds"]).min(f(&bk["p50_seconds"])),
+            f(&ak["p50_seconds"]).max(f(&bk["p50_seconds"])),
+        );
+        assert!((lo..=hi).contains(&f(&mk["p50_seconds"])), "{key}: {mk}");
+    }
+    assert_eq!(u(&m["realised"]["count"]), u(&m["ended"]));
+
+    let (m, a, b) = (
+        &total["bandwidth"],
+        &shards[0]["bandwidth"],
+        &shards[1]["bandwidth"],
+    );
+    assert_eq!(m["model"], "lognormal:median=20000000,sigma=0.5");
+    assert_eq!(u(&m["viewers"]), u(&a["viewers"]) + u(&b["viewers"]));
+    assert_eq!(
+        u(&m["min_bits_per_second"]),
+        u(&a["min_bits_per_second"]).min(u(&b["min_bits_per_second"]))
+    );
+    assert_eq!(
+        u(&m["max_bits_per_second"]),
+        u(&a["max_bits_per_second"]).max(u(&b["max_bits_per_second"]))
+    );
+    let by_viewers = |key: &str| {
+        let n = (u(&a["viewers"]) + u(&b["viewers"])) as f64;
+        (u(&a["viewers"]) as f64 * f(&a[key]) + u(&b["viewers"]) as f64 * f(&b[key])) / n
+    };
+    let mean = by_viewers("mean_bits_per_second");
+    assert!(
+        (f(&m["mean_bits_per_second"]) / mean - 1.0).abs() < 1e-9,
+        "{m}"
+    );
+    // exp(mean ln) of the union is the viewer-weighted mean of the shards' ln means.
+    let ln_mean = {
+        let n = (u(&a["viewers"]) + u(&b["viewers"])) as f64;
+        (u(&a["viewers"]) as f64 * f(&a["geometric_mean_bits_per_second"]).ln()
+            + u(&b["viewers"]) as f64 * f(&b["geometric_mean_bits_per_second"]).ln())
+            / n
+    };
+    assert!((f(&m["geometric_mean_bits_per_second"]).ln() - ln_mean).abs() < 1e-9);
+    assert!(
+        total["merge"]["sessions"].is_object(),
+        "a merge merges again"
+    );
+    assert!(total["merge"]["bandwidth"].is_object());
+
+    // A shard without the mergeable parts (a report before schema 7): left out, not
+    // reported as the whole test's.
+    let mut old = shards[1].clone();
+    let merge_part = old["merge"].as_object_mut().expect("object");
+    merge_part.remove("sessions");
+    merge_part.remove("bandwidth");
+    let old_path = dir.path().join("arrivals-old.json");
+    std::fs::write(&old_path, old.to_string()).expect("write");
+    let partial_path = dir.path().join("arrivals-partial.json");
+    let o = merge(
+        &[p(&files[0]), p(&old_path), "--output", p(&partial_path)],
+        None,
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let partial = read(&partial_path);
+    assert_eq!(partial["sessions"], Value::Null);
+    assert_eq!(partial["bandwidth"], Value::Null);
 }

@@ -110,7 +110,7 @@ async fn pods_print_their_report_last_and_their_logs_merge_into_the_access_log()
     let mut shard_requests = 0;
     for (i, log) in logs.iter().enumerate() {
         let report = last_line_json(&format!("pod {i}"), log);
-        assert_eq!(report["schema"], 6, "pod {i}");
+        assert_eq!(report["schema"], 7, "pod {i}");
         assert_eq!(report["run"]["id"], "stdout-test");
         assert_eq!(report["run"]["shard"]["index"], i as u64);
         assert!(

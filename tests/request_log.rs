@@ -100,7 +100,7 @@ async fn the_request_log_is_the_origins_access_log() {
 
     // The report counted every line written, none lost; its percentiles are the log's.
     let report = read_json(&report_path);
-    assert_eq!(report["schema"], 6);
+    assert_eq!(report["schema"], 7);
     let counts = &report["request_log"];
     assert_eq!(counts["lines_written"], lines.len() as u64);
     assert_eq!(

@@ -244,13 +244,13 @@ async fn per_stream_counts_and_bytes_equal_the_access_log_per_channel() {
         "Zipf: rank 1 gets more viewers than rank 20 ({expected:?})"
     );
 
-    // The JSON report: schema 6, `streams[]` with redacted URLs and per-kind requests;
+    // The JSON report: schema 7, `streams[]` with redacted URLs and per-kind requests;
     // per-stream latency percentiles for these 20 streams.
     let json = hls_swarm::output::json::Report::new(&report, &no_slo(&report));
     let v: serde_json::Value =
         serde_json::from_str(&hls_swarm::output::json::to_line(&json).expect("json"))
             .expect("parses");
-    assert_eq!(v["schema"], 6);
+    assert_eq!(v["schema"], 7);
     let streams = v["streams"].as_array().expect("streams[]");
     assert_eq!(streams.len(), CHANNELS as usize);
     assert!(streams[0]["url"].as_str().expect("url").contains("/ch0/"));

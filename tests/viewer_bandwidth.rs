@@ -178,11 +178,24 @@ async fn paced_runs_download_at_the_link_rate_with_exact_bytes() {
     let u = unpaced.snapshot.kind(RequestKind::Segment).download;
     assert!(u.p50 < over_link(min) / 4.0, "unpaced p50 {}", u.p50);
 
-    let b = paced.bandwidth.expect("the report names the links");
+    let b = paced
+        .bandwidth_summary()
+        .expect("the report names the links");
     assert_eq!(b.model, "fixed:2000000");
     assert_eq!(b.viewers, 3);
     assert_eq!((b.min_bits_per_second, b.max_bits_per_second), (LINK, LINK));
     assert!(unpaced.bandwidth.is_none());
+    // The live snapshot (/metrics' hls_swarm_viewer_link_bits_per_second) has them too.
+    let live = paced
+        .snapshot
+        .link_rates
+        .as_ref()
+        .expect("the snapshot carries the links");
+    assert_eq!(live.count, 3);
+    assert_eq!(live.sum, 3.0 * LINK as f64);
+    let at_link = live.buckets.iter().find(|(le, _)| *le == LINK as f64);
+    assert_eq!(at_link.map(|(_, n)| *n), Some(3), "{:?}", live.buckets);
+    assert!(unpaced.snapshot.link_rates.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,13 +9,15 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 
-use super::input::{Found, ShardReport};
+use super::input::{Found, MergePart, ShardReport};
 use crate::config::{Engine, RunIdentity, Shard};
 use crate::stats::accumulator::{Accumulator, duration_histogram};
 use crate::stats::histogram_codec;
+use crate::stats::link_rates::RatesState;
 use crate::stats::merge::{ShardFigures, snapshot};
 use crate::stats::report::{MergedShards, RunReport, StopReason};
 use crate::stats::series::Series;
+use crate::stats::sessions::SessionsState;
 use crate::stats::streams::StreamInfo;
 
 /// The whole test, from its shards' reports; `Err` says why they do not merge.
@@ -120,10 +122,8 @@ pub fn combine(found: &[Found]) -> Result<RunReport, String> {
         startup_timeout: Duration::try_from_secs_f64(startup_timeout).unwrap_or_default(),
         series: Series::default(),
         host: crate::host::HostFacts::default(),
-        // The shards' rate summaries are not mergeable exactly (percentiles); each
-        // shard's report has its own.
-        bandwidth: None,
-        sessions: None,
+        bandwidth: merged_parts(found, |m| m.bandwidth.as_ref(), RatesState::merge),
+        sessions: merged_parts(found, |m| m.sessions.as_ref(), SessionsState::merge),
         streams,
     })
 }
@@ -158,6 +158,22 @@ fn streams_by_url(found: &[Found]) -> (Vec<StreamInfo>, Vec<Accumulator>) {
         accumulators.push(acc);
     }
     (streams, accumulators)
+}
+
+/// The shards' `part`s (`merge.sessions`, `merge.bandwidth`) merged by `merge`; `None`
+/// unless every shard has one (a report without it ran without the feature, or was
+/// written before schema 7: the figures of some shards only would not be the test's).
+fn merged_parts<T: Clone>(
+    found: &[Found],
+    part: impl Fn(&MergePart) -> Option<&T>,
+    merge: impl Fn(&mut T, &T),
+) -> Option<T> {
+    let mut parts = found.iter().map(|x| part(&x.report.merge));
+    let mut whole = parts.next()??.clone();
+    for p in parts {
+        merge(&mut whole, p?);
+    }
+    Some(whole)
 }
 
 /// The shards' wake-up lag histograms added together; `None` unless every shard has one

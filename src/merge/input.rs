@@ -140,6 +140,12 @@ pub struct MergePart {
     pub startup_timeout_seconds: f64,
     /// The client's wake-up lag histogram (`null` with the FFmpeg engine).
     pub client_wakeup_lag: Option<String>,
+    /// Arrival mode's sessions (schema 7; `null` for a fixed crowd, absent before).
+    #[serde(default)]
+    pub sessions: Option<crate::stats::sessions::SessionsState>,
+    /// `--viewer-bandwidth`'s link rates (schema 7; `null` without it, absent before).
+    #[serde(default)]
+    pub bandwidth: Option<crate::stats::link_rates::RatesState>,
 }
 
 /// One report found in an input.

@@ -817,6 +817,20 @@ fn pipeline_families(e: &mut Exposition, s: &Snapshot) {
     if let Some(n) = s.sessions {
         session_families(e, n);
     }
+    if let Some(b) = &s.link_rates {
+        e.family(
+            "hls_swarm_viewer_link_bits_per_second",
+            Kind::Histogram,
+            "--viewer-bandwidth: the last-mile link rate each viewer was given, bit/s (one sample per viewer slot started).",
+        );
+        e.histogram(
+            "hls_swarm_viewer_link_bits_per_second",
+            &[],
+            &b.buckets,
+            b.sum,
+            b.count,
+        );
+    }
     if let Some(tasks) = s.runtime_tasks {
         e.single(
             "hls_swarm_runtime_tasks",
@@ -1125,6 +1139,44 @@ mod tests {
         assert_eq!(v("hls_swarm_sessions_refused_total"), 3.0);
         assert_eq!(v("hls_swarm_sessions_censored_total"), 0.0);
         assert_eq!(v("hls_swarm_sessions_open"), 9.0);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn link_rates_are_a_histogram_of_the_rates_given() {
+        use crate::config::bandwidth::BandwidthModel;
+        use crate::stats::link_rates::LinkRates;
+        let mut s = snapshot(&[], None).await;
+        let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !m.iter()
+                .any(|x| x.name.starts_with("hls_swarm_viewer_link_")),
+            "no --viewer-bandwidth, no series"
+        );
+        let links = LinkRates::new(BandwidthModel::Uniform {
+            min: 1_000_000,
+            max: 10_000_000,
+        });
+        for rate in [1_500_000, 3_000_000, 3_000_000, 9_000_000] {
+            links.record(rate);
+        }
+        s.link_rates = Some(links.buckets());
+        let m = parse(&render(&s, &info())).unwrap_or_else(|e| panic!("{e}"));
+        let le = |le: &str| {
+            value(
+                &m,
+                "hls_swarm_viewer_link_bits_per_second_bucket",
+                &[("le", le)],
+            )
+        };
+        assert_eq!(le("1000000"), 0.0);
+        assert_eq!(le("2000000"), 1.0);
+        assert_eq!(le("3000000"), 3.0);
+        assert_eq!(le("8000000"), 3.0);
+        assert_eq!(le("12000000"), 4.0);
+        assert_eq!(le("+Inf"), 4.0);
+        let v = |n: &str| value(&m, n, &[]);
+        assert_eq!(v("hls_swarm_viewer_link_bits_per_second_count"), 4.0);
+        assert_eq!(v("hls_swarm_viewer_link_bits_per_second_sum"), 16_500_000.0);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -488,6 +488,52 @@ fn kv_table(o: &mut String, title: &str, rows: &[(&str, String)]) {
     o.push_str("</table></section>");
 }
 
+/// The rows of the sessions table (arrival mode): counts, concurrency, arrival rate, and
+/// the session lengths realised against those drawn and asked.
+fn sessions_rows(x: &crate::stats::sessions::SessionsSummary) -> Vec<(&'static str, String)> {
+    let c = &x.counts;
+    let lengths = |l: &crate::stats::sessions::LengthFigures| {
+        if l.count == 0 {
+            "none".to_string()
+        } else {
+            format!(
+                "mean {:.1} s, p50 {:.1} s, p90 {:.1} s ({} sessions)",
+                l.mean_seconds, l.p50_seconds, l.p90_seconds, l.count
+            )
+        }
+    };
+    vec![
+        ("started", c.started.to_string()),
+        ("ended", c.ended.to_string()),
+        ("censored (open at the stop)", c.censored.to_string()),
+        ("refused (at the cap)", c.refused.to_string()),
+        (
+            "open at end / peak",
+            format!("{} / {} (cap {})", c.open, c.peak_open, x.cap),
+        ),
+        (
+            "arrivals",
+            format!(
+                "{:.2}/s (asked {:.2}/s)",
+                x.arrival_rate, x.asked_arrival_rate
+            ),
+        ),
+        (
+            "asked length",
+            match &x.asked {
+                Some(a) => format!(
+                    "{}: mean {:.1} s, p50 {:.1} s, p90 {:.1} s",
+                    a.model, a.mean_seconds, a.p50_seconds, a.p90_seconds
+                ),
+                None => "until the run ends (no --session-duration)".to_string(),
+            },
+        ),
+        ("drawn length", lengths(&x.drawn)),
+        ("realised length (ended)", lengths(&x.realised)),
+        ("drawn for those ended", lengths(&x.realised_drawn)),
+    ]
+}
+
 /// The header's word on the ending, as HTML: what ended the run, or, in an interim
 /// report, that it had not ended.
 fn ending(r: &RunReport) -> String {
@@ -549,7 +595,7 @@ fn tables(o: &mut String, r: &RunReport, x: &Sections, slo: &SloResult) {
             ("LL-HLS fallbacks", p.ll_fallbacks.to_string()),
         ],
     );
-    if let Some(b) = &r.bandwidth {
+    if let Some(b) = &r.bandwidth_summary() {
         let mbps = |b: f64| format!("{:.2} Mbit/s", b / 1e6);
         kv_table(
             o,
@@ -565,6 +611,11 @@ fn tables(o: &mut String, r: &RunReport, x: &Sections, slo: &SloResult) {
                 ("max", mbps(b.max_bits_per_second as f64)),
             ],
         );
+    }
+    if let Some(x) = &r.sessions_summary() {
+        let rows = sessions_rows(x);
+        let rows: Vec<(&str, String)> = rows.iter().map(|(k, v)| (*k, v.clone())).collect();
+        kv_table(o, "Sessions (arrivals)", &rows);
     }
     if let Some(a) = &p.abr {
         let mbps = |b: f64| format!("{:.2} Mbit/s", b / 1e6);
@@ -1024,6 +1075,50 @@ mod tests {
             "only the real end tag: {out}"
         );
         assert!(!out.contains("<img"), "{out}");
+    }
+
+    #[test]
+    fn the_sessions_table_says_every_count_and_length() {
+        use crate::config::session::SessionModel;
+        use crate::stats::sessions::SessionTally;
+        use std::time::Duration;
+        let t = SessionTally::new(Some(SessionModel::Fixed(Duration::from_secs(2))), 1.5, 2);
+        let d = Duration::from_secs(2);
+        assert!(t.try_open(Some(d)) && t.try_open(Some(d)));
+        assert!(!t.try_open(Some(d)));
+        t.ended(d, Duration::from_millis(2_500));
+        let rows = sessions_rows(&t.summary(Duration::from_secs(3), true));
+        let row = |k: &str| {
+            rows.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("no row {k}: {rows:?}"))
+        };
+        assert_eq!(row("started"), "2");
+        assert_eq!(row("ended"), "1");
+        assert_eq!(row("censored (open at the stop)"), "1");
+        assert_eq!(row("refused (at the cap)"), "1");
+        assert_eq!(row("open at end / peak"), "0 / 2 (cap 2)");
+        assert_eq!(row("arrivals"), "1.00/s (asked 1.50/s)");
+        assert_eq!(
+            row("asked length"),
+            "fixed:2000ms: mean 2.0 s, p50 2.0 s, p90 2.0 s"
+        );
+        assert_eq!(
+            row("realised length (ended)"),
+            "mean 2.5 s, p50 2.5 s, p90 2.5 s (1 sessions)"
+        );
+        assert_eq!(row("drawn length").split(" (").nth(1), Some("2 sessions)"));
+        let none = SessionTally::new(None, 1.0, 1).summary(Duration::from_secs(1), true);
+        let rows = sessions_rows(&none);
+        assert!(
+            rows.iter()
+                .any(|(_, v)| v.starts_with("until the run ends"))
+        );
+        assert!(
+            rows.iter()
+                .any(|(k, v)| *k == "realised length (ended)" && v == "none")
+        );
     }
 
     #[test]

@@ -22,8 +22,9 @@ use crate::stats::streams::StreamSection;
 /// `merge`, what an exact merge of shards needs, and `run.merged`; 4: `request_log`;
 /// 5: `protocols`, requests and connections by HTTP version; 6: `streams`, per-stream
 /// figures, and the LL-HLS request kinds `blocking` and `hint`, their `hold_seconds` and
-/// `lateness_seconds`, and `playback.ll_fallbacks`).
-pub const SCHEMA_VERSION: u32 = 6;
+/// `lateness_seconds`, and `playback.ll_fallbacks`; 7: `merge.sessions` and
+/// `merge.bandwidth`, so arrival-mode sessions and link rates merge too).
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// The oldest schema `hls-swarm merge` reads (the first with the `merge` section).
 pub const MERGEABLE_SCHEMA: u32 = 3;
@@ -72,6 +73,12 @@ pub struct Merge {
     /// The viewer runtimes' wake-up lag (`client.wakeup_lag_seconds`) as an HDR
     /// histogram ([`crate::stats::histogram_codec`]); `null` when not measured.
     pub client_wakeup_lag: Option<String>,
+    /// Arrival mode's sessions, mergeable: counts and length histograms (schema 7);
+    /// `null` for a fixed crowd.
+    pub sessions: Option<crate::stats::sessions::SessionsState>,
+    /// `--viewer-bandwidth`'s link rates, mergeable: histogram, extremes, sum and `ln`
+    /// moments (schema 7); `null` without it.
+    pub bandwidth: Option<crate::stats::link_rates::RatesState>,
 }
 
 impl Run {
@@ -157,11 +164,11 @@ pub struct Report {
     /// The load host the run ran on (every field `null` in a merged report).
     pub host: crate::host::HostFacts,
     /// `--viewer-bandwidth`: the model and the realised distribution of the viewers' link
-    /// rates; `null` without it and in a merged report.
+    /// rates; `null` without it (in a merged report: every shard's rates).
     pub bandwidth: Option<crate::stats::link_rates::RatesSummary>,
     /// `--arrival-rate`: sessions started, ended, censored and refused, the realised
     /// arrival rate and session lengths against the asked ones; `null` for a fixed crowd
-    /// and in a merged report.
+    /// (in a merged report: every shard's sessions).
     pub sessions: Option<crate::stats::sessions::SessionsSummary>,
     /// What an exact merge of this report with its test's other shards needs.
     pub merge: Merge,
@@ -234,8 +241,8 @@ impl Report {
             ffmpeg: s.ffmpeg.clone(),
             client: sections.client,
             host: r.host.clone(),
-            bandwidth: r.bandwidth.clone(),
-            sessions: r.sessions.clone(),
+            bandwidth: r.bandwidth_summary(),
+            sessions: r.sessions_summary(),
             merge: Merge {
                 accumulator: r.accumulator.clone(),
                 startup_timeout_seconds: r.startup_timeout.as_secs_f64(),
@@ -244,6 +251,8 @@ impl Report {
                     .as_ref()
                     .and_then(|l| l.histogram.as_deref())
                     .map(crate::stats::histogram_codec::encode),
+                sessions: r.sessions.clone(),
+                bandwidth: r.bandwidth.clone(),
             },
         }
     }

@@ -271,10 +271,10 @@ pub fn render(r: &RunReport, slo: &SloResult) -> String {
         "  Started:           {}   restarts {}   failures {}   reconnects {}",
         v.started, v.restarts, v.failures, v.reconnects
     );
-    if let Some(b) = &r.bandwidth {
+    if let Some(b) = &r.bandwidth_summary() {
         let _ = writeln!(o, "  Links:             {}", links_line(b));
     }
-    if let Some(x) = &r.sessions {
+    if let Some(x) = &r.sessions_summary() {
         for line in sessions_lines(x) {
             let _ = writeln!(o, "  {line}");
         }

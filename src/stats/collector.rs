@@ -55,6 +55,7 @@ pub struct Collector {
     stream_groups: Option<(Vec<u32>, usize)>,
     /// Arrival mode's session counts (`--arrival-rate`).
     sessions: Option<Arc<super::sessions::SessionTally>>,
+    link_rates: Option<Arc<super::link_rates::LinkRates>>,
 }
 
 impl Collector {
@@ -79,6 +80,7 @@ impl Collector {
             request_log: None,
             stream_groups: None,
             sessions: None,
+            link_rates: None,
         }
     }
 
@@ -111,6 +113,11 @@ impl Collector {
     /// Read arrival mode's session counts from `tally` into every snapshot.
     pub fn set_sessions(&mut self, tally: Arc<super::sessions::SessionTally>) {
         self.sessions = Some(tally);
+    }
+
+    /// Read `--viewer-bandwidth`'s link rates into every snapshot.
+    pub fn set_link_rates(&mut self, rates: Arc<super::link_rates::LinkRates>) {
+        self.link_rates = Some(rates);
     }
 
     /// Read `--request-log`'s counts into every snapshot.
@@ -270,6 +277,7 @@ impl Collector {
                     t.counts()
                 }
             }),
+            link_rates: self.link_rates.as_ref().map(|l| l.buckets()),
             stream_groups: match &self.stream_groups {
                 Some((group_of, groups)) => Arc::from(c.streams.grouped(group_of, *groups)),
                 None => Arc::from(Vec::new()),

@@ -24,16 +24,24 @@ pub fn encode(h: &Histogram<u64>) -> String {
 /// A histogram from [`encode`]'s text (or any V2 / V2+DEFLATE histogram in base64), in
 /// the duration histogram's bounds.
 pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
+    decode_into(text, duration_histogram())
+}
+
+/// A histogram from [`encode`]'s text, added into `empty` (an empty histogram with the
+/// bounds and precision the values were recorded with: then the counts land in the same
+/// buckets and nothing is lost). For histograms of values other than durations (session
+/// lengths in ms, link rates in bit/s).
+pub fn decode_into(text: &str, mut empty: Histogram<u64>) -> Result<Histogram<u64>, String> {
     let bytes = STANDARD
         .decode(text.trim())
         .map_err(|e| format!("not base64: {e}"))?;
     let read: Histogram<u64> = Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| format!("not an HDR histogram: {e:?}"))?;
-    let mut h = duration_histogram();
-    h.add(&read)
-        .map_err(|e| format!("histogram outside the duration range: {e:?}"))?;
-    Ok(h)
+    empty
+        .add(&read)
+        .map_err(|e| format!("histogram outside the expected range: {e:?}"))?;
+    Ok(empty)
 }
 
 /// Serde adapter for a `Histogram<u64>` field: `#[serde(with = "histogram_codec")]`.

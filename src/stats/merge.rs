@@ -117,6 +117,7 @@ pub fn snapshot(
             .reduce(RequestLogCounts::plus),
         stream_groups: Arc::from(Vec::new()),
         sessions: None,
+        link_rates: None,
     };
     (snap, acc)
 }

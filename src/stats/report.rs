@@ -95,18 +95,31 @@ pub struct RunReport {
     pub series: Series,
     /// The load host (read once at the start, after the open-files limit was raised).
     pub host: crate::host::HostFacts,
-    /// `--viewer-bandwidth`: the model and the rates the viewers got; `None` without it
-    /// (and in a merged report).
-    pub bandwidth: Option<super::link_rates::RatesSummary>,
-    /// Arrival mode's sessions (`--arrival-rate`); `None` for a fixed crowd or a merged
-    /// report.
-    pub sessions: Option<super::sessions::SessionsSummary>,
+    /// `--viewer-bandwidth`: the model and the rates the viewers got (every shard's, in a
+    /// merged report); `None` without it. See [`RunReport::bandwidth_summary`].
+    pub bandwidth: Option<super::link_rates::RatesState>,
+    /// Arrival mode's sessions (`--arrival-rate`; every shard's, in a merged report);
+    /// `None` for a fixed crowd. See [`RunReport::sessions_summary`].
+    pub sessions: Option<super::sessions::SessionsState>,
     /// The streams played, in the run's order, with their configured shares (one for a
     /// single-stream run); their figures are in `accumulator.streams`.
     pub streams: Vec<super::streams::StreamInfo>,
 }
 
 impl RunReport {
+    /// The link rates' figures for the reports (`bandwidth`).
+    pub fn bandwidth_summary(&self) -> Option<super::link_rates::RatesSummary> {
+        self.bandwidth.as_ref().map(|b| b.summary())
+    }
+
+    /// The sessions' figures for the reports (`sessions`): the realised arrival rate is
+    /// over the run time (`duration_seconds`).
+    pub fn sessions_summary(&self) -> Option<super::sessions::SessionsSummary> {
+        self.sessions
+            .as_ref()
+            .map(|s| s.summary(self.snapshot.elapsed))
+    }
+
     /// What ended the run, with its detail: `signal (SIGTERM)`.
     pub fn ended_by(&self) -> String {
         match &self.stop_detail {

@@ -8,18 +8,22 @@
 //! * **censored**: sessions still open when the run stopped (their length is unknown, so
 //!   they are kept out of the realised distribution rather than counted as ended);
 //! * **open**: sessions open now (the concurrency).
+//!
+//! [`SessionsState`] is what the tally holds, taken at once: the JSON report's
+//! `merge.sessions`, so `hls-swarm merge` adds the shards' states up (counts summed,
+//! histograms added) and computes the whole test's figures with the same code.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::session::{MAX_SESSION, SessionModel};
 
 /// The session counts as of now (a tick's view, for /metrics and the TUI).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionCounts {
     /// Sessions started.
     pub started: u64,
@@ -49,7 +53,7 @@ pub struct LengthFigures {
 }
 
 /// The asked distribution's own figures (the model's, not a sample's).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AskedLengths {
     /// The model as `--session-duration` spells it, lengths in ms.
     pub model: String,
@@ -83,6 +87,93 @@ pub struct SessionsSummary {
     pub realised: LengthFigures,
     /// The lengths drawn for the same ended sessions (to compare with `realised`).
     pub realised_drawn: LengthFigures,
+}
+
+/// The session figures in mergeable form (the JSON report's `merge.sessions`): the
+/// counts, the asked figures and the three length histograms (ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionsState {
+    /// The counts (at the end of the run: the open ones censored).
+    pub counts: SessionCounts,
+    /// Arrivals per second asked of this process (summed in a merge).
+    pub asked_arrival_rate: f64,
+    /// Most sessions open at once (summed in a merge).
+    pub cap: u64,
+    /// The asked length distribution (`None` without `--session-duration`, and in a merge
+    /// of shards that asked different ones).
+    pub asked: Option<AskedLengths>,
+    /// The lengths drawn for every started session, ms.
+    #[serde(with = "length_codec")]
+    pub drawn: Histogram<u64>,
+    /// The lengths the ended sessions lasted, ms.
+    #[serde(with = "length_codec")]
+    pub realised: Histogram<u64>,
+    /// The lengths drawn for the same ended sessions, ms.
+    #[serde(with = "length_codec")]
+    pub realised_drawn: Histogram<u64>,
+}
+
+impl SessionsState {
+    /// Add another process's sessions into these: counts, asked rates and caps summed,
+    /// histograms added (exact). `peak_open` is summed too: each process peaked at its own
+    /// moment, so the sum is an upper bound of the whole test's peak. The asked
+    /// distribution stays only if both asked the same one.
+    pub fn merge(&mut self, o: &SessionsState) {
+        let (a, b) = (&mut self.counts, o.counts);
+        a.started += b.started;
+        a.ended += b.ended;
+        a.censored += b.censored;
+        a.refused += b.refused;
+        a.open += b.open;
+        a.peak_open += b.peak_open;
+        self.asked_arrival_rate += o.asked_arrival_rate;
+        self.cap += o.cap;
+        if self.asked != o.asked {
+            self.asked = None;
+        }
+        // Same bounds on both sides (the codec decodes into them), so adding cannot fail.
+        let _ = self.drawn.add(&o.drawn);
+        let _ = self.realised.add(&o.realised);
+        let _ = self.realised_drawn.add(&o.realised_drawn);
+    }
+
+    /// The report's figures, for a run that lasted `elapsed`.
+    pub fn summary(&self, elapsed: Duration) -> SessionsSummary {
+        let counts = self.counts;
+        let secs = elapsed.as_secs_f64();
+        SessionsSummary {
+            counts,
+            asked_arrival_rate: self.asked_arrival_rate,
+            arrival_rate: if secs > 0.0 {
+                (counts.started + counts.refused) as f64 / secs
+            } else {
+                0.0
+            },
+            cap: self.cap,
+            asked: self.asked.clone(),
+            drawn: figures(&self.drawn),
+            realised: figures(&self.realised),
+            realised_drawn: figures(&self.realised_drawn),
+        }
+    }
+}
+
+/// Serde adapter for the length histograms: base64 V2 ([`crate::stats::histogram_codec`]),
+/// read back into [`length_histogram`]'s bounds.
+mod length_codec {
+    use hdrhistogram::Histogram;
+    use serde::Deserialize;
+    use serde::de::Error as _;
+
+    pub fn serialize<S: serde::Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::stats::histogram_codec::encode(h))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::stats::histogram_codec::decode_into(&text, super::length_histogram())
+            .map_err(D::Error::custom)
+    }
 }
 
 /// The swarm's session counters (see the module doc).
@@ -219,24 +310,18 @@ impl SessionTally {
         }
     }
 
-    /// The figures for the reports, for a run that lasted `elapsed` (`at_end`: the run
-    /// has stopped, see [`SessionTally::counts_at_end`]).
-    pub fn summary(&self, elapsed: Duration, at_end: bool) -> SessionsSummary {
+    /// The tally as it is now, in mergeable form (`at_end`: the run has stopped, see
+    /// [`SessionTally::counts_at_end`]).
+    pub fn state(&self, at_end: bool) -> SessionsState {
         let counts = if at_end {
             self.counts_at_end()
         } else {
             self.counts()
         };
         let l = self.lock();
-        let secs = elapsed.as_secs_f64();
-        SessionsSummary {
+        SessionsState {
             counts,
             asked_arrival_rate: self.asked_rate,
-            arrival_rate: if secs > 0.0 {
-                (counts.started + counts.refused) as f64 / secs
-            } else {
-                0.0
-            },
             cap: self.cap,
             asked: self.model.map(|m| AskedLengths {
                 model: m.to_string(),
@@ -244,10 +329,16 @@ impl SessionTally {
                 p50_seconds: m.median_secs(),
                 p90_seconds: m.p90_secs(),
             }),
-            drawn: figures(&l.drawn),
-            realised: figures(&l.realised),
-            realised_drawn: figures(&l.realised_drawn),
+            drawn: l.drawn.clone(),
+            realised: l.realised.clone(),
+            realised_drawn: l.realised_drawn.clone(),
         }
+    }
+
+    /// The figures for the reports, for a run that lasted `elapsed` (`at_end` as for
+    /// [`SessionTally::state`]).
+    pub fn summary(&self, elapsed: Duration, at_end: bool) -> SessionsSummary {
+        self.state(at_end).summary(elapsed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Lengths> {
@@ -293,5 +384,62 @@ mod tests {
             (2, 0),
             "the open one is censored at the end"
         );
+    }
+
+    /// A tally with `lengths` (seconds) of ended sessions, one refusal and one open.
+    fn shard(lengths: &[u64]) -> SessionTally {
+        let t = SessionTally::new(Some(SessionModel::Fixed(Duration::from_secs(60))), 0.5, 100);
+        for &s in lengths {
+            let d = Duration::from_secs(s);
+            assert!(t.try_open(Some(d)));
+            t.ended(d, d);
+        }
+        assert!(t.try_open(Some(Duration::from_secs(60))));
+        t
+    }
+
+    #[test]
+    fn merged_states_are_the_sums_and_the_union_and_survive_json() {
+        let a = shard(&[10, 20, 30]);
+        let b = shard(&[40, 50]);
+        let whole = shard(&[]);
+        for s in [10, 20, 30, 40, 50] {
+            let d = Duration::from_secs(s);
+            assert!(whole.try_open(Some(d)));
+            whole.ended(d, d);
+        }
+        assert!(whole.try_open(Some(Duration::from_secs(60))));
+        let through_json = |s: SessionsState| -> SessionsState {
+            serde_json::from_str(&serde_json::to_string(&s).expect("serialises")).expect("reads")
+        };
+        let mut merged = through_json(a.state(true));
+        merged.merge(&through_json(b.state(true)));
+        let m = merged.summary(Duration::from_secs(10));
+        assert_eq!(
+            (
+                m.counts.started,
+                m.counts.ended,
+                m.counts.censored,
+                m.counts.open,
+                m.counts.refused
+            ),
+            (7, 5, 2, 0, 0)
+        );
+        assert_eq!((m.cap, m.asked_arrival_rate), (200, 1.0));
+        assert_eq!(m.arrival_rate, 0.7, "7 arrivals in 10 s");
+        assert_eq!(m.realised.count, 5);
+        assert!((m.realised.mean_seconds - 30.0).abs() < 0.3, "{m:?}");
+        assert_eq!(m.drawn.count, 7);
+        // One process that saw every session reports the same lengths.
+        let one = whole.summary(Duration::from_secs(10), true);
+        assert_eq!(
+            (m.drawn, m.realised, m.realised_drawn),
+            (one.drawn, one.realised, one.realised_drawn)
+        );
+        assert_eq!(m.asked.as_ref().map(|x| x.p50_seconds), Some(60.0));
+        // Different asked models: no asked figures rather than one shard's.
+        let other = SessionTally::new(Some(SessionModel::Fixed(Duration::from_secs(5))), 0.5, 1);
+        merged.merge(&other.state(true));
+        assert_eq!(merged.summary(Duration::from_secs(10)).asked, None);
     }
 }

@@ -141,6 +141,9 @@ pub struct Snapshot {
     /// Arrival mode's sessions (`--arrival-rate`; at the final tick the sessions still
     /// open are censored); `None` for a fixed crowd.
     pub sessions: Option<super::sessions::SessionCounts>,
+    /// `--viewer-bandwidth`: the link rates drawn so far, as `/metrics` buckets; `None`
+    /// without it.
+    pub link_rates: Option<super::link_rates::LinkRateBuckets>,
     /// A many-stream run's figures per `/metrics` stream group (top-K streams, then
     /// `other`; see [`crate::config::StreamConfig::metrics_groups`]); empty with one
     /// stream.

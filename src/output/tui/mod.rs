@@ -103,6 +103,12 @@ impl Tui {
                 .file
                 .as_ref()
                 .map(|f| f.display().to_string()),
+            stream_names: p
+                .cfg
+                .stream
+                .metrics_groups()
+                .map(|g| g.names)
+                .unwrap_or_default(),
             ..Model::default()
         };
         let looper = Looper {

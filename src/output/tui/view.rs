@@ -42,7 +42,16 @@ pub struct Model {
     pub log_file: Option<String>,
     /// The user asked to stop; the run is finishing.
     pub quitting: bool,
+    /// A many-stream run's stream groups, as `/metrics` names them (the top-K streams by
+    /// share, redacted, then `other`), in the order of `Snapshot::stream_groups`; empty
+    /// with one stream.
+    pub stream_names: Vec<String>,
 }
+
+/// Streams the audience panel lists by name; the others make one `the rest` line.
+pub const TUI_TOP_STREAMS: usize = 3;
+/// Widest stream name the audience panel shows (longer ones keep their end).
+const STREAM_NAME_WIDTH: usize = 48;
 
 const LABEL: Style = Style::new().fg(Color::Gray);
 const VALUE: Style = Style::new().add_modifier(Modifier::BOLD);
@@ -81,15 +90,28 @@ pub fn health(rate: f64, threshold: f64) -> Color {
 pub fn draw(f: &mut Frame, m: &Model) {
     let area = f.area();
     let origin_rows = if m.origin.is_some() { 6 } else { 0 };
+    let audience = m
+        .snapshot
+        .as_ref()
+        .map(|s| audience_lines(s, &m.stream_names))
+        .unwrap_or_default();
+    let audience_rows = if audience.is_empty() {
+        0
+    } else {
+        audience.len() as u16 + 2
+    };
     let log_rows = if area.height >= 40 { 8 } else { 4 };
     // The panels share what is left, the top row a bit less than the middle one.
-    let left = area.height.saturating_sub(4 + origin_rows + log_rows);
+    let left = area
+        .height
+        .saturating_sub(4 + origin_rows + audience_rows + log_rows);
     let top_rows = (left * 9 / 20).clamp(10, 14);
     let middle_rows = left.saturating_sub(top_rows).clamp(11, 15);
-    let [header, top, middle, origin, logs] = Layout::vertical([
+    let [header, top, middle, audience_area, origin, logs] = Layout::vertical([
         Constraint::Length(4),
         Constraint::Length(top_rows),
         Constraint::Length(middle_rows),
+        Constraint::Length(audience_rows),
         Constraint::Length(origin_rows),
         Constraint::Min(3),
     ])
@@ -114,10 +136,88 @@ pub fn draw(f: &mut Frame, m: &Model) {
         Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(middle);
     draw_latency(f, latency, s, m);
     draw_errors(f, errors, s, m);
+    if !audience.is_empty() {
+        let lines: Vec<Line> = audience.into_iter().map(Line::from).collect();
+        f.render_widget(
+            Paragraph::new(lines).block(block("Audience")),
+            audience_area,
+        );
+    }
     if let Some(o) = &m.origin {
         draw_origin(f, origin, o);
     }
     draw_logs(f, logs, m);
+}
+
+/// The audience panel's lines: arrival mode's sessions (open now, started, ended,
+/// refused), and a many-stream run's [`TUI_TOP_STREAMS`] stream groups with the most
+/// viewers (name, viewers, requests, bytes, failed requests), the other groups summed on
+/// one line. Empty when the run has neither (a fixed crowd on one stream).
+pub fn audience_lines(s: &Snapshot, stream_names: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(c) = s.sessions {
+        let mut line = format!(
+            "sessions  {} open (peak {}) · {} started · {} ended · {} refused",
+            c.open, c.peak_open, c.started, c.ended, c.refused
+        );
+        if c.censored > 0 {
+            line += &format!(" · {} censored", c.censored);
+        }
+        out.push(line);
+    }
+    let groups = &s.stream_groups;
+    if groups.is_empty() || groups.len() != stream_names.len() {
+        return out;
+    }
+    let total = |g: &crate::stats::streams::GroupCounts| {
+        (
+            g.requests.iter().sum::<u64>(),
+            g.bytes.iter().sum::<u64>(),
+            g.errors.iter().sum::<u64>(),
+        )
+    };
+    // The named streams by viewers, then bytes; the `other` group always among the rest.
+    let mut order: Vec<usize> = (0..groups.len())
+        .filter(|&i| stream_names[i] != "other")
+        .collect();
+    order.sort_by_key(|&i| std::cmp::Reverse((groups[i].viewers, total(&groups[i]).1)));
+    let shown = order.len().min(TUI_TOP_STREAMS);
+    let row = |name: &str, viewers: u64, (requests, bytes_, errors): (u64, u64, u64)| {
+        format!(
+            "{name:<w$}  {viewers:>6} viewers  {requests:>9} req  {:>10}  {errors:>6} failed",
+            bytes(bytes_ as f64),
+            w = STREAM_NAME_WIDTH
+        )
+    };
+    for &i in &order[..shown] {
+        out.push(row(
+            &shorten(&stream_names[i]),
+            groups[i].viewers,
+            total(&groups[i]),
+        ));
+    }
+    let rest: Vec<usize> = (0..groups.len())
+        .filter(|i| !order[..shown].contains(i))
+        .collect();
+    if !rest.is_empty() {
+        let sum = rest.iter().fold((0, (0, 0, 0)), |(v, (r, b, e)), &i| {
+            let (r2, b2, e2) = total(&groups[i]);
+            (v + groups[i].viewers, (r + r2, b + b2, e + e2))
+        });
+        out.push(row("the rest", sum.0, sum.1));
+    }
+    out
+}
+
+/// `name` within [`STREAM_NAME_WIDTH`] characters: a longer one keeps its end (where
+/// stream URLs differ), after `…`.
+fn shorten(name: &str) -> String {
+    let n = name.chars().count();
+    if n <= STREAM_NAME_WIDTH {
+        return name.to_string();
+    }
+    let tail: String = name.chars().skip(n - (STREAM_NAME_WIDTH - 1)).collect();
+    format!("…{tail}")
 }
 
 fn draw_header(f: &mut Frame, area: Rect, m: &Model) {
@@ -782,6 +882,102 @@ mod tests {
         let s = screen(&m);
         assert!(s.contains("waiting for the first tick"));
         assert!(s.contains("built-in origin (starting)"));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn audience_lines_say_the_sessions_and_the_top_streams() {
+        use crate::stats::sessions::SessionCounts;
+        use crate::stats::streams::GroupCounts;
+        let group = |viewers: u64, bytes_: u64, errors: u64| {
+            let mut g = GroupCounts {
+                viewers,
+                ..GroupCounts::default()
+            };
+            g.requests[RequestKind::Segment.index()] = viewers * 10;
+            g.requests[RequestKind::Playlist.index()] = viewers;
+            g.bytes[RequestKind::Segment.index()] = bytes_;
+            g.errors[RequestKind::Segment.index()] = errors;
+            g
+        };
+        let hub = StatsHub::start(1, 1000);
+        let gauges = Arc::new(LiveGauges::default());
+        let mut s = Collector::new(1, None).tick(&hub, &gauges, Duration::from_secs(1), false);
+        assert!(
+            audience_lines(&s, &[]).is_empty(),
+            "a fixed crowd, one stream"
+        );
+
+        s.sessions = Some(SessionCounts {
+            started: 40,
+            ended: 28,
+            censored: 0,
+            refused: 2,
+            open: 12,
+            peak_open: 15,
+        });
+        assert_eq!(
+            audience_lines(&s, &[]),
+            ["sessions  12 open (peak 15) · 40 started · 28 ended · 2 refused"]
+        );
+
+        let long = format!("http://o/{}/ch4/master.m3u8", "x".repeat(60));
+        let names: Vec<String> = [
+            "http://o/ch1/master.m3u8",
+            "http://o/ch2/master.m3u8",
+            "http://o/ch3/master.m3u8",
+            long.as_str(),
+            "other",
+        ]
+        .map(String::from)
+        .to_vec();
+        s.stream_groups = Arc::from(vec![
+            group(5, 1_000, 0),
+            group(9, 2_000_000, 3),
+            group(1, 10, 0),
+            group(7, 5_000, 1),
+            group(20, 40_000, 2),
+        ]);
+        let lines = audience_lines(&s, &names);
+        assert_eq!(lines.len(), 5, "{lines:#?}");
+        assert!(
+            lines[1].starts_with("http://o/ch2/master.m3u8 "),
+            "most viewers first: {lines:#?}"
+        );
+        assert!(
+            lines[1].contains("9 viewers")
+                && lines[1].contains("99 req")
+                && lines[1].contains(&bytes(2e6))
+                && lines[1].ends_with("3 failed"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].starts_with('…') && lines[2].contains("/ch4/master.m3u8"),
+            "{}",
+            lines[2]
+        );
+        assert!(lines[3].starts_with("http://o/ch1/"), "{}", lines[3]);
+        // ch3 and `other` together: 21 viewers, 231 requests, 2 failed.
+        assert!(lines[4].starts_with("the rest "), "{}", lines[4]);
+        assert!(
+            lines[4].contains("21 viewers")
+                && lines[4].contains("231 req")
+                && lines[4].ends_with("2 failed"),
+            "{}",
+            lines[4]
+        );
+
+        // The panel is drawn with them.
+        let m = Model {
+            snapshot: Some(s),
+            stream_names: names,
+            ..Model::default()
+        };
+        let screen = screen(&m);
+        assert!(
+            screen.contains("Audience") && screen.contains("12 open (peak 15)"),
+            "{screen}"
+        );
     }
 
     #[test]
