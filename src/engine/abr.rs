@@ -149,6 +149,15 @@ impl BandwidthEstimator {
         }
     }
 
+    /// An estimator with these half-lives starting at `default_bps` (hls.js
+    /// `resetEstimator(bitrate)`).
+    pub fn with_default(half_lives: HalfLives, default_bps: f64) -> Self {
+        BandwidthEstimator {
+            default_estimate: default_bps,
+            ..Self::new(half_lives)
+        }
+    }
+
     /// Fold in a download of `bytes` that took `download` (no sample for 0 bytes). The
     /// weight is the download time in seconds, at least min(50 ms, bytes / 100 000 ms).
     pub fn sample(&mut self, download: Duration, bytes: u64) {
@@ -229,7 +238,7 @@ pub fn next_rung(rungs: &[Rung], current: usize, s: &Situation) -> usize {
     let current = current.min(rungs.len() - 1);
     let starvation = s.buffer.as_secs_f64();
     if starvation > 0.0
-        && let Some(best) = best_rung(rungs, current, s, starvation, 0.0)
+        && let Some(best) = best_rung(rungs, current, s, starvation, 0.0, HLS_FACTORS)
     {
         return best;
     }
@@ -239,12 +248,15 @@ pub fn next_rung(rungs: &[Rung], current: usize, s: &Situation) -> usize {
     } else {
         MAX_STARVATION_DELAY
     };
-    best_rung(rungs, current, s, starvation, max_starvation).unwrap_or(0)
+    best_rung(rungs, current, s, starvation, max_starvation, HLS_FACTORS).unwrap_or(0)
 }
 
+/// The (down, up) factors of the decision at a segment boundary.
+const HLS_FACTORS: (f64, f64) = (DOWN_FACTOR, UP_FACTOR);
+
 /// hls.js `findBestLevel`, for one codec family: the highest rung whose bitrate is at
-/// most the estimate times [`UP_FACTOR`] (above `current`) or [`DOWN_FACTOR`] (at or
-/// below it), and — unless live — whose segment arrives within `starvation +
+/// most the estimate times `factors.1` (above `current`) or `factors.0` (at or below
+/// it), and — unless live — whose segment arrives within `starvation +
 /// max_starvation` seconds. The bitrate is `AVERAGE-BANDWIDTH` (when declared) while the
 /// buffer holds two segments and no rebuffering is tolerated, else `BANDWIDTH`.
 fn best_rung(
@@ -253,6 +265,7 @@ fn best_rung(
     s: &Situation,
     starvation: f64,
     max_starvation: f64,
+    factors: (f64, f64),
 ) -> Option<usize> {
     let fragment = s.fragment.as_secs_f64();
     let duration = if fragment > 0.0 { fragment } else { 1.0 };
@@ -260,7 +273,7 @@ fn best_rung(
     let budget = starvation + max_starvation;
     (0..rungs.len()).rev().find(|&i| {
         let rung = rungs[i];
-        let factor = if i > current { UP_FACTOR } else { DOWN_FACTOR };
+        let factor = if i > current { factors.1 } else { factors.0 };
         let usable = factor * s.estimate_bps;
         let use_average = fragment > 0.0 && starvation >= 2.0 * fragment && max_starvation == 0.0;
         let bitrate = if use_average {
@@ -359,6 +372,9 @@ pub struct Abr {
     rungs: Vec<Rung>,
     current: usize,
     estimator: BandwidthEstimator,
+    half_lives: HalfLives,
+    /// How long the last media playlist load took.
+    playlist_load: Duration,
 }
 
 impl Abr {
@@ -369,7 +385,80 @@ impl Abr {
             rungs,
             current,
             estimator: BandwidthEstimator::new(settings.half_lives),
+            half_lives: settings.half_lives,
+            playlist_load: Duration::ZERO,
         }
+    }
+
+    /// A media playlist load took `took` (the abandon rule adds it to a switch's cost).
+    pub fn playlist_loaded(&mut self, took: Duration) {
+        self.playlist_load = took;
+    }
+
+    /// While a segment of `fragment` loads from `rung` (`buffer` ahead of the playhead):
+    /// the abandon rule ([`abandon::check`]). When it fires the partial download is
+    /// sampled, the estimator reset to the rung found below if the estimate × 0.7 was
+    /// still above that rung's bitrate, and the current rung becomes `next`.
+    pub fn abandon_check(
+        &mut self,
+        rung: usize,
+        loading: &abandon::Loading,
+        buffer: Duration,
+        fragment: Duration,
+        live: bool,
+    ) -> Option<(abandon::Emergency, Option<Switch>)> {
+        let c = abandon::Context {
+            rungs: &self.rungs,
+            rung,
+            estimate_bps: self.estimator.estimate(),
+            ttfb_estimate: self.estimator.ttfb_estimate(),
+            buffer,
+            fragment,
+            live,
+            playlist_load: self.playlist_load,
+        };
+        let e = abandon::check(&c, loading)?;
+        match e.partial {
+            abandon::Partial::Download { time, bytes } => self.estimator.sample(time, bytes),
+            abandon::Partial::Ttfb(t) => self.estimator.sample_ttfb(t),
+        }
+        let below_bps = self.rungs[e.below].bandwidth as f64;
+        if self.estimator.estimate() * UP_FACTOR > below_bps {
+            self.estimator = BandwidthEstimator::with_default(self.half_lives, below_bps);
+        }
+        Some((e, self.move_to(e.next)))
+    }
+
+    /// Abort the download the abandon rule fired on (its `next` rung above the lowest):
+    /// drop to the rung [`abandon::lowest_switch`] picks and reset the estimator to that
+    /// rung's bitrate.
+    pub fn abort(
+        &mut self,
+        next: usize,
+        buffer: Duration,
+        fragment: Duration,
+        live: bool,
+    ) -> Option<Switch> {
+        let to = abandon::lowest_switch(
+            &self.rungs,
+            next,
+            buffer,
+            fragment,
+            self.estimator.ttfb_estimate(),
+            live,
+        );
+        let bps = self
+            .rungs
+            .get(to)
+            .map_or(DEFAULT_ESTIMATE_BPS, |r| r.bandwidth as f64);
+        self.estimator = BandwidthEstimator::with_default(self.half_lives, bps);
+        self.move_to(to)
+    }
+
+    fn move_to(&mut self, to: usize) -> Option<Switch> {
+        let from = self.current;
+        self.current = to;
+        (to != from).then_some(Switch { from, to })
     }
 
     /// The rung segments come from now.
@@ -490,6 +579,8 @@ fn push_piece(out: &mut Vec<(usize, Duration)>, rung: usize, media: Duration) {
         _ => out.push((rung, media)),
     }
 }
+
+pub mod abandon;
 
 #[cfg(test)]
 mod tests;
