@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use url::Url;
 
+use crate::engine::abr::abandon::{Emergency, Loading};
 use crate::engine::abr::{Abr, AbrSettings, MAX_RUNGS, Rung, RungLedger, Switch};
 use crate::hls::{self, MasterPlaylist, MediaPlaylist};
 
@@ -135,6 +136,58 @@ impl AbrViewer {
             .lock()
             .ok()?
             .at_boundary(buffer, fragment, live)?;
+        self.switched(switch);
+        Some(switch)
+    }
+
+    /// Track 0's media playlist load took `took` (the abandon rule's cost of a switch).
+    pub fn playlist_loaded(&self, took: Duration) {
+        if let Ok(mut c) = self.controller.lock() {
+            c.playlist_loaded(took);
+        }
+    }
+
+    /// While track 0 loads a segment of `fragment` from `rung`: the emergency abandon
+    /// rule ([`Abr::abandon_check`]); a switch it makes is counted and told to the
+    /// tracks' loaders.
+    pub fn abandon_check(
+        &self,
+        rung: usize,
+        loading: &Loading,
+        buffer: Duration,
+        fragment: Duration,
+        live: bool,
+    ) -> Option<(Emergency, Option<Switch>)> {
+        let fired = self
+            .controller
+            .lock()
+            .ok()?
+            .abandon_check(rung, loading, buffer, fragment, live)?;
+        if let Some(s) = fired.1 {
+            self.switched(s);
+        }
+        Some(fired)
+    }
+
+    /// Track 0 aborted the download the rule fired on (its `next` rung): the rung drops
+    /// to the lowest switch ([`Abr::abort`]); the switch is counted and told.
+    pub fn abort(
+        &self,
+        next: usize,
+        buffer: Duration,
+        fragment: Duration,
+        live: bool,
+    ) -> Option<Switch> {
+        let switch = self
+            .controller
+            .lock()
+            .ok()?
+            .abort(next, buffer, fragment, live)?;
+        self.switched(switch);
+        Some(switch)
+    }
+
+    fn switched(&self, switch: Switch) {
         if let Ok(mut f) = self.figures.lock() {
             if switch.to > switch.from {
                 f.switches_up += 1;
@@ -143,7 +196,6 @@ impl AbrViewer {
             }
         }
         self.rung.send_replace(switch.to);
-        Some(switch)
     }
 
     /// Track 0 buffered `media` of `rung`.

@@ -309,6 +309,12 @@ pub trait FetchObserver: Send {
         let _ = (status, ttfb);
     }
 
+    /// The final response's head declared a body of `len` bytes (`Content-Length`);
+    /// called right after [`on_head`](Self::on_head), and only if it did.
+    fn on_length(&mut self, len: u64) {
+        let _ = len;
+    }
+
     /// `n` more body bytes of the final response arrived (the bytes [`Fetch::bytes`]
     /// counts).
     fn on_bytes(&mut self, n: u64) {
@@ -542,6 +548,14 @@ impl Connections {
             let ttfb = head_at.duration_since(start);
             fetch.ttfb = Some(ttfb);
             observer.on_head(status, ttfb);
+            if let Some(len) = resp
+                .headers()
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                observer.on_length(len);
+            }
             let success = (200..300).contains(&status);
             let mut read = BodyRead {
                 keep: keep_body && success,

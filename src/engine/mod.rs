@@ -16,6 +16,7 @@
 //! request via [`http::Fetch::request_done`]), gets a variant of
 //! [`crate::config::Engine`], and one arm in [`start`].
 
+pub mod abandon_watch;
 pub mod abr;
 pub mod abr_viewer;
 pub mod ffmpeg;
@@ -24,6 +25,7 @@ pub mod link;
 pub mod ll;
 pub mod ll_track;
 pub mod native;
+pub mod progress;
 pub mod reload;
 pub mod request_meter;
 pub mod runtimes;

@@ -19,6 +19,8 @@
 //! at each segment boundary and the playlist loaders follow it; ABR viewers play classic
 //! HLS.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -30,6 +32,7 @@ use url::Url;
 
 use crate::backoff::Backoff;
 use crate::config::{Config, LlHlsMode};
+use crate::engine::abandon_watch::AbandonWatch;
 use crate::engine::abr::AbrSettings;
 use crate::engine::abr_viewer::{self, AbrViewer};
 use crate::engine::http::{Connections, Fetch, HttpSettings};
@@ -226,6 +229,23 @@ impl Shared {
         // of it. Boxed, the loops stay small and the memory exists while the request does.
         let f = Box::pin(conn.get_observed(url, range, keep_body, &mut meter)).await;
         (f, meter)
+    }
+
+    /// Tell the stats about an ABR rung switch (rungs past the last counted one share it).
+    pub(crate) fn emit_abr_switch(&self, s: crate::engine::abr::Switch) {
+        let cap = |r: usize| r.min(crate::engine::abr::MAX_RUNGS - 1) as u8;
+        self.emit(Event::Playback(PlaybackEvent::AbrSwitch {
+            from: cap(s.from),
+            to: cap(s.to),
+        }));
+    }
+
+    /// Media buffered ahead of the playhead on `track` at `now`, and the player's state.
+    pub(crate) fn buffer_and_state(&self, track: usize, now: Instant) -> (Duration, PlayerState) {
+        self.playback
+            .lock()
+            .map(|pb| (pb.player.buffer_ahead(track, now), pb.player.state()))
+            .unwrap_or((Duration::ZERO, PlayerState::Startup))
     }
 
     /// Run `f` on the player and turn what it decided into events (which also move the
@@ -862,6 +882,13 @@ async fn playlist_loop(
         let (f, meter) = shared
             .fetch(&mut conn, &url, None, true, RequestKind::Playlist, retry)
             .await;
+        if let Some(abr) = shared
+            .abr
+            .as_ref()
+            .filter(|_| track == 0 && f.error.is_none())
+        {
+            abr.playlist_loaded(f.total);
+        }
         // A byte-identical reload (RFC 8216 "unchanged") needs no parse: the previous,
         // equal body parsed fine (only good bodies are recorded) and did not end the list.
         if f.error.is_none() && f.body.as_deref().is_some_and(|b| sched.is_unchanged(b)) {
@@ -1051,11 +1078,7 @@ async fn segment_loop(
                     .map(|pb| pb.player.buffer_ahead(track, Instant::now()))
                     .unwrap_or_default();
                 if let Some(switch) = abr.at_boundary(buffer, seg.duration, pl.is_live()) {
-                    let cap = |r: usize| r.min(crate::engine::abr::MAX_RUNGS - 1) as u8;
-                    shared.emit(Event::Playback(PlaybackEvent::AbrSwitch {
-                        from: cap(switch.from),
-                        to: cap(switch.to),
-                    }));
+                    shared.emit_abr_switch(switch);
                     // Wait for the new rung's playlist; `next_msn` is this segment.
                     break;
                 }
@@ -1072,16 +1095,33 @@ async fn segment_loop(
                 return end;
             }
             let range = seg.byte_range.map(|r| (r.offset, r.length));
-            let fetched = fetch_with_retries(
-                &shared,
-                &mut conn,
-                &mut backoff,
-                &seg.uri,
-                range,
-                RequestKind::Segment,
-            )
-            .await;
+            let (uri, kind) = (&seg.uri, RequestKind::Segment);
+            let fetched = match abr {
+                // Track 0 of an ABR viewer: under the emergency abandon rule.
+                Some(a) => {
+                    let mut watch = AbandonWatch::new(a, pl_rung, seg.duration, pl.is_live());
+                    fetch_retrying(
+                        &shared,
+                        &mut conn,
+                        &mut backoff,
+                        uri,
+                        range,
+                        kind,
+                        &mut watch,
+                    )
+                    .await
+                }
+                None => Ok(
+                    fetch_with_retries(&shared, &mut conn, &mut backoff, uri, range, kind).await,
+                ),
+            };
             next_date = seg.program_date_time.map(|d| d + seg.duration);
+            let Ok(fetched) = fetched else {
+                // Reload this segment's media from the new rung: wait for its playlist
+                // and go on from this segment's start (`next_msn` is it).
+                next_date = seg.program_date_time;
+                break;
+            };
             match fetched {
                 Fetched::Ok(load) => {
                     if let Some(abr) = abr {
@@ -1107,6 +1147,12 @@ async fn segment_loop(
             }
             if shared.cancelled() {
                 return TrackEnd::Cancelled;
+            }
+            if abr.is_some_and(|a| a.current() != pl_rung) {
+                // The abandon rule switched rungs and let the download finish: the next
+                // segment comes from the new rung's playlist (as after a switch at the
+                // boundary; `next_msn` and `next_date` are the next segment's).
+                break;
             }
         }
 
@@ -1237,12 +1283,71 @@ pub(crate) async fn fetch_with_retries(
     range: Option<(u64, u64)>,
     kind: RequestKind,
 ) -> Fetched {
+    let Ok(f) = fetch_retrying(shared, conn, backoff, url, range, kind, &mut Plain).await;
+    f
+}
+
+/// How each attempt of [`fetch_retrying`] is made: [`Plain`]ly (it cannot be cut short),
+/// or under the ABR abandon rule ([`AbandonWatch`]).
+pub(crate) trait Attempt {
+    /// Why the segment is to be loaded again elsewhere instead ([`Infallible`]: never).
+    type Reload;
+
+    /// GET `url` as a request of `kind` ([`Shared::fetch`]'s arguments without the body).
+    fn get<'s>(
+        &mut self,
+        shared: &'s Shared,
+        conn: &mut Connections,
+        url: &'s Url,
+        range: Option<(u64, u64)>,
+        kind: RequestKind,
+        retry: bool,
+    ) -> impl Future<Output = Result<(Fetch, RequestMeter<'s>), Self::Reload>> + Send;
+
+    /// An attempt failed and another follows: whether to make it.
+    fn before_retry(&mut self) -> Result<(), Self::Reload>;
+}
+
+/// Attempts that are [`Shared::fetch`].
+pub(crate) struct Plain;
+
+impl Attempt for Plain {
+    type Reload = Infallible;
+
+    async fn get<'s>(
+        &mut self,
+        shared: &'s Shared,
+        conn: &mut Connections,
+        url: &'s Url,
+        range: Option<(u64, u64)>,
+        kind: RequestKind,
+        retry: bool,
+    ) -> Result<(Fetch, RequestMeter<'s>), Infallible> {
+        Ok(shared.fetch(conn, url, range, false, kind, retry).await)
+    }
+
+    fn before_retry(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+/// [`fetch_with_retries`], each attempt made by `attempt`: `Err` when it says the media
+/// is to be loaded again elsewhere.
+async fn fetch_retrying<A: Attempt>(
+    shared: &Shared,
+    conn: &mut Connections,
+    backoff: &mut Backoff,
+    url: &Url,
+    range: Option<(u64, u64)>,
+    kind: RequestKind,
+    attempt_with: &mut A,
+) -> Result<Fetched, A::Reload> {
     let params = &shared.params;
     let mut attempt = 0u32;
     loop {
-        let (f, meter) = shared
-            .fetch(conn, url, range, false, kind, attempt > 0)
-            .await;
+        let (f, meter) = attempt_with
+            .get(shared, conn, url, range, kind, attempt > 0)
+            .await?;
         // A 2xx with no body bytes holds no media: a failure of its own class.
         let error = match f.error {
             None if f.bytes == 0 => Some(ErrorClass::EmptyBody),
@@ -1251,25 +1356,26 @@ pub(crate) async fn fetch_with_retries(
         meter.finish(&f, kind, error);
         if error.is_none() {
             backoff.reset();
-            return Fetched::Ok(Load {
+            return Ok(Fetched::Ok(Load {
                 total: f.total,
                 ttfb: f.ttfb,
                 bytes: f.bytes,
-            });
+            }));
         }
         if f.connect_error {
             conn.reset();
             if !params.reconnect {
-                return Fetched::Failed;
+                return Ok(Fetched::Failed);
             }
         }
         if attempt >= params.seg_retry {
-            return Fetched::GaveUp;
+            return Ok(Fetched::GaveUp);
         }
+        attempt_with.before_retry()?;
         attempt += 1;
         let delay = backoff.next_delay();
         if !shared.sleep_until(Instant::now() + delay).await {
-            return Fetched::Cancelled;
+            return Ok(Fetched::Cancelled);
         }
         if f.connect_error {
             shared.emit(Event::Lifecycle(LifecycleEvent::Reconnected));

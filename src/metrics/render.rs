@@ -697,10 +697,16 @@ fn abr_families(e: &mut Exposition, a: &crate::stats::abr::AbrFigures) {
     e.family(
         name,
         Kind::Counter,
-        "ABR rung switches at segment boundaries, by direction (-variant abr).",
+        "ABR rung switches (at segment boundaries, or mid-download by the abandon rule), by direction (-variant abr).",
     );
     e.sample(name, &[("direction", "up")], a.switches_up as f64);
     e.sample(name, &[("direction", "down")], a.switches_down as f64);
+    e.single(
+        "hls_swarm_abr_abandons_total",
+        Kind::Counter,
+        "Segment downloads ABR viewers abandoned mid-body to reload the segment from a lower rung (hls.js emergency abandon rule; each is also a switch down).",
+        a.abandons as f64,
+    );
     let name = "hls_swarm_abr_rung_seconds_total";
     e.family(
         name,

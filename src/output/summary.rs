@@ -500,12 +500,13 @@ fn abr_line(a: &crate::stats::abr::AbrFigures) -> String {
         .collect();
     format!(
         "  Bitrate (ABR):     mean per viewer p50 {} (min {}, max {}), \
-         {} switches up, {} down (p90 {} per viewer); played {}",
+         {} switches up, {} down ({} abandoned mid-segment; p90 {} per viewer); played {}",
         mbps(m.p50),
         mbps(m.min),
         mbps(m.max),
         a.switches_up,
         a.switches_down,
+        a.abandons,
         a.switches_per_viewer.p90,
         if shares.is_empty() {
             "nothing".to_string()

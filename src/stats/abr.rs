@@ -20,6 +20,9 @@ pub struct AbrTally {
     pub switches_up: u64,
     /// Switches to a lower rung.
     pub switches_down: u64,
+    /// Segment downloads abandoned mid-body for a lower rung.
+    #[serde(default)]
+    pub abandons: u64,
     /// Media played per rung.
     pub rung_played: [Duration; MAX_RUNGS],
     /// ABR viewer lives that ended.
@@ -37,6 +40,7 @@ impl Default for AbrTally {
         AbrTally {
             switches_up: 0,
             switches_down: 0,
+            abandons: 0,
             rung_played: [Duration::ZERO; MAX_RUNGS],
             viewers: 0,
             switches_per_viewer: duration_histogram(),
@@ -56,6 +60,7 @@ impl AbrTally {
                     self.switches_down += 1;
                 }
             }
+            PlaybackEvent::AbrAbandon => self.abandons += 1,
             PlaybackEvent::AbrPlayed { rung, media } => {
                 let i = usize::from(*rung).min(MAX_RUNGS - 1);
                 self.rung_played[i] += *media;
@@ -80,6 +85,7 @@ impl AbrTally {
     pub fn merge(&mut self, o: &AbrTally) {
         self.switches_up += o.switches_up;
         self.switches_down += o.switches_down;
+        self.abandons += o.abandons;
         for (a, b) in self.rung_played.iter_mut().zip(o.rung_played) {
             *a += b;
         }
@@ -92,6 +98,7 @@ impl AbrTally {
     pub fn reset(&mut self) {
         self.switches_up = 0;
         self.switches_down = 0;
+        self.abandons = 0;
         self.rung_played = [Duration::ZERO; MAX_RUNGS];
         self.viewers = 0;
         self.switches_per_viewer.reset();
@@ -144,6 +151,9 @@ pub struct AbrFigures {
     pub switches_up: u64,
     /// Switches to a lower rung.
     pub switches_down: u64,
+    /// Segment downloads abandoned mid-body for a lower rung (hls.js's emergency abandon
+    /// rule; each also counts as a switch down).
+    pub abandons: u64,
     /// Seconds of media played per rung, from rung 0 (lowest) up to the highest rung
     /// that played anything.
     pub rung_seconds: Vec<f64>,
@@ -162,6 +172,7 @@ impl AbrFigures {
         AbrFigures {
             switches_up: t.switches_up,
             switches_down: t.switches_down,
+            abandons: t.abandons,
             rung_seconds: last
                 .map(|l| {
                     t.rung_played[..=l]
@@ -193,6 +204,7 @@ mod tests {
         let mut a = AbrTally::default();
         a.record(&PlaybackEvent::AbrSwitch { from: 0, to: 2 });
         a.record(&PlaybackEvent::AbrSwitch { from: 2, to: 1 });
+        a.record(&PlaybackEvent::AbrAbandon);
         a.record(&PlaybackEvent::AbrPlayed {
             rung: 1,
             media: Duration::from_secs(3),
@@ -215,6 +227,7 @@ mod tests {
         b.merge(&a);
         let f = AbrFigures::of(&b);
         assert_eq!((f.switches_up, f.switches_down, f.viewers), (1, 1, 2));
+        assert_eq!(f.abandons, 1);
         assert_eq!(f.rung_seconds.len(), MAX_RUNGS);
         assert_eq!(f.rung_seconds[1], 3.0);
         assert_eq!(f.rung_seconds[MAX_RUNGS - 1], 1.0);

@@ -281,6 +281,7 @@ impl Accumulator {
             PlaybackEvent::LlFallback => self.ll_fallbacks += 1,
             PlaybackEvent::StartupTimedOut => self.startup_timeouts += 1,
             PlaybackEvent::AbrSwitch { .. }
+            | PlaybackEvent::AbrAbandon
             | PlaybackEvent::AbrPlayed { .. }
             | PlaybackEvent::AbrViewerDone { .. } => self.abr.record(p),
         }

@@ -281,13 +281,17 @@ pub enum PlaybackEvent {
     /// Still no first media at the startup timeout: the viewer counts as stalled (it
     /// cannot play) until media flows (see [`super::viewer_state`]).
     StartupTimedOut,
-    /// An ABR viewer switched rungs (0 = lowest `BANDWIDTH`) at a segment boundary.
+    /// An ABR viewer switched rungs (0 = lowest `BANDWIDTH`): at a segment boundary, or
+    /// mid-download by the emergency abandon rule.
     AbrSwitch {
         /// The rung of the last segment.
         from: u8,
         /// The rung of the next one.
         to: u8,
     },
+    /// An ABR viewer abandoned a segment download mid-body (hls.js's emergency abandon
+    /// rule) to reload the segment from a lower rung.
+    AbrAbandon,
     /// An ABR viewer played `media` of `rung` (rungs past 15 count as 15).
     AbrPlayed {
         /// The rung the media came from.
