@@ -37,6 +37,9 @@ pub struct LogLine {
     /// The channel the request was for (`--channels`).
     #[serde(default)]
     pub channel: Option<u32>,
+    /// Whether the whole body was sent.
+    #[serde(default)]
+    pub complete: Option<bool>,
 }
 
 /// A running origin with its log file.
