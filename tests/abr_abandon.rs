@@ -252,7 +252,7 @@ async fn a_collapse_mid_download_abandons_the_top_rung_segment_for_a_lower_one()
         abr.abandons
     );
 
-    // /metrics, the JSON report and the summary carry the same figure.
+    // /metrics, the JSON report, the summary and the HTML report carry the same figure.
     let cfg = config(&["http://127.0.0.1:1/m.m3u8", "-duration", "1s"]);
     let info = hls_swarm::metrics::render::Info::new(&cfg);
     let text = hls_swarm::metrics::render::render(&report.snapshot, &info);
@@ -272,6 +272,14 @@ async fn a_collapse_mid_download_abandons_the_top_rung_segment_for_a_lower_one()
     assert!(
         summary.contains(&format!("({} abandoned mid-segment;", abr.abandons)),
         "{summary}"
+    );
+    let html = hls_swarm::output::html::render(&report, &slo);
+    assert!(
+        html.contains(&format!(
+            "<td>{} (segments given up part-way for a lower rung)</td>",
+            abr.abandons
+        )),
+        "the HTML report's ABR table counts the abandons"
     );
 }
 

@@ -643,6 +643,13 @@ fn tables(o: &mut String, r: &RunReport, x: &Sections, slo: &SloResult) {
                     a.switches_per_viewer.max
                 ),
             ),
+            (
+                "downloads abandoned".into(),
+                format!(
+                    "{} (segments given up part-way for a lower rung)",
+                    a.abandons
+                ),
+            ),
         ];
         for (i, s) in a.rung_seconds.iter().enumerate() {
             rows.push((format!("played at rung {i}"), secs(*s)));
