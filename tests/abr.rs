@@ -14,10 +14,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Lab, LogLine, assert_exact_counts_and_bytes, config, run};
+use common::{Lab, LogLine, assert_exact_counts_and_bytes, config, fault_api, run};
 use hls_swarm::origin::{FaultConfig, OriginConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// (viewer id, rung, arrival) of every segment request in the log, by viewer.
 fn segments_by_viewer(log: &[LogLine]) -> BTreeMap<u64, Vec<(usize, f64)>> {
@@ -181,24 +179,6 @@ async fn behind_a_1m_link_no_viewer_settles_above_the_rung_that_fits() {
         m.max <= 2_000_000.0 * 1.001 && m.min >= 200_000.0 * 0.999,
         "{m:?}"
     );
-}
-
-/// One request to the origin's fault API; its status.
-async fn fault_api(addr: std::net::SocketAddr, method: &str, body: &str) -> u16 {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    let head = format!(
-        "{method} /control/faults HTTP/1.1\r\nHost: origin\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.expect("write");
-    s.write_all(body.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
-    let text = String::from_utf8_lossy(&out);
-    text.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,29 +22,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::request_log::{self as reqlog, ReqLine};
-use common::{Lab, LogLine, config, counts_by_kind, run};
+use common::{Lab, LogLine, assert_exact_counts, config, fault_api, run};
 use hls_swarm::origin::OriginConfig;
 use hls_swarm::stats::event::RequestKind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// One request to the origin's fault API; its status.
-async fn fault_api(addr: std::net::SocketAddr, method: &str, body: &str) -> u16 {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    let head = format!(
-        "{method} /control/faults HTTP/1.1\r\nHost: origin\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.expect("write");
-    s.write_all(body.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
-    let text = String::from_utf8_lossy(&out);
-    text.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"))
-}
 
 /// The viewer id of an access-log line (`…/client-N` user agent; `None`: the probe).
 fn viewer_of(l: &LogLine) -> Option<u64> {
@@ -192,19 +172,7 @@ async fn scenario(collapse: bool) -> (hls_swarm::swarm::RunReport, Vec<LogLine>,
 /// all of it for completed requests). The number of requests cut off.
 fn assert_truth(report: &hls_swarm::swarm::RunReport, log: &[LogLine], lines: &[ReqLine]) -> usize {
     let s = &report.snapshot;
-    let by_kind = counts_by_kind(log);
-    for (kind, name) in [
-        (RequestKind::Master, "master"),
-        (RequestKind::Playlist, "playlist"),
-        (RequestKind::Segment, "segment"),
-    ] {
-        assert_eq!(
-            s.kind(kind).count,
-            by_kind.get(name).copied().unwrap_or(0),
-            "{name} requests: report vs access log"
-        );
-    }
-    assert_eq!(by_kind.get("other"), None, "no unexpected paths");
+    assert_exact_counts(s, log, "report");
     let cut = assert_requests_match(lines, log);
     let received: u64 = lines.iter().map(|l| l.bytes).sum();
     assert_eq!(

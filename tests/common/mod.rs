@@ -171,13 +171,9 @@ pub fn as_args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// Requests per kind and bytes (total and segment) equal the access log exactly, and the
-/// log has no unexpected paths. `who` names the measuring side in messages.
-pub fn assert_exact_counts_and_bytes(
-    s: &hls_swarm::stats::snapshot::Snapshot,
-    log: &[LogLine],
-    who: &str,
-) {
+/// Requests per kind of `s` equal the access log's counts, and the log has no path of
+/// another kind.
+pub fn assert_exact_counts(s: &hls_swarm::stats::snapshot::Snapshot, log: &[LogLine], who: &str) {
     use hls_swarm::stats::event::RequestKind;
     let by_kind = counts_by_kind(log);
     for (kind, name) in [
@@ -192,6 +188,17 @@ pub fn assert_exact_counts_and_bytes(
         );
     }
     assert_eq!(by_kind.get("other"), None, "no unexpected paths");
+}
+
+/// Requests per kind and bytes (total and segment) equal the access log exactly, and the
+/// log has no unexpected paths. `who` names the measuring side in messages.
+pub fn assert_exact_counts_and_bytes(
+    s: &hls_swarm::stats::snapshot::Snapshot,
+    log: &[LogLine],
+    who: &str,
+) {
+    use hls_swarm::stats::event::RequestKind;
+    assert_exact_counts(s, log, who);
     let served: u64 = log.iter().map(|l| l.bytes).sum();
     assert_eq!(s.totals.total_bytes(), served, "bytes: {who} vs access log");
     let seg_served: u64 = log
@@ -209,4 +216,23 @@ pub fn counts_by_kind(log: &[LogLine]) -> BTreeMap<String, u64> {
         *m.entry(l.kind.clone()).or_default() += 1;
     }
     m
+}
+
+/// One request to the origin's fault API; its status.
+pub async fn fault_api(addr: std::net::SocketAddr, method: &str, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "{method} /control/faults HTTP/1.1\r\nHost: origin\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    s.write_all(body.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.expect("read");
+    let text = String::from_utf8_lossy(&out);
+    text.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"))
 }
